@@ -1,0 +1,3 @@
+//! InstanceSchedule: pause and resume reserved instances on time windows.
+
+pub mod windows;

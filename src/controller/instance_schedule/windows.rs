@@ -1,0 +1,1 @@
+//! Schedule windows: (spec, now) -> wanted state and the next transition instant. Pure.

@@ -1,0 +1,3 @@
+//! Controllers: per kind, a pure planner and a thin reconcile that observes, plans, acts and reports.
+
+pub mod instance_schedule;

@@ -1,0 +1,1 @@
+//! The typed Mithril API client.
