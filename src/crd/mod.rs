@@ -7,12 +7,18 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub mod condition;
+pub mod instance_schedule;
 pub mod secret_ref;
 pub mod spot_bid;
 pub mod time;
 
 pub use condition::{
     Condition, ConditionStatus, find_condition, is_condition_true, set_condition, status_changed,
+};
+pub use instance_schedule::{
+    InstanceAction, InstanceFilter, InstanceSchedule, InstanceScheduleSpec, InstanceScheduleStatus,
+    InstanceSelector, OutsideWindows, ScheduleAction, ScheduleWindow, ScheduledInstance,
+    SelectorError, WantedState, Weekday,
 };
 pub use secret_ref::{ApiKeySecretRef, DEFAULT_API_KEY_KEY};
 pub use spot_bid::{
@@ -31,7 +37,7 @@ pub fn crds_yaml() -> String {
 
 /// The CustomResourceDefinitions of every kind, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![SpotBid::crd()]
+    vec![SpotBid::crd(), InstanceSchedule::crd()]
 }
 
 /// One CustomResourceDefinition as a YAML document starting with `---`.
