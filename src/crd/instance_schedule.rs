@@ -180,7 +180,7 @@ pub struct ScheduleWindow {
     /// `/n`, or a comma list of them. When both day fields are restricted, a day matching either
     /// one runs (classic cron). Times skipped by a clock change move forward like `start`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 9, max = 256))]
+    #[schemars(length(min = 1, max = 256))]
     pub cron: Option<String>,
 
     /// How long each cron run lasts in elapsed time, e.g. `10h` or `1h30m` (at most `168h`).

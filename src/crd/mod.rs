@@ -13,7 +13,8 @@ pub mod spot_bid;
 pub mod time;
 
 pub use condition::{
-    Condition, ConditionStatus, find_condition, is_condition_true, set_condition, status_changed,
+    Condition, ConditionStatus, READY, SYNCED, find_condition, is_condition_true, set_condition,
+    status_changed,
 };
 pub use instance_schedule::{
     InstanceAction, InstanceFilter, InstanceSchedule, InstanceScheduleSpec, InstanceScheduleStatus,
@@ -38,6 +39,17 @@ pub fn crds_yaml() -> String {
 /// The CustomResourceDefinitions of every kind, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![SpotBid::crd(), InstanceSchedule::crd()]
+}
+
+/// The file, under the repository's `crds/` folder, that holds a CustomResourceDefinition:
+/// `<singular>.yaml`, e.g. `spotbid.yaml`.
+pub fn crd_file_name(crd: &CustomResourceDefinition) -> String {
+    let names = &crd.spec.names;
+    let singular = names
+        .singular
+        .clone()
+        .unwrap_or_else(|| names.kind.to_lowercase());
+    format!("{singular}.yaml")
 }
 
 /// One CustomResourceDefinition as a YAML document starting with `---`.
