@@ -611,3 +611,30 @@ async fn base_url_path_prefix_is_kept() {
     client.list_projects().await.unwrap();
     assert_eq!(server.only_request().path, "/mithril/v2/projects");
 }
+
+#[tokio::test]
+async fn find_bids_by_name_filters_exactly_across_pages() {
+    let server = Server::start(vec![
+        ok(json!({"data": [bid_json("bid_1", "train-a", "Terminated"), bid_json("bid_2", "train-a-2", "Open")], "next_cursor": "p2"})),
+        ok(json!({"data": [bid_json("bid_3", "train-a", "Open")], "next_cursor": null})),
+    ])
+    .await;
+    let (client, _) = server.client();
+    let bids = client
+        .find_bids_by_name("proj_abc123456", "train-a")
+        .await
+        .unwrap();
+    assert_eq!(
+        bids.iter().map(|b| b.fid.as_str()).collect::<Vec<_>>(),
+        ["bid_1", "bid_3"]
+    );
+    let first = &server.received()[0];
+    assert_eq!(
+        first.query_pairs(),
+        pairs(&[
+            ("project", "proj_abc123456"),
+            ("name", "train-a"),
+            ("limit", "100")
+        ])
+    );
+}

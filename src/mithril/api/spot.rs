@@ -1,6 +1,6 @@
 //! Spot endpoints: bids and availability.
 
-use futures::Stream;
+use futures::{Stream, TryStreamExt};
 use serde::Deserialize;
 
 use crate::mithril::client::{Call, MithrilClient};
@@ -44,6 +44,24 @@ impl MithrilClient {
             page_query.next_cursor = cursor;
             async move { self.list_bids(&page_query).await }
         })
+    }
+
+    /// Every bid of `project` named exactly `name` (all statuses, all pages), for finding a bid
+    /// again after an ambiguous create. Mithril filters by name server-side; the exact-match check
+    /// here keeps a lenient server-side match from returning a stranger's bid.
+    pub async fn find_bids_by_name(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<Vec<Bid>, MithrilError> {
+        let query = ListBidsQuery::default()
+            .project(project)
+            .name(name)
+            .limit(100);
+        self.bids(query)
+            .try_filter(|bid| std::future::ready(bid.name == name && bid.project == project))
+            .try_collect()
+            .await
     }
 
     /// `POST /v2/spot/bids`: places a bid.

@@ -163,35 +163,43 @@ pub struct ListBidsQuery {
 }
 
 impl ListBidsQuery {
+    /// Sets `project`.
     pub fn project(mut self, project: impl Into<String>) -> Self {
         self.project = Some(project.into());
         self
     }
+    /// Sets `name`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
+    /// Sets `status`.
     pub fn status(mut self, status: BidStatus) -> Self {
         self.status = Some(status);
         self
     }
+    /// Sets `instance_type`.
     pub fn instance_type(mut self, instance_type: impl Into<String>) -> Self {
         self.instance_type = Some(instance_type.into());
         self
     }
+    /// Sets `region`.
     pub fn region(mut self, region: impl Into<String>) -> Self {
         self.region = Some(region.into());
         self
     }
+    /// Sets `sort_by` and `sort_dir`.
     pub fn sort(mut self, by: BidSortBy, dir: SortDirection) -> Self {
         self.sort_by = Some(by);
         self.sort_dir = Some(dir);
         self
     }
+    /// Sets `limit`.
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
         self
     }
+    /// Sets `next_cursor`.
     pub fn next_cursor(mut self, cursor: impl Into<String>) -> Self {
         self.next_cursor = Some(cursor.into());
         self

@@ -123,27 +123,33 @@ impl HistoryQuery {
             ..Default::default()
         }
     }
+    /// History of one instance.
     pub fn instance(mut self, fid: impl Into<String>) -> Self {
         self.instance_fid = Some(fid.into());
         self
     }
+    /// History of all instances of a bid.
     pub fn bid(mut self, fid: impl Into<String>) -> Self {
         self.bid_fid = Some(fid.into());
         self
     }
+    /// History of all instances of a reservation.
     pub fn reservation(mut self, fid: impl Into<String>) -> Self {
         self.reservation_fid = Some(fid.into());
         self
     }
+    /// Bounds the history to `[start, end]`.
     pub fn between(mut self, start: Option<Timestamp>, end: Option<Timestamp>) -> Self {
         self.start_time = start;
         self.end_time = end;
         self
     }
+    /// Sets `limit`.
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
         self
     }
+    /// Sets `next_cursor`.
     pub fn next_cursor(mut self, cursor: impl Into<String>) -> Self {
         self.next_cursor = Some(cursor.into());
         self

@@ -150,39 +150,48 @@ impl ListInstancesQuery {
             ..Default::default()
         }
     }
+    /// Sets `status_in`.
     pub fn status_in(mut self, statuses: impl IntoIterator<Item = InstanceStatus>) -> Self {
         self.status_in = statuses.into_iter().collect();
         self
     }
+    /// Sets `order_type_in`.
     pub fn order_type_in(mut self, types: impl IntoIterator<Item = OrderType>) -> Self {
         self.order_type_in = types.into_iter().collect();
         self
     }
+    /// Sets `bid_fid_in`.
     pub fn bid_fid_in(mut self, fids: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.bid_fid_in = fids.into_iter().map(Into::into).collect();
         self
     }
+    /// Sets `reservation_fid_in`.
     pub fn reservation_fid_in(mut self, fids: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.reservation_fid_in = fids.into_iter().map(Into::into).collect();
         self
     }
+    /// Sets `instance_type`.
     pub fn instance_type(mut self, instance_type: impl Into<String>) -> Self {
         self.instance_type = Some(instance_type.into());
         self
     }
+    /// Sets `region`.
     pub fn region(mut self, region: impl Into<String>) -> Self {
         self.region = Some(region.into());
         self
     }
+    /// Sets `sort_by` and `sort_dir`.
     pub fn sort(mut self, by: InstanceSortBy, dir: SortDirection) -> Self {
         self.sort_by = Some(by);
         self.sort_dir = Some(dir);
         self
     }
+    /// Sets `limit`.
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
         self
     }
+    /// Sets `next_cursor`.
     pub fn next_cursor(mut self, cursor: impl Into<String>) -> Self {
         self.next_cursor = Some(cursor.into());
         self
