@@ -13,6 +13,7 @@ pub mod controller;
 pub mod crd;
 pub mod kube_emulator;
 pub mod mithril;
+pub mod observe;
 pub mod sim;
 
 /// The error type of the command-line entry points.
