@@ -62,11 +62,7 @@ pub async fn harness_with(world: WorldSpec, key: &str) -> Harness {
         .expect("the simulator binds a loopback port");
     let clock = Arc::new(ManualClock::new("2025-01-01T00:00:00Z".parse().unwrap()));
     let client = client_for(&server, key, clock.clone());
-    let project = if key.starts_with("fkey_") {
-        client.resolve_project("demo").await.unwrap()
-    } else {
-        "proj_unknown".to_owned()
-    };
+    let project = client.resolve_project("demo").await.unwrap();
     sim.reset_counters();
     Harness {
         sim,
