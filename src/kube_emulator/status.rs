@@ -88,30 +88,15 @@ impl ApiError {
         .with_details(json!({"name": name, "group": rt.group, "kind": rt.plural}))
     }
 
-    /// Server-side apply conflicts (causes of reason FieldManagerConflict).
-    pub fn apply_conflicts(rt: &ResourceType, name: &str, conflicts: &[(String, String)]) -> Self {
-        let lines: Vec<String> = conflicts
+    /// Server-side apply conflicts: `message` as worded by field management, one
+    /// `FieldManagerConflict` cause per (field, cause message).
+    pub fn apply_conflicts(rt: &ResourceType, name: &str, message: String, causes: &[(String, String)]) -> Self {
+        let causes: Vec<Value> = causes
             .iter()
-            .map(|(manager, field)| format!("conflict with \"{manager}\": {field}"))
+            .map(|(field, message)| json!({"reason": "FieldManagerConflict", "message": message, "field": field}))
             .collect();
-        let message = if lines.len() == 1 {
-            format!("Apply failed with 1 conflict: {}", lines[0])
-        } else {
-            format!(
-                "Apply failed with {} conflicts: {}",
-                lines.len(),
-                lines.join("\n")
-            )
-        };
-        let causes: Vec<Value> = conflicts
-            .iter()
-            .map(|(manager, field)| {
-                json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": field})
-            })
-            .collect();
-        Self::new(409, "Conflict", message).with_details(
-            json!({"name": name, "group": rt.group, "kind": rt.plural, "causes": causes}),
-        )
+        Self::new(409, "Conflict", message)
+            .with_details(json!({"name": name, "group": rt.group, "kind": rt.plural, "causes": causes}))
     }
 
     /// 422 with causes: `Foo.example.com "x" is invalid: spec.a: Invalid value: ...`.

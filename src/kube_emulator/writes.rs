@@ -232,13 +232,10 @@ fn server_side_apply(
     let mut result =
         ssa::apply(live.as_deref(), &applied, &ctx, opts.force).map_err(|error| match error {
             ApplyError::Conflicts(conflicts) => {
-                let pairs: Vec<(String, String)> = conflicts
-                    .into_iter()
-                    .map(|c| (c.manager, c.field))
-                    .collect();
-                ApiError::apply_conflicts(rt, name, &pairs)
-            }
-            ApplyError::Invalid(message) => {
+            let causes: Vec<(String, String)> = conflicts.iter().map(|c| (c.field.clone(), c.cause_message())).collect();
+            ApiError::apply_conflicts(rt, name, ssa::conflict_message(&conflicts), &causes)
+        }
+        ApplyError::Invalid(message) => {
                 ApiError::invalid_field(rt, name, "FieldValueInvalid", "", message)
             }
         })?;
