@@ -90,13 +90,19 @@ impl ApiError {
 
     /// Server-side apply conflicts: `message` as worded by field management, one
     /// `FieldManagerConflict` cause per (field, cause message).
-    pub fn apply_conflicts(rt: &ResourceType, name: &str, message: String, causes: &[(String, String)]) -> Self {
+    pub fn apply_conflicts(
+        rt: &ResourceType,
+        name: &str,
+        message: String,
+        causes: &[(String, String)],
+    ) -> Self {
         let causes: Vec<Value> = causes
             .iter()
             .map(|(field, message)| json!({"reason": "FieldManagerConflict", "message": message, "field": field}))
             .collect();
-        Self::new(409, "Conflict", message)
-            .with_details(json!({"name": name, "group": rt.group, "kind": rt.plural, "causes": causes}))
+        Self::new(409, "Conflict", message).with_details(
+            json!({"name": name, "group": rt.group, "kind": rt.plural, "causes": causes}),
+        )
     }
 
     /// 422 with causes: `Foo.example.com "x" is invalid: spec.a: Invalid value: ...`.

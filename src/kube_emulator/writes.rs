@@ -200,11 +200,18 @@ fn server_side_apply(
             ));
         }
     }
-    let body_name = meta_str(&applied, "name").unwrap_or_default();
-    if body_name != name {
-        return Err(ApiError::bad_request(format!(
-            "the name of the object ({body_name}) does not match the name on the URL ({name})"
-        )));
+    let mut applied = applied;
+    // An applied configuration may leave out the name (kube-lease-manager does): the URL's is used.
+    match meta_str(&applied, "name").unwrap_or_default() {
+        "" => {
+            meta_mut(&mut applied).insert("name".into(), json!(name));
+        }
+        body_name if body_name != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        _ => {}
     }
     if !applied["metadata"]["managedFields"].is_null() {
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
@@ -232,10 +239,13 @@ fn server_side_apply(
     let mut result =
         ssa::apply(live.as_deref(), &applied, &ctx, opts.force).map_err(|error| match error {
             ApplyError::Conflicts(conflicts) => {
-            let causes: Vec<(String, String)> = conflicts.iter().map(|c| (c.field.clone(), c.cause_message())).collect();
-            ApiError::apply_conflicts(rt, name, ssa::conflict_message(&conflicts), &causes)
-        }
-        ApplyError::Invalid(message) => {
+                let causes: Vec<(String, String)> = conflicts
+                    .iter()
+                    .map(|c| (c.field.clone(), c.cause_message()))
+                    .collect();
+                ApiError::apply_conflicts(rt, name, ssa::conflict_message(&conflicts), &causes)
+            }
+            ApplyError::Invalid(message) => {
                 ApiError::invalid_field(rt, name, "FieldValueInvalid", "", message)
             }
         })?;
