@@ -1,12 +1,10 @@
 //! Discovery documents (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}`) and the
 //! OpenAPI v3 index and group-version documents, built from the registry.
 
-use super::openapi::{ResourceDoc, group_version_document};
+use super::openapi::{ResourceDoc, document_hash, group_version_document, index_document};
 use super::registry::Registry;
 use super::resources::{ResourceType, api_version};
 use serde_json::{Value, json};
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 
 /// The Kubernetes version the emulator answers as.
 pub const KUBERNETES_MINOR: &str = "33";
@@ -150,15 +148,16 @@ fn openapi_paths(registry: &Registry) -> Vec<(String, String, String)> {
 
 /// `/openapi/v3`: one entry per group-version, with a hash that changes with its content.
 pub fn openapi_index(registry: &Registry) -> Value {
-    let mut paths = serde_json::Map::new();
-    for (group, version, path) in openapi_paths(registry) {
-        let document = openapi_document(registry, &group, &version);
-        let mut hasher = DefaultHasher::new();
-        document.to_string().hash(&mut hasher);
-        let url = format!("/openapi/v3/{path}?hash={:016X}", hasher.finish());
-        paths.insert(path, json!({"serverRelativeURL": url}));
-    }
-    json!({"paths": paths})
+    let paths: Vec<(String, String)> = openapi_paths(registry)
+        .into_iter()
+        .map(|(group, version, path)| {
+            (
+                path,
+                document_hash(&openapi_document(registry, &group, &version)),
+            )
+        })
+        .collect();
+    index_document(&paths)
 }
 
 /// `/openapi/v3/{api/v1 | apis/g/v}`: the custom resources' schemas; built-ins are schemaless here

@@ -76,6 +76,12 @@ async fn route(app: App, request: Request) -> Result<Response, ApiError> {
         };
         resolve(&state.registry, group, version, rest).ok_or_else(ApiError::not_found_path)?
     };
+    // Protobuf bodies (client-go's typed clients) are not decoded: 415 names the media types served.
+    if let Some(content_type) = header_str(&parts.headers, header::CONTENT_TYPE)
+        && content_type.starts_with("application/vnd.kubernetes.protobuf")
+    {
+        return Err(ApiError::unsupported_media_type(content_type));
+    }
     let body = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
