@@ -5,7 +5,8 @@
 use mithril_operator::sim::{Sim, SimConfig, SimServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 const SPEC: &str = include_str!("../fixtures/mithril-openapi.json");
@@ -181,39 +182,72 @@ pub fn response_schema(path: &str, method: &Method, status: StatusCode) -> Optio
     None
 }
 
-/// Validates a response body against its schema; panics with every violation.
-pub fn assert_valid(path: &str, method: &Method, status: StatusCode, body: &[u8]) -> Value {
-    match response_schema(path, method, status) {
-        None => {
-            assert!(
-                body.is_empty(),
-                "{method} {path} -> {status}: expected no body, got {}",
-                String::from_utf8_lossy(body)
-            );
-            Value::Null
-        }
-        Some(schema) => {
-            let value: Value = serde_json::from_slice(body).unwrap_or_else(|error| {
-                panic!(
-                    "{method} {path} -> {status}: body is not JSON ({error}): {}",
-                    String::from_utf8_lossy(body)
+/// Compiled validators, per (path template, method, status): compiling is far dearer than validating.
+fn validator(
+    path: &str,
+    method: &Method,
+    status: StatusCode,
+) -> Option<Arc<jsonschema::Validator>> {
+    static CACHE: OnceLock<
+        Mutex<HashMap<(String, String, u16), Option<Arc<jsonschema::Validator>>>>,
+    > = OnceLock::new();
+    let template = template_of(path)
+        .map(|(template, _)| template)
+        .unwrap_or_default();
+    let key = (template, method.to_string(), status.as_u16());
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache
+        .entry(key)
+        .or_insert_with(|| {
+            response_schema(path, method, status).map(|schema| {
+                Arc::new(
+                    jsonschema::options()
+                        .with_format("datetime", is_rfc3339)
+                        .should_validate_formats(true)
+                        .build(&schema)
+                        .expect("schema compiles"),
                 )
-            });
-            let validator = jsonschema::options()
-                .with_format("datetime", is_rfc3339)
-                .should_validate_formats(true)
-                .build(&schema)
-                .expect("schema compiles");
-            let errors: Vec<String> = validator
+            })
+        })
+        .clone()
+}
+
+/// What is wrong with a response body, judged by its schema (empty when it is valid).
+pub fn violations(path: &str, method: &Method, status: StatusCode, body: &[u8]) -> Vec<String> {
+    match validator(path, method, status) {
+        None if body.is_empty() => Vec::new(),
+        None => vec![format!(
+            "expected no body, got {}",
+            String::from_utf8_lossy(body)
+        )],
+        Some(validator) => match serde_json::from_slice::<Value>(body) {
+            Err(error) => vec![format!(
+                "body is not JSON ({error}): {}",
+                String::from_utf8_lossy(body)
+            )],
+            Ok(value) => validator
                 .iter_errors(&value)
                 .map(|error| format!("{error} at {}", error.instance_path()))
-                .collect();
-            assert!(
-                errors.is_empty(),
-                "{method} {path} -> {status}: {errors:#?}\nbody: {value:#}"
-            );
-            value
-        }
+                .collect(),
+        },
+    }
+}
+
+/// Validates a response body against its schema; panics with every violation.
+pub fn assert_valid(path: &str, method: &Method, status: StatusCode, body: &[u8]) -> Value {
+    let problems = violations(path, method, status, body);
+    assert!(
+        problems.is_empty(),
+        "{method} {path} -> {status}: {problems:#?}\nbody: {}",
+        String::from_utf8_lossy(body)
+    );
+    if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).expect("checked JSON")
     }
 }
 
