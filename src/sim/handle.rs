@@ -54,7 +54,9 @@ struct ScaledClock {
 impl ScaledClock {
     fn target(&self) -> Timestamp {
         let elapsed = self.real_start.elapsed().as_secs_f64() * self.factor;
-        self.sim_start + SignedDuration::from_secs_f64(elapsed) + self.skipped
+        let target = self.sim_start + SignedDuration::from_secs_f64(elapsed) + self.skipped;
+        // Mithril's timestamps carry microseconds at most; so do ours.
+        target.round(jiff::Unit::Microsecond).unwrap_or(target)
     }
 }
 
@@ -100,7 +102,10 @@ impl Sim {
         let start = match (config.clock, config.world.start_time) {
             (_, Some(start)) => start,
             (ClockMode::Manual, None) => super::world::DEFAULT_START,
-            (ClockMode::Scaled(_), None) => Timestamp::now(),
+            (ClockMode::Scaled(_), None) => {
+                let now = Timestamp::now();
+                now.round(jiff::Unit::Second).unwrap_or(now)
+            }
         };
         let world = World::new(&config.world, config.seed, start)?;
         let scaled = match config.clock {

@@ -1,14 +1,4 @@
-//! `/_sim/`: the control API for tests and demos (not part of Mithril). JSON in, JSON out; errors
-//! are `{"detail": "..."}` with status 400.
-//!
-//! - `GET /_sim/time` → `{"now"}`; `POST /_sim/advance {"seconds"}` → `{"now"}`
-//! - `POST /_sim/demand {"region","instance_type","quantity","limit_price"}` → 201 `{"bid_fid"}`;
-//!   `DELETE /_sim/demand/{bid_fid}` → 204
-//! - `PUT /_sim/capacity {"region","instance_type","capacity"}` → 204
-//! - `PUT /_sim/faults {"method"?, "route"?, "spec": FaultSpec}` → 204 (no route: every API route);
-//!   `DELETE /_sim/faults` → 204
-//! - `GET /_sim/counters` → `{"counters": [{"method","route","status","dropped","count"}]}`;
-//!   `DELETE /_sim/counters` → 204
+//! Handlers of the `/_sim/` control routes (listed in [`super`]); not part of Mithril.
 
 use axum::Json;
 use axum::body::Bytes;

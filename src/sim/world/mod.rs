@@ -175,10 +175,8 @@ impl World {
         Caller {
             user: configured
                 .and_then(|access| access.user.clone())
-                .unwrap_or_else(|| {
-                    super::fid::named_fid(super::fid::FidKind::Project, key)
-                        .replacen("proj_", "user_", 1)
-                }),
+                // A stable user id per key, so `created_by` is the same on every run.
+                .unwrap_or_else(|| super::fid::named_id("user_", key)),
             projects: configured.map_or_else(
                 || self.any_key_projects.clone(),
                 |access| access.projects.clone(),
