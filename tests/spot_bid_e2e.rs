@@ -143,11 +143,7 @@ async fn a_spot_bid_is_placed_allocated_and_ready() {
             .unwrap()
             .is_true()
     );
-    assert!(
-        event_reasons(&h, "train")
-            .await
-            .contains(&"BidCreated".to_owned())
-    );
+    h.wait_for_event(NS, "train", "BidCreated").await;
 }
 
 use kube::ResourceExt;
@@ -210,11 +206,7 @@ async fn competing_demand_preempts_and_the_bid_returns_to_open() {
     let status = preempting.status.unwrap();
     assert_eq!(status.preemption_count, 1);
     assert!(status.last_preemption_time.is_some());
-    assert!(
-        event_reasons(&h, "victim")
-            .await
-            .contains(&"Preempted".to_owned())
-    );
+    h.wait_for_event(NS, "victim", "Preempted").await;
 
     h.advance_minutes(6).await;
     let open = h
@@ -336,11 +328,7 @@ async fn a_rejected_key_is_reported_and_other_resources_carry_on() {
         })
         .await;
     assert_eq!(phase(&failed), Some(SpotBidPhase::Failed));
-    assert!(
-        event_reasons(&h, "locked-out")
-            .await
-            .contains(&"InvalidApiKey".to_owned())
-    );
+    h.wait_for_event(NS, "locked-out", "InvalidApiKey").await;
 
     create(
         &h,

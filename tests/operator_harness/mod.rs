@@ -198,6 +198,28 @@ impl Harness {
         );
     }
 
+    /// Waits until an event with `reason` about `name` exists (events follow the status write
+    /// they explain, so a test that saw the status watches for the event).
+    pub async fn wait_for_event(&self, namespace: &str, name: &str, reason: &str) {
+        use kube::runtime::{WatchStreamExt, watcher};
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.kube.clone(), namespace);
+        let matching = watcher(events, watcher::Config::default())
+            .applied_objects()
+            .any(|event| async move {
+                event.is_ok_and(|event| {
+                    event.reason.as_deref() == Some(reason)
+                        && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                })
+            });
+        let found = tokio::time::timeout(CONVERGE, matching).await;
+        assert_eq!(
+            found,
+            Ok(true),
+            "no {reason} event about {namespace}/{name}"
+        );
+    }
+
     /// Creates a Secret holding `key` under `api-key`.
     pub async fn create_key_secret(&self, namespace: &str, name: &str, key: &str) {
         let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), namespace);
