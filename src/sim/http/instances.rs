@@ -16,7 +16,7 @@ use crate::sim::wire::{
     PatchInstanceStatusResponse,
 };
 use crate::sim::world::{
-    Caller, Instance, Owner, Page, ReservedAction, ReservedError, SortOrder, World,
+    Caller, Cursor, Instance, Owner, Page, ReservedAction, ReservedError, SortOrder, World,
     page_by_creation, page_by_key,
 };
 
@@ -211,7 +211,7 @@ struct HistoryQuery {
     start_time: Option<Timestamp>,
     end_time: Option<Timestamp>,
     limit: usize,
-    after: Option<crate::sim::world::Cursor>,
+    after: Option<Cursor>,
 }
 
 const HISTORY_ORDER: &str = "history";
