@@ -1,5 +1,5 @@
 //! The API surface: paging, validation (422), authentication (401), access, names (400), unknown
-//! FIDs (404), the catalogue, world files, and the strictness of the schema helper itself.
+//! FIDs (404), the catalogue, world files, and the strictness of the schema check itself.
 
 mod sim_support;
 
@@ -707,7 +707,7 @@ async fn the_default_world_is_as_documented() {
 }
 
 #[test]
-fn the_schema_helper_rejects_what_the_spec_forbids() {
+fn the_schema_check_rejects_what_the_spec_forbids() {
     let bid = json!({
         "fid": "bid_a", "name": "n", "project": "proj_a", "created_by": "u", "created_at": "2025-01-01T00:00:00Z",
         "deactivated_at": null, "limit_price": "$1.00", "instance_quantity": 1, "instance_type": "it_a",

@@ -160,7 +160,7 @@ pub mod http;
 pub mod money;
 mod server;
 pub mod wire;
-pub mod world;
+pub(crate) mod world;
 pub mod world_spec;
 
 pub use error::SimError;

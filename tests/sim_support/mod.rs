@@ -1,4 +1,4 @@
-//! Shared support of the simulator tests: a simulator served on loopback, a plain HTTP client, and
+//! Support of the simulator tests: a simulator served on loopback, a plain HTTP client, and
 //! validation of every response against Mithril's OpenAPI schemas.
 #![allow(dead_code)]
 

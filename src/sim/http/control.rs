@@ -31,6 +31,10 @@ pub async fn time(State(sim): State<Sim>) -> Response {
     Json(json!({ "now": sim.now() })).into_response()
 }
 
+/// One request advances at most this far: every clearing in between runs, so a slip such as
+/// 1e12 seconds would otherwise hold the world for hours.
+const MAX_ADVANCE: Duration = Duration::from_secs(30 * 24 * 3600);
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Advance {
@@ -42,8 +46,14 @@ pub async fn advance(State(sim): State<Sim>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(response) => return response,
     };
-    let Ok(step) = Duration::try_from_secs_f64(request.seconds) else {
-        return bad_request("seconds must be a non-negative number");
+    let step = match Duration::try_from_secs_f64(request.seconds) {
+        Ok(step) if step <= MAX_ADVANCE => step,
+        _ => {
+            return bad_request(format!(
+                "seconds must be between 0 and {}",
+                MAX_ADVANCE.as_secs()
+            ));
+        }
     };
     sim.advance(step);
     Json(json!({ "now": sim.now() })).into_response()

@@ -10,7 +10,7 @@ mod reserved;
 
 pub use bids::{BidUpdate, CreateBid, CreateBidError, UpdateBidError};
 pub use build::DEFAULT_START;
-pub use paging::{Cursor, CursorError, Page, SortOrder, page_by_creation, page_by_key};
+pub use paging::{Cursor, Page, SortOrder, page_by_creation, page_by_key};
 pub use reserved::{ReservedAction, ReservedError};
 
 use jiff::Timestamp;
@@ -119,11 +119,8 @@ pub struct Instance {
 #[derive(Debug, Clone)]
 pub struct Reservation {
     pub fid: String,
-    pub name: String,
-    pub project: String,
     pub price_cents: u64,
     pub end_time: Timestamp,
-    pub instances: Vec<u64>,
 }
 
 /// Access of one configured key.
@@ -265,12 +262,6 @@ impl World {
         self.reservations.get(index)
     }
 
-    pub fn reservation_by_fid(&self, fid: &str) -> Option<&Reservation> {
-        self.reservations
-            .iter()
-            .find(|reservation| reservation.fid == fid)
-    }
-
     /// FID of what owns an instance: (bid, reservation).
     pub fn owner_fids(&self, instance: &Instance) -> (Option<String>, Option<String>) {
         match instance.owner {
@@ -279,9 +270,5 @@ impl World {
                 (None, self.reservations.get(index).map(|r| r.fid.clone()))
             }
         }
-    }
-
-    pub fn market_project(&self) -> &str {
-        &self.market_project
     }
 }
