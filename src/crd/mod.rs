@@ -1,6 +1,60 @@
 //! The custom resource types and their generated CustomResourceDefinitions.
+//!
+//! API group `mithril.ai`, version `v1alpha1`: [`SpotBid`] and [`InstanceSchedule`], both
+//! namespaced, both in the `mithril` category (`kubectl get mithril`).
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+pub mod condition;
+pub mod instance_schedule;
+pub mod secret_ref;
+pub mod spot_bid;
+pub mod time;
+
+pub use condition::{
+    Condition, ConditionStatus, READY, SYNCED, find_condition, is_condition_true, set_condition,
+    status_changed,
+};
+pub use instance_schedule::{
+    InstanceAction, InstanceFilter, InstanceSchedule, InstanceScheduleSpec, InstanceScheduleStatus,
+    InstanceSelector, OutsideWindows, ScheduleAction, ScheduleWindow, ScheduledInstance,
+    SelectorError, WantedState, Weekday,
+};
+pub use secret_ref::{ApiKeySecretRef, DEFAULT_API_KEY_KEY};
+pub use spot_bid::{
+    DeletionPolicy, LaunchSpecification, SpotBid, SpotBidInstance, SpotBidPhase, SpotBidSpec,
+    SpotBidStatus,
+};
+pub use time::Time;
 
 /// The CustomResourceDefinitions of every kind, as one multi-document YAML (what `crds` prints).
+///
+/// Each document starts with `---`, in a stable order (SpotBid, then InstanceSchedule), so the
+/// output can be compared byte for byte with the files in `crds/`.
 pub fn crds_yaml() -> String {
-    String::new()
+    crds().iter().map(crd_yaml).collect()
+}
+
+/// The CustomResourceDefinitions of every kind, in a stable order.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![SpotBid::crd(), InstanceSchedule::crd()]
+}
+
+/// The file, under the repository's `crds/` folder, that holds a CustomResourceDefinition:
+/// `<singular>.yaml`, e.g. `spotbid.yaml`.
+pub fn crd_file_name(crd: &CustomResourceDefinition) -> String {
+    let names = &crd.spec.names;
+    let singular = names
+        .singular
+        .clone()
+        .unwrap_or_else(|| names.kind.to_lowercase());
+    format!("{singular}.yaml")
+}
+
+/// One CustomResourceDefinition as a YAML document starting with `---`.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
+    // A CustomResourceDefinition is plain data (strings, maps, JSON values): it always serializes.
+    let body = serde_yaml::to_string(crd).unwrap_or_default();
+    format!("---\n{body}")
 }

@@ -1,1 +1,0 @@
-//! Schedule windows: (spec, now) -> wanted state and the next transition instant. Pure.
