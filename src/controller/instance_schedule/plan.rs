@@ -55,6 +55,13 @@ pub fn has_ended(status: &InstanceStatus) -> bool {
     )
 }
 
+/// Whether `text` (an error detail) names `fid` as a whole word: `inst_a` is not named by
+/// `inst_ab`.
+pub fn mentions(text: &str, fid: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .any(|word| word == fid)
+}
+
 /// The instance status that means "in the wanted state".
 pub fn target_status(wanted: WantedState) -> InstanceStatus {
     match wanted {
@@ -134,15 +141,17 @@ impl Default for PlanSettings {
 }
 
 impl PlanSettings {
-    /// The backoff after a failure of this kind; `None` when the action is never retried.
-    pub fn backoff(&self, failure: PatchFailure) -> Option<Backoff> {
+    /// The backoff after a failure of this kind.
+    ///
+    /// A 501 that names the instance is never retried (the planner skips it as spot). One that
+    /// named no single instance of its batch says only that *some* instance there is spot, so
+    /// the batch waits as long as after a rejection rather than being skipped for good.
+    pub fn backoff(&self, failure: PatchFailure) -> Backoff {
         match failure {
-            PatchFailure::NotReady => Some(self.not_ready),
-            PatchFailure::NotFound => Some(self.not_found),
-            PatchFailure::Rejected => Some(self.rejected),
-            PatchFailure::Unavailable => Some(self.unavailable),
-            // Mithril pauses only reserved instances: asking again cannot succeed.
-            PatchFailure::SpotInstance => None,
+            PatchFailure::NotReady => self.not_ready,
+            PatchFailure::NotFound => self.not_found,
+            PatchFailure::Rejected | PatchFailure::SpotInstance => self.rejected,
+            PatchFailure::Unavailable => self.unavailable,
         }
     }
 }
@@ -516,14 +525,15 @@ fn decide(
     settings: &PlanSettings,
 ) -> Disposition {
     use InstanceStatus as S;
-    let said_spot = last.is_some_and(|last| {
-        matches!(
-            last.outcome,
-            Some(ActionOutcome::Failed {
-                failure: PatchFailure::SpotInstance,
-                ..
-            })
-        )
+    // Mithril answered 501 naming this instance: it is spot whatever the listing says. A 501
+    // for a batch that named no single instance only backs the batch off (see `backoff`).
+    let said_spot = last.is_some_and(|last| match &last.outcome {
+        Some(ActionOutcome::Failed {
+            failure: PatchFailure::SpotInstance,
+            detail,
+            ..
+        }) => mentions(detail, &instance.fid),
+        _ => false,
     });
     if instance.bid.is_some() || said_spot {
         return Disposition::Skip(SkipReason::SpotInstance);
@@ -569,12 +579,8 @@ fn decide(
             Some(ActionOutcome::Failed {
                 failure, attempt, ..
             }) => {
-                let until = settings.backoff(*failure).and_then(|backoff| {
-                    last.time
-                        .timestamp()
-                        .checked_add(backoff.delay(*attempt))
-                        .ok()
-                });
+                let delay = settings.backoff(*failure).delay(*attempt);
+                let until = last.time.timestamp().checked_add(delay).ok();
                 match until {
                     Some(until) if input.now < until => Disposition::Wait(WaitReason::BackingOff {
                         failure: *failure,

@@ -298,6 +298,38 @@ fn an_instance_mithril_called_spot_is_not_asked_again() {
 }
 
 #[test]
+fn a_501_that_named_no_single_instance_only_backs_the_batch_off() {
+    let mut fixture = Fixture::new(
+        WantedState::Paused,
+        vec![reserved("inst_a", InstanceStatus::Running)],
+    );
+    fixture.previous = vec![last_action(
+        "inst_a",
+        ScheduleAction::Pause,
+        at(0),
+        "SpotInstance (attempt 1): spot bids are not yet supported",
+    )];
+    fixture.now = at(299);
+    assert_eq!(
+        disposition(&fixture.plan(), "inst_a"),
+        Disposition::Wait(WaitReason::BackingOff {
+            failure: PatchFailure::SpotInstance,
+            until: at(300),
+        })
+    );
+    fixture.now = at(300);
+    assert_eq!(fixture.plan().actions, [Action::Pause(fids(&["inst_a"]))]);
+}
+
+#[test]
+fn mentions_matches_whole_fids_only() {
+    assert!(mentions("Instance inst_a not found", "inst_a"));
+    assert!(mentions("inst_a", "inst_a"));
+    assert!(!mentions("Instance inst_ab not found", "inst_a"));
+    assert!(!mentions("Instance xinst_a not found", "inst_a"));
+}
+
+#[test]
 fn instances_claimed_by_other_schedules_are_left_alone() {
     let mut fixture = Fixture::new(
         WantedState::Paused,
@@ -635,9 +667,10 @@ fn backoff_doubles_up_to_its_cap() {
     assert_eq!(delays, [15, 30, 60, 120, 240, 300, 300]);
     assert_eq!(backoff.delay(0).as_secs(), 15);
     assert_eq!(backoff.delay(u32::MAX).as_secs(), 300);
+    let settings = PlanSettings::default();
     assert_eq!(
-        PlanSettings::default().backoff(PatchFailure::SpotInstance),
-        None
+        settings.backoff(PatchFailure::SpotInstance),
+        settings.backoff(PatchFailure::Rejected)
     );
 }
 

@@ -8,7 +8,7 @@
 
 use super::plan::{
     Action, ActionOutcome, Disposition, LastAction, PatchFailure, PlannedInstance, SchedulePlan,
-    SkipReason, SpecError, WaitReason, target_status,
+    SkipReason, SpecError, WaitReason, mentions, target_status,
 };
 use super::windows::Evaluation;
 use crate::crd::{
@@ -91,13 +91,10 @@ pub fn batch_outcomes(
             let detail = error
                 .detail()
                 .map_or_else(|| error.to_string(), ToString::to_string);
-            let named: BTreeSet<&str> = detail
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-                .collect();
             let culprits: Vec<&String> = action
                 .fids()
                 .iter()
-                .filter(|fid| named.contains(fid.as_str()))
+                .filter(|fid| mentions(&detail, fid))
                 .collect();
             let charged: Vec<&String> = match culprits.as_slice() {
                 [one] => vec![*one],
