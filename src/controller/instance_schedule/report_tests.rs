@@ -722,3 +722,43 @@ fn long_event_notes_are_cut_to_what_kubernetes_accepts() {
     ));
     assert!(note.ends_with("..."));
 }
+
+#[test]
+fn suspending_and_an_invalid_spec_are_announced_once() {
+    let mut world = World::new(
+        WantedState::Paused,
+        vec![reserved("inst_a", InstanceStatus::Running)],
+    );
+    let none = PatchOutcomes::new();
+    let (_, active) = world.report(None, &none);
+    world.suspend = true;
+    let (_, suspended) = world.report(Some(&active), &none);
+    let announced = events(Some(&active), &suspended, &none);
+    assert_eq!(announced.len(), 1);
+    assert_eq!(
+        (announced[0].reason.as_str(), announced[0].type_),
+        ("Suspended", EventType::Normal)
+    );
+    assert!(events(Some(&suspended), &suspended, &none).is_empty());
+
+    let error = SpecError::Unresolved {
+        field: "spec.project".into(),
+        reason: "no project named \"ml-team\"".into(),
+    };
+    let invalid = status(
+        Some(&suspended),
+        Assessment::InvalidSpec(&error),
+        Some(4),
+        time(60),
+    );
+    let announced = events(Some(&suspended), &invalid, &none);
+    assert_eq!(announced.len(), 1);
+    assert_eq!(
+        (announced[0].reason.as_str(), announced[0].type_),
+        ("InvalidSpec", EventType::Warning)
+    );
+    assert_eq!(
+        announced[0].note.as_deref(),
+        Some("spec.project: no project named \"ml-team\"")
+    );
+}
