@@ -40,7 +40,9 @@ enum InstancesSeen {
 struct Targets {
     bids: BTreeSet<String>,
     reservations: BTreeSet<String>,
-    /// Instances known to have settled whose owner is unknown.
+    /// Instances that settled and whose bid or reservation is listed for them.
+    settled: BTreeSet<String>,
+    /// Instances that settled whose owner is unknown: fetched one by one.
     instances: BTreeSet<String>,
 }
 
@@ -62,14 +64,16 @@ impl MithrilObserver {
                 } else {
                     cursor.cycles_since_full.saturating_add(1)
                 };
-                Ok(PollReport {
+                let report = PollReport {
                     requests,
                     bids,
                     instances,
                     changed,
                     full_instance_refresh: full,
                     duration: clock.now().saturating_sub(started),
-                })
+                };
+                self.write().last_report = Some(report.clone());
+                Ok(report)
             }
             Err(error) => {
                 let error = ObserveError::from(error);
@@ -102,30 +106,8 @@ impl MithrilObserver {
         let instances = if full {
             InstancesSeen::All(fetch.all_instances().await?)
         } else {
-            let unsettled = fetch.unsettled_instances().await?;
-            let targets = targets(&self.read().snapshot, &bids, &unsettled, &stale_bids);
-            let batch = inner.config.targeted_batch;
-            let mut listed = unsettled;
-            let by_bid: Vec<String> = targets.bids.into_iter().collect();
-            listed.extend(fetch.instances_of_bids(&by_bid, batch).await?);
-            let by_reservation: Vec<String> = targets.reservations.into_iter().collect();
-            listed.extend(
-                fetch
-                    .instances_of_reservations(&by_reservation, batch)
-                    .await?,
-            );
-            let (mut statuses, mut gone) = (Vec::new(), Vec::new());
-            for fid in targets.instances {
-                match fetch.instance_status(&fid).await? {
-                    Some(status) => statuses.push(status),
-                    None => gone.push(fid),
-                }
-            }
-            InstancesSeen::Some {
-                listed,
-                statuses,
-                gone,
-            }
+            self.changed_instances(&mut fetch, &bids, &stale_bids)
+                .await?
         };
         let auctions = inner
             .auctions
@@ -142,6 +124,46 @@ impl MithrilObserver {
             instances,
             auctions: auctions.auctions,
             requests: fetch.requests + auctions.requests,
+        })
+    }
+
+    /// The unsettled instances, plus the instances of every bid or reservation [`targets`] names.
+    async fn changed_instances(
+        &self,
+        fetch: &mut Fetcher<'_>,
+        bids: &[Bid],
+        stale_bids: &[String],
+    ) -> Result<InstancesSeen, MithrilError> {
+        let unsettled = fetch.unsettled_instances().await?;
+        let targets = targets(&self.read().snapshot, bids, &unsettled, stale_bids);
+        let batch = self.inner.config.targeted_batch;
+        let mut listed = unsettled;
+        let by_bid: Vec<String> = targets.bids.into_iter().collect();
+        listed.extend(fetch.instances_of_bids(&by_bid, batch).await?);
+        let by_reservation: Vec<String> = targets.reservations.into_iter().collect();
+        listed.extend(
+            fetch
+                .instances_of_reservations(&by_reservation, batch)
+                .await?,
+        );
+        let seen: HashSet<&str> = listed.iter().map(|i| i.fid.as_str()).collect();
+        // Settled instances missing from their owner's list no longer exist.
+        let mut gone: Vec<String> = targets
+            .settled
+            .into_iter()
+            .filter(|fid| !seen.contains(fid.as_str()))
+            .collect();
+        let mut statuses = Vec::new();
+        for fid in targets.instances {
+            match fetch.instance_status(&fid).await? {
+                Some(status) => statuses.push(status),
+                None => gone.push(fid),
+            }
+        }
+        Ok(InstancesSeen::Some {
+            listed,
+            statuses,
+            gone,
         })
     }
 
@@ -228,10 +250,18 @@ fn targets(
             continue;
         }
         match (&instance.bid, &instance.reservation) {
-            (Some(bid), _) => targets.bids.insert(bid.clone()),
-            (None, Some(reservation)) => targets.reservations.insert(reservation.clone()),
-            (None, None) => targets.instances.insert(instance.fid.clone()),
-        };
+            (Some(bid), _) => {
+                targets.bids.insert(bid.clone());
+                targets.settled.insert(instance.fid.clone());
+            }
+            (None, Some(reservation)) => {
+                targets.reservations.insert(reservation.clone());
+                targets.settled.insert(instance.fid.clone());
+            }
+            (None, None) => {
+                targets.instances.insert(instance.fid.clone());
+            }
+        }
     }
     for bid in bids {
         let unlisted = |fid: &&String| !listed.contains(fid.as_str());
@@ -252,4 +282,201 @@ fn targets(
     }
     targets.bids.extend(stale_bids.iter().cloned());
     targets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mithril::{BidStatus, InstanceStatus, LaunchSpecification, Price};
+
+    fn bid(fid: &str, status: BidStatus, instances: &[&str]) -> Bid {
+        Bid {
+            fid: fid.into(),
+            name: format!("name-{fid}"),
+            project: "proj_1".into(),
+            created_by: "user_1".into(),
+            created_at: "2025-01-01T00:00:00Z".parse().unwrap(),
+            deactivated_at: None,
+            limit_price: Price::from_cents(2000),
+            instance_quantity: instances.len() as i64,
+            instance_type: "it_1".into(),
+            region: Some("us-central1-a".into()),
+            instances: instances.iter().map(|fid| (*fid).to_owned()).collect(),
+            launch_specification: LaunchSpecification::default(),
+            status,
+        }
+    }
+
+    fn instance(
+        fid: &str,
+        bid: Option<&str>,
+        reservation: Option<&str>,
+        status: InstanceStatus,
+    ) -> Instance {
+        Instance {
+            fid: fid.into(),
+            name: fid.into(),
+            project: "proj_1".into(),
+            created_at: "2025-01-01T00:00:00Z".parse().unwrap(),
+            created_by: "user_1".into(),
+            instance_type: "it_1".into(),
+            region: Some("us-central1-a".into()),
+            bid: bid.map(Into::into),
+            reservation: reservation.map(Into::into),
+            ssh_destination: None,
+            private_ip: None,
+            status,
+        }
+    }
+
+    fn fids(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|fid| (*fid).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_quiet_cycle_targets_nothing() {
+        let mut snapshot = Snapshot::default();
+        let running = bid("bid_a", BidStatus::Allocated, &["inst_a"]);
+        let booting = bid("bid_b", BidStatus::Allocated, &["inst_b"]);
+        snapshot.put_bid(running.clone());
+        snapshot.put_bid(booting.clone());
+        snapshot.put_instances([
+            instance("inst_a", Some("bid_a"), None, InstanceStatus::Running),
+            instance("inst_b", Some("bid_b"), None, InstanceStatus::Starting),
+            instance("inst_r", None, Some("res_1"), InstanceStatus::Paused),
+        ]);
+        let still_booting = [instance(
+            "inst_b",
+            Some("bid_b"),
+            None,
+            InstanceStatus::Starting,
+        )];
+        let targets = targets(&snapshot, &[running, booting], &still_booting, &[]);
+        assert_eq!(targets, Targets::default());
+    }
+
+    #[test]
+    fn instances_that_left_the_unsettled_list_are_looked_up_by_owner() {
+        let mut snapshot = Snapshot::default();
+        snapshot.put_instances([
+            instance("inst_a", Some("bid_a"), None, InstanceStatus::Starting),
+            instance("inst_r", None, Some("res_1"), InstanceStatus::Stopping),
+            instance("inst_o", None, None, InstanceStatus::Confirmed),
+        ]);
+        let targets = targets(&snapshot, &[], &[], &[]);
+        assert_eq!(targets.bids, fids(&["bid_a"]));
+        assert_eq!(targets.reservations, fids(&["res_1"]));
+        assert_eq!(targets.settled, fids(&["inst_a", "inst_r"]));
+        assert_eq!(targets.instances, fids(&["inst_o"]));
+    }
+
+    #[test]
+    fn bids_with_unseen_instances_or_a_new_status_are_looked_up() {
+        let mut snapshot = Snapshot::default();
+        snapshot.put_bid(bid("bid_cancelled", BidStatus::Allocated, &["inst_c"]));
+        snapshot.put_bid(bid("bid_same", BidStatus::Allocated, &["inst_s"]));
+        snapshot.put_instances([
+            instance(
+                "inst_c",
+                Some("bid_cancelled"),
+                None,
+                InstanceStatus::Running,
+            ),
+            instance("inst_s", Some("bid_same"), None, InstanceStatus::Running),
+        ]);
+        let read = [
+            bid("bid_cancelled", BidStatus::Terminated, &["inst_c"]),
+            bid("bid_same", BidStatus::Allocated, &["inst_s"]),
+            // Allocated and already RUNNING between two cycles.
+            bid("bid_fast", BidStatus::Allocated, &["inst_f"]),
+            // Allocated, still booting: the unsettled list has it.
+            bid("bid_booting", BidStatus::Allocated, &["inst_n"]),
+        ];
+        let unsettled = [instance(
+            "inst_n",
+            Some("bid_booting"),
+            None,
+            InstanceStatus::New,
+        )];
+        let targets = targets(&snapshot, &read, &unsettled, &["bid_marked".to_owned()]);
+        assert_eq!(
+            targets.bids,
+            fids(&["bid_cancelled", "bid_fast", "bid_marked"])
+        );
+        assert!(targets.settled.is_empty());
+    }
+
+    fn offline_observer() -> MithrilObserver {
+        let config = crate::mithril::ClientConfig::new(
+            "http://127.0.0.1:9".parse().unwrap(),
+            crate::mithril::ApiKey::new("fkey_unit").unwrap(),
+        );
+        let clock = std::sync::Arc::new(crate::mithril::ManualClock::new(
+            "2025-01-01T00:00:00Z".parse().unwrap(),
+        ));
+        MithrilObserver::new(
+            crate::mithril::MithrilClient::new(config).unwrap(),
+            "proj_1",
+            crate::observe::ObserverConfig {
+                clock,
+                ..crate::observe::ObserverConfig::default()
+            },
+        )
+    }
+
+    fn observation(start_epoch: u64, bids: Vec<Bid>, instances: Vec<Instance>) -> Observation {
+        Observation {
+            start_epoch,
+            bids,
+            instances: InstancesSeen::All(instances),
+            auctions: Arc::default(),
+            requests: 0,
+        }
+    }
+
+    #[test]
+    fn a_cycle_never_undoes_a_write_made_while_it_ran() {
+        let observer = offline_observer();
+        let original = bid("bid_a", BidStatus::Allocated, &[]);
+        observer.merge(observation(0, vec![original.clone()], vec![]));
+        let started_at = observer.read().write_epoch;
+
+        let mut raised = original.clone();
+        raised.limit_price = Price::from_cents(2500);
+        assert!(observer.record_bid(raised));
+        // The cycle read the bid before the write landed.
+        let (changed, _, _) = observer.merge(observation(started_at, vec![original], vec![]));
+        assert_eq!(changed, 0);
+        assert_eq!(
+            observer.bid_by_fid("bid_a").unwrap().limit_price,
+            Price::from_cents(2500)
+        );
+        // A cycle started after the write overwrites as usual.
+        let later = observer.read().write_epoch;
+        let mut lowered = bid("bid_a", BidStatus::Allocated, &[]);
+        lowered.limit_price = Price::from_cents(1000);
+        let (changed, _, _) = observer.merge(observation(later, vec![lowered], vec![]));
+        assert_eq!(changed, 1);
+        assert_eq!(
+            observer.bid_by_fid("bid_a").unwrap().limit_price,
+            Price::from_cents(1000)
+        );
+    }
+
+    #[test]
+    fn vanished_bids_and_reserved_instances_are_reported() {
+        let observer = offline_observer();
+        observer.merge(observation(
+            0,
+            vec![bid("bid_a", BidStatus::Open, &[])],
+            vec![instance(
+                "inst_r",
+                None,
+                Some("res_1"),
+                InstanceStatus::Running,
+            )],
+        ));
+        let (changed, bids, instances) = observer.merge(observation(0, vec![], vec![]));
+        assert_eq!((changed, bids, instances), (2, 0, 0));
+    }
 }

@@ -167,6 +167,11 @@ impl MithrilObserver {
         self.read().health.clone()
     }
 
+    /// The report of the latest successful cycle (for metrics).
+    pub fn last_report(&self) -> Option<PollReport> {
+        self.read().last_report.clone()
+    }
+
     /// The bid with this FID.
     pub fn bid_by_fid(&self, fid: &str) -> Option<Bid> {
         self.read().snapshot.bid(fid).cloned()

@@ -292,3 +292,111 @@ impl InstanceFilter {
                 .is_none_or(|region| instance.region.as_ref() == Some(region))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mithril::LaunchSpecification;
+
+    fn bid(fid: &str, name: &str, created_at: &str, status: BidStatus) -> Bid {
+        Bid {
+            fid: fid.into(),
+            name: name.into(),
+            project: "proj_1".into(),
+            created_by: "user_1".into(),
+            created_at: created_at.parse().unwrap(),
+            deactivated_at: None,
+            limit_price: Price::from_cents(2000),
+            instance_quantity: 1,
+            instance_type: "it_1".into(),
+            region: Some("us-central1-a".into()),
+            instances: vec![],
+            launch_specification: LaunchSpecification::default(),
+            status,
+        }
+    }
+
+    #[test]
+    fn a_reused_name_prefers_the_live_bid_then_the_newest() {
+        let mut snapshot = Snapshot::default();
+        snapshot.put_bid(bid(
+            "bid_old",
+            "train",
+            "2025-01-01T00:00:00Z",
+            BidStatus::Terminated,
+        ));
+        snapshot.put_bid(bid(
+            "bid_live",
+            "train",
+            "2025-01-01T01:00:00Z",
+            BidStatus::Open,
+        ));
+        snapshot.put_bid(bid(
+            "bid_mid",
+            "train",
+            "2025-01-01T02:00:00Z",
+            BidStatus::Terminated,
+        ));
+        let order: Vec<&str> = snapshot
+            .bids_named("train")
+            .iter()
+            .map(|bid| bid.fid.as_str())
+            .collect();
+        assert_eq!(order, ["bid_live", "bid_mid", "bid_old"]);
+        assert_eq!(snapshot.live_bid_named("train").unwrap().fid, "bid_live");
+
+        snapshot.bid_mut("bid_live").unwrap().status = BidStatus::Terminated;
+        assert!(snapshot.live_bid_named("train").is_none());
+        assert!(snapshot.live_bid_named("other").is_none());
+    }
+
+    #[test]
+    fn replacing_bids_keeps_protected_entries_and_the_name_index() {
+        let mut snapshot = Snapshot::default();
+        snapshot.put_bid(bid("bid_a", "a", "2025-01-01T00:00:00Z", BidStatus::Open));
+        snapshot.put_bid(bid(
+            "bid_gone",
+            "gone",
+            "2025-01-01T00:00:00Z",
+            BidStatus::Open,
+        ));
+        let mut written = bid("bid_w", "w", "2025-01-01T00:00:00Z", BidStatus::Open);
+        snapshot.put_bid(written.clone());
+        written.status = BidStatus::Allocated;
+        snapshot.put_bid(written);
+        snapshot.replace_bids(
+            vec![
+                bid("bid_a", "a", "2025-01-01T00:00:00Z", BidStatus::Allocated),
+                bid("bid_w", "w", "2025-01-01T00:00:00Z", BidStatus::Open),
+            ],
+            |fid| fid == "bid_w",
+        );
+        assert_eq!(snapshot.bid("bid_a").unwrap().status, BidStatus::Allocated);
+        assert_eq!(snapshot.bid("bid_w").unwrap().status, BidStatus::Allocated);
+        assert!(snapshot.bid("bid_gone").is_none());
+        assert!(snapshot.bids_named("gone").is_empty());
+        assert_eq!(snapshot.live_bid_named("w").unwrap().fid, "bid_w");
+    }
+
+    #[test]
+    fn filters_combine_every_criterion() {
+        let instance: Instance = serde_json::from_value(serde_json::json!({
+            "fid": "inst_1", "name": "r-0", "project": "proj_1",
+            "created_at": "2025-01-01T00:00:00Z", "created_by": "user_1",
+            "instance_type": "it_1", "region": "us-central1-a",
+            "reservation": "res_1", "status": "STATUS_RUNNING"
+        }))
+        .unwrap();
+        assert!(InstanceFilter::any().matches(&instance));
+        assert!(InstanceFilter::reserved().matches(&instance));
+        let exact = InstanceFilter::reserved()
+            .fids(["inst_1"])
+            .reservations(["res_1"])
+            .instance_type("it_1")
+            .region("us-central1-a");
+        assert!(exact.matches(&instance));
+        assert!(!exact.clone().region("eu-central1-a").matches(&instance));
+        assert!(!exact.clone().reservations(["res_2"]).matches(&instance));
+        assert!(!InstanceFilter::any().fids(["inst_2"]).matches(&instance));
+    }
+}

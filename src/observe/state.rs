@@ -7,6 +7,7 @@ use crate::mithril::InstanceStatus;
 
 use super::change::{BidFingerprint, Change};
 use super::health::ObserverHealth;
+use super::observer::PollReport;
 use super::snapshot::Snapshot;
 
 #[derive(Debug, Default)]
@@ -17,6 +18,8 @@ pub(crate) struct State {
     /// Reservation and status of every reserved instance as last reported.
     pub(crate) reserved: HashMap<String, (String, InstanceStatus)>,
     pub(crate) health: ObserverHealth,
+    /// The report of the latest successful cycle.
+    pub(crate) last_report: Option<PollReport>,
     /// Bumped by every write-through. A cycle remembers the value it started with: an entry
     /// written after that is newer than what the cycle read and must not be overwritten by it.
     pub(crate) write_epoch: u64,
