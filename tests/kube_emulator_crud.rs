@@ -360,3 +360,25 @@ async fn secrets_and_configmaps_are_served() {
     assert_eq!(stored.data.unwrap()["token"].0, b"s3cret");
     assert_eq!(stored.type_.as_deref(), Some("Opaque"));
 }
+
+#[tokio::test]
+async fn deleting_an_owner_deletes_dependents_whose_owners_are_all_gone() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let first = widgets.create(&PostParams::default(), &widget("first", 1)).await.unwrap();
+    let second = widgets.create(&PostParams::default(), &widget("second", 1)).await.unwrap();
+    let owner = |w: &Widget| {
+        json!({"apiVersion": "test.mithril.ai/v1", "kind": "Widget", "name": w.metadata.name, "uid": w.metadata.uid})
+    };
+    let dependent = |name: &str, owners: Vec<serde_json::Value>| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name, "ownerReferences": owners}})).unwrap()
+    };
+    configmaps.create(&PostParams::default(), &dependent("only-first", vec![owner(&first)])).await.unwrap();
+    configmaps.create(&PostParams::default(), &dependent("both", vec![owner(&first), owner(&second)])).await.unwrap();
+    widgets.delete("first", &DeleteParams::default()).await.unwrap();
+    assert_eq!(api_error(configmaps.get("only-first").await.unwrap_err()).code, 404);
+    configmaps.get("both").await.expect("one owner remains");
+    widgets.delete("second", &DeleteParams::default()).await.unwrap();
+    assert_eq!(api_error(configmaps.get("both").await.unwrap_err()).code, 404);
+}
