@@ -88,9 +88,9 @@ pub(crate) fn compare(old: Option<&Value>, new: Option<&Value>, shape: Shape<'_>
     comparison
 }
 
-fn compare_at(
-    old: Option<&Value>,
-    new: Option<&Value>,
+fn compare_at<'v>(
+    old: Option<&'v Value>,
+    new: Option<&'v Value>,
     shape: Shape<'_>,
     path: &mut Vec<PathElement>,
     out: &mut Comparison,
@@ -143,26 +143,13 @@ fn compare_at(
             }
         }
         Kind::Set | Kind::ListMap(_) => {
-            let index = |value: Option<&Value>| -> Vec<(PathElement, Value)> {
-                value
-                    .and_then(Value::as_array)
-                    .map(|items| {
-                        items
-                            .iter()
-                            .filter_map(|item| {
-                                Some((item_element(item, kind, shape.item())?, item.clone()))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let old_items = index(old);
-            let new_items = index(new);
-            let find = |items: &[(PathElement, Value)], element: &PathElement| {
+            let old_items = index_items(old, kind, shape.item());
+            let new_items = index_items(new, kind, shape.item());
+            let find = |items: &[(PathElement, &'v Value)], element: &PathElement| {
                 items
                     .iter()
                     .find(|(candidate, _)| candidate == element)
-                    .map(|(_, item)| item.clone())
+                    .map(|(_, item)| *item)
             };
             let mut elements: Vec<PathElement> = old_items
                 .iter()
@@ -183,13 +170,29 @@ fn compare_at(
                     _ => {}
                 }
                 if matches!(kind, Kind::ListMap(_)) {
-                    compare_at(before.as_ref(), after.as_ref(), shape.item(), path, out);
+                    compare_at(before, after, shape.item(), path, out);
                 }
                 path.pop();
             }
         }
         Kind::Leaf => compare_leaf(old, new, path, out),
     }
+}
+
+/// The items of a set or list-map with their path elements, in list order.
+fn index_items<'v>(
+    list: Option<&'v Value>,
+    kind: Kind<'_>,
+    item_shape: Shape<'_>,
+) -> Vec<(PathElement, &'v Value)> {
+    list.and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| Some((item_element(item, kind, item_shape)?, item)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn compare_leaf(
