@@ -360,3 +360,81 @@ async fn secrets_and_configmaps_are_served() {
     assert_eq!(stored.data.unwrap()["token"].0, b"s3cret");
     assert_eq!(stored.type_.as_deref(), Some("Opaque"));
 }
+
+#[tokio::test]
+async fn deleting_an_owner_deletes_dependents_whose_owners_are_all_gone() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let first = widgets.create(&PostParams::default(), &widget("first", 1)).await.unwrap();
+    let second = widgets.create(&PostParams::default(), &widget("second", 1)).await.unwrap();
+    let owner = |w: &Widget| {
+        json!({"apiVersion": "test.mithril.ai/v1", "kind": "Widget", "name": w.metadata.name, "uid": w.metadata.uid})
+    };
+    let dependent = |name: &str, owners: Vec<serde_json::Value>| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name, "ownerReferences": owners}})).unwrap()
+    };
+    configmaps.create(&PostParams::default(), &dependent("only-first", vec![owner(&first)])).await.unwrap();
+    configmaps.create(&PostParams::default(), &dependent("both", vec![owner(&first), owner(&second)])).await.unwrap();
+    widgets.delete("first", &DeleteParams::default()).await.unwrap();
+    assert_eq!(api_error(configmaps.get("only-first").await.unwrap_err()).code, 404);
+    configmaps.get("both").await.expect("one owner remains");
+    widgets.delete("second", &DeleteParams::default()).await.unwrap();
+    assert_eq!(api_error(configmaps.get("both").await.unwrap_err()).code, 404);
+}
+
+#[tokio::test]
+async fn dry_run_updates_and_patches_store_nothing() {
+    let (emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client, "default");
+    let created = widgets.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
+    let rv = emulator.resource_version();
+    let dry = PatchParams { dry_run: true, ..Default::default() };
+    let patched = widgets.patch("a", &dry, &Patch::Merge(&json!({"spec": {"size": 9}}))).await.unwrap();
+    assert_eq!(patched.spec.size, 9, "the answer shows the result");
+    let mut replacement = created.clone();
+    replacement.spec.size = 7;
+    widgets.replace("a", &PostParams { dry_run: true, field_manager: None }, &replacement).await.unwrap();
+    assert_eq!(widgets.get("a").await.unwrap().spec.size, 1);
+    assert_eq!(emulator.resource_version(), rv, "no write happened");
+}
+
+#[tokio::test]
+async fn empty_metadata_collections_are_dropped() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    let mut w = widget("a", 1);
+    w.metadata.finalizers = Some(vec!["f".into()]);
+    w.metadata.labels = Some(Default::default());
+    widgets.create(&PostParams::default(), &w).await.unwrap();
+    let remove: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/finalizers/0", "value": "f"},
+        {"op": "remove", "path": "/metadata/finalizers/0"}
+    ]))
+    .unwrap();
+    widgets.patch("a", &PatchParams::default(), &Patch::Json::<()>(remove)).await.unwrap();
+    let (_, body) = raw(&client, get("/apis/test.mithril.ai/v1/namespaces/default/widgets/a")).await;
+    let stored: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(stored["metadata"].get("finalizers").is_none() && stored["metadata"].get("labels").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn deleting_a_namespace_deletes_its_content() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "team"}})).unwrap())
+        .await
+        .unwrap();
+    let team: Api<Widget> = Api::namespaced(client.clone(), "team");
+    let kept: Api<Widget> = Api::namespaced(client, "default");
+    team.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
+    let mut held = widget("held", 1);
+    held.metadata.finalizers = Some(vec!["f".into()]);
+    team.create(&PostParams::default(), &held).await.unwrap();
+    kept.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
+    namespaces.delete("team", &DeleteParams::default()).await.unwrap();
+    assert_eq!(api_error(team.get("a").await.unwrap_err()).code, 404);
+    assert!(team.get("held").await.unwrap().metadata.deletion_timestamp.is_some(), "finalizers still hold it");
+    kept.get("a").await.expect("other namespaces are untouched");
+}

@@ -10,8 +10,8 @@
 //! - authentication and authorization: every request is allowed; sockets are plain HTTP;
 //! - admission webhooks, CEL `x-kubernetes-validations`, CRD conversion webhooks (all served
 //!   versions share one storage; only `apiVersion` changes);
-//! - owner-reference garbage collection and foreground/orphan propagation: deleting an owner
-//!   leaves its dependents;
+//! - foreground and orphan propagation: owner-reference garbage collection is always background
+//!   (dependents whose owners are all gone are deleted right after the owner);
 //! - namespace termination: deleting a namespace deletes its content at once (objects holding
 //!   finalizers are marked for deletion) and removes the namespace without a Terminating phase;
 //! - deleting a CRD removes its custom resources at once, finalizers notwithstanding;

@@ -235,8 +235,8 @@ async fn resource_request(
     let name = name.as_deref();
     match verb {
         "get" => {
-            let state = app.shared.lock();
-            let object = writes::get(&state, &rt, ns, name.unwrap_or_default())?;
+            // The lock is held to find the object, not to encode it.
+            let object = writes::get(&app.shared.lock(), &rt, ns, name.unwrap_or_default())?;
             Ok(json_response(present_object(&rt, &object, form)))
         }
         "list" => {
@@ -247,8 +247,7 @@ async fn resource_request(
                 resource_version_match: param("resourceVersionMatch").map(str::to_string),
                 selectors: selectors()?,
             };
-            let state = app.shared.lock();
-            let page = list(&state, &rt, ns, &request)?;
+            let page = list(&app.shared.lock(), &rt, ns, &request)?;
             Ok(json_response(present_list(
                 &rt,
                 &page.items,

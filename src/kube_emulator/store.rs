@@ -6,7 +6,7 @@
 //! after the snapshot it was given.
 
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -96,6 +96,10 @@ pub struct Store {
     watchers: HashMap<String, Vec<WatcherSlot>>,
     next_watcher_id: u64,
     watcher_buffer: usize,
+    /// uid → where the object is stored (owner lookups for garbage collection).
+    uids: HashMap<String, (String, ObjectKey)>,
+    /// owner uid → objects naming it in their ownerReferences.
+    dependents: HashMap<String, HashSet<(String, ObjectKey)>>,
 }
 
 impl Store {
@@ -109,6 +113,8 @@ impl Store {
             watchers: HashMap::new(),
             next_watcher_id: 0,
             watcher_buffer: watcher_buffer.max(1),
+            uids: HashMap::new(),
+            dependents: HashMap::new(),
         }
     }
 
@@ -134,6 +140,10 @@ impl Store {
             .entry(resource.to_string())
             .or_default()
             .insert(key.clone(), object.clone());
+        if let Some(prev) = &prev {
+            self.unindex(resource, &key, prev);
+        }
+        self.index(resource, &key, &object);
         let type_ = if prev.is_some() {
             EventType::Modified
         } else {
@@ -159,6 +169,7 @@ impl Store {
         mut last_state: Value,
     ) -> Option<Arc<Value>> {
         let prev = self.collections.get_mut(resource)?.remove(key)?;
+        self.unindex(resource, key, &prev);
         self.rv += 1;
         set_resource_version(&mut last_state, self.rv);
         let object = Arc::new(last_state);
@@ -171,6 +182,46 @@ impl Store {
             prev: Some(prev),
         });
         Some(object)
+    }
+
+    /// Whether an object with this uid is stored.
+    pub fn uid_exists(&self, uid: &str) -> bool {
+        self.uids.contains_key(uid)
+    }
+
+    /// Objects naming `uid` in their ownerReferences: (storage key, object key).
+    pub fn dependents_of(&self, uid: &str) -> Vec<(String, ObjectKey)> {
+        self.dependents
+            .get(uid)
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn index(&mut self, resource: &str, key: &ObjectKey, object: &Value) {
+        if let Some(uid) = object["metadata"]["uid"].as_str() {
+            self.uids
+                .insert(uid.to_string(), (resource.to_string(), key.clone()));
+        }
+        for owner in owner_uids(object) {
+            self.dependents
+                .entry(owner)
+                .or_default()
+                .insert((resource.to_string(), key.clone()));
+        }
+    }
+
+    fn unindex(&mut self, resource: &str, key: &ObjectKey, object: &Value) {
+        if let Some(uid) = object["metadata"]["uid"].as_str() {
+            self.uids.remove(uid);
+        }
+        for owner in owner_uids(object) {
+            if let Some(dependents) = self.dependents.get_mut(&owner) {
+                dependents.remove(&(resource.to_string(), key.clone()));
+                if dependents.is_empty() {
+                    self.dependents.remove(&owner);
+                }
+            }
+        }
     }
 
     /// Keys of a collection, optionally within one namespace.
@@ -368,6 +419,18 @@ impl Store {
             }
         }
     }
+}
+
+/// The uids in an object's ownerReferences.
+pub fn owner_uids(object: &Value) -> Vec<String> {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .map(|refs| {
+            refs.iter()
+                .filter_map(|r| r["uid"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Sets `metadata.resourceVersion`.

@@ -15,7 +15,7 @@ use super::selectors::Selectors;
 use super::ssa::{self, ApplyError, WriteContext};
 use super::state::{CRDS, NAMESPACES, State};
 use super::status::ApiError;
-use super::store::ObjectKey;
+use super::store::{ObjectKey, owner_uids};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -354,7 +354,38 @@ fn remove(state: &mut State, rt: &ResourceType, key: &ObjectKey, last_state: Val
     } else if resource == NAMESPACES {
         remove_namespace_content(state, &key.name);
     }
+    if let Some(uid) = removed["metadata"]["uid"].as_str() {
+        collect_garbage(state, uid);
+    }
     (*removed).clone()
+}
+
+/// Background cascading deletion: dependents of a removed owner whose owners are all gone are
+/// deleted too (and theirs in turn), as kube-controller-manager's garbage collector does.
+fn collect_garbage(state: &mut State, owner_uid: &str) {
+    for (resource, key) in state.store.dependents_of(owner_uid) {
+        let Some(dependent) = state.store.get(&resource, &key) else {
+            continue;
+        };
+        if owner_uids(&dependent)
+            .iter()
+            .any(|uid| state.store.uid_exists(uid))
+        {
+            continue;
+        }
+        let Some(rt) = state
+            .registry
+            .all()
+            .iter()
+            .find(|t| t.storage_key() == resource)
+            .cloned()
+        else {
+            continue;
+        };
+        let namespace = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
+        // The dependent exists and no precondition is set: deletion cannot fail.
+        let _ = delete(state, &rt, namespace, &key.name, &DeleteOptions::default());
+    }
 }
 
 fn remove_crd_types(state: &mut State, crd: &Value) {

@@ -143,10 +143,8 @@ fn allow_null(out: &mut Map<String, Value>) {
             let single = std::mem::take(single);
             out.insert("type".into(), json!([single, "null"]));
         }
-        Some(Value::Array(types)) => {
-            if !types.iter().any(|t| t == "null") {
-                types.push(json!("null"));
-            }
+        Some(Value::Array(types)) if !types.iter().any(|t| t == "null") => {
+            types.push(json!("null"))
         }
         _ => {}
     }

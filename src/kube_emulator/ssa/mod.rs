@@ -206,6 +206,7 @@ pub fn apply(
     let scope = Scope::of(ctx);
     let shape = root_shape(ctx);
     let config = scope.config(applied_fields);
+    walk::check_applied(&config, shape).map_err(ApplyError::Invalid)?;
     let applied_set = walk::field_set(&config, shape);
 
     let mut entries = managed::read(live);

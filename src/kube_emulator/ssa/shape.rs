@@ -172,6 +172,14 @@ impl<'s> Shape<'s> {
         }
     }
 
+    /// The schema default of the field `key` of an object at this level.
+    pub(crate) fn default_of(self, key: &str) -> Option<&'s Value> {
+        match self {
+            Self::Schema(node) => node.property(key).and_then(SchemaNode::default_value),
+            _ => None,
+        }
+    }
+
     /// The shape of the items of a list at this level.
     pub(crate) fn item(self) -> Shape<'s> {
         match self {

@@ -649,3 +649,53 @@ fn conflict_messages_group_by_manager() {
         "Apply failed with 2 conflicts: conflicts with \"a\":\n- .spec.x\n- .spec.y"
     );
 }
+
+#[test]
+fn list_map_items_without_keys_and_repeated_items_are_refused() {
+    let schema = spot_bid_schema();
+    let live = apply(
+        None,
+        &bid(json!({"region": "us-central1-a"})),
+        &ctx("user", &schema, T0),
+        false,
+    )
+    .expect("create");
+    let keyless = json!({"apiVersion": "mithril.ai/v1alpha1", "kind": "SpotBid", "status": {"conditions": [{"status": "True"}]}});
+    assert_eq!(
+        apply(Some(&live), &keyless, &status_ctx("controller", &schema, T1), false),
+        Err(ApplyError::Invalid(
+            ".status.conditions: element 0: associative list with keys has an element that omits key field \"type\" (and doesn't have default value)".into()
+        ))
+    );
+    let repeated = bid(json!({"sshKeys": ["a", "a"]}));
+    assert_eq!(
+        apply(Some(&live), &repeated, &ctx("user", &schema, T1), false),
+        Err(ApplyError::Invalid(
+            ".spec.sshKeys[=\"a\"]: duplicate entries in the applied configuration".into()
+        ))
+    );
+}
+
+#[test]
+fn list_map_keys_with_defaults_may_be_omitted() {
+    let schema = CompiledSchema::compile(&json!({
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"ports": {
+            "type": "array",
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["port", "protocol"],
+            "items": {"type": "object", "required": ["port"], "properties": {
+                "port": {"type": "integer"},
+                "protocol": {"type": "string", "default": "TCP"},
+                "name": {"type": "string"}
+            }}
+        }}}}
+    }))
+    .expect("structural schema");
+    let applied = bid(json!({"ports": [{"port": 80, "name": "http"}]}));
+    let created = apply(None, &applied, &ctx("user", &schema, T0), false).expect("create");
+    assert_eq!(
+        entry(&created, "user")["fieldsV1"],
+        json!({"f:spec": {"f:ports": {"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}}}}})
+    );
+}

@@ -6,14 +6,15 @@ use super::field_set::{FieldSet, PathElement, canonical_json};
 use super::shape::{FieldRule, Kind, Shape};
 use serde_json::{Map, Value};
 
-/// The path element of a list item: its key fields for a list-map, its value for a set.
-fn item_element(item: &Value, kind: Kind<'_>) -> Option<PathElement> {
+/// The path element of a list item: its key fields for a list-map (a key the item omits
+/// counts with its schema default), its value for a set.
+fn item_element(item: &Value, kind: Kind<'_>, item_shape: Shape<'_>) -> Option<PathElement> {
     match kind {
         Kind::Set => Some(PathElement::Value(canonical_json(item))),
         Kind::ListMap(keys) => {
             let mut identity = Map::new();
             for key in keys {
-                if let Some(value) = item.get(key) {
+                if let Some(value) = item.get(key).or_else(|| item_shape.default_of(key)) {
                     identity.insert(key.clone(), value.clone());
                 }
             }
@@ -58,7 +59,7 @@ fn collect(value: &Value, shape: Shape<'_>, path: &mut Vec<PathElement>, set: &m
         }
         (Kind::Set | Kind::ListMap(_), Value::Array(items)) => {
             for item in items {
-                let Some(element) = item_element(item, kind) else {
+                let Some(element) = item_element(item, kind, shape.item()) else {
                     continue;
                 };
                 path.push(element);
@@ -87,9 +88,9 @@ pub(crate) fn compare(old: Option<&Value>, new: Option<&Value>, shape: Shape<'_>
     comparison
 }
 
-fn compare_at(
-    old: Option<&Value>,
-    new: Option<&Value>,
+fn compare_at<'v>(
+    old: Option<&'v Value>,
+    new: Option<&'v Value>,
     shape: Shape<'_>,
     path: &mut Vec<PathElement>,
     out: &mut Comparison,
@@ -142,24 +143,13 @@ fn compare_at(
             }
         }
         Kind::Set | Kind::ListMap(_) => {
-            let index = |value: Option<&Value>| -> Vec<(PathElement, Value)> {
-                value
-                    .and_then(Value::as_array)
-                    .map(|items| {
-                        items
-                            .iter()
-                            .filter_map(|item| Some((item_element(item, kind)?, item.clone())))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let old_items = index(old);
-            let new_items = index(new);
-            let find = |items: &[(PathElement, Value)], element: &PathElement| {
+            let old_items = index_items(old, kind, shape.item());
+            let new_items = index_items(new, kind, shape.item());
+            let find = |items: &[(PathElement, &'v Value)], element: &PathElement| {
                 items
                     .iter()
                     .find(|(candidate, _)| candidate == element)
-                    .map(|(_, item)| item.clone())
+                    .map(|(_, item)| *item)
             };
             let mut elements: Vec<PathElement> = old_items
                 .iter()
@@ -180,13 +170,29 @@ fn compare_at(
                     _ => {}
                 }
                 if matches!(kind, Kind::ListMap(_)) {
-                    compare_at(before.as_ref(), after.as_ref(), shape.item(), path, out);
+                    compare_at(before, after, shape.item(), path, out);
                 }
                 path.pop();
             }
         }
         Kind::Leaf => compare_leaf(old, new, path, out),
     }
+}
+
+/// The items of a set or list-map with their path elements, in list order.
+fn index_items<'v>(
+    list: Option<&'v Value>,
+    kind: Kind<'_>,
+    item_shape: Shape<'_>,
+) -> Vec<(PathElement, &'v Value)> {
+    list.and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| Some((item_element(item, kind, item_shape)?, item)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn compare_leaf(
@@ -229,10 +235,10 @@ pub(crate) fn merge(live: Option<&Value>, config: &Value, shape: Shape<'_>) -> V
             let mut merged: Vec<Value> =
                 live.and_then(Value::as_array).cloned().unwrap_or_default();
             for item in items {
-                let element = item_element(item, kind);
+                let element = item_element(item, kind, shape.item());
                 let position = merged
                     .iter()
-                    .position(|existing| item_element(existing, kind) == element);
+                    .position(|existing| item_element(existing, kind, shape.item()) == element);
                 match (position, kind) {
                     (Some(position), Kind::ListMap(_)) => {
                         merged[position] = merge(Some(&merged[position]), item, shape.item());
@@ -276,10 +282,9 @@ pub(crate) fn remove_unowned(
                 }
             }
             (PathElement::Key(_) | PathElement::Value(_), Value::Array(items)) => {
-                let Some(position) = items
-                    .iter()
-                    .position(|item| item_element(item, kind).as_ref() == Some(element))
-                else {
+                let Some(position) = items.iter().position(|item| {
+                    item_element(item, kind, shape.item()).as_ref() == Some(element)
+                }) else {
                     continue;
                 };
                 if drop_whole {
@@ -291,4 +296,62 @@ pub(crate) fn remove_unowned(
             _ => {}
         }
     }
+}
+
+/// Refuses applied configurations kube-apiserver refuses: list-map items without their keys,
+/// and repeated set or list-map items. The message names the list as a field path.
+pub(crate) fn check_applied(value: &Value, shape: Shape<'_>) -> Result<(), String> {
+    check_at(value, shape, &mut Vec::new())
+}
+
+fn check_at(value: &Value, shape: Shape<'_>, path: &mut Vec<PathElement>) -> Result<(), String> {
+    let kind = shape.kind_of(value);
+    match (kind, value) {
+        (Kind::Map, Value::Object(fields)) => {
+            for (key, child) in fields {
+                if let FieldRule::Tracked {
+                    shape: child_shape, ..
+                } = shape.field(key)
+                {
+                    path.push(PathElement::Field(key.clone()));
+                    check_at(child, child_shape, path)?;
+                    path.pop();
+                }
+            }
+        }
+        (Kind::Set | Kind::ListMap(_), Value::Array(items)) => {
+            let mut seen: Vec<PathElement> = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                if let Kind::ListMap(keys) = kind
+                    && let Some(missing) = keys.iter().find(|key| {
+                        item.get(key.as_str()).is_none() && shape.item().default_of(key).is_none()
+                    })
+                {
+                    return Err(format!(
+                        "{}: element {index}: associative list with keys has an element that omits key field \"{missing}\" (and doesn't have default value)",
+                        super::field_set::FieldPath(path.clone())
+                    ));
+                }
+                let Some(element) = item_element(item, kind, shape.item()) else {
+                    continue;
+                };
+                if seen.contains(&element) {
+                    let mut duplicate = path.clone();
+                    duplicate.push(element);
+                    return Err(format!(
+                        "{}: duplicate entries in the applied configuration",
+                        super::field_set::FieldPath(duplicate)
+                    ));
+                }
+                if matches!(kind, Kind::ListMap(_)) {
+                    path.push(element.clone());
+                    check_at(item, shape.item(), path)?;
+                    path.pop();
+                }
+                seen.push(element);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
