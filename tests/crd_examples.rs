@@ -124,7 +124,7 @@ fn every_example_reads_and_passes_its_schema() {
         .collect();
     assert_eq!(
         kinds.iter().filter(|k| **k == "SpotBid").count(),
-        3,
+        4,
         "{kinds:?}"
     );
     assert_eq!(
@@ -393,6 +393,21 @@ fn full_statuses_pass_the_schema() {
             ssh_destination: Some("ubuntu@203.0.113.7".into()),
         }],
         limit_price: Some("$12.50".into()),
+        pricing: Some(mithril_operator::crd::spot_bid::PricingStatus {
+            basis: "ClearingPrice".into(),
+            market_price: Some("$9.75".into()),
+            target_price: Some("$10.73".into()),
+            preemption_raise: Some("$0.50".into()),
+            raised_preemptions: 1,
+            reason: "WithinStep".into(),
+            message: "the target $10.73 is within the reprice step of the limit $10.50".into(),
+        }),
+        region: Some("us-central1-a".into()),
+        region_reason: Some("us-central1-a is the cheapest listed region".into()),
+        region_candidate: Some(mithril_operator::crd::spot_bid::RegionCandidate {
+            region: "us-central1-b".into(),
+            since: at("2026-11-23T09:30:00Z"),
+        }),
         current_price: Some("$9.75".into()),
         preemption_count: 1,
         last_preemption_time: Some(at("2026-11-22T03:00:00Z")),

@@ -1,11 +1,15 @@
 //! `SpotBid`: one Mithril spot bid, declared as a Kubernetes resource.
 
 use super::condition::Condition;
+use super::instance_schedule::DURATION_PATTERN;
 use super::secret_ref::ApiKeySecretRef;
 use super::time::Time;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+/// Shape of a price in US dollars and cents, e.g. `$12.50`.
+pub const PRICE_PATTERN: &str = r"^\$(0|[1-9][0-9]{0,5})\.[0-9]{2}$";
 
 /// A Mithril spot bid: the operator places it, keeps its limit price, pause state and volumes in
 /// line with this spec, and reports the bid and its instances in the status.
@@ -61,6 +65,14 @@ use serde::{Deserialize, Serialize};
 #[x_kube(validation = Rule::new(
     "!has(oldSelf.bidFid) || (has(self.bidFid) && self.bidFid == oldSelf.bidFid)"
 ).message("bidFid cannot be changed or removed once set"))]
+#[x_kube(validation = Rule::new(
+    "has(self.limitPrice) != (has(self.pricing) && has(self.pricing.strategy))"
+).message("set exactly one of limitPrice and pricing.strategy"))]
+#[x_kube(validation = Rule::new("!has(self.bidFid) || !has(self.regions)")
+    .message("an adopted bid (bidFid) stays in its region: regions cannot be set with bidFid"))]
+// Structural twin of the first CEL rule above, for servers and tools that do not evaluate CEL:
+// a spec names a fixed limit price or a pricing block.
+#[schemars(extend("anyOf" = [{"required": ["limitPrice"]}, {"required": ["pricing"]}]))]
 #[serde(rename_all = "camelCase")]
 pub struct SpotBidSpec {
     /// Mithril project that owns the bid: its name or its `proj_` FID. Immutable.
@@ -68,10 +80,23 @@ pub struct SpotBidSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("project is immutable: a bid cannot move between projects"))]
     pub project: String,
 
-    /// Region to run in, e.g. `us-central1-a`. Immutable: Mithril cannot move a live bid.
+    /// Region to run in, e.g. `us-central1-a`. Immutable: Mithril cannot move a live bid. With
+    /// `regions`, the preferred region: the bid starts here when the listed regions cost the same.
     #[schemars(length(min = 1, max = 64))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("region is immutable: Mithril cannot move a live bid; create a new SpotBid"))]
     pub region: String,
+
+    /// More regions the bid may run in besides `region` (listing `region` again is allowed). The
+    /// operator places the bid in the cheapest of them whose auction has room for the whole
+    /// quantity, and moves a bid that holds no instances when another region stays cheaper (see
+    /// `regionChange`). The region in use is `status.region`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 64)))]
+    pub regions: Vec<String>,
+
+    /// When a bid moves to another of its `regions`. Used only with `regions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_change: Option<RegionChange>,
 
     /// Instance type: its name (e.g. `h100-80gb.sxm.8x`) or its `it_` FID. Immutable.
     #[schemars(length(min = 1, max = 128))]
@@ -83,10 +108,19 @@ pub struct SpotBidSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("instanceQuantity is immutable: Mithril cannot resize a live bid; create a new SpotBid"))]
     pub instance_quantity: i32,
 
-    /// Highest price per instance-hour the bid may pay, in US dollars and cents, e.g. `"$12.50"`.
-    /// Changing it updates the live bid.
-    #[schemars(regex(pattern = r"^\$(0|[1-9][0-9]{0,5})\.[0-9]{2}$"))]
+    /// Fixed limit price: the highest price per instance-hour the bid may pay, in US dollars and
+    /// cents, e.g. `"$12.50"`. Changing it updates the live bid. Exactly one of `limitPrice` and
+    /// `pricing.strategy` is set.
+    // A plain string, empty when absent, so that manifests and code written against the fixed
+    // price keep reading it as before; [`SpotBidSpec::fixed_limit_price`] gives the option.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(regex(pattern = PRICE_PATTERN))]
     pub limit_price: String,
+
+    /// Market-aware pricing: a strategy that derives the limit price from the auction, and/or a
+    /// raise after each preemption. Every limit the operator sets stays at or below `maxPrice`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<Pricing>,
 
     /// Pause the bid: its instances are released while paused and the bid keeps its place.
     #[serde(default)]
@@ -110,6 +144,75 @@ pub struct SpotBidSpec {
     /// Secret key holding the Mithril API key to act with. Defaults to the operator's own key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret_ref: Option<ApiKeySecretRef>,
+}
+
+/// How the operator sets the bid's limit price from the market.
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[x_kube(validation = Rule::new("(!has(self.strategy) && !has(self.preemptionRaise)) || has(self.maxPrice)")
+    .message("maxPrice is required with a strategy or a preemptionRaise"))]
+#[serde(rename_all = "camelCase")]
+pub struct Pricing {
+    /// Which auction price the limit follows; re-evaluated at every resync. Unset: the limit is
+    /// `spec.limitPrice` (plus any preemption raise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<PricingStrategy>,
+
+    /// Percent added to the auction price the strategy follows, 0 to 1000. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub margin_percent: Option<u32>,
+
+    /// Ceiling of every limit price the operator sets, e.g. `"$14.00"`: the bid never pays more
+    /// per instance-hour, so it never costs more than `maxPrice` x `instanceQuantity` per hour.
+    /// Required with a strategy or a preemption raise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = PRICE_PATTERN))]
+    pub max_price: Option<String>,
+
+    /// Smallest move of the strategy's price that changes the limit on Mithril, e.g. `"$0.25"`
+    /// (the default): smaller moves leave the bid alone. A ceiling or a raise applies at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = PRICE_PATTERN))]
+    pub reprice_step: Option<String>,
+
+    /// Added to the limit after each preemption, up to `maxPrice`, e.g. `"$0.50"`, so the bid
+    /// wins its capacity back. Raises add up over the bid's life; each is reported as an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = PRICE_PATTERN))]
+    pub preemption_raise: Option<String>,
+}
+
+/// Which auction price the limit follows, re-evaluated at every resync: `ClearingPrice` (the
+/// last clearing price, what every winner pays) or `LowestAllocatedPrice` (the lowest limit among
+/// the current winners; the clearing price when nobody holds capacity). The margin is added, the
+/// result capped at `maxPrice`. Unset: the limit is `spec.limitPrice` (plus any preemption raise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum PricingStrategy {
+    /// The last clearing price (what every winner pays) plus the margin: the bid keeps a margin
+    /// above the going rate and lets go of its capacity rather than follow a spike.
+    ClearingPrice,
+    /// The lowest limit price among the current winners plus the margin: the bid outbids the
+    /// weakest winner, so it wins capacity when it fits (the clearing price when nobody holds
+    /// any).
+    LowestAllocatedPrice,
+}
+
+/// When a bid moves between its regions: only while it holds no instances, and only to a region
+/// that has been cheaper by the margin for the whole period.
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionChange {
+    /// How much cheaper, in percent of the current region's clearing price, another region must be.
+    /// Default 10. A region with no room for the whole quantity counts as more expensive than any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub min_saving_percent: Option<u32>,
+
+    /// How long the other region must stay that much cheaper, e.g. `30m` (the default), `1h`,
+    /// `0s` (move at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 24), regex(pattern = DURATION_PATTERN))]
+    pub sustained_for: Option<String>,
 }
 
 /// What each instance of the bid boots with (Mithril's launch specification).
@@ -214,6 +317,25 @@ pub struct SpotBidStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_price: Option<String>,
 
+    /// How the operator priced the bid: the market it read, its target and why the limit in
+    /// force is what it is. Set for every bid the operator prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<PricingStatus>,
+
+    /// Region the bid is placed in (or about to be).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+
+    /// Why the bid is in `region`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_reason: Option<String>,
+
+    /// Another region that has been cheaper than `region` by the margin, and since when: the bid
+    /// moves there once it has been for `spec.regionChange.sustainedFor` and the bid holds no
+    /// instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_candidate: Option<RegionCandidate>,
+
     /// Price per instance-hour being paid now, e.g. `"$9.75"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_price: Option<String>,
@@ -248,6 +370,40 @@ pub struct SpotBidStatus {
     pub conditions: Vec<Condition>,
 }
 
+/// The operator's last pricing decision.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PricingStatus {
+    /// `Fixed`, or the strategy followed (`ClearingPrice`, `LowestAllocatedPrice`).
+    pub basis: String,
+    /// The auction price the strategy read, e.g. `"$8.00"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_price: Option<String>,
+    /// The limit the operator aims for now (the limit in force may differ by less than a step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_price: Option<String>,
+    /// Total added after preemptions, e.g. `"$1.00"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preemption_raise: Option<String>,
+    /// Preemptions already answered with a raise (compared with `preemptionCount`).
+    #[serde(default)]
+    pub raised_preemptions: i64,
+    /// UpperCamelCase reason for the limit in force, e.g. `FollowingMarket`, `CappedAtMaxPrice`.
+    pub reason: String,
+    /// The same in words.
+    pub message: String,
+}
+
+/// A region cheaper than the current one, remembered across reconciles (and restarts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionCandidate {
+    /// The cheaper region.
+    pub region: String,
+    /// When it was first seen cheaper by the margin (without a break since).
+    pub since: Time,
+}
+
 /// One instance of the bid.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -264,6 +420,24 @@ pub struct SpotBidInstance {
     /// SSH destination (`user@host`), once reachable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_destination: Option<String>,
+}
+
+impl SpotBidSpec {
+    /// The fixed `limitPrice`, if the spec gives one.
+    pub fn fixed_limit_price(&self) -> Option<&str> {
+        Some(self.limit_price.as_str()).filter(|price| !price.is_empty())
+    }
+
+    /// Every region the bid may run in, preferred first, each once.
+    pub fn candidate_regions(&self) -> Vec<String> {
+        let mut regions = vec![self.region.clone()];
+        for region in &self.regions {
+            if !regions.contains(region) {
+                regions.push(region.clone());
+            }
+        }
+        regions
+    }
 }
 
 impl SpotBidStatus {

@@ -2,12 +2,19 @@
 //!
 //! Pure: no IO, no clock. The reconcile resolves names to FIDs, finds the bid (by the FID in
 //! status, the `bidFid` to adopt, or the deterministic name), calls [`plan`], performs the action,
-//! and reports. Every decision about *what* to do to Mithril lives here and is unit-tested.
+//! and reports. Every decision about *what* to do to Mithril lives here and is unit-tested: the
+//! region (see [`super::regions`]) and the limit price (see [`super::pricing`]) included.
 
+use super::pricing::{
+    self, MarketPrices, PriceDecision, PriceReason, PricingInput, PricingPolicy, RaiseMemory,
+};
+use super::regions::{self, PlacedBid, RegionDecision, RegionInput, RegionMarket, RegionPolicy};
 use crate::crd::DeletionPolicy;
+use crate::crd::spot_bid::RegionCandidate;
 use crate::mithril::{
     Bid, BidStatus, CreateBidRequest, LaunchSpecification, Price, UpdateBidRequest,
 };
+use jiff::Timestamp;
 use std::collections::BTreeSet;
 
 /// The bid the resource asks for, with names already resolved to Mithril FIDs.
@@ -17,13 +24,63 @@ pub struct DesiredBid {
     pub name: String,
     pub project_fid: String,
     pub instance_type_fid: String,
-    pub region: String,
+    /// The regions the bid may run in and when it moves between them.
+    pub regions: RegionPolicy,
     pub instance_quantity: i64,
-    pub limit_price: Price,
+    /// How the limit price is set.
+    pub pricing: PricingPolicy,
     pub paused: bool,
     pub launch_specification: LaunchSpecification,
     /// A bid to adopt instead of creating one.
     pub adopt_fid: Option<String>,
+    /// The market as observed and what the status remembers of it.
+    pub market: MarketView,
+}
+
+/// What the reconcile gathered of the market, and the status's memory of earlier decisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketView {
+    /// Whether the auctions have been read at all (an observer that has not synced yet knows none).
+    pub observed: bool,
+    /// The auctions of the bid's instance type in its listed regions that have one.
+    pub auctions: Vec<RegionMarket>,
+    /// Preemptions of the bid so far, including one that started now.
+    pub preemptions: i64,
+    pub raises: RaiseMemory,
+    /// A cheaper region seen before, and since when.
+    pub region_candidate: Option<RegionCandidate>,
+    pub now: Timestamp,
+}
+
+impl MarketView {
+    /// Nothing observed and nothing remembered, at `now`.
+    pub fn unobserved(now: Timestamp) -> Self {
+        Self {
+            observed: false,
+            auctions: Vec::new(),
+            preemptions: 0,
+            raises: RaiseMemory::default(),
+            region_candidate: None,
+            now,
+        }
+    }
+
+    fn prices_in(&self, region: &str) -> Option<MarketPrices> {
+        self.auctions
+            .iter()
+            .find(|m| m.region == region)
+            .map(|m| MarketPrices {
+                clearing: m.clearing,
+                lowest_allocated: m.lowest_allocated,
+            })
+    }
+}
+
+/// The planner's market decisions: where the bid is and at what limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketDecision {
+    pub region: RegionDecision,
+    pub price: PriceDecision,
 }
 
 /// What the resource wants now.
@@ -47,6 +104,12 @@ pub enum Action {
     },
     /// Cancel the bid (DELETE).
     Cancel { fid: String },
+    /// Cancel the bid to place it in another region (the next reconcile places it there).
+    Relocate {
+        fid: String,
+        from: String,
+        to: String,
+    },
 }
 
 /// A field Mithril cannot change on a live bid, which differs between spec and bid.
@@ -65,6 +128,20 @@ pub enum Blocker {
     AdoptedBidNotFound { fid: String },
     /// The adopted bid has ended; a new one is not placed in its stead (the spec names that bid).
     AdoptedBidTerminated { fid: String },
+    /// The bid's price or region depends on the market, which has not been read yet.
+    MarketNotObserved,
+    /// The pricing strategy needs the auction of `region`, and Mithril shows none for the type.
+    NoAuction { region: String },
+}
+
+impl Blocker {
+    /// Whether only a change of the spec can lift it (otherwise the market may).
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Blocker::AdoptedBidNotFound { .. } | Blocker::AdoptedBidTerminated { .. }
+        )
+    }
 }
 
 /// The planner's answer.
@@ -75,6 +152,8 @@ pub struct Plan {
     /// Immutable fields that differ: reported, never "fixed" by replacing a live bid.
     pub drift: Vec<ImmutableDrift>,
     pub blocker: Option<Blocker>,
+    /// Where the bid is and at what limit, and why (absent when blocked before deciding).
+    pub market: Option<MarketDecision>,
 }
 
 impl Plan {
@@ -120,37 +199,94 @@ fn plan_deletion(policy: DeletionPolicy, observed: Option<&Bid>) -> Plan {
 
 fn plan_presence(desired: &DesiredBid, observed: Option<&Bid>) -> Plan {
     let adopted = desired.adopt_fid.as_ref();
-    match observed {
-        None => match adopted {
-            Some(fid) => Plan::blocked(Blocker::AdoptedBidNotFound { fid: fid.clone() }),
-            None => Plan::act(Action::Create(create_request(desired))),
-        },
-        Some(bid) if bid.status == BidStatus::Terminated => match adopted {
-            Some(fid) => Plan::blocked(Blocker::AdoptedBidTerminated { fid: fid.clone() }),
-            // Our own bid was cancelled outside the operator: the spec still asks for one.
-            None => Plan::act(Action::Create(create_request(desired))),
-        },
-        Some(bid) => {
-            let update = update_request(desired, bid);
-            Plan {
-                action: (update != UpdateBidRequest::default()).then(|| Action::Update {
-                    fid: bid.fid.clone(),
-                    request: update,
-                }),
-                drift: immutable_drift(desired, bid),
-                blocker: None,
-            }
+    let live = observed.filter(|bid| bid.status != BidStatus::Terminated);
+    match (observed, adopted) {
+        (None, Some(fid)) => {
+            return Plan::blocked(Blocker::AdoptedBidNotFound { fid: fid.clone() });
         }
+        (Some(_), Some(fid)) if live.is_none() => {
+            return Plan::blocked(Blocker::AdoptedBidTerminated { fid: fid.clone() });
+        }
+        _ => {}
+    }
+    let depends_on_market = desired.pricing.follows_market() || desired.regions.has_choice();
+    if live.is_none() && depends_on_market && !desired.market.observed {
+        return Plan::blocked(Blocker::MarketNotObserved);
+    }
+    let decision = decide_market(desired, live);
+    let Some(bid) = live else {
+        // None yet, or our own bid ended (cancelled outside the operator, or moved): place one.
+        if desired.pricing.follows_market() && decision.price.reason == PriceReason::NoMarketData {
+            return Plan::blocked(Blocker::NoAuction {
+                region: decision.region.region.clone(),
+            });
+        }
+        let request = create_request(desired, &decision);
+        return Plan {
+            market: Some(decision),
+            ..Plan::act(Action::Create(request))
+        };
+    };
+    if let Some(from) = decision.region.moving_from() {
+        return Plan {
+            action: Some(Action::Relocate {
+                fid: bid.fid.clone(),
+                from: from.to_owned(),
+                to: decision.region.region.clone(),
+            }),
+            market: Some(decision),
+            ..Plan::default()
+        };
+    }
+    let update = update_request(desired, decision.price.limit, bid);
+    Plan {
+        action: (update != UpdateBidRequest::default()).then(|| Action::Update {
+            fid: bid.fid.clone(),
+            request: update,
+        }),
+        drift: immutable_drift(desired, bid),
+        blocker: None,
+        market: Some(decision),
     }
 }
 
-/// The POST body for the desired bid.
-pub fn create_request(desired: &DesiredBid) -> CreateBidRequest {
+/// The region and limit for the bid: `live` is the bid on Mithril, if any.
+fn decide_market(desired: &DesiredBid, live: Option<&Bid>) -> MarketDecision {
+    let market = &desired.market;
+    let placed = live.map(|bid| PlacedBid {
+        region: bid.region.as_deref().unwrap_or_default(),
+        holds_instances: bid.status != BidStatus::Open,
+        movable: desired.adopt_fid.is_none() && !desired.paused,
+    });
+    let region = regions::choose(RegionInput {
+        policy: &desired.regions,
+        markets: &market.auctions,
+        quantity: desired.instance_quantity,
+        placed,
+        candidate: market.region_candidate.as_ref(),
+        now: market.now,
+    });
+    // A bid about to move is priced for where it goes.
+    let in_force = live
+        .filter(|_| region.moving_from().is_none())
+        .map(|bid| bid.limit_price);
+    let price = pricing::decide(PricingInput {
+        policy: desired.pricing,
+        market: market.prices_in(&region.region),
+        in_force,
+        preemptions: market.preemptions,
+        memory: market.raises,
+    });
+    MarketDecision { region, price }
+}
+
+/// The POST body for the desired bid, in the region and at the limit decided.
+pub fn create_request(desired: &DesiredBid, decision: &MarketDecision) -> CreateBidRequest {
     CreateBidRequest {
         project: desired.project_fid.clone(),
-        region: desired.region.clone(),
+        region: decision.region.region.clone(),
         instance_type: desired.instance_type_fid.clone(),
-        limit_price: desired.limit_price,
+        limit_price: decision.price.limit,
         instance_quantity: desired.instance_quantity,
         name: desired.name.clone(),
         launch_specification: desired.launch_specification.clone(),
@@ -159,12 +295,12 @@ pub fn create_request(desired: &DesiredBid) -> CreateBidRequest {
 }
 
 /// Only the mutable fields that differ; all `None` when the bid matches.
-fn update_request(desired: &DesiredBid, bid: &Bid) -> UpdateBidRequest {
+fn update_request(desired: &DesiredBid, limit_price: Price, bid: &Bid) -> UpdateBidRequest {
     let wanted = &desired.launch_specification;
     let actual = &bid.launch_specification;
     let is_paused = bid.status == BidStatus::Paused;
     UpdateBidRequest {
-        limit_price: (desired.limit_price != bid.limit_price).then_some(desired.limit_price),
+        limit_price: (limit_price != bid.limit_price).then_some(limit_price),
         paused: (desired.paused != is_paused).then_some(desired.paused),
         // Volumes are a set: Mithril may list them in another order, which is not a change.
         volumes: (as_set(&wanted.volumes) != as_set(&actual.volumes))
@@ -194,11 +330,16 @@ fn immutable_drift(desired: &DesiredBid, bid: &Bid) -> Vec<ImmutableDrift> {
         desired.project_fid.clone(),
         bid.project.clone(),
     );
-    check(
-        "spec.region",
-        desired.region.clone(),
-        bid.region.clone().unwrap_or_default(),
-    );
+    // The bid may be in any listed region; only an unlisted one is drift.
+    let region = bid.region.clone().unwrap_or_default();
+    if !desired.regions.regions.contains(&region) {
+        let field = if desired.regions.has_choice() {
+            "spec.regions"
+        } else {
+            "spec.region"
+        };
+        check(field, desired.regions.regions.join(","), region);
+    }
     check(
         "spec.instanceType",
         desired.instance_type_fid.clone(),

@@ -1,7 +1,26 @@
 use super::*;
+use crate::controller::spot_bid::pricing::PricingPolicy;
 
 fn price(text: &str) -> Price {
     text.parse().unwrap()
+}
+
+fn fixed(text: &str) -> PricingPolicy {
+    PricingPolicy::fixed(price(text))
+}
+
+/// `minute` minutes into the test's market history.
+fn at(minute: i64) -> Timestamp {
+    Timestamp::from_second(1_795_000_000 + minute * 60).unwrap()
+}
+
+/// The `create_request` of `desired` in its only region at its fixed price.
+fn create_of(desired: &DesiredBid) -> CreateBidRequest {
+    let plan = plan(&present(desired.clone()), None);
+    match plan.action {
+        Some(Action::Create(request)) => request,
+        other => panic!("expected a create, got {other:?}"),
+    }
 }
 
 fn desired() -> DesiredBid {
@@ -9,9 +28,9 @@ fn desired() -> DesiredBid {
         name: "k8s.team-a.train.3f2b8c1e".into(),
         project_fid: "proj_0123456789abcdef".into(),
         instance_type_fid: "it_0123456789abcdef".into(),
-        region: "us-central1-a".into(),
+        regions: RegionPolicy::single("us-central1-a"),
         instance_quantity: 2,
-        limit_price: price("$12.50"),
+        pricing: fixed("$12.50"),
         paused: false,
         launch_specification: LaunchSpecification {
             volumes: vec!["vol_a".into(), "vol_b".into()],
@@ -22,6 +41,7 @@ fn desired() -> DesiredBid {
             memory_gb: None,
         },
         adopt_fid: None,
+        market: MarketView::unobserved(at(0)),
     }
 }
 
@@ -35,10 +55,10 @@ fn bid(status: BidStatus) -> Bid {
         created_by: "user_1".into(),
         created_at: "2026-11-23T10:00:00Z".parse().unwrap(),
         deactivated_at: None,
-        limit_price: wanted.limit_price,
+        limit_price: price("$12.50"),
         instance_quantity: wanted.instance_quantity,
         instance_type: wanted.instance_type_fid,
-        region: Some(wanted.region),
+        region: Some("us-central1-a".into()),
         instances: Vec::new(),
         launch_specification: LaunchSpecification {
             // Mithril fills in the image it chose; an unset image in the spec is not drift.
@@ -69,7 +89,7 @@ fn no_bid_creates_one_with_the_full_body() {
     let Some(Action::Create(request)) = &plan.action else {
         panic!("{plan:?}")
     };
-    assert_eq!(request, &create_request(&desired()));
+    assert_eq!(request.region, "us-central1-a");
     assert_eq!(request.name, "k8s.team-a.train.3f2b8c1e");
     assert_eq!(request.project, "proj_0123456789abcdef");
     assert_eq!(request.instance_type, "it_0123456789abcdef");
@@ -94,7 +114,7 @@ fn a_matching_bid_needs_nothing_in_every_live_status() {
 #[test]
 fn a_new_limit_price_patches_only_the_price() {
     let wanted = DesiredBid {
-        limit_price: price("$14.00"),
+        pricing: fixed("$14.00"),
         ..desired()
     };
     let plan = plan(&present(wanted), Some(&bid(BidStatus::Allocated)));
@@ -156,7 +176,7 @@ fn memory_is_enforced_only_when_the_spec_sets_it() {
 #[test]
 fn several_differences_go_in_one_patch() {
     let mut wanted = desired();
-    wanted.limit_price = price("$9.99");
+    wanted.pricing = fixed("$9.99");
     wanted.paused = true;
     wanted.launch_specification.memory_gb = Some(256);
     let plan = plan(&present(wanted), Some(&bid(BidStatus::Open)));
@@ -172,7 +192,7 @@ fn several_differences_go_in_one_patch() {
 #[test]
 fn immutable_fields_are_reported_not_changed() {
     let mut wanted = desired();
-    wanted.region = "us-central1-b".into();
+    wanted.regions = RegionPolicy::single("us-central1-b");
     wanted.instance_quantity = 4;
     wanted.launch_specification.ssh_keys = vec!["sshkey_2".into()];
     wanted.launch_specification.startup_script = None;
@@ -201,8 +221,8 @@ fn immutable_fields_are_reported_not_changed() {
 #[test]
 fn mutable_changes_still_apply_beside_immutable_drift() {
     let mut wanted = desired();
-    wanted.region = "eu-central1-a".into();
-    wanted.limit_price = price("$20.00");
+    wanted.regions = RegionPolicy::single("eu-central1-a");
+    wanted.pricing = fixed("$20.00");
     let plan = plan(&present(wanted), Some(&bid(BidStatus::Open)));
     assert_eq!(
         update_of(&plan),
@@ -214,17 +234,14 @@ fn mutable_changes_still_apply_beside_immutable_drift() {
 #[test]
 fn a_bid_cancelled_outside_the_operator_is_placed_again() {
     let plan = plan(&present(desired()), Some(&bid(BidStatus::Terminated)));
-    assert_eq!(
-        plan.action,
-        Some(Action::Create(create_request(&desired())))
-    );
+    assert_eq!(plan.action, Some(Action::Create(create_of(&desired()))));
 }
 
 #[test]
 fn adoption_manages_the_named_bid() {
     let wanted = DesiredBid {
         adopt_fid: Some("bid_0123456789abcdef".into()),
-        limit_price: price("$13.00"),
+        pricing: fixed("$13.00"),
         ..desired()
     };
     let adopted = plan(&present(wanted.clone()), Some(&bid(BidStatus::Allocated)));

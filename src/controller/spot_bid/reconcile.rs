@@ -2,8 +2,12 @@
 
 use super::index::BidIndex;
 use super::names::bid_name;
-use super::plan::{Action as BidAction, DesiredBid, Intent, Plan, plan};
-use super::report::{Observation, SyncOutcome, status};
+use super::plan::{
+    Action as BidAction, DesiredBid, Intent, MarketDecision, MarketView, Plan, plan,
+};
+use super::pricing::{PricingPolicy, RaiseMemory};
+use super::regions::{RegionMarket, RegionPolicy};
+use super::report::{Observation, SyncOutcome, preemption_count, status};
 use crate::controller::error::mithril_reason;
 use crate::controller::{Context, Error, Problem, events, status::apply_status};
 use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
@@ -12,6 +16,7 @@ use crate::mithril::{
     UpdateBidRequest,
 };
 use crate::observe::{MithrilObserver, ObserveError};
+use jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
@@ -116,7 +121,7 @@ async fn reconcile_resource(resource: Arc<SpotBid>, ctx: &SpotBidContext) -> Res
             ),
             false,
         );
-        report(&api, &resource, ctx, None, None, &sync).await?;
+        report(&api, &resource, ctx, None, None, None, &sync).await?;
         return Ok(Action::await_change());
     }
     if annotated(&resource, OBSERVE_ONLY_ANNOTATION) {
@@ -267,16 +272,28 @@ fn prefer_live(mut bids: Vec<Bid>) -> Option<Bid> {
     bids.pop()
 }
 
-fn desired(resource: &SpotBid, resolved: &Resolved, limit_price: Price) -> DesiredBid {
+/// The spec's pricing and region rules, parsed once per reconcile.
+struct Policies {
+    pricing: PricingPolicy,
+    regions: RegionPolicy,
+}
+
+fn desired(
+    resource: &SpotBid,
+    resolved: &Resolved,
+    policies: &Policies,
+    bid: Option<&Bid>,
+    now: Timestamp,
+) -> DesiredBid {
     let spec = &resource.spec;
     let launch = &spec.launch_specification;
     DesiredBid {
         name: resolved.bid_name.clone(),
         project_fid: resolved.project_fid.clone(),
         instance_type_fid: resolved.instance_type_fid.clone(),
-        region: spec.region.clone(),
+        regions: policies.regions.clone(),
         instance_quantity: i64::from(spec.instance_quantity),
-        limit_price,
+        pricing: policies.pricing,
         paused: spec.paused,
         launch_specification: LaunchSpecification {
             volumes: launch.volumes.clone(),
@@ -287,6 +304,40 @@ fn desired(resource: &SpotBid, resolved: &Resolved, limit_price: Price) -> Desir
             memory_gb: launch.memory_gb,
         },
         adopt_fid: spec.bid_fid.clone(),
+        market: market_view(resource, resolved, &policies.regions, bid, now),
+    }
+}
+
+/// The auctions of the listed regions from the observer's memory, and what the status remembers.
+fn market_view(
+    resource: &SpotBid,
+    resolved: &Resolved,
+    regions: &RegionPolicy,
+    bid: Option<&Bid>,
+    now: Timestamp,
+) -> MarketView {
+    let observer = &resolved.observer;
+    let previous = resource.status.as_ref();
+    let auctions = regions
+        .regions
+        .iter()
+        .filter_map(|region| observer.auction(region, &resolved.instance_type_fid))
+        .map(|auction| RegionMarket::from(&auction))
+        .collect();
+    let pricing = previous.and_then(|s| s.pricing.as_ref());
+    MarketView {
+        observed: observer.is_synced(),
+        auctions,
+        preemptions: preemption_count(previous, bid),
+        raises: RaiseMemory {
+            total: pricing
+                .and_then(|p| p.preemption_raise.as_deref())
+                .and_then(|raise| raise.parse::<Price>().ok())
+                .unwrap_or(Price::ZERO),
+            raised_preemptions: pricing.map_or(0, |p| p.raised_preemptions),
+        },
+        region_candidate: previous.and_then(|s| s.region_candidate.clone()),
+        now,
     }
 }
 
@@ -295,20 +346,20 @@ async fn observe(
     api: &Api<SpotBid>,
     resource: &SpotBid,
     ctx: &SpotBidContext,
-) -> Result<Result<(Resolved, Option<Bid>, Price), Action>, Error> {
+) -> Result<Result<(Resolved, Option<Bid>, Policies), Action>, Error> {
     let resolved = match resolve(resource, ctx).await? {
         Ok(resolved) => resolved,
         Err(problem) => return Ok(Err(report_problem(api, resource, ctx, None, problem).await?)),
     };
-    let limit_price = match resource.spec.limit_price.parse::<Price>() {
-        Ok(price) => price,
-        Err(error) => {
+    let policies = match policies(&resource.spec) {
+        Ok(policies) => policies,
+        Err(problem) => {
             return Ok(Err(report_problem(
                 api,
                 resource,
                 ctx,
                 Some(&resolved),
-                Problem::new("InvalidLimitPrice", error.to_string()),
+                problem,
             )
             .await?));
         }
@@ -319,7 +370,20 @@ async fn observe(
         &resolved.bid_name,
         bid.as_ref().map(|b| b.fid.as_str()),
     );
-    Ok(Ok((resolved, bid, limit_price)))
+    Ok(Ok((resolved, bid, policies)))
+}
+
+fn policies(spec: &crate::crd::SpotBidSpec) -> Result<Policies, Problem> {
+    let pricing = PricingPolicy::from_spec(spec).map_err(|error| {
+        let reason = match error {
+            super::pricing::PricingError::InvalidPrice { .. } => "InvalidLimitPrice",
+            _ => "InvalidPricing",
+        };
+        Problem::new(reason, error.to_string())
+    })?;
+    let regions = RegionPolicy::from_spec(spec)
+        .map_err(|error| Problem::new("InvalidRegionChange", error.to_string()))?;
+    Ok(Policies { pricing, regions })
 }
 
 async fn apply(
@@ -327,14 +391,13 @@ async fn apply(
     resource: Arc<SpotBid>,
     ctx: &SpotBidContext,
 ) -> Result<Action, Error> {
-    let (resolved, observed, limit_price) = match observe(api, &resource, ctx).await? {
+    let (resolved, observed, policies) = match observe(api, &resource, ctx).await? {
         Ok(observed) => observed,
         Err(action) => return Ok(action),
     };
-    let plan = plan(
-        &Intent::Present(desired(&resource, &resolved, limit_price)),
-        observed.as_ref(),
-    );
+    let now = Timestamp::now();
+    let desired = desired(&resource, &resolved, &policies, observed.as_ref(), now);
+    let plan = plan(&Intent::Present(desired), observed.as_ref());
     if !plan.drift.is_empty() {
         let outcome = SyncOutcome::from_plan(&Plan {
             action: None,
@@ -349,38 +412,72 @@ async fn apply(
         )
         .await;
     }
-    let bid = match act(&resource, &resolved, ctx, &plan).await {
-        Ok(bid) => bid.or(observed),
+    let bid = match act(&resource, &resolved, ctx, &plan, observed.as_ref()).await {
+        Ok(bid) => bid.or_else(|| observed.clone()),
         Err(Acted::Problem(problem)) => {
             return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
         }
         Err(Acted::Failed(error)) => {
             let sync = SyncOutcome::failed(mithril_reason(&error), error.to_string(), false);
+            // The decisions were not carried out: the status keeps remembering the old ones.
             report(
                 api,
                 &resource,
                 ctx,
                 Some(&resolved),
                 observed.as_ref(),
+                None,
                 &sync,
             )
             .await?;
             return Err(error.into());
         }
     };
+    if let Some(market) = &plan.market {
+        report_raise(&resource, ctx, market, observed.as_ref()).await;
+    }
     report(
         api,
         &resource,
         ctx,
         Some(&resolved),
         bid.as_ref(),
+        plan.market.as_ref(),
         &SyncOutcome::from_plan(&Plan {
             action: None,
-            ..plan
+            ..plan.clone()
         }),
     )
     .await?;
     Ok(Action::requeue(ctx.shared.config.resync))
+}
+
+/// A raise after a preemption is an event of its own: it changes what the bid may cost.
+async fn report_raise(
+    resource: &SpotBid,
+    ctx: &SpotBidContext,
+    market: &MarketDecision,
+    observed: Option<&Bid>,
+) {
+    let price = &market.price;
+    let Some(raised_by) = price.raised_by else {
+        return;
+    };
+    let before = observed
+        .filter(|bid| bid.status != BidStatus::Terminated)
+        .map_or_else(|| "none".to_owned(), |bid| bid.limit_price.to_string());
+    let ceiling = if price.capped { " (at maxPrice)" } else { "" };
+    events::normal(
+        &ctx.shared.recorder,
+        resource,
+        "LimitRaised",
+        "Reprice",
+        format!(
+            "preemption {}: raised the limit by {raised_by}, from {before} to {}{ceiling}",
+            price.memory.raised_preemptions, price.limit
+        ),
+    )
+    .await;
 }
 
 /// How an action failed.
@@ -396,14 +493,21 @@ async fn act(
     resolved: &Resolved,
     ctx: &SpotBidContext,
     plan: &Plan,
+    observed: Option<&Bid>,
 ) -> Result<Option<Bid>, Acted> {
     let recorder = &ctx.shared.recorder;
     let uid = resource.uid().unwrap_or_default();
     match &plan.action {
         None => Ok(None),
         Some(BidAction::Create(request)) => {
-            // The idempotency key is the deterministic name: a retried POST is the same request.
-            match resolved.client.create_bid(request, &request.name).await {
+            // The idempotency key is the deterministic name (a retried POST is the same request),
+            // qualified by the bid it replaces, if any: placing anew after a move or an outside
+            // cancellation is a different request from the first placement.
+            let key = match observed {
+                Some(replaced) => format!("{}.{}", request.name, replaced.fid),
+                None => request.name.clone(),
+            };
+            match resolved.client.create_bid(request, &key).await {
                 Ok(bid) => {
                     resolved.observer.record_bid(bid.clone());
                     let note = format!(
@@ -439,12 +543,18 @@ async fn act(
             match resolved.client.update_bid(fid, request).await {
                 Ok(bid) => {
                     resolved.observer.record_bid(bid.clone());
+                    let why = match (&request.limit_price, &plan.market) {
+                        (Some(_), Some(market)) if market.price.basis != "Fixed" => {
+                            format!(" ({})", market.price.message())
+                        }
+                        _ => String::new(),
+                    };
                     events::normal(
                         recorder,
                         resource,
                         "BidUpdated",
                         "Update",
-                        format!("updated bid {fid}: {}", describe(request)),
+                        format!("updated bid {fid}: {}{why}", describe(request)),
                     )
                     .await;
                     Ok(Some(bid))
@@ -471,6 +581,38 @@ async fn act(
             .await
             .map(|()| None)
             .map_err(Acted::Failed),
+        Some(BidAction::Relocate { fid, from, to }) => {
+            match resolved.client.cancel_bid(fid).await {
+                Ok(()) | Err(MithrilError::NotFound { .. }) => {
+                    resolved.observer.record_cancelled(fid);
+                    let why = plan
+                        .market
+                        .as_ref()
+                        .map(|market| market.region.message())
+                        .unwrap_or_default();
+                    events::normal(
+                        recorder,
+                        resource,
+                        "RegionChanged",
+                        "Relocate",
+                        format!("cancelled bid {fid} in {from} to place it in {to}: {why}"),
+                    )
+                    .await;
+                    Ok(resolved.observer.bid_by_fid(fid))
+                }
+                Err(error) => {
+                    events::warning(
+                        recorder,
+                        resource,
+                        "CancelFailed",
+                        "Relocate",
+                        format!("moving bid {fid} from {from} to {to}: {error}"),
+                    )
+                    .await;
+                    Err(Acted::Failed(error))
+                }
+            }
+        }
     }
 }
 
@@ -594,14 +736,18 @@ async fn observe_only(
     if resource.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let (resolved, observed, limit_price) = match observe(api, &resource, ctx).await? {
+    let (resolved, observed, policies) = match observe(api, &resource, ctx).await? {
         Ok(observed) => observed,
         Err(action) => return Ok(action),
     };
-    let plan = plan(
-        &Intent::Present(desired(&resource, &resolved, limit_price)),
+    let desired = desired(
+        &resource,
+        &resolved,
+        &policies,
         observed.as_ref(),
+        Timestamp::now(),
     );
+    let plan = plan(&Intent::Present(desired), observed.as_ref());
     let sync = match &plan.action {
         Some(action) => SyncOutcome::failed(
             "ObserveOnly",
@@ -610,12 +756,14 @@ async fn observe_only(
         ),
         None => SyncOutcome::from_plan(&plan),
     };
+    // Nothing was carried out: the status keeps remembering what it did.
     report(
         api,
         &resource,
         ctx,
         Some(&resolved),
         observed.as_ref(),
+        None,
         &sync,
     )
     .await?;
@@ -627,6 +775,9 @@ fn summary(action: &BidAction) -> String {
         BidAction::Create(request) => format!("place bid {:?}", request.name),
         BidAction::Update { fid, request } => format!("update bid {fid}: {}", describe(request)),
         BidAction::Cancel { fid } => format!("cancel bid {fid}"),
+        BidAction::Relocate { fid, from, to } => {
+            format!("move bid {fid} from {from} to {to}")
+        }
     }
 }
 
@@ -681,7 +832,7 @@ async fn report_problem(
             .and_then(|fid| resolved.observer.bid_by_fid(fid)),
         None => None,
     };
-    report(api, resource, ctx, resolved, bid.as_ref(), &sync).await?;
+    report(api, resource, ctx, resolved, bid.as_ref(), None, &sync).await?;
     Ok(Action::requeue(ctx.shared.config.problem_recheck))
 }
 
@@ -692,23 +843,29 @@ async fn report(
     ctx: &SpotBidContext,
     resolved: Option<&Resolved>,
     bid: Option<&Bid>,
+    market: Option<&MarketDecision>,
     sync: &SyncOutcome,
 ) -> Result<(), Error> {
     let instances = match (resolved, bid) {
         (Some(resolved), Some(bid)) => resolved.observer.instances_of_bid(&bid.fid),
         _ => Vec::new(),
     };
+    // What the bid pays is the clearing price where it is.
+    let region = bid
+        .and_then(|bid| bid.region.as_deref())
+        .unwrap_or(&resource.spec.region);
     let clearing_price = resolved
         .and_then(|resolved| {
             resolved
                 .observer
-                .auction(&resource.spec.region, &resolved.instance_type_fid)
+                .auction(region, &resolved.instance_type_fid)
         })
         .map(|auction| auction.last_instance_price);
     let observation = Observation {
         bid,
         instances: &instances,
         clearing_price,
+        market,
     };
     let previous = resource.status.as_ref();
     let bid_name = resolved.map(|resolved| resolved.bid_name.as_str());

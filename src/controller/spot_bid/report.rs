@@ -5,7 +5,8 @@
 //! that unchanged conditions keep their transition times and an unchanged status compares equal
 //! (the reconcile writes only when something changed).
 
-use super::plan::{Blocker, Plan};
+use super::plan::{Blocker, MarketDecision, Plan};
+use crate::crd::spot_bid::PricingStatus;
 use crate::crd::{
     Condition, ConditionStatus, READY, SYNCED, SpotBidInstance, SpotBidPhase, SpotBidSpec,
     SpotBidStatus, Time, set_condition,
@@ -21,6 +22,9 @@ pub struct Observation<'a> {
     pub instances: &'a [Instance],
     /// The auction's current clearing price: what an allocated bid pays per instance-hour.
     pub clearing_price: Option<Price>,
+    /// The planner's region and price decisions, when it made them and they were carried out;
+    /// `None` keeps what the previous status remembers.
+    pub market: Option<&'a MarketDecision>,
 }
 
 /// How syncing the spec to Mithril went; becomes the `Synced` condition.
@@ -71,6 +75,18 @@ impl SyncOutcome {
                     ),
                     true,
                 ),
+                Blocker::MarketNotObserved => Self::failed(
+                    "WaitingForMarketData",
+                    "the bid's price or region follows the market, which has not been read yet",
+                    false,
+                ),
+                Blocker::NoAuction { region } => Self::failed(
+                    "NoAuction",
+                    format!(
+                        "Mithril shows no auction for the instance type in {region}: the pricing strategy has no price to follow"
+                    ),
+                    false,
+                ),
             };
         }
         if !plan.drift.is_empty() {
@@ -108,12 +124,27 @@ pub fn status(
     now: Time,
 ) -> SpotBidStatus {
     let mut status = previous.cloned().unwrap_or_default();
-    let previous_phase = status.phase;
-    let phase = phase(observed.bid, sync);
+    let relocating = observed
+        .market
+        .is_some_and(|market| market.region.moving_from().is_some());
+    let phase = if relocating {
+        SpotBidPhase::Relocating
+    } else {
+        phase(observed.bid, sync)
+    };
 
-    if phase == SpotBidPhase::Preempting && previous_phase != Some(SpotBidPhase::Preempting) {
-        status.preemption_count += 1;
+    let preemptions = preemption_count(previous, observed.bid);
+    if preemptions > status.preemption_count {
+        status.preemption_count = preemptions;
         status.last_preemption_time = Some(now);
+    }
+    match observed.market {
+        Some(market) => record_market(&mut status, market),
+        None => {
+            if let Some(region) = observed.bid.and_then(|bid| bid.region.clone()) {
+                status.region = Some(region);
+            }
+        }
     }
 
     let wanted = spec.instance_quantity;
@@ -165,6 +196,36 @@ pub fn status(
         ),
     );
     status
+}
+
+/// The preemption count once `bid` is taken into account: one more when the bid has just started
+/// a preemption (it is preempting now and the previous status did not say so).
+pub fn preemption_count(previous: Option<&SpotBidStatus>, bid: Option<&Bid>) -> i64 {
+    let counted = previous.map_or(0, |s| s.preemption_count);
+    let was_preempting = previous.and_then(|s| s.phase) == Some(SpotBidPhase::Preempting);
+    let preempting = bid.is_some_and(|bid| bid.status == BidStatus::Preempting);
+    if preempting && !was_preempting {
+        counted.saturating_add(1)
+    } else {
+        counted
+    }
+}
+
+fn record_market(status: &mut SpotBidStatus, market: &MarketDecision) {
+    let price = &market.price;
+    let raise = price.memory.total;
+    status.pricing = Some(PricingStatus {
+        basis: price.basis.clone(),
+        market_price: price.market_price.map(|p| p.to_string()),
+        target_price: Some(price.target.to_string()),
+        preemption_raise: (raise > Price::ZERO).then(|| raise.to_string()),
+        raised_preemptions: price.memory.raised_preemptions,
+        reason: price.reason.to_string(),
+        message: price.message(),
+    });
+    status.region = Some(market.region.region.clone());
+    status.region_reason = Some(market.region.message());
+    status.region_candidate = market.region.candidate.clone();
 }
 
 fn phase(bid: Option<&Bid>, sync: &SyncOutcome) -> SpotBidPhase {

@@ -1,5 +1,7 @@
 use super::*;
-use crate::controller::spot_bid::plan::{DesiredBid, ImmutableDrift, Intent, plan};
+use crate::controller::spot_bid::plan::{DesiredBid, ImmutableDrift, Intent, MarketView, plan};
+use crate::controller::spot_bid::pricing::PricingPolicy;
+use crate::controller::spot_bid::regions::RegionPolicy;
 use crate::crd::{DeletionPolicy, LaunchSpecification as SpecLaunch, find_condition};
 use crate::mithril::LaunchSpecification;
 
@@ -11,9 +13,12 @@ fn spec(quantity: i32) -> SpotBidSpec {
     SpotBidSpec {
         project: "demo".into(),
         region: "us-central1-a".into(),
+        regions: Vec::new(),
+        region_change: None,
         instance_type: "h100-80gb.sxm.8x".into(),
         instance_quantity: quantity,
         limit_price: "$12.50".into(),
+        pricing: None,
         paused: false,
         launch_specification: SpecLaunch::default(),
         deletion_policy: DeletionPolicy::Delete,
@@ -92,6 +97,7 @@ fn an_open_bid_waits_for_capacity_and_pays_nothing() {
         bid: Some(&bid),
         instances: &[],
         clearing_price: Some("$15.00".parse().unwrap()),
+        market: None,
     };
     let status = status(
         None,
@@ -121,6 +127,7 @@ fn ready_only_when_allocated_and_every_instance_runs() {
         bid: Some(&bid),
         instances: &starting,
         clearing_price: Some("$9.75".parse().unwrap()),
+        market: None,
     };
     let first = status(
         None,
@@ -183,6 +190,7 @@ fn an_unchanged_observation_rebuilds_an_equal_status() {
         bid: Some(&bid),
         instances: &running,
         clearing_price: Some("$9.75".parse().unwrap()),
+        market: None,
     };
     let first = status(
         None,
@@ -214,6 +222,7 @@ fn each_preemption_is_counted_once() {
         bid: Some(bid),
         instances: &[],
         clearing_price: None,
+        market: None,
     };
     let in_sync = SyncOutcome::in_sync();
 
@@ -327,6 +336,7 @@ fn a_transient_failure_keeps_the_observed_phase() {
         bid: Some(&bid),
         instances: &[],
         clearing_price: None,
+        market: None,
     };
     let status = status(None, &spec(2), Some(3), None, observed, &sync, at(0));
     assert_eq!(status.phase, Some(SpotBidPhase::Allocated));
@@ -340,12 +350,13 @@ fn plans_explain_themselves_in_the_synced_condition() {
         name: "k8s.default.train.3f2b8c1e".into(),
         project_fid: "proj_0123456789abcdef".into(),
         instance_type_fid: "it_0123456789abcdef".into(),
-        region: "us-central1-b".into(),
+        regions: RegionPolicy::single("us-central1-b"),
         instance_quantity: 2,
-        limit_price: "$12.50".parse().unwrap(),
+        pricing: PricingPolicy::fixed("$12.50".parse().unwrap()),
         paused: false,
         launch_specification: LaunchSpecification::default(),
         adopt_fid: None,
+        market: MarketView::unobserved(at(0).timestamp()),
     };
     let drift = plan(
         &Intent::Present(desired.clone()),
