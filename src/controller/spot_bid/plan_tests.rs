@@ -318,3 +318,285 @@ fn orphan_deletion_never_writes() {
         );
     }
 }
+
+// Market-aware planning: region and price decided here, from the market the reconcile observed
+// and what the status remembers.
+
+use crate::controller::spot_bid::pricing::{PriceBase, PriceReason, RaiseMemory};
+use crate::controller::spot_bid::regions::{RegionMarket, RegionReason};
+use crate::crd::Time;
+use crate::crd::spot_bid::{PricingStrategy, RegionCandidate};
+use jiff::SignedDuration;
+
+const A: &str = "us-central1-a";
+const B: &str = "us-central1-b";
+
+fn auction(region: &str, free_capacity: i64, clearing: &str) -> RegionMarket {
+    RegionMarket {
+        region: region.into(),
+        free_capacity,
+        clearing: price(clearing),
+        lowest_allocated: None,
+    }
+}
+
+fn following_market(max: &str) -> PricingPolicy {
+    PricingPolicy {
+        base: PriceBase::Market {
+            strategy: PricingStrategy::ClearingPrice,
+            margin_percent: 10,
+        },
+        max_price: Some(price(max)),
+        reprice_step: price("$0.25"),
+        preemption_raise: None,
+    }
+}
+
+fn two_regions() -> RegionPolicy {
+    RegionPolicy {
+        regions: vec![A.into(), B.into()],
+        min_saving_percent: 10,
+        sustained_for: SignedDuration::from_mins(30),
+    }
+}
+
+/// `desired()` following the clearing price in A or B, with the market observed at `minute`.
+fn market_desired(auctions: Vec<RegionMarket>, minute: i64) -> DesiredBid {
+    DesiredBid {
+        regions: two_regions(),
+        pricing: following_market("$14.00"),
+        market: MarketView {
+            observed: true,
+            auctions,
+            ..MarketView::unobserved(at(minute))
+        },
+        ..desired()
+    }
+}
+
+fn with_limit(mut bid: Bid, limit: &str) -> Bid {
+    bid.limit_price = price(limit);
+    bid
+}
+
+#[test]
+fn a_market_bid_waits_until_the_market_is_observed() {
+    let unobserved = DesiredBid {
+        market: MarketView::unobserved(at(0)),
+        ..market_desired(Vec::new(), 0)
+    };
+    let waiting = plan(&present(unobserved), None);
+    assert_eq!(waiting.action, None);
+    assert_eq!(waiting.blocker, Some(Blocker::MarketNotObserved));
+    assert!(!waiting.blocker.as_ref().unwrap().is_terminal());
+
+    // Observed, but no auction for the type anywhere listed: nothing to price the bid with.
+    let no_auction = plan(&present(market_desired(Vec::new(), 0)), None);
+    assert_eq!(
+        no_auction.blocker,
+        Some(Blocker::NoAuction { region: A.into() })
+    );
+
+    // A fixed price in one region never waits: exactly as before market-aware pricing.
+    let fixed = plan(&present(desired()), None);
+    assert!(matches!(fixed.action, Some(Action::Create(_))));
+}
+
+#[test]
+fn a_new_bid_is_placed_in_the_cheapest_region_at_the_strategy_price() {
+    let wanted = market_desired(vec![auction(A, 0, "$7.00"), auction(B, 8, "$8.00")], 0);
+    let plan = plan(&present(wanted), None);
+    let Some(Action::Create(request)) = &plan.action else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(request.region, B, "A has no room for 2");
+    assert_eq!(request.limit_price, price("$8.80"));
+    let market = plan.market.as_ref().unwrap();
+    assert_eq!(market.price.reason, PriceReason::FollowingMarket);
+    assert_eq!(
+        market.region.reason,
+        RegionReason::Cheapest {
+            price: price("$8.00")
+        }
+    );
+}
+
+/// A jittery market for two hours, one observation a minute, then a spike: the limit follows
+/// only moves beyond the step, never exceeds the ceiling, and the bid is patched a handful of
+/// times, not every minute.
+#[test]
+fn a_market_history_reprices_without_a_patch_storm() {
+    let mut bid = with_limit(bid(BidStatus::Allocated), "$8.80");
+    let mut patches = Vec::new();
+    for minute in 0..150 {
+        // $8.00 to $8.20 and back, every minute; from minute 60 a rise to $9.00; from 120, $20.
+        let clearing = match minute {
+            0..60 => 800 + (minute % 3) * 10,
+            60..120 => 900 + (minute % 2) * 5,
+            _ => 2000,
+        };
+        let clearing = Price::from_cents(u64::try_from(clearing).unwrap()).to_string();
+        let wanted = DesiredBid {
+            regions: RegionPolicy::single(A),
+            ..market_desired(vec![auction(A, 14, &clearing)], minute)
+        };
+        let plan = plan(&present(wanted), Some(&bid));
+        if let Some(Action::Update { request, .. }) = &plan.action {
+            let limit = request.limit_price.expect("only the price changes");
+            assert!(limit <= price("$14.00"), "minute {minute}: {limit}");
+            patches.push((minute, limit));
+            bid.limit_price = limit;
+        }
+    }
+    assert_eq!(
+        patches,
+        [(60, price("$9.90")), (120, price("$14.00"))],
+        "one PATCH for the rise, one to the ceiling for the spike"
+    );
+}
+
+#[test]
+fn an_open_bid_moves_by_cancelling_then_placing_anew() {
+    let remembered = RegionCandidate {
+        region: B.into(),
+        since: Time::new(at(0)),
+    };
+    let wanted = |minute| DesiredBid {
+        market: MarketView {
+            region_candidate: Some(remembered.clone()),
+            ..market_desired(vec![auction(A, 0, "$8.00"), auction(B, 8, "$8.00")], minute).market
+        },
+        ..market_desired(Vec::new(), minute)
+    };
+    let open = with_limit(bid(BidStatus::Open), "$8.80");
+
+    let early = plan(&present(wanted(29)), Some(&open));
+    assert_eq!(early.action, None, "not for the whole period yet");
+    assert_eq!(
+        early.market.as_ref().unwrap().region.candidate,
+        Some(remembered.clone())
+    );
+
+    let due = plan(&present(wanted(30)), Some(&open));
+    assert_eq!(
+        due.action,
+        Some(Action::Relocate {
+            fid: "bid_0123456789abcdef".into(),
+            from: A.into(),
+            to: B.into()
+        })
+    );
+
+    // The next reconcile sees the cancelled bid and places it in B.
+    let mut cancelled = open.clone();
+    cancelled.status = BidStatus::Terminated;
+    let placed = plan(&present(wanted(30)), Some(&cancelled));
+    let Some(Action::Create(request)) = &placed.action else {
+        panic!("{placed:?}")
+    };
+    assert_eq!(request.region, B);
+    assert_eq!(request.limit_price, price("$8.80"));
+}
+
+#[test]
+fn allocated_adopted_or_paused_bids_stay_where_they_are() {
+    let markets = vec![auction(A, 0, "$12.00"), auction(B, 16, "$8.00")];
+    let old_candidate = Some(RegionCandidate {
+        region: B.into(),
+        since: Time::new(at(0)),
+    });
+    let wanted = DesiredBid {
+        market: MarketView {
+            region_candidate: old_candidate,
+            ..market_desired(markets, 600).market
+        },
+        ..market_desired(Vec::new(), 600)
+    };
+    let allocated = with_limit(bid(BidStatus::Allocated), "$13.20");
+    let plan_allocated = plan(&present(wanted.clone()), Some(&allocated));
+    assert_eq!(plan_allocated.action, None);
+    assert_eq!(
+        plan_allocated.market.unwrap().region.reason,
+        RegionReason::HoldsInstances
+    );
+
+    let adopted = DesiredBid {
+        adopt_fid: Some("bid_0123456789abcdef".into()),
+        ..wanted.clone()
+    };
+    let open = with_limit(bid(BidStatus::Open), "$13.20");
+    assert!(!matches!(
+        plan(&present(adopted), Some(&open)).action,
+        Some(Action::Relocate { .. })
+    ));
+    let paused = DesiredBid {
+        paused: true,
+        ..wanted
+    };
+    let mut paused_bid = open.clone();
+    paused_bid.status = BidStatus::Paused;
+    assert_eq!(plan(&present(paused), Some(&paused_bid)).action, None);
+}
+
+#[test]
+fn a_preemption_raises_the_limit_at_once() {
+    let policy = PricingPolicy {
+        max_price: Some(price("$14.00")),
+        preemption_raise: Some(price("$0.50")),
+        ..fixed("$12.50")
+    };
+    let wanted = DesiredBid {
+        pricing: policy,
+        market: MarketView {
+            preemptions: 1,
+            ..MarketView::unobserved(at(0))
+        },
+        ..desired()
+    };
+    let preempting = bid(BidStatus::Preempting);
+    let plan = plan(&present(wanted.clone()), Some(&preempting));
+    assert_eq!(
+        update_of(&plan),
+        &UpdateBidRequest::default().limit_price(price("$13.00"))
+    );
+    let price_decision = &plan.market.as_ref().unwrap().price;
+    assert_eq!(price_decision.reason, PriceReason::RaisedAfterPreemption);
+    assert_eq!(
+        price_decision.memory,
+        RaiseMemory {
+            total: price("$0.50"),
+            raised_preemptions: 1
+        }
+    );
+
+    // Remembered: the next reconcile keeps the raised limit and raises nothing more.
+    let remembered = DesiredBid {
+        market: MarketView {
+            preemptions: 1,
+            raises: price_decision.memory,
+            ..MarketView::unobserved(at(1))
+        },
+        ..wanted
+    };
+    let raised = with_limit(bid(BidStatus::Open), "$13.00");
+    let next = super::plan(&present(remembered), Some(&raised));
+    assert!(next.is_in_sync(), "{next:?}");
+    assert_eq!(next.market.unwrap().price.raised_by, None);
+}
+
+#[test]
+fn a_bid_in_an_unlisted_region_is_drift_of_the_region_list() {
+    let wanted = market_desired(vec![auction(A, 8, "$8.00"), auction(B, 8, "$8.00")], 0);
+    let mut elsewhere = with_limit(bid(BidStatus::Open), "$8.80");
+    elsewhere.region = Some("eu-central1-a".into());
+    let plan = plan(&present(wanted), Some(&elsewhere));
+    assert_eq!(
+        plan.drift,
+        [ImmutableDrift {
+            field: "spec.regions",
+            wanted: format!("{A},{B}"),
+            actual: "eu-central1-a".into()
+        }]
+    );
+    assert_eq!(plan.action, None);
+}

@@ -134,9 +134,10 @@ impl PricingPolicy {
         }
     }
 
+    /// `price` cut down to the ceiling, and whether it is at the ceiling.
     fn cap(&self, price: Price) -> (Price, bool) {
         match self.max_price {
-            Some(max) if price > max => (max, true),
+            Some(max) if price >= max => (max, true),
             _ => (price, false),
         }
     }
@@ -222,7 +223,7 @@ pub struct PriceDecision {
     /// What this decision added for new preemptions (before the ceiling), for an event.
     pub raised_by: Option<Price>,
     pub reason: PriceReason,
-    /// Whether the target was cut down to `maxPrice`.
+    /// Whether the target is at `maxPrice` (cut down to it, or exactly there).
     pub capped: bool,
     /// The policy's basis (`Fixed` or the strategy).
     pub basis: String,
@@ -352,7 +353,8 @@ pub fn decide(input: PricingInput) -> PriceDecision {
     decision(limit, target, market_price, reason, capped)
 }
 
-/// Adds one raise per preemption not yet answered; the total never exceeds the ceiling.
+/// Adds one raise per preemption not yet answered; the total never exceeds what the ceiling
+/// leaves room for.
 fn remember_raises(
     policy: &PricingPolicy,
     memory: RaiseMemory,
@@ -366,7 +368,13 @@ fn remember_raises(
                 step.cents()
                     .saturating_mul(u64::try_from(new).unwrap_or(u64::MAX)),
             );
-            let total = policy.cap(add(memory.total, raised)).0;
+            // More than the ceiling allows on top of the base could never be used.
+            let room = match (policy.base, policy.max_price) {
+                (PriceBase::Fixed(limit), Some(max)) => max.checked_sub(limit),
+                (_, max) => max,
+            };
+            let total = add(memory.total, raised);
+            let total = room.map_or(total, |room| total.min(room));
             (
                 RaiseMemory {
                     total,
@@ -398,4 +406,346 @@ fn add(a: Price, b: Price) -> Price {
 
 fn distance(a: Price, b: Price) -> Price {
     Price::from_cents(a.cents().abs_diff(b.cents()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::spot_bid::Pricing;
+
+    fn price(text: &str) -> Price {
+        text.parse().unwrap()
+    }
+
+    fn strategy(strategy: PricingStrategy, max: &str) -> PricingPolicy {
+        PricingPolicy {
+            base: PriceBase::Market {
+                strategy,
+                margin_percent: 10,
+            },
+            max_price: Some(price(max)),
+            reprice_step: price("$0.25"),
+            preemption_raise: None,
+        }
+    }
+
+    fn market(clearing: &str, lowest: Option<&str>) -> Option<MarketPrices> {
+        Some(MarketPrices {
+            clearing: price(clearing),
+            lowest_allocated: lowest.map(price),
+        })
+    }
+
+    fn input(policy: PricingPolicy, market: Option<MarketPrices>) -> PricingInput {
+        PricingInput {
+            policy,
+            market,
+            in_force: None,
+            preemptions: 0,
+            memory: RaiseMemory::default(),
+        }
+    }
+
+    fn spec(limit: Option<&str>, pricing: Option<Pricing>) -> SpotBidSpec {
+        let mut spec: SpotBidSpec = serde_json::from_value(serde_json::json!({
+            "project": "demo", "region": "us-central1-a",
+            "instanceType": "h100-80gb.sxm.8x", "instanceQuantity": 2,
+        }))
+        .unwrap();
+        spec.limit_price = limit.unwrap_or_default().to_owned();
+        spec.pricing = pricing;
+        spec
+    }
+
+    #[test]
+    fn a_fixed_limit_price_reads_as_before() {
+        let policy = PricingPolicy::from_spec(&spec(Some("$12.50"), None)).unwrap();
+        assert_eq!(policy, PricingPolicy::fixed(price("$12.50")));
+        let decision = decide(input(policy, market("$30.00", None)));
+        assert_eq!(
+            decision.limit,
+            price("$12.50"),
+            "the market is not followed"
+        );
+        assert_eq!(decision.reason, PriceReason::Fixed);
+    }
+
+    #[test]
+    fn the_spec_must_name_exactly_one_price_and_a_ceiling_for_a_strategy() {
+        let with_strategy = |max: Option<&str>| Pricing {
+            strategy: Some(PricingStrategy::ClearingPrice),
+            max_price: max.map(str::to_owned),
+            ..Pricing::default()
+        };
+        assert_eq!(
+            PricingPolicy::from_spec(&spec(None, None)),
+            Err(PricingError::NoPrice)
+        );
+        assert_eq!(
+            PricingPolicy::from_spec(&spec(Some("$9.00"), Some(with_strategy(Some("$10.00"))))),
+            Err(PricingError::BothPrices)
+        );
+        assert_eq!(
+            PricingPolicy::from_spec(&spec(None, Some(with_strategy(None)))),
+            Err(PricingError::MaxPriceRequired)
+        );
+        let raise_without_max = Pricing {
+            preemption_raise: Some("$0.50".into()),
+            ..Pricing::default()
+        };
+        assert_eq!(
+            PricingPolicy::from_spec(&spec(Some("$9.00"), Some(raise_without_max))),
+            Err(PricingError::MaxPriceRequired)
+        );
+        let below_limit = Pricing {
+            max_price: Some("$8.00".into()),
+            ..Pricing::default()
+        };
+        assert_eq!(
+            PricingPolicy::from_spec(&spec(Some("$9.00"), Some(below_limit))),
+            Err(PricingError::LimitAboveMax {
+                limit: price("$9.00"),
+                max: price("$8.00")
+            })
+        );
+        let bad_step = Pricing {
+            reprice_step: Some("25c".into()),
+            ..with_strategy(Some("$10.00"))
+        };
+        assert!(matches!(
+            PricingPolicy::from_spec(&spec(None, Some(bad_step))),
+            Err(PricingError::InvalidPrice {
+                field: "spec.pricing.repriceStep",
+                ..
+            })
+        ));
+        let defaults =
+            PricingPolicy::from_spec(&spec(None, Some(with_strategy(Some("$10.00"))))).unwrap();
+        assert_eq!(
+            defaults,
+            PricingPolicy {
+                base: PriceBase::Market {
+                    strategy: PricingStrategy::ClearingPrice,
+                    margin_percent: DEFAULT_MARGIN_PERCENT
+                },
+                max_price: Some(price("$10.00")),
+                reprice_step: DEFAULT_REPRICE_STEP,
+                preemption_raise: None,
+            }
+        );
+    }
+
+    #[test]
+    fn the_margin_rounds_up_to_the_cent() {
+        assert_eq!(with_margin(price("$8.00"), 10), price("$8.80"));
+        assert_eq!(with_margin(price("$8.01"), 10), price("$8.82"));
+        assert_eq!(with_margin(price("$0.01"), 1), price("$0.02"));
+        assert_eq!(with_margin(price("$7.77"), 0), price("$7.77"));
+    }
+
+    #[test]
+    fn a_new_bid_is_priced_at_the_strategy_price() {
+        let clearing = decide(input(
+            strategy(PricingStrategy::ClearingPrice, "$14.00"),
+            market("$8.00", Some("$11.00")),
+        ));
+        assert_eq!(clearing.limit, price("$8.80"));
+        assert_eq!(clearing.market_price, Some(price("$8.00")));
+        assert_eq!(clearing.reason, PriceReason::FollowingMarket);
+
+        let lowest = decide(input(
+            strategy(PricingStrategy::LowestAllocatedPrice, "$14.00"),
+            market("$8.00", Some("$11.00")),
+        ));
+        assert_eq!(lowest.limit, price("$12.10"));
+        assert_eq!(lowest.market_price, Some(price("$11.00")));
+
+        let nobody_allocated = decide(input(
+            strategy(PricingStrategy::LowestAllocatedPrice, "$14.00"),
+            market("$8.00", None),
+        ));
+        assert_eq!(nobody_allocated.limit, price("$8.80"));
+    }
+
+    #[test]
+    fn no_limit_is_ever_above_the_ceiling() {
+        for clearing in ["$12.00", "$13.00", "$50.00", "$999999.99"] {
+            for in_force in [None, Some("$13.00"), Some("$15.00")] {
+                let decision = decide(PricingInput {
+                    in_force: in_force.map(price),
+                    ..input(
+                        strategy(PricingStrategy::ClearingPrice, "$14.00"),
+                        market(clearing, None),
+                    )
+                });
+                assert!(decision.limit <= price("$14.00"), "{clearing} {in_force:?}");
+            }
+        }
+        let capped = decide(input(
+            strategy(PricingStrategy::ClearingPrice, "$14.00"),
+            market("$13.50", None),
+        ));
+        assert_eq!(capped.limit, price("$14.00"));
+        assert_eq!(capped.reason, PriceReason::CappedAtMaxPrice);
+        assert!(capped.capped);
+    }
+
+    #[test]
+    fn small_moves_leave_the_limit_alone_and_large_ones_follow() {
+        let policy = strategy(PricingStrategy::ClearingPrice, "$14.00");
+        let at = |clearing: &str, in_force: &str| {
+            decide(PricingInput {
+                in_force: Some(price(in_force)),
+                ..input(policy, market(clearing, None))
+            })
+        };
+        // $8.10 + 10% = $8.91, $0.11 from $8.80: within the $0.25 step.
+        let small = at("$8.10", "$8.80");
+        assert_eq!(small.limit, price("$8.80"));
+        assert_eq!(small.target, price("$8.91"));
+        assert_eq!(small.reason, PriceReason::WithinStep);
+        // Exactly the step is not more than the step.
+        assert_eq!(at("$8.22", "$8.80").target, price("$9.05"));
+        assert_eq!(at("$8.22", "$8.80").limit, price("$8.80"));
+        assert_eq!(at("$8.23", "$8.80").limit, price("$9.06"));
+        let large = at("$8.50", "$8.80");
+        assert_eq!(large.limit, price("$9.35"));
+        assert_eq!(large.reason, PriceReason::FollowingMarket);
+        // Down as well as up.
+        assert_eq!(at("$7.00", "$8.80").limit, price("$7.70"));
+    }
+
+    #[test]
+    fn a_limit_above_a_lowered_ceiling_comes_down_at_once() {
+        let decision = decide(PricingInput {
+            in_force: Some(price("$14.10")),
+            ..input(
+                strategy(PricingStrategy::ClearingPrice, "$14.00"),
+                market("$12.80", None),
+            )
+        });
+        assert_eq!(decision.limit, price("$14.00"));
+    }
+
+    #[test]
+    fn the_bids_own_price_is_not_followed() {
+        // An open bid that is the highest loser sets the clearing price itself.
+        let clearing = decide(PricingInput {
+            in_force: Some(price("$9.35")),
+            ..input(
+                strategy(PricingStrategy::ClearingPrice, "$14.00"),
+                market("$9.35", None),
+            )
+        });
+        assert_eq!(clearing.limit, price("$9.35"));
+        assert_eq!(clearing.reason, PriceReason::OwnPrice);
+        // The lowest winner is the bid itself.
+        let lowest = decide(PricingInput {
+            in_force: Some(price("$12.10")),
+            ..input(
+                strategy(PricingStrategy::LowestAllocatedPrice, "$14.00"),
+                market("$8.00", Some("$12.10")),
+            )
+        });
+        assert_eq!(lowest.limit, price("$12.10"));
+        assert_eq!(lowest.reason, PriceReason::OwnPrice);
+    }
+
+    #[test]
+    fn without_market_data_the_limit_stays() {
+        let policy = strategy(PricingStrategy::ClearingPrice, "$14.00");
+        let held = decide(PricingInput {
+            in_force: Some(price("$9.00")),
+            ..input(policy, None)
+        });
+        assert_eq!(held.limit, price("$9.00"));
+        assert_eq!(held.reason, PriceReason::NoMarketData);
+        assert_eq!(
+            decide(input(policy, None)).reason,
+            PriceReason::NoMarketData
+        );
+    }
+
+    #[test]
+    fn each_preemption_raises_the_limit_once_up_to_the_ceiling() {
+        let policy = PricingPolicy {
+            max_price: Some(price("$10.00")),
+            preemption_raise: Some(price("$0.75")),
+            ..PricingPolicy::fixed(price("$9.00"))
+        };
+        let first = decide(PricingInput {
+            in_force: Some(price("$9.00")),
+            preemptions: 1,
+            ..input(policy, None)
+        });
+        assert_eq!(first.limit, price("$9.75"));
+        assert_eq!(first.raised_by, Some(price("$0.75")));
+        assert_eq!(first.reason, PriceReason::RaisedAfterPreemption);
+        assert_eq!(
+            first.memory,
+            RaiseMemory {
+                total: price("$0.75"),
+                raised_preemptions: 1
+            }
+        );
+
+        // The next reconcile sees the same preemption: no second raise.
+        let again = decide(PricingInput {
+            in_force: Some(price("$9.75")),
+            preemptions: 1,
+            memory: first.memory,
+            ..input(policy, None)
+        });
+        assert_eq!(again.limit, price("$9.75"));
+        assert_eq!(again.raised_by, None);
+
+        let second = decide(PricingInput {
+            in_force: Some(price("$9.75")),
+            preemptions: 2,
+            memory: again.memory,
+            ..input(policy, None)
+        });
+        assert_eq!(second.limit, price("$10.00"), "capped at maxPrice");
+        assert!(second.capped);
+        assert_eq!(second.memory.total, price("$1.00"));
+    }
+
+    #[test]
+    fn a_raise_applies_at_once_on_top_of_the_strategy() {
+        let policy = PricingPolicy {
+            preemption_raise: Some(price("$0.10")),
+            ..strategy(PricingStrategy::ClearingPrice, "$14.00")
+        };
+        // Preempted while its own $9.35 limit set the price: the raise still applies, though it
+        // is smaller than the reprice step.
+        let decision = decide(PricingInput {
+            in_force: Some(price("$9.35")),
+            preemptions: 1,
+            ..input(policy, market("$9.35", None))
+        });
+        assert_eq!(decision.limit, price("$9.45"));
+        assert_eq!(decision.reason, PriceReason::RaisedAfterPreemption);
+        // Later, the raise stays on top of the market price.
+        let later = decide(PricingInput {
+            in_force: Some(price("$9.45")),
+            preemptions: 1,
+            memory: decision.memory,
+            ..input(policy, market("$10.00", None))
+        });
+        assert_eq!(later.target, price("$11.10"));
+        assert_eq!(later.limit, price("$11.10"));
+    }
+
+    #[test]
+    fn preemptions_without_a_raise_policy_are_only_counted() {
+        let decision = decide(PricingInput {
+            in_force: Some(price("$9.00")),
+            preemptions: 3,
+            ..input(PricingPolicy::fixed(price("$9.00")), None)
+        });
+        assert_eq!(decision.limit, price("$9.00"));
+        assert_eq!(decision.raised_by, None);
+        assert_eq!(decision.memory.raised_preemptions, 3);
+        assert_eq!(decision.memory.total, Price::ZERO);
+    }
 }

@@ -460,9 +460,9 @@ async fn report_raise(
     observed: Option<&Bid>,
 ) {
     let price = &market.price;
-    let Some(raised_by) = price.raised_by else {
+    if price.raised_by.is_none() {
         return;
-    };
+    }
     let before = observed
         .filter(|bid| bid.status != BidStatus::Terminated)
         .map_or_else(|| "none".to_owned(), |bid| bid.limit_price.to_string());
@@ -473,7 +473,7 @@ async fn report_raise(
         "LimitRaised",
         "Reprice",
         format!(
-            "preemption {}: raised the limit by {raised_by}, from {before} to {}{ceiling}",
+            "preemption {}: raised the limit from {before} to {}{ceiling}",
             price.memory.raised_preemptions, price.limit
         ),
     )

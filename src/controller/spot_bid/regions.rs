@@ -324,3 +324,318 @@ impl fmt::Display for RegionReason {
         f.write_str(name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "us-central1-a";
+    const B: &str = "us-central1-b";
+    const C: &str = "us-central2-a";
+
+    fn price(text: &str) -> Price {
+        text.parse().unwrap()
+    }
+
+    fn at(minute: i64) -> Timestamp {
+        Timestamp::from_second(1_795_000_000 + minute * 60).unwrap()
+    }
+
+    fn policy() -> RegionPolicy {
+        RegionPolicy {
+            regions: vec![A.into(), B.into(), C.into()],
+            min_saving_percent: 10,
+            sustained_for: SignedDuration::from_mins(30),
+        }
+    }
+
+    fn market(region: &str, free_capacity: i64, clearing: &str) -> RegionMarket {
+        RegionMarket {
+            region: region.into(),
+            free_capacity,
+            clearing: price(clearing),
+            lowest_allocated: None,
+        }
+    }
+
+    fn open_in(region: &str) -> PlacedBid<'_> {
+        PlacedBid {
+            region,
+            holds_instances: false,
+            movable: true,
+        }
+    }
+
+    fn choose_at(
+        policy: &RegionPolicy,
+        markets: &[RegionMarket],
+        placed: Option<PlacedBid<'_>>,
+        candidate: Option<&RegionCandidate>,
+        now: Timestamp,
+    ) -> RegionDecision {
+        choose(RegionInput {
+            policy,
+            markets,
+            quantity: 2,
+            placed,
+            candidate,
+            now,
+        })
+    }
+
+    #[test]
+    fn the_spec_reads_into_a_policy_with_defaults() {
+        let mut spec: SpotBidSpec = serde_json::from_value(serde_json::json!({
+            "project": "demo", "region": A, "regions": [B, A, C],
+            "instanceType": "h100-80gb.sxm.8x", "instanceQuantity": 2, "limitPrice": "$9.00",
+        }))
+        .unwrap();
+        let policy = RegionPolicy::from_spec(&spec).unwrap();
+        assert_eq!(policy.regions, [A, B, C], "spec.region first, each once");
+        assert_eq!(policy.min_saving_percent, DEFAULT_MIN_SAVING_PERCENT);
+        assert_eq!(policy.sustained_for, DEFAULT_SUSTAINED_FOR);
+
+        spec.region_change = Some(crate::crd::spot_bid::RegionChange {
+            min_saving_percent: Some(5),
+            sustained_for: Some("1h30m".into()),
+        });
+        let policy = RegionPolicy::from_spec(&spec).unwrap();
+        assert_eq!(policy.min_saving_percent, 5);
+        assert_eq!(policy.sustained_for, SignedDuration::from_mins(90));
+
+        spec.region_change = Some(crate::crd::spot_bid::RegionChange {
+            min_saving_percent: None,
+            sustained_for: Some("soon".into()),
+        });
+        assert!(RegionPolicy::from_spec(&spec).is_err());
+    }
+
+    #[test]
+    fn a_new_bid_goes_to_the_cheapest_region_with_room() {
+        let markets = [
+            market(A, 16, "$9.00"),
+            market(B, 1, "$7.00"),
+            market(C, 4, "$8.00"),
+        ];
+        let decision = choose_at(&policy(), &markets, None, None, at(0));
+        assert_eq!(decision.region, C, "B is cheaper but cannot fit 2");
+        assert_eq!(
+            decision.reason,
+            RegionReason::Cheapest {
+                price: price("$8.00")
+            }
+        );
+        assert_eq!(decision.candidate, None);
+    }
+
+    #[test]
+    fn ties_go_to_the_earlier_region_and_no_room_waits_in_the_preferred_one() {
+        let tied = [market(C, 4, "$8.00"), market(B, 4, "$8.00")];
+        assert_eq!(choose_at(&policy(), &tied, None, None, at(0)).region, B);
+
+        let sold_out = [market(A, 0, "$8.00"), market(B, 1, "$7.00")];
+        let decision = choose_at(&policy(), &sold_out, None, None, at(0));
+        assert_eq!(decision.region, A);
+        assert_eq!(decision.reason, RegionReason::NoRoomAnywhere);
+    }
+
+    #[test]
+    fn one_region_never_moves() {
+        let single = RegionPolicy::single(A);
+        let markets = [market(A, 0, "$20.00"), market(B, 16, "$1.00")];
+        let new = choose_at(&single, &markets, None, None, at(0));
+        assert_eq!(
+            (new.region.as_str(), &new.reason),
+            (A, &RegionReason::OnlyRegion)
+        );
+        let placed = choose_at(&single, &markets, Some(open_in(A)), None, at(600));
+        assert_eq!(placed.region, A);
+        assert_eq!(placed.moving_from(), None);
+    }
+
+    /// A market history, minute by minute: the candidate memory is carried from one decision to
+    /// the next as the status carries it.
+    fn replay(
+        history: &[(i64, Vec<RegionMarket>)],
+        placed: PlacedBid<'_>,
+    ) -> Vec<(i64, RegionDecision)> {
+        let policy = policy();
+        let mut candidate: Option<RegionCandidate> = None;
+        history
+            .iter()
+            .map(|(minute, markets)| {
+                let decision = choose_at(
+                    &policy,
+                    markets,
+                    Some(placed),
+                    candidate.as_ref(),
+                    at(*minute),
+                );
+                candidate = decision.candidate.clone();
+                (*minute, decision)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_open_bid_moves_only_after_another_region_stayed_cheaper_for_the_period() {
+        let cheaper_b = || vec![market(A, 4, "$10.00"), market(B, 4, "$8.50")];
+        let history = [
+            (0, cheaper_b()),
+            (10, cheaper_b()),
+            (29, cheaper_b()),
+            (30, cheaper_b()),
+        ];
+        let decisions = replay(&history, open_in(A));
+        for (minute, decision) in &decisions[..3] {
+            assert_eq!(decision.region, A, "minute {minute}");
+            assert_eq!(
+                decision.reason,
+                RegionReason::WaitingToMove { until: at(30) },
+                "minute {minute}"
+            );
+            assert_eq!(
+                decision.candidate,
+                Some(RegionCandidate {
+                    region: B.into(),
+                    since: Time::new(at(0))
+                })
+            );
+        }
+        let (_, moving) = &decisions[3];
+        assert_eq!(moving.region, B);
+        assert_eq!(moving.moving_from(), Some(A));
+        assert_eq!(
+            moving.candidate, None,
+            "the period starts again after a move"
+        );
+    }
+
+    #[test]
+    fn a_break_in_the_saving_starts_the_period_again() {
+        let history = [
+            (0, vec![market(A, 4, "$10.00"), market(B, 4, "$8.50")]),
+            // $9.10 saves 9%: less than the 10% margin.
+            (20, vec![market(A, 4, "$10.00"), market(B, 4, "$9.10")]),
+            (25, vec![market(A, 4, "$10.00"), market(B, 4, "$8.50")]),
+            (40, vec![market(A, 4, "$10.00"), market(B, 4, "$8.50")]),
+            (55, vec![market(A, 4, "$10.00"), market(B, 4, "$8.50")]),
+        ];
+        let decisions = replay(&history, open_in(A));
+        assert_eq!(decisions[1].1.reason, RegionReason::Staying);
+        assert_eq!(decisions[1].1.candidate, None);
+        assert_eq!(
+            decisions[3].1.reason,
+            RegionReason::WaitingToMove { until: at(55) }
+        );
+        assert_eq!(decisions[4].1.moving_from(), Some(A));
+    }
+
+    #[test]
+    fn a_different_cheaper_region_restarts_the_period() {
+        let history = [
+            (
+                0,
+                vec![
+                    market(A, 4, "$10.00"),
+                    market(B, 4, "$8.50"),
+                    market(C, 4, "$9.50"),
+                ],
+            ),
+            (
+                20,
+                vec![
+                    market(A, 4, "$10.00"),
+                    market(B, 4, "$9.80"),
+                    market(C, 4, "$8.00"),
+                ],
+            ),
+            (
+                30,
+                vec![
+                    market(A, 4, "$10.00"),
+                    market(B, 4, "$9.80"),
+                    market(C, 4, "$8.00"),
+                ],
+            ),
+        ];
+        let decisions = replay(&history, open_in(A));
+        assert_eq!(
+            decisions[2].1.candidate,
+            Some(RegionCandidate {
+                region: C.into(),
+                since: Time::new(at(20))
+            })
+        );
+        assert_eq!(decisions[2].1.moving_from(), None);
+    }
+
+    #[test]
+    fn a_sold_out_region_loses_to_any_region_with_room() {
+        // A has no room for the open bid: B is "cheaper" though its price is higher.
+        let history = [
+            (0, vec![market(A, 0, "$8.00"), market(B, 4, "$12.00")]),
+            (30, vec![market(A, 0, "$8.00"), market(B, 4, "$12.00")]),
+        ];
+        let decisions = replay(&history, open_in(A));
+        assert_eq!(decisions[0].1.candidate.as_ref().unwrap().region, B);
+        assert_eq!(decisions[1].1.moving_from(), Some(A));
+        assert_eq!(decisions[1].1.region, B);
+    }
+
+    #[test]
+    fn a_bid_holding_instances_adopted_or_paused_never_moves() {
+        let markets = || vec![market(A, 0, "$10.00"), market(B, 16, "$1.00")];
+        let holding = PlacedBid {
+            holds_instances: true,
+            ..open_in(A)
+        };
+        let decisions = replay(&[(0, markets()), (600, markets())], holding);
+        for (_, decision) in &decisions {
+            assert_eq!(decision.region, A);
+            assert_eq!(decision.reason, RegionReason::HoldsInstances);
+        }
+        assert_eq!(
+            decisions[1].1.candidate.as_ref().unwrap().since,
+            Time::new(at(0)),
+            "the saving is still timed while the bid holds instances"
+        );
+
+        let pinned = PlacedBid {
+            movable: false,
+            ..open_in(A)
+        };
+        let decision = choose_at(&policy(), &markets(), Some(pinned), None, at(600));
+        assert_eq!(decision.reason, RegionReason::Pinned);
+        assert_eq!(decision.candidate, None);
+    }
+
+    #[test]
+    fn equal_prices_never_trade_places() {
+        let zero_margin = RegionPolicy {
+            min_saving_percent: 0,
+            sustained_for: SignedDuration::ZERO,
+            ..policy()
+        };
+        let markets = [market(A, 4, "$8.00"), market(B, 4, "$8.00")];
+        let decision = choose_at(&zero_margin, &markets, Some(open_in(A)), None, at(0));
+        assert_eq!(decision.reason, RegionReason::Staying);
+        let cheaper = [market(A, 4, "$8.00"), market(B, 4, "$7.99")];
+        let decision = choose_at(&zero_margin, &cheaper, Some(open_in(A)), None, at(0));
+        assert_eq!(decision.moving_from(), Some(A));
+    }
+
+    #[test]
+    fn a_bid_in_an_unlisted_region_stays_and_is_not_timed() {
+        let markets = [market("eu-central1-a", 4, "$20.00"), market(B, 4, "$1.00")];
+        let decision = choose_at(
+            &policy(),
+            &markets,
+            Some(open_in("eu-central1-a")),
+            None,
+            at(600),
+        );
+        assert_eq!(decision.region, "eu-central1-a");
+        assert_eq!(decision.reason, RegionReason::NotListed);
+    }
+}

@@ -390,3 +390,202 @@ fn plans_explain_themselves_in_the_synced_condition() {
         ("AdoptedBidNotFound", true)
     );
 }
+
+mod market {
+    use super::*;
+    use crate::controller::spot_bid::plan::{Action, Plan};
+    use crate::controller::spot_bid::pricing::{PriceBase, PricingPolicy};
+    use crate::controller::spot_bid::regions::{RegionMarket, RegionPolicy};
+    use crate::crd::spot_bid::{PricingStrategy, RegionCandidate};
+    use jiff::SignedDuration;
+
+    fn auction(region: &str, free_capacity: i64, clearing: &str) -> RegionMarket {
+        RegionMarket {
+            region: region.into(),
+            free_capacity,
+            clearing: clearing.parse().unwrap(),
+            lowest_allocated: None,
+        }
+    }
+
+    /// The planner's view of a bid following the clearing price in two regions.
+    fn planned(
+        bid: Option<&Bid>,
+        auctions: Vec<RegionMarket>,
+        minute: i64,
+        candidate: Option<RegionCandidate>,
+    ) -> Plan {
+        let desired = DesiredBid {
+            name: "k8s.default.train.3f2b8c1e".into(),
+            project_fid: "proj_0123456789abcdef".into(),
+            instance_type_fid: "it_0123456789abcdef".into(),
+            regions: RegionPolicy {
+                regions: vec!["us-central1-a".into(), "us-central1-b".into()],
+                min_saving_percent: 10,
+                sustained_for: SignedDuration::from_mins(30),
+            },
+            instance_quantity: 2,
+            pricing: PricingPolicy {
+                base: PriceBase::Market {
+                    strategy: PricingStrategy::ClearingPrice,
+                    margin_percent: 10,
+                },
+                max_price: Some("$14.00".parse().unwrap()),
+                reprice_step: "$0.25".parse().unwrap(),
+                preemption_raise: None,
+            },
+            paused: false,
+            launch_specification: LaunchSpecification::default(),
+            adopt_fid: None,
+            market: MarketView {
+                observed: true,
+                auctions,
+                region_candidate: candidate,
+                ..MarketView::unobserved(at(minute).timestamp())
+            },
+        };
+        plan(&Intent::Present(desired), bid)
+    }
+
+    #[test]
+    fn the_price_in_force_and_the_region_are_explained() {
+        let bid = bid(BidStatus::Open);
+        let plan = planned(
+            Some(&bid),
+            vec![
+                auction("us-central1-a", 0, "$8.00"),
+                auction("us-central1-b", 8, "$11.00"),
+            ],
+            0,
+            None,
+        );
+        let observed = Observation {
+            bid: Some(&bid),
+            market: plan.market.as_ref(),
+            ..Observation::default()
+        };
+        let status = status(
+            None,
+            &spec(2),
+            Some(1),
+            None,
+            observed,
+            &SyncOutcome::in_sync(),
+            at(0),
+        );
+        let pricing = status.pricing.as_ref().unwrap();
+        assert_eq!(pricing.basis, "ClearingPrice");
+        assert_eq!(pricing.market_price.as_deref(), Some("$8.00"));
+        assert_eq!(pricing.target_price.as_deref(), Some("$8.80"));
+        assert_eq!(pricing.reason, "FollowingMarket");
+        assert!(pricing.message.contains("$8.80"), "{}", pricing.message);
+        assert_eq!(status.region.as_deref(), Some("us-central1-a"));
+        assert!(
+            status
+                .region_reason
+                .as_deref()
+                .unwrap()
+                .contains("us-central1-b is cheaper"),
+            "{status:?}"
+        );
+        assert_eq!(
+            status.region_candidate,
+            Some(RegionCandidate {
+                region: "us-central1-b".into(),
+                since: at(0)
+            })
+        );
+    }
+
+    #[test]
+    fn without_a_decision_the_memory_is_kept() {
+        let remembered = SpotBidStatus {
+            region: Some("us-central1-a".into()),
+            region_candidate: Some(RegionCandidate {
+                region: "us-central1-b".into(),
+                since: at(0),
+            }),
+            ..SpotBidStatus::default()
+        };
+        let bid = bid(BidStatus::Open);
+        let observed = Observation {
+            bid: Some(&bid),
+            ..Observation::default()
+        };
+        let status = status(
+            Some(&remembered),
+            &spec(2),
+            Some(1),
+            None,
+            observed,
+            &SyncOutcome::failed("MithrilUnavailable", "503", false),
+            at(5),
+        );
+        assert_eq!(status.region_candidate, remembered.region_candidate);
+        assert_eq!(status.region.as_deref(), Some("us-central1-a"));
+    }
+
+    #[test]
+    fn a_move_shows_as_relocating() {
+        let open = bid(BidStatus::Open);
+        let since_long_ago = RegionCandidate {
+            region: "us-central1-b".into(),
+            since: at(0),
+        };
+        let plan = planned(
+            Some(&open),
+            vec![
+                auction("us-central1-a", 0, "$8.00"),
+                auction("us-central1-b", 8, "$8.00"),
+            ],
+            30,
+            Some(since_long_ago),
+        );
+        assert!(
+            matches!(plan.action, Some(Action::Relocate { .. })),
+            "{plan:?}"
+        );
+        // What the reconcile reports after cancelling: the bid as Mithril now shows it.
+        let cancelled = Bid {
+            status: BidStatus::Terminated,
+            ..open
+        };
+        let observed = Observation {
+            bid: Some(&cancelled),
+            market: plan.market.as_ref(),
+            ..Observation::default()
+        };
+        let status = status(
+            None,
+            &spec(2),
+            Some(1),
+            None,
+            observed,
+            &SyncOutcome::in_sync(),
+            at(30),
+        );
+        assert_eq!(status.phase, Some(SpotBidPhase::Relocating));
+        assert_eq!(status.region.as_deref(), Some("us-central1-b"));
+        assert_eq!(status.region_candidate, None);
+        assert_eq!(condition(&status, READY).reason, "Relocating");
+    }
+
+    #[test]
+    fn a_preemption_is_counted_once_across_reconciles() {
+        let preempting = bid(BidStatus::Preempting);
+        assert_eq!(preemption_count(None, Some(&preempting)), 1);
+        let counted = SpotBidStatus {
+            phase: Some(SpotBidPhase::Preempting),
+            preemption_count: 1,
+            ..SpotBidStatus::default()
+        };
+        assert_eq!(preemption_count(Some(&counted), Some(&preempting)), 1);
+        let open = bid(BidStatus::Open);
+        assert_eq!(preemption_count(Some(&counted), Some(&open)), 1);
+        let reopened = SpotBidStatus {
+            phase: Some(SpotBidPhase::Open),
+            ..counted
+        };
+        assert_eq!(preemption_count(Some(&reopened), Some(&preempting)), 2);
+    }
+}
