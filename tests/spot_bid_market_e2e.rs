@@ -422,3 +422,22 @@ async fn a_bid_leaves_a_sold_out_region_and_then_stays_with_its_instances() {
             .is_some_and(|c| c.status == ConditionStatus::True)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pricing_without_a_price_is_reported_and_nothing_is_placed() {
+    let h = harness().await;
+    // The schema's structural part admits it (CEL, where evaluated, would refuse it).
+    create(&h, "priceless", json!({"pricing": {"maxPrice": "$10.00"}})).await;
+    let failed = h
+        .wait_for::<SpotBid>(NS, "priceless", "InvalidPricing", |r| {
+            synced_reason(r) == Some("InvalidPricing")
+        })
+        .await;
+    assert_eq!(phase(&failed), Some(SpotBidPhase::Failed));
+    let message = &find_condition(&status_of(&failed).conditions, SYNCED)
+        .unwrap()
+        .message;
+    assert!(message.contains("spec.limitPrice"), "{message}");
+    h.wait_for_event(NS, "priceless", "InvalidPricing").await;
+    assert_eq!(h.requests("POST", "/v2/spot/bids"), 0);
+}

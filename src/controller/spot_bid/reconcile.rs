@@ -463,21 +463,41 @@ async fn report_raise(
     if price.raised_by.is_none() {
         return;
     }
+    let preemption = price.memory.raised_preemptions;
     let before = observed
         .filter(|bid| bid.status != BidStatus::Terminated)
-        .map_or_else(|| "none".to_owned(), |bid| bid.limit_price.to_string());
-    let ceiling = if price.capped { " (at maxPrice)" } else { "" };
-    events::normal(
-        &ctx.shared.recorder,
-        resource,
-        "LimitRaised",
-        "Reprice",
-        format!(
-            "preemption {}: raised the limit from {before} to {}{ceiling}",
-            price.memory.raised_preemptions, price.limit
-        ),
-    )
-    .await;
+        .map(|bid| bid.limit_price);
+    let recorder = &ctx.shared.recorder;
+    match before {
+        // Nothing left to raise: say so, since the bid may stay outbid.
+        Some(before) if price.limit <= before => {
+            events::warning(
+                recorder,
+                resource,
+                "LimitAtMaxPrice",
+                "Reprice",
+                format!(
+                    "preemption {preemption}: the limit stays at {before}, the most spec.pricing.maxPrice allows"
+                ),
+            )
+            .await;
+        }
+        _ => {
+            let from = before.map_or_else(|| "none".to_owned(), |p| p.to_string());
+            let ceiling = if price.capped { " (maxPrice)" } else { "" };
+            events::normal(
+                recorder,
+                resource,
+                "LimitRaised",
+                "Reprice",
+                format!(
+                    "preemption {preemption}: raised the limit from {from} to {}{ceiling} to win the capacity back",
+                    price.limit
+                ),
+            )
+            .await;
+        }
+    }
 }
 
 /// How an action failed.
