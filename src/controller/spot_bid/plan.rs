@@ -86,8 +86,8 @@ pub struct MarketDecision {
 /// What the resource wants now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
-    /// The bid should exist and match.
-    Present(DesiredBid),
+    /// The bid should exist and match (boxed: far larger than the other variant).
+    Present(Box<DesiredBid>),
     /// The resource is being deleted.
     Deleting(DeletionPolicy),
 }
@@ -260,6 +260,7 @@ fn decide_market(desired: &DesiredBid, live: Option<&Bid>) -> MarketDecision {
     });
     let region = regions::choose(RegionInput {
         policy: &desired.regions,
+        observed: market.observed,
         markets: &market.auctions,
         quantity: desired.instance_quantity,
         placed,

@@ -70,7 +70,7 @@ fn bid(status: BidStatus) -> Bid {
 }
 
 fn present(desired: DesiredBid) -> Intent {
-    Intent::Present(desired)
+    Intent::Present(Box::new(desired))
 }
 
 fn update_of(plan: &Plan) -> &UpdateBidRequest {

@@ -397,7 +397,7 @@ async fn apply(
     };
     let now = Timestamp::now();
     let desired = desired(&resource, &resolved, &policies, observed.as_ref(), now);
-    let plan = plan(&Intent::Present(desired), observed.as_ref());
+    let plan = plan(&Intent::Present(Box::new(desired)), observed.as_ref());
     if !plan.drift.is_empty() {
         let outcome = SyncOutcome::from_plan(&Plan {
             action: None,
@@ -767,7 +767,7 @@ async fn observe_only(
         observed.as_ref(),
         Timestamp::now(),
     );
-    let plan = plan(&Intent::Present(desired), observed.as_ref());
+    let plan = plan(&Intent::Present(Box::new(desired)), observed.as_ref());
     let sync = match &plan.action {
         Some(action) => SyncOutcome::failed(
             "ObserveOnly",

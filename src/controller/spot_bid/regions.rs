@@ -120,6 +120,8 @@ pub struct PlacedBid<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct RegionInput<'a> {
     pub policy: &'a RegionPolicy,
+    /// Whether the auctions have been read at all (not yet, just after a restart).
+    pub observed: bool,
     /// The auctions of the listed regions that have one (in any order).
     pub markets: &'a [RegionMarket],
     pub quantity: i64,
@@ -145,6 +147,8 @@ pub enum RegionReason {
     NotListed,
     /// The bid is adopted or paused: it stays where it is.
     Pinned,
+    /// The market has not been read yet: the bid stays and the memory is kept as it was.
+    MarketNotObserved,
     /// Another region is cheaper, but the bid holds instances.
     HoldsInstances,
     /// Another region is cheaper, not yet for the whole period.
@@ -195,6 +199,9 @@ impl RegionDecision {
                 format!("the bid is in {region}, which the spec does not list")
             }
             RegionReason::Pinned => format!("the bid is adopted or paused: it stays in {region}"),
+            RegionReason::MarketNotObserved => {
+                format!("the market has not been read yet: the bid stays in {region}")
+            }
             RegionReason::HoldsInstances => {
                 format!("{candidate} is cheaper, but the bid holds instances in {region}: it stays")
             }
@@ -239,6 +246,14 @@ pub fn choose(input: RegionInput<'_>) -> RegionDecision {
     }
     if !placed.movable {
         return stay(placed.region, RegionReason::Pinned, None);
+    }
+    if !input.observed {
+        // Just restarted: what the status remembers stays true until the market says otherwise.
+        return stay(
+            placed.region,
+            RegionReason::MarketNotObserved,
+            input.candidate.cloned(),
+        );
     }
     let current = input.markets.iter().find(|m| m.region == placed.region);
     // What the bid would pay where it is; a region it cannot fit in is dearer than any.
@@ -317,6 +332,7 @@ impl fmt::Display for RegionReason {
             RegionReason::Staying => "Staying",
             RegionReason::NotListed => "NotListed",
             RegionReason::Pinned => "Pinned",
+            RegionReason::MarketNotObserved => "MarketNotObserved",
             RegionReason::HoldsInstances => "HoldsInstances",
             RegionReason::WaitingToMove { .. } => "WaitingToMove",
             RegionReason::Moving { .. } => "Moving",
@@ -375,6 +391,7 @@ mod tests {
     ) -> RegionDecision {
         choose(RegionInput {
             policy,
+            observed: true,
             markets,
             quantity: 2,
             placed,
@@ -623,6 +640,26 @@ mod tests {
         let cheaper = [market(A, 4, "$8.00"), market(B, 4, "$7.99")];
         let decision = choose_at(&zero_margin, &cheaper, Some(open_in(A)), None, at(0));
         assert_eq!(decision.moving_from(), Some(A));
+    }
+
+    #[test]
+    fn before_the_market_is_read_again_the_memory_is_kept() {
+        let remembered = RegionCandidate {
+            region: B.into(),
+            since: Time::new(at(0)),
+        };
+        let decision = choose(RegionInput {
+            policy: &policy(),
+            observed: false,
+            markets: &[],
+            quantity: 2,
+            placed: Some(open_in(A)),
+            candidate: Some(&remembered),
+            now: at(600),
+        });
+        assert_eq!(decision.region, A);
+        assert_eq!(decision.reason, RegionReason::MarketNotObserved);
+        assert_eq!(decision.candidate, Some(remembered));
     }
 
     #[test]

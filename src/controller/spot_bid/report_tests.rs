@@ -359,7 +359,7 @@ fn plans_explain_themselves_in_the_synced_condition() {
         market: MarketView::unobserved(at(0).timestamp()),
     };
     let drift = plan(
-        &Intent::Present(desired.clone()),
+        &Intent::Present(Box::new(desired.clone())),
         Some(&bid(BidStatus::Open)),
     );
     assert_eq!(
@@ -384,7 +384,7 @@ fn plans_explain_themselves_in_the_synced_condition() {
         adopt_fid: Some("bid_missing".into()),
         ..desired
     };
-    let missing = SyncOutcome::from_plan(&plan(&Intent::Present(adopt), None));
+    let missing = SyncOutcome::from_plan(&plan(&Intent::Present(Box::new(adopt)), None));
     assert_eq!(
         (missing.reason.as_str(), missing.terminal),
         ("AdoptedBidNotFound", true)
@@ -444,7 +444,7 @@ mod market {
                 ..MarketView::unobserved(at(minute).timestamp())
             },
         };
-        plan(&Intent::Present(desired), bid)
+        plan(&Intent::Present(Box::new(desired)), bid)
     }
 
     #[test]
