@@ -5,7 +5,7 @@ use super::names::bid_name;
 use super::plan::{
     Action as BidAction, DesiredBid, Intent, MarketDecision, MarketView, Plan, plan,
 };
-use super::pricing::{PricingPolicy, RaiseMemory};
+use super::pricing::{PriceReason, PricingPolicy, RaiseMemory};
 use super::regions::{RegionMarket, RegionPolicy};
 use super::report::{Observation, SyncOutcome, preemption_count, status};
 use crate::controller::error::mithril_reason;
@@ -564,7 +564,7 @@ async fn act(
                 Ok(bid) => {
                     resolved.observer.record_bid(bid.clone());
                     let why = match (&request.limit_price, &plan.market) {
-                        (Some(_), Some(market)) if market.price.basis != "Fixed" => {
+                        (Some(_), Some(market)) if market.price.reason != PriceReason::Fixed => {
                             format!(" ({})", market.price.message())
                         }
                         _ => String::new(),
