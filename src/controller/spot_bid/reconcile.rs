@@ -376,7 +376,11 @@ async fn observe(
 fn policies(spec: &crate::crd::SpotBidSpec) -> Result<Policies, Problem> {
     let pricing = PricingPolicy::from_spec(spec).map_err(|error| {
         let reason = match error {
-            super::pricing::PricingError::InvalidPrice { .. } => "InvalidLimitPrice",
+            // The reason a bad fixed price has always had.
+            super::pricing::PricingError::InvalidPrice {
+                field: "spec.limitPrice",
+                ..
+            } => "InvalidLimitPrice",
             _ => "InvalidPricing",
         };
         Problem::new(reason, error.to_string())
