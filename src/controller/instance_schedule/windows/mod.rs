@@ -20,7 +20,7 @@ use duration::{DurationError, parse_duration};
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use rule::{ALL_DAYS, Interval, WindowRule, day_bit};
+use rule::{ALL_DAYS, CronRule, Interval, WindowRule, day_bit};
 
 /// Longest cron run and longest minimum pause accepted: a week.
 pub const MAX_DURATION: SignedDuration = SignedDuration::from_hours(168);
@@ -317,10 +317,7 @@ fn compile_window(index: usize, window: &ScheduleWindow) -> Result<WindowRule, S
                 SignedDuration::from_secs(1),
                 "between 1s and 168h",
             )?;
-            Ok(WindowRule::Cron {
-                expr: Box::new(expr),
-                duration,
-            })
+            Ok(WindowRule::Cron(CronRule::new(expr, duration)))
         }
         ScheduleWindow {
             cron: None,
