@@ -88,7 +88,8 @@ pub struct SpotBidSpec {
     #[schemars(regex(pattern = r"^\$(0|[1-9][0-9]{0,5})\.[0-9]{2}$"))]
     pub limit_price: String,
 
-    /// Pause the bid: its instances are released while paused and the bid keeps its place.
+    /// Pause the bid on Mithril; setting it back to false resumes it. Changing it updates the
+    /// live bid.
     #[serde(default)]
     pub paused: bool,
 
