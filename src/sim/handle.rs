@@ -1,0 +1,228 @@
+//! [`Sim`]: the simulator as a cheap, cloneable handle that tests, the demo and the benchmark drive.
+
+use jiff::{SignedDuration, Timestamp};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::error::SimError;
+use super::http::counters::{CounterKey, Counters};
+use super::http::faults::{FaultTable, FaultsHandle};
+use super::world::World;
+use super::world_spec::WorldSpec;
+
+/// How simulated time flows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ClockMode {
+    /// Nothing moves unless [`Sim::advance`] (or `POST /_sim/advance`) moves it.
+    Manual,
+    /// Simulated time runs this many times as fast as real time (and can still be advanced).
+    Scaled(f64),
+}
+
+/// Everything a simulator is built from.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seeds FIDs, lifecycle jitter and fault draws.
+    pub seed: u64,
+    pub world: WorldSpec,
+    /// When set, this exact key is the only one accepted; otherwise any `fkey_` key is.
+    pub api_key: Option<String>,
+    pub clock: ClockMode,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 0,
+            world: WorldSpec::default(),
+            api_key: None,
+            clock: ClockMode::Manual,
+        }
+    }
+}
+
+/// Ties simulated time to the wall clock in [`ClockMode::Scaled`].
+struct ScaledClock {
+    real_start: Instant,
+    sim_start: Timestamp,
+    factor: f64,
+    /// Time added by explicit advances, on top of the scaled flow.
+    skipped: SignedDuration,
+}
+
+impl ScaledClock {
+    fn target(&self) -> Timestamp {
+        let elapsed = self.real_start.elapsed().as_secs_f64() * self.factor;
+        self.sim_start + SignedDuration::from_secs_f64(elapsed) + self.skipped
+    }
+}
+
+struct WorldState {
+    world: World,
+    scaled: Option<ScaledClock>,
+}
+
+struct Inner {
+    state: Mutex<WorldState>,
+    api_key: Option<String>,
+    clock: ClockMode,
+    faults: Mutex<FaultTable>,
+    counters: Mutex<BTreeMap<CounterKey, u64>>,
+}
+
+/// The simulator: a world behind a lock, its HTTP API, its clock and its fault table.
+#[derive(Clone)]
+pub struct Sim {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep serving it.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Sim {
+    /// Builds a simulator from a world known to be valid (the default world, a fixture).
+    ///
+    /// # Panics
+    /// When the world is invalid (an unknown project, region or type, a malformed price); use
+    /// [`Sim::try_new`] for worlds read at run time.
+    pub fn new(config: SimConfig) -> Self {
+        match Self::try_new(config) {
+            Ok(sim) => sim,
+            Err(error) => panic!("invalid simulator world: {error}"),
+        }
+    }
+
+    /// Builds a simulator, reporting an invalid world.
+    pub fn try_new(config: SimConfig) -> Result<Self, SimError> {
+        let start = match (config.clock, config.world.start_time) {
+            (_, Some(start)) => start,
+            (ClockMode::Manual, None) => super::world::DEFAULT_START,
+            (ClockMode::Scaled(_), None) => Timestamp::now(),
+        };
+        let world = World::new(&config.world, config.seed, start)?;
+        let scaled = match config.clock {
+            ClockMode::Manual => None,
+            ClockMode::Scaled(factor) => Some(ScaledClock {
+                real_start: Instant::now(),
+                sim_start: world.now(),
+                factor: factor.max(0.0),
+                skipped: SignedDuration::ZERO,
+            }),
+        };
+        Ok(Sim {
+            inner: Arc::new(Inner {
+                state: Mutex::new(WorldState { world, scaled }),
+                api_key: config.api_key,
+                clock: config.clock,
+                faults: Mutex::new(FaultTable::new(config.seed)),
+                counters: Mutex::new(BTreeMap::new()),
+            }),
+        })
+    }
+
+    /// Locks the world, first bringing a scaled clock up to date.
+    pub(crate) fn world(&self) -> WorldGuard<'_> {
+        let mut state = lock(&self.inner.state);
+        if let Some(target) = state.scaled.as_ref().map(ScaledClock::target) {
+            state.world.advance_to(target);
+        }
+        WorldGuard(state)
+    }
+
+    pub(crate) fn api_key(&self) -> Option<&str> {
+        self.inner.api_key.as_deref()
+    }
+
+    pub fn clock(&self) -> ClockMode {
+        self.inner.clock
+    }
+
+    /// Moves simulated time forward by `d`, running every tick and transition due, in order.
+    pub fn advance(&self, d: Duration) {
+        let step = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+        let mut state = lock(&self.inner.state);
+        if let Some(scaled) = state.scaled.as_mut() {
+            scaled.skipped += step;
+        }
+        let target = state
+            .scaled
+            .as_ref()
+            .map_or_else(|| state.world.now() + step, ScaledClock::target);
+        let target = target.max(state.world.now() + step);
+        state.world.advance_to(target);
+    }
+
+    /// Current simulated time.
+    pub fn now(&self) -> Timestamp {
+        self.world().now()
+    }
+
+    /// Changes an auction's capacity (instance type by name or FID); effective at the next clearing.
+    pub fn set_capacity(
+        &self,
+        region: &str,
+        instance_type: &str,
+        capacity: u32,
+    ) -> Result<(), SimError> {
+        self.world().set_capacity(region, instance_type, capacity)
+    }
+
+    /// Adds competing demand from a hidden project; returns its bid FID.
+    pub fn add_demand(
+        &self,
+        region: &str,
+        instance_type: &str,
+        quantity: u32,
+        limit_cents: u64,
+    ) -> Result<String, SimError> {
+        self.world()
+            .add_demand(region, instance_type, quantity, limit_cents)
+    }
+
+    /// Removes competing demand added by [`Sim::add_demand`].
+    pub fn remove_demand(&self, bid_fid: &str) -> Result<(), SimError> {
+        self.world().remove_demand(bid_fid)
+    }
+
+    pub fn faults(&self) -> FaultsHandle {
+        FaultsHandle { sim: self.clone() }
+    }
+
+    pub(crate) fn with_faults<T>(&self, f: impl FnOnce(&mut FaultTable) -> T) -> T {
+        f(&mut lock(&self.inner.faults))
+    }
+
+    /// A snapshot of the request counters.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            entries: lock(&self.inner.counters).clone(),
+        }
+    }
+
+    pub fn reset_counters(&self) {
+        lock(&self.inner.counters).clear();
+    }
+
+    pub(crate) fn record(&self, key: CounterKey) {
+        *lock(&self.inner.counters).entry(key).or_insert(0) += 1;
+    }
+}
+
+/// The locked world.
+pub(crate) struct WorldGuard<'a>(MutexGuard<'a, WorldState>);
+
+impl std::ops::Deref for WorldGuard<'_> {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.0.world
+    }
+}
+
+impl std::ops::DerefMut for WorldGuard<'_> {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.0.world
+    }
+}

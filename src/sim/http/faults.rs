@@ -1,0 +1,191 @@
+//! Injected faults, per route (method + template) or for every API route: a share of 5xx answers,
+//! a share of 429 with `Retry-After`, added latency, a share of dropped connections. Draws come from
+//! a generator seeded from the simulator's seed, so a test sees the same faults on every run.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::sim::Sim;
+
+/// What to inject. Shares are probabilities in 0..=1, drawn in the order drop, 5xx, 429.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultSpec {
+    /// Share of requests answered 503.
+    pub error_5xx: f64,
+    /// Share of requests answered 429 with `Retry-After`.
+    pub throttle_429: f64,
+    /// `Retry-After` of the 429 answers (whole seconds on the wire, rounded up).
+    #[serde(with = "millis")]
+    pub retry_after: Duration,
+    /// Added to every request (real time).
+    #[serde(with = "millis")]
+    pub latency: Duration,
+    /// Share of requests whose connection is dropped without a complete answer.
+    pub drop: f64,
+}
+
+mod millis {
+    //! Durations as whole milliseconds in the control API's JSON.
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(duration.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+/// The fault table and its generator.
+pub(crate) struct FaultTable {
+    global: Option<FaultSpec>,
+    routes: HashMap<(String, String), FaultSpec>,
+    rng: StdRng,
+}
+
+impl FaultTable {
+    pub(crate) fn new(seed: u64) -> Self {
+        // A distinct stream from the world's, so faults never shift FIDs or jitter.
+        FaultTable {
+            global: None,
+            routes: HashMap::new(),
+            rng: StdRng::seed_from_u64(seed ^ 0xfa17_5eed_0000_0001),
+        }
+    }
+
+    /// The spec for a request: its route's, else the global one.
+    fn spec_for(&self, method: &str, route: &str) -> Option<FaultSpec> {
+        self.routes
+            .get(&(method.to_ascii_uppercase(), route.to_owned()))
+            .or(self.global.as_ref())
+            .cloned()
+    }
+}
+
+/// Sets and clears faults on a running simulator.
+#[derive(Clone)]
+pub struct FaultsHandle {
+    pub(crate) sim: Sim,
+}
+
+impl FaultsHandle {
+    /// Faults for one route, e.g. `("POST", "/v2/spot/bids")`; they take precedence over global ones.
+    pub fn set_route(&self, method: &str, route: &str, spec: FaultSpec) {
+        self.sim.with_faults(|table| {
+            table
+                .routes
+                .insert((method.to_ascii_uppercase(), route.to_owned()), spec);
+        });
+    }
+
+    /// Faults for every API route without its own.
+    pub fn set_all(&self, spec: FaultSpec) {
+        self.sim.with_faults(|table| table.global = Some(spec));
+    }
+
+    pub fn clear_route(&self, method: &str, route: &str) {
+        self.sim.with_faults(|table| {
+            table
+                .routes
+                .remove(&(method.to_ascii_uppercase(), route.to_owned()));
+        });
+    }
+
+    /// Removes every fault.
+    pub fn clear(&self) {
+        self.sim.with_faults(|table| {
+            table.global = None;
+            table.routes.clear();
+        });
+    }
+}
+
+/// Marks a response whose connection is to be dropped (the counters record it so).
+#[derive(Debug, Clone, Copy)]
+pub struct Dropped;
+
+enum Decision {
+    Pass,
+    Drop,
+    Error,
+    Throttle(Duration),
+}
+
+/// Applies the faults of the request's route before it reaches the handler.
+pub async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    let Some(route) = route else {
+        return next.run(request).await;
+    };
+    let (latency, decision) = sim.with_faults(|table| {
+        let Some(spec) = table.spec_for(&method, &route) else {
+            return (Duration::ZERO, Decision::Pass);
+        };
+        let draw: f64 = table.rng.random();
+        let decision = if draw < spec.drop {
+            Decision::Drop
+        } else if draw < spec.drop + spec.error_5xx {
+            Decision::Error
+        } else if draw < spec.drop + spec.error_5xx + spec.throttle_429 {
+            Decision::Throttle(spec.retry_after)
+        } else {
+            Decision::Pass
+        };
+        (spec.latency, decision)
+    });
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match decision {
+        Decision::Pass => next.run(request).await,
+        Decision::Error => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "detail": "Service Unavailable" })),
+        )
+            .into_response(),
+        Decision::Throttle(retry_after) => {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({ "detail": "Too Many Requests" })),
+            )
+                .into_response();
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Decision::Drop => dropped_response(),
+    }
+}
+
+/// A response whose body fails at once: the server aborts the connection before the answer is
+/// complete, which a client sees as a transport error.
+fn dropped_response() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "injected drop",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(failing));
+    response.extensions_mut().insert(Dropped);
+    response
+}
