@@ -1,3 +1,17 @@
 //! Controllers: per kind, a pure planner and a thin reconcile that observes, plans, acts and reports.
+//!
+//! Shared pieces: [`context`] (clients, observers, keys, events, metrics), [`error`] (the one
+//! error type), [`backoff`] (per-object retry delays), [`api_keys`] (keys from Secrets),
+//! [`events`] and [`status`] (reporting).
 
+pub mod api_keys;
+pub mod backoff;
+pub mod context;
+pub mod error;
+pub mod events;
 pub mod instance_schedule;
+pub mod spot_bid;
+pub mod status;
+
+pub use context::{Context, ControllerConfig, OPERATOR_NAME};
+pub use error::{Error, Problem};

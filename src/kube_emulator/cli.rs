@@ -1,5 +1,6 @@
 //! `mithril-operator kube-emulator`.
 
+use super::Emulator;
 use std::{net::SocketAddr, path::PathBuf};
 
 /// Flags of `mithril-operator kube-emulator`.
@@ -14,6 +15,18 @@ pub struct EmulatorArgs {
 }
 
 /// Runs the emulator until Ctrl-C.
-pub async fn run(_args: EmulatorArgs) -> Result<(), crate::BoxError> {
-    Err("the emulator is not built yet".into())
+pub async fn run(args: EmulatorArgs) -> Result<(), crate::BoxError> {
+    let emulator = Emulator::new();
+    let handle = emulator.serve(args.listen).await?;
+    std::fs::write(&args.kubeconfig, emulator.kubeconfig_yaml(handle.addr))
+        .map_err(|e| format!("cannot write {}: {e}", args.kubeconfig.display()))?;
+    tracing::info!(
+        addr = %handle.addr,
+        kubeconfig = %args.kubeconfig.display(),
+        "kube emulator serving (plain HTTP, no authentication); use kubectl --kubeconfig {}",
+        args.kubeconfig.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    handle.shutdown().await;
+    Ok(())
 }

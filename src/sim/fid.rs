@@ -42,14 +42,19 @@ pub fn random_fid(kind: FidKind, rng: &mut StdRng) -> String {
 
 /// A FID derived from a name, so objects declared in a world file keep their FIDs whatever the seed.
 pub fn named_fid(kind: FidKind, name: &str) -> String {
-    // FNV-1a, then a splitmix walk: stable across releases, unlike std's hasher.
+    named_id(kind.prefix(), name)
+}
+
+/// `prefix` and 16 alphanumerics derived from `name` (FNV-1a, then a splitmix walk: stable across
+/// releases, unlike std's hasher).
+pub fn named_id(prefix: &str, name: &str) -> String {
     let mut state: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in kind.prefix().bytes().chain(name.bytes()) {
+    for byte in prefix.bytes().chain(name.bytes()) {
         state ^= u64::from(byte);
         state = state.wrapping_mul(0x0100_0000_01b3);
     }
-    let mut fid = String::with_capacity(kind.prefix().len() + BODY_LEN);
-    fid.push_str(kind.prefix());
+    let mut fid = String::with_capacity(prefix.len() + BODY_LEN);
+    fid.push_str(prefix);
     for _ in 0..BODY_LEN {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = state;

@@ -54,7 +54,13 @@ struct ScaledClock {
 impl ScaledClock {
     fn target(&self) -> Timestamp {
         let elapsed = self.real_start.elapsed().as_secs_f64() * self.factor;
-        self.sim_start + SignedDuration::from_secs_f64(elapsed) + self.skipped
+        let flowed = SignedDuration::try_from_secs_f64(elapsed).unwrap_or(SignedDuration::MAX);
+        let target = self
+            .sim_start
+            .checked_add(flowed.saturating_add(self.skipped))
+            .unwrap_or(Timestamp::MAX);
+        // Mithril's timestamps carry microseconds at most; so do ours.
+        target.round(jiff::Unit::Microsecond).unwrap_or(target)
     }
 }
 
@@ -100,7 +106,10 @@ impl Sim {
         let start = match (config.clock, config.world.start_time) {
             (_, Some(start)) => start,
             (ClockMode::Manual, None) => super::world::DEFAULT_START,
-            (ClockMode::Scaled(_), None) => Timestamp::now(),
+            (ClockMode::Scaled(_), None) => {
+                let now = Timestamp::now();
+                now.round(jiff::Unit::Second).unwrap_or(now)
+            }
         };
         let world = World::new(&config.world, config.seed, start)?;
         let scaled = match config.clock {
@@ -145,13 +154,17 @@ impl Sim {
         let step = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
         let mut state = lock(&self.inner.state);
         if let Some(scaled) = state.scaled.as_mut() {
-            scaled.skipped += step;
+            scaled.skipped = scaled.skipped.saturating_add(step);
         }
+        let stepped = state
+            .world
+            .now()
+            .checked_add(step)
+            .unwrap_or(Timestamp::MAX);
         let target = state
             .scaled
             .as_ref()
-            .map_or_else(|| state.world.now() + step, ScaledClock::target);
-        let target = target.max(state.world.now() + step);
+            .map_or(stepped, |scaled| scaled.target().max(stepped));
         state.world.advance_to(target);
     }
 

@@ -1,14 +1,4 @@
-//! `/_sim/`: the control API for tests and demos (not part of Mithril). JSON in, JSON out; errors
-//! are `{"detail": "..."}` with status 400.
-//!
-//! - `GET /_sim/time` → `{"now"}`; `POST /_sim/advance {"seconds"}` → `{"now"}`
-//! - `POST /_sim/demand {"region","instance_type","quantity","limit_price"}` → 201 `{"bid_fid"}`;
-//!   `DELETE /_sim/demand/{bid_fid}` → 204
-//! - `PUT /_sim/capacity {"region","instance_type","capacity"}` → 204
-//! - `PUT /_sim/faults {"method"?, "route"?, "spec": FaultSpec}` → 204 (no route: every API route);
-//!   `DELETE /_sim/faults` → 204
-//! - `GET /_sim/counters` → `{"counters": [{"method","route","status","dropped","count"}]}`;
-//!   `DELETE /_sim/counters` → 204
+//! Handlers of the `/_sim/` control routes (listed in [`super`]); not part of Mithril.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -41,6 +31,10 @@ pub async fn time(State(sim): State<Sim>) -> Response {
     Json(json!({ "now": sim.now() })).into_response()
 }
 
+/// One request advances at most this far: every clearing in between runs, so a slip such as
+/// 1e12 seconds would otherwise hold the world for hours.
+const MAX_ADVANCE: Duration = Duration::from_secs(30 * 24 * 3600);
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Advance {
@@ -52,8 +46,14 @@ pub async fn advance(State(sim): State<Sim>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(response) => return response,
     };
-    let Ok(step) = Duration::try_from_secs_f64(request.seconds) else {
-        return bad_request("seconds must be a non-negative number");
+    let step = match Duration::try_from_secs_f64(request.seconds) {
+        Ok(step) if step <= MAX_ADVANCE => step,
+        _ => {
+            return bad_request(format!(
+                "seconds must be between 0 and {}",
+                MAX_ADVANCE.as_secs()
+            ));
+        }
     };
     sim.advance(step);
     Json(json!({ "now": sim.now() })).into_response()

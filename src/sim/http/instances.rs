@@ -16,7 +16,7 @@ use crate::sim::wire::{
     PatchInstanceStatusResponse,
 };
 use crate::sim::world::{
-    Caller, Instance, Owner, Page, ReservedAction, ReservedError, SortOrder, World,
+    Caller, Cursor, Instance, Owner, Page, ReservedAction, ReservedError, SortOrder, World,
     page_by_creation, page_by_key,
 };
 
@@ -49,6 +49,9 @@ fn owner_is(
     bid_fids: Option<&Vec<String>>,
     reservation_fids: Option<&Vec<String>>,
 ) -> bool {
+    if bid_fids.is_none() && reservation_fids.is_none() {
+        return true;
+    }
     let (bid, reservation) = world.owner_fids(instance);
     bid_fids.is_none_or(|fids| bid.as_ref().is_some_and(|bid| fids.contains(bid)))
         && reservation_fids
@@ -208,7 +211,7 @@ struct HistoryQuery {
     start_time: Option<Timestamp>,
     end_time: Option<Timestamp>,
     limit: usize,
-    after: Option<crate::sim::world::Cursor>,
+    after: Option<Cursor>,
 }
 
 const HISTORY_ORDER: &str = "history";
@@ -234,21 +237,20 @@ fn history_query(raw: Option<&str>, caller: &Caller) -> Result<HistoryQuery, Api
 }
 
 fn history_page<'w>(world: &'w World, query: &HistoryQuery) -> Page<&'w Instance> {
+    let bid_fids = query.bid_fid.clone().map(|fid| vec![fid]);
+    let reservation_fids = query.reservation_fid.clone().map(|fid| vec![fid]);
     let keep = |instance: &Instance| {
-        let (bid, reservation) = world.owner_fids(instance);
         instance.project == query.project
             && query
                 .instance_fid
                 .as_ref()
                 .is_none_or(|fid| &instance.fid == fid)
-            && query
-                .bid_fid
-                .as_ref()
-                .is_none_or(|fid| bid.as_ref() == Some(fid))
-            && query
-                .reservation_fid
-                .as_ref()
-                .is_none_or(|fid| reservation.as_ref() == Some(fid))
+            && owner_is(
+                world,
+                instance,
+                bid_fids.as_ref(),
+                reservation_fids.as_ref(),
+            )
     };
     page_by_creation(
         world.instances(),

@@ -1,4 +1,15 @@
 //! The HTTP API: Mithril's routes (authenticated, faults and counters applied) and `/_sim/`.
+//!
+//! Control routes (JSON; errors `400 {"detail": "..."}`):
+//! - `GET /_sim/time` → `{"now"}`; `POST /_sim/advance {"seconds"}` → `{"now"}`
+//! - `POST /_sim/demand {"region", "instance_type", "quantity", "limit_price": "$D.CC"}` → 201
+//!   `{"bid_fid"}`; `DELETE /_sim/demand/{bid_fid}` → 204
+//! - `PUT /_sim/capacity {"region", "instance_type", "capacity"}` → 204
+//! - `PUT /_sim/faults {"method"?, "route"?, "spec": {"error_5xx", "throttle_429", "retry_after"
+//!   (ms), "latency" (ms), "drop"}}` → 204 (without method and route: every Mithril route);
+//!   `DELETE /_sim/faults` → 204
+//! - `GET /_sim/counters` → `{"counters": [{"method", "route", "status", "dropped", "count"}]}`;
+//!   `DELETE /_sim/counters` → 204
 
 mod auth;
 mod catalog;

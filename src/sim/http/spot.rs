@@ -17,6 +17,7 @@ use crate::sim::wire::{
 };
 use crate::sim::world::{
     Bid, BidUpdate, Caller, CreateBid, CreateBidError, Cursor, SortOrder, UpdateBidError, World,
+    page_by_creation, page_by_key,
 };
 
 const BID_STATUSES: [&str; 5] = ["Open", "Allocated", "Preempting", "Terminated", "Paused"];
@@ -44,16 +45,11 @@ pub(super) fn cursor(
     Cursor::decode(&text, sort, order)
         .map(Some)
         .map_err(|error| {
-            let mut problems = Problems::default();
-            problems.value_error(
+            Problems::single_value_error(
                 vec!["query".into(), "next_cursor".into()],
                 Value::String(text),
                 &error.to_string(),
-            );
-            problems
-                .finish(())
-                .err()
-                .unwrap_or(ApiError::BadRequest(error.to_string()))
+            )
         })
 }
 
@@ -112,22 +108,7 @@ pub async fn list_bids(
             && name.as_ref().is_none_or(|name| &bid.name == name)
     };
     let page = if sort == "created_at" {
-        let page = crate::sim::world::page_by_creation(
-            world.bids(),
-            &sort,
-            order,
-            after.as_ref(),
-            limit,
-            keep,
-        );
-        crate::sim::world::Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|bid| bid_model(&world, bid))
-                .collect(),
-            next: page.next,
-        }
+        page_by_creation(world.bids(), &sort, order, after.as_ref(), limit, keep)
     } else {
         let keyed = world
             .bids()
@@ -135,16 +116,9 @@ pub async fn list_bids(
             .filter(|bid| keep(bid))
             .map(|bid| (bid.status.as_str().to_owned(), bid.seq, bid))
             .collect();
-        let page = crate::sim::world::page_by_key(keyed, &sort, order, after.as_ref(), limit);
-        crate::sim::world::Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|bid| bid_model(&world, bid))
-                .collect(),
-            next: page.next,
-        }
-    };
+        page_by_key(keyed, &sort, order, after.as_ref(), limit)
+    }
+    .map(|bid| bid_model(&world, bid));
     Ok(Json(GetBidsResponse {
         data: page.items,
         next_cursor: page.next.map(|cursor| cursor.encode()),
@@ -247,18 +221,11 @@ pub async fn create_bid(
         .create_bid(request, &caller.user)
         .map_err(|error| match error {
             CreateBidError::NameUsed => ApiError::BadRequest("name already used".into()),
-            CreateBidError::NoAuction => {
-                let mut problems = Problems::default();
-                problems.value_error(
-                    vec!["body".into(), "instance_type".into()],
-                    Value::String(instance_type.clone()),
-                    &format!("instance type '{instance_type}' is not offered in region '{region}'"),
-                );
-                problems
-                    .finish(())
-                    .err()
-                    .unwrap_or(ApiError::BadRequest(error.to_string()))
-            }
+            CreateBidError::NoAuction => Problems::single_value_error(
+                vec!["body".into(), "instance_type".into()],
+                Value::String(instance_type.clone()),
+                &format!("instance type '{instance_type}' is not offered in region '{region}'"),
+            ),
         })?;
     let bid = world.bid_by_seq(seq).map(|bid| bid_model(&world, bid));
     bid.map(|bid| (StatusCode::CREATED, Json(bid)))

@@ -47,6 +47,13 @@ impl Problems {
         self.0.is_empty()
     }
 
+    /// The 422 answer of a single `value_error`.
+    pub fn single_value_error(loc: Vec<LocPart>, input: Value, error: &str) -> ApiError {
+        let mut problems = Problems::default();
+        problems.value_error(loc, input, error);
+        ApiError::Validation(problems.0)
+    }
+
     /// `Ok(value)` when nothing was reported.
     pub fn finish<T>(self, value: T) -> Result<T, ApiError> {
         if self.0.is_empty() {

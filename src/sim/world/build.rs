@@ -168,11 +168,8 @@ impl World {
                     .fid
                     .clone()
                     .unwrap_or_else(|| named_fid(FidKind::Reservation, &reservation.name)),
-                name: reservation.name.clone(),
-                project: project.clone(),
                 price_cents,
                 end_time,
-                instances: Vec::new(),
             });
             for position in 0..reservation.quantity {
                 let seq = world.create_instance(
@@ -186,7 +183,6 @@ impl World {
                     InstanceStatus::Running,
                 );
                 world.open_price_period(seq, price_cents, start_time);
-                world.reservations[index].instances.push(seq);
             }
         }
         Ok(world)

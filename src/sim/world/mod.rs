@@ -10,7 +10,7 @@ mod reserved;
 
 pub use bids::{BidUpdate, CreateBid, CreateBidError, UpdateBidError};
 pub use build::DEFAULT_START;
-pub use paging::{Cursor, CursorError, Page, SortOrder, page_by_creation, page_by_key};
+pub use paging::{Cursor, Page, SortOrder, page_by_creation, page_by_key};
 pub use reserved::{ReservedAction, ReservedError};
 
 use jiff::Timestamp;
@@ -119,11 +119,8 @@ pub struct Instance {
 #[derive(Debug, Clone)]
 pub struct Reservation {
     pub fid: String,
-    pub name: String,
-    pub project: String,
     pub price_cents: u64,
     pub end_time: Timestamp,
-    pub instances: Vec<u64>,
 }
 
 /// Access of one configured key.
@@ -175,10 +172,8 @@ impl World {
         Caller {
             user: configured
                 .and_then(|access| access.user.clone())
-                .unwrap_or_else(|| {
-                    super::fid::named_fid(super::fid::FidKind::Project, key)
-                        .replacen("proj_", "user_", 1)
-                }),
+                // A stable user id per key, so `created_by` is the same on every run.
+                .unwrap_or_else(|| super::fid::named_id("user_", key)),
             projects: configured.map_or_else(
                 || self.any_key_projects.clone(),
                 |access| access.projects.clone(),
@@ -267,12 +262,6 @@ impl World {
         self.reservations.get(index)
     }
 
-    pub fn reservation_by_fid(&self, fid: &str) -> Option<&Reservation> {
-        self.reservations
-            .iter()
-            .find(|reservation| reservation.fid == fid)
-    }
-
     /// FID of what owns an instance: (bid, reservation).
     pub fn owner_fids(&self, instance: &Instance) -> (Option<String>, Option<String>) {
         match instance.owner {
@@ -281,9 +270,5 @@ impl World {
                 (None, self.reservations.get(index).map(|r| r.fid.clone()))
             }
         }
-    }
-
-    pub fn market_project(&self) -> &str {
-        &self.market_project
     }
 }

@@ -64,6 +64,16 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+impl<T> Page<T> {
+    /// The same page with each item converted.
+    pub fn map<U>(self, convert: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(convert).collect(),
+            next: self.next,
+        }
+    }
+}
+
 /// Pages a map kept in creation order without looking at more than the page (plus what the filter
 /// skips): O(log n + page) for unfiltered lists.
 pub fn page_by_creation<'a, T>(

@@ -1,0 +1,112 @@
+//! Which Mithril API key a resource acts with: its `apiKeySecretRef`, else the operator's own.
+//!
+//! Secrets are read through a short-lived cache: a thousand SpotBids sharing one Secret cost one
+//! GET per TTL, and a rotated or fixed key is picked up within the TTL without a spec edit.
+
+use super::error::Problem;
+use crate::crd::ApiKeySecretRef;
+use crate::mithril::ApiKey;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// (namespace, Secret name, key in the Secret).
+type CacheKey = (String, String, String);
+
+/// Resolves API keys for resources.
+pub struct ApiKeys {
+    client: Client,
+    default_key: Option<ApiKey>,
+    ttl: Duration,
+    cache: Mutex<HashMap<CacheKey, (Instant, Result<ApiKey, Problem>)>>,
+}
+
+impl ApiKeys {
+    pub fn new(client: Client, default_key: Option<ApiKey>, ttl: Duration) -> Self {
+        Self {
+            client,
+            default_key,
+            ttl,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The key for a resource in `namespace` with this reference. A missing Secret or key is a
+    /// [`Problem`] for the resource; only a failing API server is an error.
+    pub async fn key_for(
+        &self,
+        namespace: &str,
+        reference: Option<&ApiKeySecretRef>,
+    ) -> Result<Result<ApiKey, Problem>, kube::Error> {
+        let Some(reference) = reference else {
+            return Ok(self.default_key.clone().ok_or_else(|| {
+                Problem::new(
+                    "ApiKeyNotConfigured",
+                    "the resource has no spec.apiKeySecretRef and the operator has no default key \
+                     (--api-key-secret or MITHRIL_API_KEY)",
+                )
+            }));
+        };
+        let cache_key = (
+            namespace.to_owned(),
+            reference.name.clone(),
+            reference.key.clone(),
+        );
+        if let Some((read_at, key)) = self.lock().get(&cache_key)
+            && read_at.elapsed() < self.ttl
+        {
+            return Ok(key.clone());
+        }
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let key = match api.get_opt(&reference.name).await? {
+            None => Err(Problem::new(
+                "ApiKeySecretNotFound",
+                format!("Secret {namespace}/{} does not exist", reference.name),
+            )),
+            Some(secret) => key_in_secret(&secret, namespace, reference),
+        };
+        self.lock().insert(cache_key, (Instant::now(), key.clone()));
+        Ok(key)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<CacheKey, (Instant, Result<ApiKey, Problem>)>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The API key under `reference.key` in the Secret.
+fn key_in_secret(
+    secret: &Secret,
+    namespace: &str,
+    reference: &ApiKeySecretRef,
+) -> Result<ApiKey, Problem> {
+    let (name, key) = (&reference.name, &reference.key);
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|data| data.get(key))
+        .map(|bytes| bytes.0.clone())
+        .ok_or_else(|| {
+            Problem::new(
+                "ApiKeyMissing",
+                format!("Secret {namespace}/{name} has no key {key:?}"),
+            )
+        })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Problem::new(
+            "ApiKeyInvalid",
+            format!("Secret {namespace}/{name} key {key:?} is not UTF-8"),
+        )
+    })?;
+    // A trailing newline (`echo key > file; kubectl create secret --from-file`) is common and harmless.
+    ApiKey::new(text.trim_end()).map_err(|error| {
+        Problem::new(
+            "ApiKeyInvalid",
+            format!("Secret {namespace}/{name} key {key:?}: {error}"),
+        )
+    })
+}

@@ -1,0 +1,80 @@
+//! What every reconcile shares: clients, observers, keys, events, metrics and backoff.
+
+use super::api_keys::ApiKeys;
+use super::backoff::Backoffs;
+use crate::observe::ObserverRegistry;
+use crate::runtime::metrics::Metrics;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use std::time::Duration;
+
+/// The operator's name in events, field managers and the lease.
+pub const OPERATOR_NAME: &str = "mithril-operator";
+
+/// Tunables shared by the controllers.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// Safety-net requeue of every resource; Mithril changes arrive sooner through the observers.
+    pub resync: Duration,
+    /// How soon a resource with a problem only the user can fix (bad key, unknown project) is
+    /// looked at again, so a fixed Secret is noticed without a spec edit.
+    pub problem_recheck: Duration,
+    /// Reconciles running at once, per controller.
+    pub concurrency: u16,
+    /// First and longest wait after a failed reconcile (per resource, doubling in between).
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long a Secret's API key is trusted before it is read again.
+    pub secret_ttl: Duration,
+    /// This replica's name in events (the pod name in a cluster).
+    pub instance: String,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(300),
+            problem_recheck: Duration::from_secs(300),
+            concurrency: 16,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            secret_ttl: Duration::from_secs(60),
+            instance: OPERATOR_NAME.to_owned(),
+        }
+    }
+}
+
+/// Shared by every reconcile of every controller.
+pub struct Context {
+    pub kube: Client,
+    pub registry: ObserverRegistry,
+    pub keys: ApiKeys,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    pub backoff: Backoffs,
+    pub config: ControllerConfig,
+}
+
+impl Context {
+    pub fn new(
+        kube: Client,
+        registry: ObserverRegistry,
+        default_key: Option<crate::mithril::ApiKey>,
+        metrics: Metrics,
+        config: ControllerConfig,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: OPERATOR_NAME.into(),
+            instance: Some(config.instance.clone()),
+        };
+        Self {
+            recorder: Recorder::new(kube.clone(), reporter),
+            keys: ApiKeys::new(kube.clone(), default_key, config.secret_ttl),
+            backoff: Backoffs::new(config.backoff_base, config.backoff_max),
+            kube,
+            registry,
+            metrics,
+            config,
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The controllers' one error type, and what each failure means for the resource.
+
+use crate::mithril::MithrilError;
+use crate::observe::ObserveError;
+
+/// A reconcile that could not finish. Transient failures are retried with per-object backoff;
+/// problems only the user can fix are not errors but conditions (see [`Problem`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Mithril(#[from] MithrilError),
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("{0}")]
+    Problem(Problem),
+}
+
+impl Error {
+    /// A short, bounded label for metrics and events.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubernetesApiError",
+            Error::Mithril(error) => mithril_reason(error),
+            Error::Observe(_) => "MithrilUnavailable",
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(error)
+                | kube::runtime::finalizer::Error::CleanupFailed(error) => error.reason(),
+                _ => "KubernetesApiError",
+            },
+            Error::Problem(problem) => problem.reason,
+        }
+    }
+}
+
+/// The condition reason for a Mithril failure.
+pub fn mithril_reason(error: &MithrilError) -> &'static str {
+    match error.status() {
+        _ if error.is_auth() => "InvalidApiKey",
+        Some(404) => "NotFound",
+        Some(422) => "RejectedByMithril",
+        Some(429) => "RateLimited",
+        _ => "MithrilUnavailable",
+    }
+}
+
+/// Something wrong that retrying will not fix: it waits for the spec or its Secret to change
+/// (re-checked slowly, so a fixed Secret is noticed without a spec edit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// UpperCamelCase condition reason, e.g. `ApiKeySecretNotFound`.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason, self.message)
+    }
+}

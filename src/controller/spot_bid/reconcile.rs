@@ -1,0 +1,733 @@
+//! The SpotBid reconcile: observe (memory first), plan (pure), act (one Mithril write), report.
+
+use super::index::BidIndex;
+use super::names::bid_name;
+use super::plan::{Action as BidAction, DesiredBid, Intent, Plan, plan};
+use super::report::{Observation, SyncOutcome, status};
+use crate::controller::error::mithril_reason;
+use crate::controller::{Context, Error, Problem, events, status::apply_status};
+use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
+use crate::mithril::{
+    ApiKey, Bid, BidStatus, LaunchSpecification, MithrilClient, MithrilError, Price,
+    UpdateBidRequest,
+};
+use crate::observe::{MithrilObserver, ObserveError};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+/// The controller's name in metrics and logs.
+pub const CONTROLLER: &str = "spotbid";
+/// Cancels the bid before the resource goes (unless `deletionPolicy: Orphan`).
+pub const FINALIZER: &str = "mithril.ai/cancel-bid";
+/// `"true"`: report what Mithril shows, never write to Mithril (no finalizer either).
+pub const OBSERVE_ONLY_ANNOTATION: &str = "mithril.ai/observe-only";
+/// `"true"`: leave the resource alone entirely (no Mithril writes, no status updates but the
+/// condition saying so) until the annotation goes.
+pub const RECONCILE_PAUSED_ANNOTATION: &str = "mithril.ai/reconcile-paused";
+
+/// The SpotBid controller's state beside the shared [`Context`].
+pub struct SpotBidContext {
+    pub shared: Arc<Context>,
+    pub index: BidIndex,
+    /// Resources (by uid) whose last create may have reached Mithril without an answer: the
+    /// next attempt looks the bid up by name on Mithril itself before any POST.
+    uncertain_creates: Mutex<HashSet<String>>,
+}
+
+impl SpotBidContext {
+    pub fn new(shared: Arc<Context>) -> Self {
+        Self {
+            shared,
+            index: BidIndex::default(),
+            uncertain_creates: Mutex::default(),
+        }
+    }
+
+    fn mark_uncertain(&self, uid: &str, uncertain: bool) {
+        let mut set = self
+            .uncertain_creates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if uncertain {
+            set.insert(uid.to_owned());
+        } else {
+            set.remove(uid);
+        }
+    }
+
+    fn is_uncertain(&self, uid: &str) -> bool {
+        self.uncertain_creates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(uid)
+    }
+}
+
+/// Entry point for kube-runtime: times the reconcile and resets backoff on success.
+pub async fn reconcile(resource: Arc<SpotBid>, ctx: Arc<SpotBidContext>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = resource.namespace().unwrap_or_default(), name = %resource.name_any());
+    let result =
+        tracing::Instrument::instrument(reconcile_resource(resource.clone(), &ctx), span).await;
+    let shared = &ctx.shared;
+    shared.metrics.reconciled(
+        CONTROLLER,
+        started.elapsed(),
+        result.as_ref().err().map(Error::reason),
+    );
+    if result.is_ok() {
+        shared
+            .backoff
+            .succeeded(&resource.uid().unwrap_or_default());
+    }
+    result
+}
+
+/// Entry point for kube-runtime on failure: per-object exponential backoff.
+pub fn error_policy(resource: Arc<SpotBid>, error: &Error, ctx: Arc<SpotBidContext>) -> Action {
+    let wait = ctx
+        .shared
+        .backoff
+        .failed(&resource.uid().unwrap_or_default());
+    tracing::warn!(namespace = resource.namespace().unwrap_or_default(), name = %resource.name_any(), %error, retry_in = ?wait, "reconcile failed");
+    Action::requeue(wait)
+}
+
+fn annotated(resource: &SpotBid, annotation: &str) -> bool {
+    resource
+        .annotations()
+        .get(annotation)
+        .is_some_and(|value| value == "true")
+}
+
+async fn reconcile_resource(resource: Arc<SpotBid>, ctx: &SpotBidContext) -> Result<Action, Error> {
+    let namespace = resource.namespace().unwrap_or_default();
+    let api: Api<SpotBid> = Api::namespaced(ctx.shared.kube.clone(), &namespace);
+    if annotated(&resource, RECONCILE_PAUSED_ANNOTATION) {
+        let sync = SyncOutcome::failed(
+            "ReconcilePaused",
+            format!(
+                "the {RECONCILE_PAUSED_ANNOTATION} annotation is set: the operator leaves this resource alone"
+            ),
+            false,
+        );
+        report(&api, &resource, ctx, None, None, &sync).await?;
+        return Ok(Action::await_change());
+    }
+    if annotated(&resource, OBSERVE_ONLY_ANNOTATION) {
+        return observe_only(&api, resource, ctx).await;
+    }
+    finalizer(&api, FINALIZER, resource, |event| async {
+        match event {
+            FinalizerEvent::Apply(resource) => apply(&api, resource, ctx).await,
+            FinalizerEvent::Cleanup(resource) => cleanup(&api, resource, ctx).await,
+        }
+    })
+    .await
+    .map_err(|error| Error::Finalizer(Box::new(error)))
+}
+
+/// Everything a resource's names resolve to on Mithril.
+struct Resolved {
+    client: MithrilClient,
+    observer: MithrilObserver,
+    project_fid: String,
+    instance_type_fid: String,
+    bid_name: String,
+}
+
+/// Resolves key, project and instance type. `Ok(Err(problem))` for what only the user can fix.
+async fn resolve(
+    resource: &SpotBid,
+    ctx: &SpotBidContext,
+) -> Result<Result<Resolved, Problem>, Error> {
+    let shared = &ctx.shared;
+    let namespace = resource.namespace().unwrap_or_default();
+    let spec = &resource.spec;
+    let key: ApiKey = match shared
+        .keys
+        .key_for(&namespace, spec.api_key_secret_ref.as_ref())
+        .await?
+    {
+        Ok(key) => key,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    let project_fid = match shared.registry.resolve_project(&key, &spec.project).await {
+        Ok(fid) => fid,
+        Err(error) => {
+            return classify(error, "ProjectNotFound", || {
+                format!("Mithril has no project {:?} for this API key", spec.project)
+            });
+        }
+    };
+    let instance_type_fid = match shared
+        .registry
+        .resolve_instance_type(&key, &spec.instance_type)
+        .await
+    {
+        Ok(fid) => fid,
+        Err(error) => {
+            return classify(error, "InstanceTypeNotFound", || {
+                format!("Mithril has no instance type {:?}", spec.instance_type)
+            });
+        }
+    };
+    let observer = shared.registry.observer(&key, &project_fid)?;
+    let client = shared.registry.client(&key)?;
+    let bid_name = bid_name(
+        &namespace,
+        &resource.name_any(),
+        &resource.uid().unwrap_or_default(),
+    );
+    Ok(Ok(Resolved {
+        client,
+        observer,
+        project_fid,
+        instance_type_fid,
+        bid_name,
+    }))
+}
+
+/// A failed lookup: a rejected key or an unknown name is a problem for the user; anything else
+/// (Mithril down, rate limited) an error to retry.
+fn classify<T>(
+    error: ObserveError,
+    not_found_reason: &'static str,
+    not_found: impl FnOnce() -> String,
+) -> Result<Result<T, Problem>, Error> {
+    if error.is_auth() {
+        Ok(Err(Problem::new(
+            "InvalidApiKey",
+            format!("Mithril rejected the API key: {error}"),
+        )))
+    } else if error.is_not_found() {
+        Ok(Err(Problem::new(not_found_reason, not_found())))
+    } else {
+        Err(error.into())
+    }
+}
+
+/// The bid this resource manages, from memory when the observer has synced.
+async fn find_bid(
+    resource: &SpotBid,
+    resolved: &Resolved,
+    ctx: &SpotBidContext,
+) -> Result<Option<Bid>, Error> {
+    let observer = &resolved.observer;
+    let known_fid = resource
+        .spec
+        .bid_fid
+        .clone()
+        .or_else(|| resource.status.as_ref().and_then(|s| s.bid_fid.clone()));
+    if let Some(fid) = &known_fid {
+        if let Some(bid) = observer.bid_by_fid(fid) {
+            return Ok(Some(bid));
+        }
+        if !observer.is_synced() {
+            match resolved.client.get_bid(fid).await {
+                Ok(bid) => {
+                    observer.record_bid(bid.clone());
+                    return Ok(Some(bid));
+                }
+                Err(error) if error.is_not_found() => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if resource.spec.bid_fid.is_some() {
+            return Ok(None);
+        }
+    }
+    let uid = resource.uid().unwrap_or_default();
+    // The cache answers for bids that existed when it last listed, and for our own writes; only a
+    // create whose outcome is unknown, or a cache not yet filled, needs Mithril itself.
+    if !observer.is_synced() || ctx.is_uncertain(&uid) {
+        let bids = resolved
+            .client
+            .find_bids_by_name(&resolved.project_fid, &resolved.bid_name)
+            .await?;
+        for bid in &bids {
+            observer.record_bid(bid.clone());
+        }
+        ctx.mark_uncertain(&uid, false);
+        return Ok(prefer_live(bids));
+    }
+    Ok(observer
+        .live_bid_by_name(&resolved.bid_name)
+        .or_else(|| prefer_live(observer.bids_by_name(&resolved.bid_name))))
+}
+
+/// Of several bids with one name, the live one, else the newest.
+fn prefer_live(mut bids: Vec<Bid>) -> Option<Bid> {
+    bids.sort_by_key(|bid| (bid.status != BidStatus::Terminated, bid.created_at));
+    bids.pop()
+}
+
+fn desired(resource: &SpotBid, resolved: &Resolved, limit_price: Price) -> DesiredBid {
+    let spec = &resource.spec;
+    let launch = &spec.launch_specification;
+    DesiredBid {
+        name: resolved.bid_name.clone(),
+        project_fid: resolved.project_fid.clone(),
+        instance_type_fid: resolved.instance_type_fid.clone(),
+        region: spec.region.clone(),
+        instance_quantity: i64::from(spec.instance_quantity),
+        limit_price,
+        paused: spec.paused,
+        launch_specification: LaunchSpecification {
+            volumes: launch.volumes.clone(),
+            ssh_keys: launch.ssh_keys.clone(),
+            startup_script: launch.startup_script.clone(),
+            kubernetes_cluster: launch.kubernetes_cluster.clone(),
+            image_version: launch.image_version.clone(),
+            memory_gb: launch.memory_gb,
+        },
+        adopt_fid: spec.bid_fid.clone(),
+    }
+}
+
+/// Resolves and reads the bid; a problem is reported on the resource and ends the reconcile.
+async fn observe(
+    api: &Api<SpotBid>,
+    resource: &SpotBid,
+    ctx: &SpotBidContext,
+) -> Result<Result<(Resolved, Option<Bid>, Price), Action>, Error> {
+    let resolved = match resolve(resource, ctx).await? {
+        Ok(resolved) => resolved,
+        Err(problem) => return Ok(Err(report_problem(api, resource, ctx, None, problem).await?)),
+    };
+    let limit_price = match resource.spec.limit_price.parse::<Price>() {
+        Ok(price) => price,
+        Err(error) => {
+            return Ok(Err(report_problem(
+                api,
+                resource,
+                ctx,
+                Some(&resolved),
+                Problem::new("InvalidLimitPrice", error.to_string()),
+            )
+            .await?));
+        }
+    };
+    let bid = find_bid(resource, &resolved, ctx).await?;
+    ctx.index.record(
+        ObjectRef::from_obj(resource),
+        &resolved.bid_name,
+        bid.as_ref().map(|b| b.fid.as_str()),
+    );
+    Ok(Ok((resolved, bid, limit_price)))
+}
+
+async fn apply(
+    api: &Api<SpotBid>,
+    resource: Arc<SpotBid>,
+    ctx: &SpotBidContext,
+) -> Result<Action, Error> {
+    let (resolved, observed, limit_price) = match observe(api, &resource, ctx).await? {
+        Ok(observed) => observed,
+        Err(action) => return Ok(action),
+    };
+    let plan = plan(
+        &Intent::Present(desired(&resource, &resolved, limit_price)),
+        observed.as_ref(),
+    );
+    if !plan.drift.is_empty() {
+        let outcome = SyncOutcome::from_plan(&Plan {
+            action: None,
+            ..plan.clone()
+        });
+        events::warning(
+            &ctx.shared.recorder,
+            resource.as_ref(),
+            "ImmutableFieldChanged",
+            "Plan",
+            outcome.message,
+        )
+        .await;
+    }
+    let bid = match act(&resource, &resolved, ctx, &plan).await {
+        Ok(bid) => bid.or(observed),
+        Err(Acted::Problem(problem)) => {
+            return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
+        }
+        Err(Acted::Failed(error)) => {
+            let sync = SyncOutcome::failed(mithril_reason(&error), error.to_string(), false);
+            report(
+                api,
+                &resource,
+                ctx,
+                Some(&resolved),
+                observed.as_ref(),
+                &sync,
+            )
+            .await?;
+            return Err(error.into());
+        }
+    };
+    report(
+        api,
+        &resource,
+        ctx,
+        Some(&resolved),
+        bid.as_ref(),
+        &SyncOutcome::from_plan(&Plan {
+            action: None,
+            ..plan
+        }),
+    )
+    .await?;
+    Ok(Action::requeue(ctx.shared.config.resync))
+}
+
+/// How an action failed.
+enum Acted {
+    /// Mithril refused the request as such (422, 400): retrying the same request cannot help.
+    Problem(Problem),
+    Failed(MithrilError),
+}
+
+/// Carries out the plan's write; returns the bid Mithril answered with.
+async fn act(
+    resource: &SpotBid,
+    resolved: &Resolved,
+    ctx: &SpotBidContext,
+    plan: &Plan,
+) -> Result<Option<Bid>, Acted> {
+    let recorder = &ctx.shared.recorder;
+    let uid = resource.uid().unwrap_or_default();
+    match &plan.action {
+        None => Ok(None),
+        Some(BidAction::Create(request)) => {
+            // The idempotency key is the deterministic name: a retried POST is the same request.
+            match resolved.client.create_bid(request, &request.name).await {
+                Ok(bid) => {
+                    resolved.observer.record_bid(bid.clone());
+                    let note = format!(
+                        "placed bid {} for {} x {} in {} at a limit of {}",
+                        bid.fid,
+                        request.instance_quantity,
+                        resource.spec.instance_type,
+                        request.region,
+                        request.limit_price
+                    );
+                    events::normal(recorder, resource, "BidCreated", "Create", note).await;
+                    Ok(Some(bid))
+                }
+                Err(error) => {
+                    // A lost answer, or "name already used" (another attempt did land): look the
+                    // name up on Mithril before any further POST.
+                    if error.is_ambiguous_write() || error.status() == Some(400) {
+                        ctx.mark_uncertain(&uid, true);
+                    }
+                    events::warning(
+                        recorder,
+                        resource,
+                        "CreateFailed",
+                        "Create",
+                        error.to_string(),
+                    )
+                    .await;
+                    Err(refusal_or_failure(error, "BidRejected"))
+                }
+            }
+        }
+        Some(BidAction::Update { fid, request }) => {
+            match resolved.client.update_bid(fid, request).await {
+                Ok(bid) => {
+                    resolved.observer.record_bid(bid.clone());
+                    events::normal(
+                        recorder,
+                        resource,
+                        "BidUpdated",
+                        "Update",
+                        format!("updated bid {fid}: {}", describe(request)),
+                    )
+                    .await;
+                    Ok(Some(bid))
+                }
+                Err(error) => {
+                    events::warning(
+                        recorder,
+                        resource,
+                        "UpdateFailed",
+                        "Update",
+                        error.to_string(),
+                    )
+                    .await;
+                    let reason = if request.limit_price.is_some() {
+                        "PriceRejected"
+                    } else {
+                        "UpdateRejected"
+                    };
+                    Err(refusal_or_failure(error, reason))
+                }
+            }
+        }
+        Some(BidAction::Cancel { fid }) => cancel(resource, resolved, ctx, fid)
+            .await
+            .map(|()| None)
+            .map_err(Acted::Failed),
+    }
+}
+
+fn refusal_or_failure(error: MithrilError, reason: &'static str) -> Acted {
+    match error.status() {
+        Some(400 | 422) if !error.is_ambiguous_write() => {
+            Acted::Problem(Problem::new(reason, error.to_string()))
+        }
+        _ => Acted::Failed(error),
+    }
+}
+
+fn describe(request: &UpdateBidRequest) -> String {
+    let mut changes = Vec::new();
+    if let Some(price) = &request.limit_price {
+        changes.push(format!("limit price {price}"));
+    }
+    if let Some(paused) = request.paused {
+        changes.push(if paused {
+            "paused".to_owned()
+        } else {
+            "resumed".to_owned()
+        });
+    }
+    if let Some(volumes) = &request.volumes {
+        changes.push(format!("volumes [{}]", volumes.join(", ")));
+    }
+    if let Some(memory) = request.memory_gb {
+        changes.push(format!("memory {memory} GB"));
+    }
+    changes.join(", ")
+}
+
+async fn cancel(
+    resource: &SpotBid,
+    resolved: &Resolved,
+    ctx: &SpotBidContext,
+    fid: &str,
+) -> Result<(), MithrilError> {
+    let recorder = &ctx.shared.recorder;
+    match resolved.client.cancel_bid(fid).await {
+        // Already gone counts as cancelled.
+        Ok(()) | Err(MithrilError::NotFound { .. }) => {
+            resolved.observer.record_cancelled(fid);
+            events::normal(
+                recorder,
+                resource,
+                "BidCancelled",
+                "Cancel",
+                format!("cancelled bid {fid}"),
+            )
+            .await;
+            Ok(())
+        }
+        Err(error) => {
+            events::warning(recorder, resource, "CancelFailed", "Cancel", format!("{error}; the resource stays until the bid is cancelled (set deletionPolicy: Orphan to let it go)")).await;
+            Err(error)
+        }
+    }
+}
+
+async fn cleanup(
+    api: &Api<SpotBid>,
+    resource: Arc<SpotBid>,
+    ctx: &SpotBidContext,
+) -> Result<Action, Error> {
+    let resource_ref = ObjectRef::from_obj(resource.as_ref());
+    if resource.spec.deletion_policy == DeletionPolicy::Orphan {
+        let fid = resource
+            .status
+            .as_ref()
+            .and_then(|s| s.bid_fid.clone())
+            .unwrap_or_else(|| "(none placed)".into());
+        events::normal(
+            &ctx.shared.recorder,
+            resource.as_ref(),
+            "BidOrphaned",
+            "Delete",
+            format!("left bid {fid} on Mithril (deletionPolicy: Orphan)"),
+        )
+        .await;
+        ctx.index.forget(&resource_ref);
+        return Ok(Action::await_change());
+    }
+    let resolved = match resolve(&resource, ctx).await? {
+        Ok(resolved) => resolved,
+        // No such project or instance type for this key: no bid of ours can exist there.
+        Err(problem)
+            if problem.reason.ends_with("NotFound") && problem.reason != "ApiKeySecretNotFound" =>
+        {
+            ctx.index.forget(&resource_ref);
+            return Ok(Action::await_change());
+        }
+        Err(problem) => {
+            report_problem(api, &resource, ctx, None, problem.clone()).await?;
+            // Keep retrying with backoff: letting go now could leave a paid bid running.
+            return Err(Error::Problem(problem));
+        }
+    };
+    let bid = find_bid(&resource, &resolved, ctx).await?;
+    if let Some(BidAction::Cancel { fid }) =
+        plan(&Intent::Deleting(DeletionPolicy::Delete), bid.as_ref()).action
+    {
+        cancel(&resource, &resolved, ctx, &fid).await?;
+    }
+    ctx.index.forget(&resource_ref);
+    Ok(Action::await_change())
+}
+
+/// Observe-only: report what Mithril shows and what the operator would do; never write to
+/// Mithril, and never hold the resource back from deletion.
+async fn observe_only(
+    api: &Api<SpotBid>,
+    resource: Arc<SpotBid>,
+    ctx: &SpotBidContext,
+) -> Result<Action, Error> {
+    if resource.finalizers().iter().any(|f| f == FINALIZER) {
+        remove_finalizer(api, &resource).await?;
+        return Ok(Action::await_change());
+    }
+    if resource.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let (resolved, observed, limit_price) = match observe(api, &resource, ctx).await? {
+        Ok(observed) => observed,
+        Err(action) => return Ok(action),
+    };
+    let plan = plan(
+        &Intent::Present(desired(&resource, &resolved, limit_price)),
+        observed.as_ref(),
+    );
+    let sync = match &plan.action {
+        Some(action) => SyncOutcome::failed(
+            "ObserveOnly",
+            format!("observe-only: the operator would {}", summary(action)),
+            false,
+        ),
+        None => SyncOutcome::from_plan(&plan),
+    };
+    report(
+        api,
+        &resource,
+        ctx,
+        Some(&resolved),
+        observed.as_ref(),
+        &sync,
+    )
+    .await?;
+    Ok(Action::requeue(ctx.shared.config.resync))
+}
+
+fn summary(action: &BidAction) -> String {
+    match action {
+        BidAction::Create(request) => format!("place bid {:?}", request.name),
+        BidAction::Update { fid, request } => format!("update bid {fid}: {}", describe(request)),
+        BidAction::Cancel { fid } => format!("cancel bid {fid}"),
+    }
+}
+
+async fn remove_finalizer(api: &Api<SpotBid>, resource: &SpotBid) -> Result<(), Error> {
+    let Some(position) = resource.finalizers().iter().position(|f| f == FINALIZER) else {
+        return Ok(());
+    };
+    let path = format!("/metadata/finalizers/{position}");
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        { "op": "test", "path": path, "value": FINALIZER },
+        { "op": "remove", "path": path },
+    ]))
+    .map_err(|error| Error::Problem(Problem::new("Internal", error.to_string())))?;
+    api.patch(
+        &resource.name_any(),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Json::<()>(patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reports a problem only the user can fix, and looks again later.
+async fn report_problem(
+    api: &Api<SpotBid>,
+    resource: &SpotBid,
+    ctx: &SpotBidContext,
+    resolved: Option<&Resolved>,
+    problem: Problem,
+) -> Result<Action, Error> {
+    let previous_reason = resource
+        .status
+        .as_ref()
+        .and_then(|s| crate::crd::find_condition(&s.conditions, crate::crd::SYNCED))
+        .map(|c| c.reason.clone());
+    if previous_reason.as_deref() != Some(problem.reason) {
+        events::warning(
+            &ctx.shared.recorder,
+            resource,
+            problem.reason,
+            "Reconcile",
+            problem.message.clone(),
+        )
+        .await;
+    }
+    let sync = SyncOutcome::failed(problem.reason, problem.message, true);
+    let bid = match resolved {
+        Some(resolved) => resource
+            .status
+            .as_ref()
+            .and_then(|s| s.bid_fid.as_deref())
+            .and_then(|fid| resolved.observer.bid_by_fid(fid)),
+        None => None,
+    };
+    report(api, resource, ctx, resolved, bid.as_ref(), &sync).await?;
+    Ok(Action::requeue(ctx.shared.config.problem_recheck))
+}
+
+/// Writes the status when it changed; a new preemption is also an event.
+async fn report(
+    api: &Api<SpotBid>,
+    resource: &SpotBid,
+    ctx: &SpotBidContext,
+    resolved: Option<&Resolved>,
+    bid: Option<&Bid>,
+    sync: &SyncOutcome,
+) -> Result<(), Error> {
+    let instances = match (resolved, bid) {
+        (Some(resolved), Some(bid)) => resolved.observer.instances_of_bid(&bid.fid),
+        _ => Vec::new(),
+    };
+    let clearing_price = resolved
+        .and_then(|resolved| {
+            resolved
+                .observer
+                .auction(&resource.spec.region, &resolved.instance_type_fid)
+        })
+        .map(|auction| auction.last_instance_price);
+    let observation = Observation {
+        bid,
+        instances: &instances,
+        clearing_price,
+    };
+    let previous = resource.status.as_ref();
+    let bid_name = resolved.map(|resolved| resolved.bid_name.as_str());
+    let new = status(
+        previous,
+        &resource.spec,
+        resource.metadata.generation,
+        bid_name,
+        observation,
+        sync,
+        Time::new(jiff::Timestamp::now()),
+    );
+    if !status_changed(previous, &new) {
+        return Ok(());
+    }
+    apply_status(api, resource, &new).await?;
+    if new.preemption_count > previous.map_or(0, |s| s.preemption_count) {
+        let fid = new.bid_fid.clone().unwrap_or_default();
+        events::warning(&ctx.shared.recorder, resource, "Preempted", "Observe", format!("the auction price rose above the limit of bid {fid}; Mithril is reclaiming its instances and the bid returns to Open")).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! The SpotBid status: what the operator observed of the bid and whether Mithril matches the spec.
+//!
+//! Pure: the reconcile passes the previous status, what it observed (after any write it made) and
+//! how syncing went; [`status`] returns the status to store. It is built from the previous one so
+//! that unchanged conditions keep their transition times and an unchanged status compares equal
+//! (the reconcile writes only when something changed).
+
+use super::plan::{Blocker, Plan};
+use crate::crd::{
+    Condition, ConditionStatus, READY, SYNCED, SpotBidInstance, SpotBidPhase, SpotBidSpec,
+    SpotBidStatus, Time, set_condition,
+};
+use crate::mithril::{Bid, BidStatus, Instance, InstanceStatus, Price};
+
+/// What the reconcile observed on Mithril for one SpotBid.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observation<'a> {
+    /// The bid this resource manages, if Mithril shows one.
+    pub bid: Option<&'a Bid>,
+    /// The bid's instances, in any order.
+    pub instances: &'a [Instance],
+    /// The auction's current clearing price: what an allocated bid pays per instance-hour.
+    pub clearing_price: Option<Price>,
+}
+
+/// How syncing the spec to Mithril went; becomes the `Synced` condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncOutcome {
+    pub synced: bool,
+    /// UpperCamelCase reason, e.g. `InvalidApiKey`.
+    pub reason: String,
+    pub message: String,
+    /// Nothing will change until the spec or its Secret does (no bid: phase `Failed`).
+    pub terminal: bool,
+}
+
+impl SyncOutcome {
+    /// Mithril matches the spec.
+    pub fn in_sync() -> Self {
+        Self {
+            synced: true,
+            reason: "Synced".into(),
+            message: "Mithril matches the spec".into(),
+            terminal: false,
+        }
+    }
+
+    /// Syncing failed; `terminal` when retrying cannot help before the spec or Secret changes.
+    pub fn failed(reason: impl Into<String>, message: impl Into<String>, terminal: bool) -> Self {
+        Self {
+            synced: false,
+            reason: reason.into(),
+            message: message.into(),
+            terminal,
+        }
+    }
+
+    /// What a plan that could not be fully carried out says: drift or a blocker. In sync otherwise.
+    pub fn from_plan(plan: &Plan) -> Self {
+        if let Some(blocker) = &plan.blocker {
+            return match blocker {
+                Blocker::AdoptedBidNotFound { fid } => Self::failed(
+                    "AdoptedBidNotFound",
+                    format!("spec.bidFid {fid} is not a bid this API key can see"),
+                    true,
+                ),
+                Blocker::AdoptedBidTerminated { fid } => Self::failed(
+                    "AdoptedBidTerminated",
+                    format!(
+                        "the adopted bid {fid} has ended; remove spec.bidFid from a new SpotBid to place a fresh bid"
+                    ),
+                    true,
+                ),
+            };
+        }
+        if !plan.drift.is_empty() {
+            let fields: Vec<String> = plan
+                .drift
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} is {:?} but the bid has {:?}",
+                        d.field, d.wanted, d.actual
+                    )
+                })
+                .collect();
+            return Self::failed(
+                "ImmutableFieldChanged",
+                format!(
+                    "Mithril cannot change these on a live bid: {}; create a new SpotBid instead",
+                    fields.join("; ")
+                ),
+                false,
+            );
+        }
+        Self::in_sync()
+    }
+}
+
+/// The status to store for `spec` at `generation`, given the previous status and observations.
+pub fn status(
+    previous: Option<&SpotBidStatus>,
+    spec: &SpotBidSpec,
+    generation: Option<i64>,
+    bid_name: Option<&str>,
+    observed: Observation<'_>,
+    sync: &SyncOutcome,
+    now: Time,
+) -> SpotBidStatus {
+    let mut status = previous.cloned().unwrap_or_default();
+    let previous_phase = status.phase;
+    let phase = phase(observed.bid, sync);
+
+    if phase == SpotBidPhase::Preempting && previous_phase != Some(SpotBidPhase::Preempting) {
+        status.preemption_count += 1;
+        status.last_preemption_time = Some(now);
+    }
+
+    let wanted = spec.instance_quantity;
+    let ready = observed
+        .instances
+        .iter()
+        .filter(|i| i.status == InstanceStatus::Running)
+        .count();
+    let ready = i32::try_from(ready).unwrap_or(i32::MAX);
+    let mut instances: Vec<SpotBidInstance> =
+        observed.instances.iter().map(instance_status).collect();
+    instances.sort_by(|a, b| a.fid.cmp(&b.fid));
+
+    status.phase = Some(phase);
+    status.bid_name = bid_name.map(str::to_owned).or(status.bid_name);
+    status.bid_fid = observed.bid.map(|bid| bid.fid.clone());
+    status.limit_price = observed.bid.map(|bid| bid.limit_price.to_string());
+    status.current_price = match phase {
+        SpotBidPhase::Allocated | SpotBidPhase::Preempting => {
+            observed.clearing_price.map(|p| p.to_string())
+        }
+        _ => None,
+    };
+    status.instances = instances;
+    status.ready_instances = ready;
+    status.wanted_instances = wanted;
+    status.ready = Some(SpotBidStatus::ready_text(ready, wanted));
+    status.observed_generation = generation;
+
+    let (ready_status, reason, message) = readiness(phase, observed.bid, ready, wanted, sync);
+    set_condition(
+        &mut status.conditions,
+        Condition::new(READY, ready_status, reason, message, generation, now),
+    );
+    let synced = if sync.synced {
+        ConditionStatus::True
+    } else {
+        ConditionStatus::False
+    };
+    set_condition(
+        &mut status.conditions,
+        Condition::new(
+            SYNCED,
+            synced,
+            sync.reason.clone(),
+            sync.message.clone(),
+            generation,
+            now,
+        ),
+    );
+    status
+}
+
+fn phase(bid: Option<&Bid>, sync: &SyncOutcome) -> SpotBidPhase {
+    match bid.map(|bid| &bid.status) {
+        None if sync.terminal => SpotBidPhase::Failed,
+        None => SpotBidPhase::Pending,
+        Some(BidStatus::Open) => SpotBidPhase::Open,
+        Some(BidStatus::Allocated) => SpotBidPhase::Allocated,
+        Some(BidStatus::Preempting) => SpotBidPhase::Preempting,
+        Some(BidStatus::Paused) => SpotBidPhase::Paused,
+        Some(BidStatus::Terminated) => SpotBidPhase::Terminated,
+        // A status this operator does not know yet: the bid exists, nothing more is claimed.
+        Some(BidStatus::Unknown(_)) => SpotBidPhase::Pending,
+    }
+}
+
+fn readiness(
+    phase: SpotBidPhase,
+    bid: Option<&Bid>,
+    ready: i32,
+    wanted: i32,
+    sync: &SyncOutcome,
+) -> (ConditionStatus, &'static str, String) {
+    use ConditionStatus::{False, True};
+    match phase {
+        SpotBidPhase::Allocated if ready >= wanted => (
+            True,
+            "Running",
+            format!("all {wanted} instances are running"),
+        ),
+        SpotBidPhase::Allocated => (
+            False,
+            "InstancesStarting",
+            format!("{ready}/{wanted} instances running"),
+        ),
+        SpotBidPhase::Open => {
+            let limit = bid
+                .map(|bid| bid.limit_price.to_string())
+                .unwrap_or_default();
+            (
+                False,
+                "WaitingForCapacity",
+                format!(
+                    "the bid is open at a limit of {limit} and waits for the auction to allocate it"
+                ),
+            )
+        }
+        SpotBidPhase::Preempting => (
+            False,
+            "Preempting",
+            "the auction price rose above the limit; Mithril is reclaiming the instances".into(),
+        ),
+        SpotBidPhase::Paused => (
+            False,
+            "Paused",
+            "the bid is paused and holds no instances".into(),
+        ),
+        SpotBidPhase::Terminated => (False, "Terminated", "the bid has ended on Mithril".into()),
+        SpotBidPhase::Relocating => (
+            False,
+            "Relocating",
+            "Mithril is moving the instances".into(),
+        ),
+        SpotBidPhase::Pending | SpotBidPhase::Failed if !sync.synced => {
+            (False, "BidNotPlaced", sync.message.clone())
+        }
+        SpotBidPhase::Pending | SpotBidPhase::Failed => {
+            (False, "BidNotPlaced", "the bid is being placed".into())
+        }
+    }
+}
+
+fn instance_status(instance: &Instance) -> SpotBidInstance {
+    SpotBidInstance {
+        fid: instance.fid.clone(),
+        name: instance.name.clone(),
+        status: instance.status.to_string(),
+        private_ip: instance.private_ip.clone(),
+        ssh_destination: instance.ssh_destination.clone(),
+    }
+}
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;

@@ -1,0 +1,381 @@
+use super::*;
+use crate::controller::spot_bid::plan::{DesiredBid, ImmutableDrift, Intent, plan};
+use crate::crd::{DeletionPolicy, LaunchSpecification as SpecLaunch, find_condition};
+use crate::mithril::LaunchSpecification;
+
+fn at(minute: i64) -> Time {
+    Time::new(jiff::Timestamp::from_second(1_795_000_000 + minute * 60).unwrap())
+}
+
+fn spec(quantity: i32) -> SpotBidSpec {
+    SpotBidSpec {
+        project: "demo".into(),
+        region: "us-central1-a".into(),
+        instance_type: "h100-80gb.sxm.8x".into(),
+        instance_quantity: quantity,
+        limit_price: "$12.50".into(),
+        paused: false,
+        launch_specification: SpecLaunch::default(),
+        deletion_policy: DeletionPolicy::Delete,
+        bid_fid: None,
+        api_key_secret_ref: None,
+    }
+}
+
+fn bid(status: BidStatus) -> Bid {
+    Bid {
+        fid: "bid_0123456789abcdef".into(),
+        name: "k8s.default.train.3f2b8c1e".into(),
+        project: "proj_0123456789abcdef".into(),
+        created_by: "user_1".into(),
+        created_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+        deactivated_at: None,
+        limit_price: "$12.50".parse().unwrap(),
+        instance_quantity: 2,
+        instance_type: "it_0123456789abcdef".into(),
+        region: Some("us-central1-a".into()),
+        instances: vec!["inst_b".into(), "inst_a".into()],
+        launch_specification: LaunchSpecification::default(),
+        status,
+    }
+}
+
+fn instance(fid: &str, status: InstanceStatus) -> Instance {
+    Instance {
+        fid: fid.into(),
+        name: format!("{fid}-name"),
+        project: "proj_0123456789abcdef".into(),
+        created_at: "2026-11-23T10:02:00Z".parse().unwrap(),
+        created_by: "user_1".into(),
+        instance_type: "it_0123456789abcdef".into(),
+        region: Some("us-central1-a".into()),
+        bid: Some("bid_0123456789abcdef".into()),
+        reservation: None,
+        ssh_destination: (status == InstanceStatus::Running)
+            .then(|| format!("ubuntu@{fid}.example")),
+        private_ip: Some("10.0.0.7".into()),
+        status,
+    }
+}
+
+fn condition<'a>(status: &'a SpotBidStatus, type_: &str) -> &'a Condition {
+    find_condition(&status.conditions, type_).unwrap()
+}
+
+#[test]
+fn before_the_bid_exists_the_phase_is_pending() {
+    let status = status(
+        None,
+        &spec(2),
+        Some(1),
+        Some("k8s.default.train.3f2b8c1e"),
+        Observation::default(),
+        &SyncOutcome::in_sync(),
+        at(0),
+    );
+    assert_eq!(status.phase, Some(SpotBidPhase::Pending));
+    assert_eq!(status.bid_fid, None);
+    assert_eq!(
+        status.bid_name.as_deref(),
+        Some("k8s.default.train.3f2b8c1e")
+    );
+    assert_eq!(status.ready.as_deref(), Some("0/2"));
+    assert_eq!(condition(&status, READY).status, ConditionStatus::False);
+    assert_eq!(condition(&status, READY).reason, "BidNotPlaced");
+    assert_eq!(status.observed_generation, Some(1));
+}
+
+#[test]
+fn an_open_bid_waits_for_capacity_and_pays_nothing() {
+    let bid = bid(BidStatus::Open);
+    let observed = Observation {
+        bid: Some(&bid),
+        instances: &[],
+        clearing_price: Some("$15.00".parse().unwrap()),
+    };
+    let status = status(
+        None,
+        &spec(2),
+        Some(1),
+        None,
+        observed,
+        &SyncOutcome::in_sync(),
+        at(0),
+    );
+    assert_eq!(status.phase, Some(SpotBidPhase::Open));
+    assert_eq!(status.bid_fid.as_deref(), Some("bid_0123456789abcdef"));
+    assert_eq!(status.limit_price.as_deref(), Some("$12.50"));
+    assert_eq!(status.current_price, None);
+    assert_eq!(condition(&status, READY).reason, "WaitingForCapacity");
+    assert!(condition(&status, SYNCED).is_true());
+}
+
+#[test]
+fn ready_only_when_allocated_and_every_instance_runs() {
+    let bid = bid(BidStatus::Allocated);
+    let starting = [
+        instance("inst_b", InstanceStatus::Starting),
+        instance("inst_a", InstanceStatus::Running),
+    ];
+    let observed = Observation {
+        bid: Some(&bid),
+        instances: &starting,
+        clearing_price: Some("$9.75".parse().unwrap()),
+    };
+    let first = status(
+        None,
+        &spec(2),
+        Some(1),
+        None,
+        observed,
+        &SyncOutcome::in_sync(),
+        at(0),
+    );
+    assert_eq!(first.phase, Some(SpotBidPhase::Allocated));
+    assert_eq!(
+        first.current_price.as_deref(),
+        Some("$9.75"),
+        "winners pay the clearing price"
+    );
+    assert_eq!(first.ready.as_deref(), Some("1/2"));
+    assert_eq!(condition(&first, READY).reason, "InstancesStarting");
+    let fids: Vec<_> = first.instances.iter().map(|i| i.fid.as_str()).collect();
+    assert_eq!(
+        fids,
+        ["inst_a", "inst_b"],
+        "instances are listed in a stable order"
+    );
+
+    let running = [
+        instance("inst_b", InstanceStatus::Running),
+        instance("inst_a", InstanceStatus::Running),
+    ];
+    let observed = Observation {
+        instances: &running,
+        ..observed
+    };
+    let second = status(
+        Some(&first),
+        &spec(2),
+        Some(1),
+        None,
+        observed,
+        &SyncOutcome::in_sync(),
+        at(3),
+    );
+    assert!(condition(&second, READY).is_true());
+    assert_eq!(condition(&second, READY).last_transition_time, at(3));
+    assert_eq!(second.ready_instances, 2);
+    assert_eq!(
+        second.instances[1].ssh_destination.as_deref(),
+        Some("ubuntu@inst_b.example")
+    );
+}
+
+#[test]
+fn an_unchanged_observation_rebuilds_an_equal_status() {
+    let bid = bid(BidStatus::Allocated);
+    let running = [
+        instance("inst_a", InstanceStatus::Running),
+        instance("inst_b", InstanceStatus::Running),
+    ];
+    let observed = Observation {
+        bid: Some(&bid),
+        instances: &running,
+        clearing_price: Some("$9.75".parse().unwrap()),
+    };
+    let first = status(
+        None,
+        &spec(2),
+        Some(4),
+        None,
+        observed,
+        &SyncOutcome::in_sync(),
+        at(0),
+    );
+    let again = status(
+        Some(&first),
+        &spec(2),
+        Some(4),
+        None,
+        observed,
+        &SyncOutcome::in_sync(),
+        at(10),
+    );
+    assert_eq!(first, again, "no status write when nothing changed");
+}
+
+#[test]
+fn each_preemption_is_counted_once() {
+    let allocated = bid(BidStatus::Allocated);
+    let preempting = bid(BidStatus::Preempting);
+    let open = bid(BidStatus::Open);
+    let observe = |bid| Observation {
+        bid: Some(bid),
+        instances: &[],
+        clearing_price: None,
+    };
+    let in_sync = SyncOutcome::in_sync();
+
+    let s1 = status(
+        None,
+        &spec(2),
+        Some(1),
+        None,
+        observe(&allocated),
+        &in_sync,
+        at(0),
+    );
+    let s2 = status(
+        Some(&s1),
+        &spec(2),
+        Some(1),
+        None,
+        observe(&preempting),
+        &in_sync,
+        at(2),
+    );
+    let s3 = status(
+        Some(&s2),
+        &spec(2),
+        Some(1),
+        None,
+        observe(&preempting),
+        &in_sync,
+        at(4),
+    );
+    let s4 = status(
+        Some(&s3),
+        &spec(2),
+        Some(1),
+        None,
+        observe(&open),
+        &in_sync,
+        at(7),
+    );
+    assert_eq!(
+        (
+            s2.preemption_count,
+            s3.preemption_count,
+            s4.preemption_count
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(s4.last_preemption_time, Some(at(2)));
+    assert_eq!(condition(&s2, READY).reason, "Preempting");
+    assert_eq!(
+        s4.phase,
+        Some(SpotBidPhase::Open),
+        "a preempted bid returns to Open"
+    );
+
+    let s5 = status(
+        Some(&s4),
+        &spec(2),
+        Some(1),
+        None,
+        observe(&allocated),
+        &in_sync,
+        at(9),
+    );
+    let s6 = status(
+        Some(&s5),
+        &spec(2),
+        Some(1),
+        None,
+        observe(&preempting),
+        &in_sync,
+        at(12),
+    );
+    assert_eq!(s6.preemption_count, 2);
+    assert_eq!(s6.last_preemption_time, Some(at(12)));
+}
+
+#[test]
+fn a_terminal_failure_without_a_bid_is_failed() {
+    let sync = SyncOutcome::failed("InvalidApiKey", "Mithril rejected the API key (401)", true);
+    let status = status(
+        None,
+        &spec(1),
+        Some(2),
+        None,
+        Observation::default(),
+        &sync,
+        at(0),
+    );
+    assert_eq!(status.phase, Some(SpotBidPhase::Failed));
+    let synced = condition(&status, SYNCED);
+    assert_eq!(
+        (synced.status, synced.reason.as_str()),
+        (ConditionStatus::False, "InvalidApiKey")
+    );
+    assert_eq!(
+        condition(&status, READY).message,
+        "Mithril rejected the API key (401)"
+    );
+}
+
+#[test]
+fn a_transient_failure_keeps_the_observed_phase() {
+    let bid = bid(BidStatus::Allocated);
+    let sync = SyncOutcome::failed(
+        "MithrilUnavailable",
+        "PATCH /v2/spot/bids/{bid_fid}: 503",
+        false,
+    );
+    let observed = Observation {
+        bid: Some(&bid),
+        instances: &[],
+        clearing_price: None,
+    };
+    let status = status(None, &spec(2), Some(3), None, observed, &sync, at(0));
+    assert_eq!(status.phase, Some(SpotBidPhase::Allocated));
+    assert_eq!(condition(&status, SYNCED).reason, "MithrilUnavailable");
+    assert_eq!(condition(&status, SYNCED).observed_generation, Some(3));
+}
+
+#[test]
+fn plans_explain_themselves_in_the_synced_condition() {
+    let desired = DesiredBid {
+        name: "k8s.default.train.3f2b8c1e".into(),
+        project_fid: "proj_0123456789abcdef".into(),
+        instance_type_fid: "it_0123456789abcdef".into(),
+        region: "us-central1-b".into(),
+        instance_quantity: 2,
+        limit_price: "$12.50".parse().unwrap(),
+        paused: false,
+        launch_specification: LaunchSpecification::default(),
+        adopt_fid: None,
+    };
+    let drift = plan(
+        &Intent::Present(desired.clone()),
+        Some(&bid(BidStatus::Open)),
+    );
+    assert_eq!(
+        drift.drift,
+        [ImmutableDrift {
+            field: "spec.region",
+            wanted: "us-central1-b".into(),
+            actual: "us-central1-a".into()
+        }]
+    );
+    let outcome = SyncOutcome::from_plan(&drift);
+    assert_eq!(outcome.reason, "ImmutableFieldChanged");
+    assert!(
+        outcome
+            .message
+            .contains("spec.region is \"us-central1-b\" but the bid has \"us-central1-a\""),
+        "{}",
+        outcome.message
+    );
+
+    let adopt = DesiredBid {
+        adopt_fid: Some("bid_missing".into()),
+        ..desired
+    };
+    let missing = SyncOutcome::from_plan(&plan(&Intent::Present(adopt), None));
+    assert_eq!(
+        (missing.reason.as_str(), missing.terminal),
+        ("AdoptedBidNotFound", true)
+    );
+}

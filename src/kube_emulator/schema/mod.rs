@@ -1,0 +1,127 @@
+//! CustomResourceDefinition structural schemas: pruning, defaulting, validation, list types,
+//! with kube-apiserver's (apiextensions-apiserver) semantics and error wording.
+//!
+//! On every write of a custom resource the server calls, in order:
+//! [`CompiledSchema::prune_and_default`] then [`CompiledSchema::validate`].
+//!
+//! Not evaluated: CEL rules (`x-kubernetes-validations`) are accepted in schemas and ignored;
+//! validation ratcheting (unchanged invalid fields of an update pass upstream) is not done:
+//! every write is validated whole, as a create is.
+
+mod causes;
+mod dialect;
+mod list_types;
+mod node;
+mod prune;
+mod structural;
+
+pub use causes::invalid_message;
+pub use node::{ListType, MapType, SchemaNode};
+
+use serde_json::Value;
+use std::sync::Arc;
+
+/// One validation failure, in the shape of a Kubernetes `StatusCause`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// `FieldValueInvalid`, `FieldValueRequired`, `FieldValueNotSupported`, `FieldValueTypeInvalid`, ...
+    pub reason: String,
+    /// Human message, as kube-apiserver words it (e.g. `Invalid value: 0: spec.quantity in body should be greater than or equal to 1`).
+    pub message: String,
+    /// Field path, e.g. `spec.quantity`.
+    pub field: String,
+}
+
+/// Why a CRD version's schema cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The schema breaks structural-schema rules; one `path: message` per violation.
+    #[error("{}", render_violations(.0))]
+    NotStructural(Vec<String>),
+    /// The schema is structural but not a schema the validator can compile (e.g. a bad `pattern`).
+    #[error("openAPIV3Schema: Invalid value: {0}")]
+    Uncompilable(String),
+}
+
+fn render_violations(violations: &[String]) -> String {
+    match violations {
+        [single] => single.clone(),
+        several => format!("[{}]", several.join(", ")),
+    }
+}
+
+/// The compiled `openAPIV3Schema` of one CRD version.
+#[derive(Clone)]
+pub struct CompiledSchema {
+    raw: Value,
+    root: SchemaNode,
+    /// The schema in plain JSON Schema, which `validator` was built from (error causes read it).
+    translated: Arc<Value>,
+    validator: Arc<jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for CompiledSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledSchema")
+            .field("raw", &self.raw)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompiledSchema {
+    /// Compiles a CRD version's `schema.openAPIV3Schema`; an error message for a schema that is not structural.
+    pub fn compile(open_api_v3_schema: &Value) -> Result<Self, String> {
+        Self::try_compile(open_api_v3_schema).map_err(|error| error.to_string())
+    }
+
+    /// [`CompiledSchema::compile`] with the violations kept apart.
+    pub fn try_compile(open_api_v3_schema: &Value) -> Result<Self, SchemaError> {
+        let violations = structural::violations(open_api_v3_schema);
+        if !violations.is_empty() {
+            return Err(SchemaError::NotStructural(violations));
+        }
+        let translated = dialect::to_json_schema(open_api_v3_schema);
+        let validator = jsonschema::draft4::options()
+            .should_validate_formats(true)
+            .should_ignore_unknown_formats(true)
+            .build(&translated)
+            .map_err(|error| SchemaError::Uncompilable(error.to_string()))?;
+        Ok(Self {
+            raw: open_api_v3_schema.clone(),
+            root: SchemaNode::parse(open_api_v3_schema),
+            translated: Arc::new(translated),
+            validator: Arc::new(validator),
+        })
+    }
+
+    /// The schema as the CRD declares it.
+    pub fn raw(&self) -> &Value {
+        &self.raw
+    }
+
+    /// The structural tree: types, list and map types, defaults, per level.
+    pub fn root(&self) -> &SchemaNode {
+        &self.root
+    }
+
+    /// Removes fields the schema does not declare (apiVersion, kind and metadata are always kept;
+    /// `x-kubernetes-preserve-unknown-fields` honoured), then applies `default`s.
+    pub fn prune_and_default(&self, object: &mut Value) {
+        prune::prune_resource(object, &self.root);
+        prune::default_resource(object, &self.root);
+    }
+
+    /// Validates the object (already pruned and defaulted). Empty when valid.
+    pub fn validate(&self, object: &Value) -> Vec<Cause> {
+        let mut found: Vec<Cause> = self
+            .validator
+            .iter_errors(object)
+            .map(|error| causes::from_validation_error(&error, &self.translated, object))
+            .collect();
+        list_types::duplicates(object, &self.root, "", &mut found);
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,82 @@
+//! What the observer tells controllers, and how it decides that something changed.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::mithril::{Bid, BidStatus, InstanceStatus, Price};
+
+/// One thing a controller may want to reconcile again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// Something a SpotBid reports about this bid changed: its status, limit price, instance set,
+    /// one of its instances' statuses, or its market's clearing price (or the bid appeared or
+    /// disappeared).
+    BidChanged { fid: String, name: String },
+    /// A reserved instance's status changed (or it appeared or disappeared).
+    InstanceChanged { fid: String, reservation: String },
+    /// Re-check everything: the observer has just synced, its health changed, or the subscriber
+    /// fell behind and missed changes.
+    Resync,
+}
+
+/// The changes of one observer, as a stream that never ends while the observer lives.
+pub type ChangeStream = Pin<Box<dyn Stream<Item = Change> + Send + 'static>>;
+
+/// Turns a broadcast receiver into a [`ChangeStream`]: a subscriber that lagged gets
+/// [`Change::Resync`] in place of the changes it missed.
+pub(crate) fn change_stream(receiver: broadcast::Receiver<Change>) -> ChangeStream {
+    Box::pin(BroadcastStream::new(receiver).map(|item| match item {
+        Ok(change) => change,
+        Err(BroadcastStreamRecvError::Lagged(_)) => Change::Resync,
+    }))
+}
+
+/// Everything about a bid whose change is worth a reconcile. Compared cycle to cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BidFingerprint {
+    /// Never changes for a bid; kept so a vanished bid can still be named in its change.
+    name: String,
+    status: BidStatus,
+    limit_price: Price,
+    instance_quantity: i64,
+    /// The bid's instances (sorted) with their status as last seen (`None`: not seen yet).
+    instances: Vec<(String, Option<InstanceStatus>)>,
+    /// The clearing price of the bid's market; left out for terminated bids, which pay nothing
+    /// and must not wake up on every market move.
+    clearing_price: Option<Price>,
+}
+
+impl BidFingerprint {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn of(
+        bid: &Bid,
+        instance_status: impl Fn(&str) -> Option<InstanceStatus>,
+        clearing_price: Option<Price>,
+    ) -> Self {
+        let mut instances: Vec<(String, Option<InstanceStatus>)> = bid
+            .instances
+            .iter()
+            .map(|fid| (fid.clone(), instance_status(fid)))
+            .collect();
+        instances.sort();
+        BidFingerprint {
+            name: bid.name.clone(),
+            status: bid.status.clone(),
+            limit_price: bid.limit_price,
+            instance_quantity: bid.instance_quantity,
+            instances,
+            clearing_price: if bid.status == BidStatus::Terminated {
+                None
+            } else {
+                clearing_price
+            },
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! One observation cycle: read Mithril, then merge into the cache and report what changed.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use crate::mithril::{Auction, Bid, Instance, InstanceStatusResponse, MithrilError};
+
+use super::change::Change;
+use super::error::ObserveError;
+use super::fetch::Fetcher;
+use super::observer::{CycleCursor, MithrilObserver, PollReport};
+use super::settled::is_settled;
+use super::snapshot::Snapshot;
+
+/// What a cycle read, before it is merged.
+struct Observation {
+    /// The write epoch when the cycle started.
+    start_epoch: u64,
+    bids: Vec<Bid>,
+    instances: InstancesSeen,
+    auctions: Arc<Vec<Auction>>,
+    requests: u32,
+}
+
+enum InstancesSeen {
+    /// Every instance of the project.
+    All(Vec<Instance>),
+    /// The unsettled instances plus those listed by bid or reservation.
+    Some {
+        listed: Vec<Instance>,
+        /// Instances with neither bid nor reservation, fetched one by one.
+        statuses: Vec<InstanceStatusResponse>,
+        /// Instances Mithril no longer knows.
+        gone: Vec<String>,
+    },
+}
+
+/// Whose instances a partial cycle must list, beyond the unsettled ones.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Targets {
+    bids: BTreeSet<String>,
+    reservations: BTreeSet<String>,
+    /// Instances that settled and whose bid or reservation is listed for them.
+    settled: BTreeSet<String>,
+    /// Instances that settled whose owner is unknown: fetched one by one.
+    instances: BTreeSet<String>,
+}
+
+impl MithrilObserver {
+    /// Runs one full observation cycle. On failure the previous cache stays in place, marked
+    /// stale in [`Self::health`]; the next cycle starts over.
+    pub async fn poll_once(&self) -> Result<PollReport, ObserveError> {
+        let mut cursor = self.inner.cycle.lock().await;
+        let clock = self.inner.config.clock.clone();
+        let started = clock.now();
+        let full = !self.is_synced()
+            || cursor.cycles_since_full + 1 >= self.inner.config.full_instance_refresh_every;
+        match self.observe(&mut cursor, full).await {
+            Ok(observation) => {
+                let requests = observation.requests;
+                let (changed, bids, instances) = self.merge(observation);
+                cursor.cycles_since_full = if full {
+                    0
+                } else {
+                    cursor.cycles_since_full.saturating_add(1)
+                };
+                let report = PollReport {
+                    requests,
+                    bids,
+                    instances,
+                    changed,
+                    full_instance_refresh: full,
+                    duration: clock.now().saturating_sub(started),
+                };
+                self.write().last_report = Some(report.clone());
+                Ok(report)
+            }
+            Err(error) => {
+                let error = ObserveError::from(error);
+                let kind_changed = self.write().health.failed(&error, clock.wall_time());
+                if kind_changed {
+                    tracing::warn!(project = %self.inner.project, %error, "Mithril observation failed; keeping the last picture");
+                    // Controllers re-check their resources to surface (or clear) the condition.
+                    self.emit(vec![Change::Resync]);
+                } else {
+                    tracing::debug!(project = %self.inner.project, %error, "Mithril observation failed again");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn observe(
+        &self,
+        cursor: &mut CycleCursor,
+        full: bool,
+    ) -> Result<Observation, MithrilError> {
+        let inner = &self.inner;
+        let (start_epoch, stale_bids) = {
+            let state = self.read();
+            let stale: Vec<String> = state.stale_bids.keys().cloned().collect();
+            (state.write_epoch, stale)
+        };
+        let mut fetch = Fetcher::new(&inner.client, &inner.project);
+        let bids = fetch.bids().await?;
+        let instances = if full {
+            InstancesSeen::All(fetch.all_instances().await?)
+        } else {
+            self.changed_instances(&mut fetch, &bids, &stale_bids)
+                .await?
+        };
+        let auctions = inner
+            .auctions
+            .read(
+                &inner.client,
+                inner.config.clock.as_ref(),
+                &mut cursor.auction_generation,
+                inner.config.resync,
+            )
+            .await?;
+        Ok(Observation {
+            start_epoch,
+            bids,
+            instances,
+            auctions: auctions.auctions,
+            requests: fetch.requests + auctions.requests,
+        })
+    }
+
+    /// The unsettled instances, plus the instances of every bid or reservation [`targets`] names.
+    async fn changed_instances(
+        &self,
+        fetch: &mut Fetcher<'_>,
+        bids: &[Bid],
+        stale_bids: &[String],
+    ) -> Result<InstancesSeen, MithrilError> {
+        let unsettled = fetch.unsettled_instances().await?;
+        let targets = targets(&self.read().snapshot, bids, &unsettled, stale_bids);
+        let batch = self.inner.config.targeted_batch;
+        let mut listed = unsettled;
+        let by_bid: Vec<String> = targets.bids.into_iter().collect();
+        listed.extend(fetch.instances_of_bids(&by_bid, batch).await?);
+        let by_reservation: Vec<String> = targets.reservations.into_iter().collect();
+        listed.extend(
+            fetch
+                .instances_of_reservations(&by_reservation, batch)
+                .await?,
+        );
+        let seen: HashSet<&str> = listed.iter().map(|i| i.fid.as_str()).collect();
+        // Settled instances missing from their owner's list no longer exist.
+        let mut gone: Vec<String> = targets
+            .settled
+            .into_iter()
+            .filter(|fid| !seen.contains(fid.as_str()))
+            .collect();
+        let mut statuses = Vec::new();
+        for fid in targets.instances {
+            match fetch.instance_status(&fid).await? {
+                Some(status) => statuses.push(status),
+                None => gone.push(fid),
+            }
+        }
+        Ok(InstancesSeen::Some {
+            listed,
+            statuses,
+            gone,
+        })
+    }
+
+    /// Merges a cycle's reads into the cache (never over newer write-throughs) and emits the
+    /// changes. Returns (changes found, bids, instances).
+    fn merge(&self, observation: Observation) -> (usize, usize, usize) {
+        let clock = &self.inner.config.clock;
+        let mut guard = self.write();
+        let start = observation.start_epoch;
+        let state = &mut *guard;
+        let written_bids = &state.written_bids;
+        let written_instances = &state.written_instances;
+        let bid_written = |fid: &str| written_bids.get(fid).is_some_and(|epoch| *epoch > start);
+        let instance_written = |fid: &str| {
+            written_instances
+                .get(fid)
+                .is_some_and(|epoch| *epoch > start)
+        };
+        let snapshot = &mut state.snapshot;
+        snapshot.replace_bids(observation.bids, bid_written);
+        match observation.instances {
+            InstancesSeen::All(instances) => {
+                snapshot.replace_instances(instances, instance_written)
+            }
+            InstancesSeen::Some {
+                listed,
+                statuses,
+                gone,
+            } => {
+                snapshot.put_instances(
+                    listed
+                        .into_iter()
+                        .filter(|instance| !instance_written(&instance.fid)),
+                );
+                for status in statuses {
+                    if !instance_written(&status.fid) {
+                        snapshot.set_instance_status(&status.fid, status.status);
+                    }
+                }
+                for fid in gone {
+                    if !instance_written(&fid) {
+                        snapshot.remove_instance(&fid);
+                    }
+                }
+            }
+        }
+        snapshot.replace_auctions(&observation.auctions);
+        state.written_bids.retain(|_, epoch| *epoch > start);
+        state.written_instances.retain(|_, epoch| *epoch > start);
+        state.stale_bids.retain(|_, epoch| *epoch > start);
+
+        let first_sync = !state.health.synced;
+        let recovered = state.health.succeeded(clock.wall_time());
+        let mut changes = if first_sync {
+            state.baseline();
+            Vec::new()
+        } else {
+            state.diff_all()
+        };
+        let found = changes.len();
+        if first_sync || recovered {
+            changes.push(Change::Resync);
+        }
+        let (bids, instances) = (state.snapshot.bid_count(), state.snapshot.instance_count());
+        drop(guard);
+        self.emit(changes);
+        (found, bids, instances)
+    }
+}
+
+/// Whose instances a partial cycle lists, given the cache before the cycle, the bids just read
+/// and the unsettled instances just read.
+fn targets(
+    snapshot: &Snapshot,
+    bids: &[Bid],
+    unsettled: &[Instance],
+    stale_bids: &[String],
+) -> Targets {
+    let listed: HashSet<&str> = unsettled.iter().map(|i| i.fid.as_str()).collect();
+    let mut targets = Targets::default();
+    // Instances that were unsettled and are no longer listed as such have settled.
+    for instance in snapshot.instances() {
+        if is_settled(&instance.status) || listed.contains(instance.fid.as_str()) {
+            continue;
+        }
+        match (&instance.bid, &instance.reservation) {
+            (Some(bid), _) => {
+                targets.bids.insert(bid.clone());
+                targets.settled.insert(instance.fid.clone());
+            }
+            (None, Some(reservation)) => {
+                targets.reservations.insert(reservation.clone());
+                targets.settled.insert(instance.fid.clone());
+            }
+            (None, None) => {
+                targets.instances.insert(instance.fid.clone());
+            }
+        }
+    }
+    for bid in bids {
+        let unlisted = |fid: &&String| !listed.contains(fid.as_str());
+        // An instance never seen that is not unsettled: it was born and settled between cycles.
+        let unseen = bid
+            .instances
+            .iter()
+            .filter(unlisted)
+            .any(|fid| snapshot.instance(fid).is_none());
+        // A status change of the bid can move settled instances to another settled status.
+        let status_changed = snapshot
+            .bid(&bid.fid)
+            .is_some_and(|cached| cached.status != bid.status)
+            && bid.instances.iter().any(|fid| unlisted(&fid));
+        if unseen || status_changed {
+            targets.bids.insert(bid.fid.clone());
+        }
+    }
+    targets.bids.extend(stale_bids.iter().cloned());
+    targets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mithril::{BidStatus, InstanceStatus, LaunchSpecification, Price};
+
+    fn bid(fid: &str, status: BidStatus, instances: &[&str]) -> Bid {
+        Bid {
+            fid: fid.into(),
+            name: format!("name-{fid}"),
+            project: "proj_1".into(),
+            created_by: "user_1".into(),
+            created_at: "2025-01-01T00:00:00Z".parse().unwrap(),
+            deactivated_at: None,
+            limit_price: Price::from_cents(2000),
+            instance_quantity: instances.len() as i64,
+            instance_type: "it_1".into(),
+            region: Some("us-central1-a".into()),
+            instances: instances.iter().map(|fid| (*fid).to_owned()).collect(),
+            launch_specification: LaunchSpecification::default(),
+            status,
+        }
+    }
+
+    fn instance(
+        fid: &str,
+        bid: Option<&str>,
+        reservation: Option<&str>,
+        status: InstanceStatus,
+    ) -> Instance {
+        Instance {
+            fid: fid.into(),
+            name: fid.into(),
+            project: "proj_1".into(),
+            created_at: "2025-01-01T00:00:00Z".parse().unwrap(),
+            created_by: "user_1".into(),
+            instance_type: "it_1".into(),
+            region: Some("us-central1-a".into()),
+            bid: bid.map(Into::into),
+            reservation: reservation.map(Into::into),
+            ssh_destination: None,
+            private_ip: None,
+            status,
+        }
+    }
+
+    fn fids(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|fid| (*fid).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_quiet_cycle_targets_nothing() {
+        let mut snapshot = Snapshot::default();
+        let running = bid("bid_a", BidStatus::Allocated, &["inst_a"]);
+        let booting = bid("bid_b", BidStatus::Allocated, &["inst_b"]);
+        snapshot.put_bid(running.clone());
+        snapshot.put_bid(booting.clone());
+        snapshot.put_instances([
+            instance("inst_a", Some("bid_a"), None, InstanceStatus::Running),
+            instance("inst_b", Some("bid_b"), None, InstanceStatus::Starting),
+            instance("inst_r", None, Some("res_1"), InstanceStatus::Paused),
+        ]);
+        let still_booting = [instance(
+            "inst_b",
+            Some("bid_b"),
+            None,
+            InstanceStatus::Starting,
+        )];
+        let targets = targets(&snapshot, &[running, booting], &still_booting, &[]);
+        assert_eq!(targets, Targets::default());
+    }
+
+    #[test]
+    fn instances_that_left_the_unsettled_list_are_looked_up_by_owner() {
+        let mut snapshot = Snapshot::default();
+        snapshot.put_instances([
+            instance("inst_a", Some("bid_a"), None, InstanceStatus::Starting),
+            instance("inst_r", None, Some("res_1"), InstanceStatus::Stopping),
+            instance("inst_o", None, None, InstanceStatus::Confirmed),
+        ]);
+        let targets = targets(&snapshot, &[], &[], &[]);
+        assert_eq!(targets.bids, fids(&["bid_a"]));
+        assert_eq!(targets.reservations, fids(&["res_1"]));
+        assert_eq!(targets.settled, fids(&["inst_a", "inst_r"]));
+        assert_eq!(targets.instances, fids(&["inst_o"]));
+    }
+
+    #[test]
+    fn bids_with_unseen_instances_or_a_new_status_are_looked_up() {
+        let mut snapshot = Snapshot::default();
+        snapshot.put_bid(bid("bid_cancelled", BidStatus::Allocated, &["inst_c"]));
+        snapshot.put_bid(bid("bid_same", BidStatus::Allocated, &["inst_s"]));
+        snapshot.put_instances([
+            instance(
+                "inst_c",
+                Some("bid_cancelled"),
+                None,
+                InstanceStatus::Running,
+            ),
+            instance("inst_s", Some("bid_same"), None, InstanceStatus::Running),
+        ]);
+        let read = [
+            bid("bid_cancelled", BidStatus::Terminated, &["inst_c"]),
+            bid("bid_same", BidStatus::Allocated, &["inst_s"]),
+            // Allocated and already RUNNING between two cycles.
+            bid("bid_fast", BidStatus::Allocated, &["inst_f"]),
+            // Allocated, still booting: the unsettled list has it.
+            bid("bid_booting", BidStatus::Allocated, &["inst_n"]),
+        ];
+        let unsettled = [instance(
+            "inst_n",
+            Some("bid_booting"),
+            None,
+            InstanceStatus::New,
+        )];
+        let targets = targets(&snapshot, &read, &unsettled, &["bid_marked".to_owned()]);
+        assert_eq!(
+            targets.bids,
+            fids(&["bid_cancelled", "bid_fast", "bid_marked"])
+        );
+        assert!(targets.settled.is_empty());
+    }
+
+    fn offline_observer() -> MithrilObserver {
+        let config = crate::mithril::ClientConfig::new(
+            "http://127.0.0.1:9".parse().unwrap(),
+            crate::mithril::ApiKey::new("fkey_unit").unwrap(),
+        );
+        let clock = std::sync::Arc::new(crate::mithril::ManualClock::new(
+            "2025-01-01T00:00:00Z".parse().unwrap(),
+        ));
+        MithrilObserver::new(
+            crate::mithril::MithrilClient::new(config).unwrap(),
+            "proj_1",
+            crate::observe::ObserverConfig {
+                clock,
+                ..crate::observe::ObserverConfig::default()
+            },
+        )
+    }
+
+    fn observation(start_epoch: u64, bids: Vec<Bid>, instances: Vec<Instance>) -> Observation {
+        Observation {
+            start_epoch,
+            bids,
+            instances: InstancesSeen::All(instances),
+            auctions: Arc::default(),
+            requests: 0,
+        }
+    }
+
+    #[test]
+    fn a_cycle_never_undoes_a_write_made_while_it_ran() {
+        let observer = offline_observer();
+        let original = bid("bid_a", BidStatus::Allocated, &[]);
+        observer.merge(observation(0, vec![original.clone()], vec![]));
+        let started_at = observer.read().write_epoch;
+
+        let mut raised = original.clone();
+        raised.limit_price = Price::from_cents(2500);
+        assert!(observer.record_bid(raised));
+        // The cycle read the bid before the write landed.
+        let (changed, _, _) = observer.merge(observation(started_at, vec![original], vec![]));
+        assert_eq!(changed, 0);
+        assert_eq!(
+            observer.bid_by_fid("bid_a").unwrap().limit_price,
+            Price::from_cents(2500)
+        );
+        // A cycle started after the write overwrites as usual.
+        let later = observer.read().write_epoch;
+        let mut lowered = bid("bid_a", BidStatus::Allocated, &[]);
+        lowered.limit_price = Price::from_cents(1000);
+        let (changed, _, _) = observer.merge(observation(later, vec![lowered], vec![]));
+        assert_eq!(changed, 1);
+        assert_eq!(
+            observer.bid_by_fid("bid_a").unwrap().limit_price,
+            Price::from_cents(1000)
+        );
+    }
+
+    #[test]
+    fn vanished_bids_and_reserved_instances_are_reported() {
+        let observer = offline_observer();
+        observer.merge(observation(
+            0,
+            vec![bid("bid_a", BidStatus::Open, &[])],
+            vec![instance(
+                "inst_r",
+                None,
+                Some("res_1"),
+                InstanceStatus::Running,
+            )],
+        ));
+        let (changed, bids, instances) = observer.merge(observation(0, vec![], vec![]));
+        assert_eq!((changed, bids, instances), (2, 0, 0));
+    }
+}

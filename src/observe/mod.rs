@@ -1,0 +1,35 @@
+//! Shared Mithril observers: one poller per (API key, project) keeps bids, instances and spot
+//! prices in memory, so controllers read memory instead of the network, and tells them which
+//! bids and reserved instances changed, so only the resources concerned are reconciled.
+//!
+//! - [`MithrilObserver`]: the cache of one project, its polling cycle ([`MithrilObserver::poll_once`],
+//!   [`MithrilObserver::run`]), the read API, write-through and the change stream.
+//! - [`ObserverRegistry`]: one observer per (key, project), one client per key, and cached
+//!   project and instance type resolution.
+//!
+//! Cost per cycle for N bids in steady state: `ceil(N/100) + 2` requests (bid pages, one page of
+//! unsettled instances, spot availability); see [`MithrilObserver`] for what costs more.
+
+mod auctions;
+mod catalog;
+mod change;
+mod config;
+mod cycle;
+mod error;
+mod fetch;
+mod health;
+mod observer;
+mod registry;
+mod settled;
+mod snapshot;
+mod state;
+mod write_through;
+
+pub use change::{Change, ChangeStream};
+pub use config::{MAX_TARGETED_BATCH, ObserverConfig};
+pub use error::ObserveError;
+pub use health::{FailureKind, ObserverHealth, PollFailure};
+pub use observer::{MithrilObserver, PollReport};
+pub use registry::{ClientFactory, ObserverRegistry, Polling, RegistryConfig};
+pub use settled::{SETTLED, is_settled, unsettled_statuses};
+pub use snapshot::InstanceFilter;

@@ -1,0 +1,266 @@
+//! [`MithrilObserver`]: one project's bids, instances and market prices in memory, kept fresh by
+//! a polling loop, read by controllers without touching the network.
+
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::mithril::{Auction, Bid, Instance, MithrilClient};
+
+use super::auctions::AuctionFeed;
+use super::change::{Change, ChangeStream, change_stream};
+use super::config::ObserverConfig;
+use super::health::ObserverHealth;
+use super::snapshot::InstanceFilter;
+use super::state::State;
+
+/// What one observation cycle did, for metrics and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    /// HTTP requests the cycle made (one per page; client-side retries not counted).
+    pub requests: u32,
+    /// Bids in the cache after the cycle.
+    pub bids: usize,
+    /// Instances in the cache after the cycle.
+    pub instances: usize,
+    /// Bids and reserved instances found changed (a first sync reports none: it emits a single
+    /// [`Change::Resync`] instead).
+    pub changed: usize,
+    /// Whether the cycle listed every instance rather than only the unsettled ones.
+    pub full_instance_refresh: bool,
+    /// Time the cycle took, by the observer's clock.
+    pub duration: Duration,
+}
+
+/// The shared observer of one (API key, project). Cheap to clone; clones share everything.
+///
+/// Every cycle reads, for N bids, `ceil(N/100)` pages of bids, one list of the instances that are
+/// not settled (one page in steady state) and the spot availability: `ceil(N/100) + 2` requests.
+/// Only transitions cost more: an instance that leaves the unsettled list, a bid that changes
+/// status or names an instance never seen, or a bid cancelled through [`Self::record_cancelled`],
+/// get their instances listed by bid (50 bids per list) or reservation. Every
+/// [`ObserverConfig::full_instance_refresh_every`] cycles, every instance is listed instead.
+#[derive(Clone)]
+pub struct MithrilObserver {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) client: MithrilClient,
+    pub(crate) project: String,
+    pub(crate) config: ObserverConfig,
+    pub(crate) auctions: Arc<AuctionFeed>,
+    pub(crate) state: RwLock<State>,
+    pub(crate) changes: broadcast::Sender<Change>,
+    /// The registry-wide channel every change is also sent to, when the registry made this observer.
+    pub(crate) forward: Option<broadcast::Sender<Change>>,
+    /// Serializes cycles and holds what only a cycle needs.
+    pub(crate) cycle: tokio::sync::Mutex<CycleCursor>,
+}
+
+/// What a cycle carries over to the next.
+#[derive(Debug, Default)]
+pub(crate) struct CycleCursor {
+    /// Generation of the availability answer last used.
+    pub(crate) auction_generation: u64,
+    /// Successful cycles since the last full instance refresh.
+    pub(crate) cycles_since_full: u32,
+}
+
+impl std::fmt::Debug for MithrilObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MithrilObserver")
+            .field("project", &self.inner.project)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MithrilObserver {
+    /// An observer of `project_fid` with its own availability reads. It observes nothing until
+    /// [`Self::poll_once`] or [`Self::run`].
+    pub fn new(
+        client: MithrilClient,
+        project_fid: impl Into<String>,
+        config: ObserverConfig,
+    ) -> Self {
+        Self::shared(client, project_fid.into(), config, Arc::default(), None)
+    }
+
+    /// An observer sharing availability reads with the other observers of the same key, and
+    /// forwarding its changes to `forward`.
+    pub(crate) fn shared(
+        client: MithrilClient,
+        project: String,
+        config: ObserverConfig,
+        auctions: Arc<AuctionFeed>,
+        forward: Option<broadcast::Sender<Change>>,
+    ) -> Self {
+        let config = config.normalized();
+        let (changes, _) = broadcast::channel(config.change_capacity);
+        MithrilObserver {
+            inner: Arc::new(Inner {
+                client,
+                project,
+                config,
+                auctions,
+                state: RwLock::new(State::default()),
+                changes,
+                forward,
+                cycle: tokio::sync::Mutex::new(CycleCursor::default()),
+            }),
+        }
+    }
+
+    /// The project FID observed.
+    pub fn project(&self) -> &str {
+        &self.inner.project
+    }
+
+    /// The client this observer reads with; write with it too, so the rate limit is shared.
+    pub fn client(&self) -> &MithrilClient {
+        &self.inner.client
+    }
+
+    /// Polls every resync interval (with jitter) until `shutdown` is cancelled. Failures are
+    /// recorded in [`Self::health`] and retried at the next interval.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                result = self.poll_once() => {
+                    if let Ok(report) = result {
+                        tracing::debug!(
+                            project = %self.inner.project,
+                            requests = report.requests,
+                            bids = report.bids,
+                            instances = report.instances,
+                            changed = report.changed,
+                            full = report.full_instance_refresh,
+                            "Mithril observation cycle"
+                        );
+                    }
+                }
+            }
+            let wait = self.inner.config.next_wait();
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.inner.config.clock.sleep(wait) => {}
+            }
+        }
+    }
+
+    /// The changes from now on. A subscriber that falls behind gets [`Change::Resync`].
+    pub fn subscribe(&self) -> ChangeStream {
+        change_stream(self.inner.changes.subscribe())
+    }
+
+    /// True once a first full cycle has completed.
+    pub fn is_synced(&self) -> bool {
+        self.read().health.synced
+    }
+
+    /// Freshness of the cache and the latest failure, if cycles are failing.
+    pub fn health(&self) -> ObserverHealth {
+        self.read().health.clone()
+    }
+
+    /// The report of the latest successful cycle (for metrics).
+    pub fn last_report(&self) -> Option<PollReport> {
+        self.read().last_report.clone()
+    }
+
+    /// The bid with this FID.
+    pub fn bid_by_fid(&self, fid: &str) -> Option<Bid> {
+        self.read().snapshot.bid(fid).cloned()
+    }
+
+    /// The bid with this name that is not terminated.
+    pub fn live_bid_by_name(&self, name: &str) -> Option<Bid> {
+        self.read().snapshot.live_bid_named(name).cloned()
+    }
+
+    /// Every bid with this name: the live one first, then the terminated ones, newest first.
+    pub fn bids_by_name(&self, name: &str) -> Vec<Bid> {
+        self.read()
+            .snapshot
+            .bids_named(name)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The instances of a bid's current allocation that are in the cache, in the bid's order.
+    pub fn instances_of_bid(&self, fid: &str) -> Vec<Instance> {
+        self.read()
+            .snapshot
+            .instances_of_bid(fid)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The instance with this FID.
+    pub fn instance(&self, fid: &str) -> Option<Instance> {
+        self.read().snapshot.instance(fid).cloned()
+    }
+
+    /// Every cached instance matching `filter`, sorted by FID.
+    pub fn instances_matching(&self, filter: &InstanceFilter) -> Vec<Instance> {
+        let state = self.read();
+        let mut found: Vec<Instance> = state
+            .snapshot
+            .instances()
+            .filter(|instance| filter.matches(instance))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.fid.cmp(&b.fid));
+        found
+    }
+
+    /// The spot market of an instance type in a region; its `last_instance_price` is what an
+    /// allocated bid there pays.
+    pub fn auction(&self, region: &str, instance_type_fid: &str) -> Option<Auction> {
+        self.read()
+            .snapshot
+            .auction(region, instance_type_fid)
+            .cloned()
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, State> {
+        // The state is rebuilt whole by each cycle; a panic elsewhere cannot leave it half-written
+        // in a way later cycles would not repair.
+        self.inner
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.inner
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends changes; with more than the channel can hold at once, one [`Change::Resync`] instead.
+    pub(crate) fn emit(&self, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        let changes = if changes.len() > self.inner.config.change_capacity / 2 {
+            vec![Change::Resync]
+        } else {
+            changes
+        };
+        for change in changes {
+            // No subscriber is not an error: nobody is waiting for changes yet.
+            if let Some(forward) = &self.inner.forward {
+                let _ = forward.send(change.clone());
+            }
+            let _ = self.inner.changes.send(change);
+        }
+    }
+}

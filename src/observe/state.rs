@@ -1,0 +1,127 @@
+//! The mutable state behind an observer's lock: the snapshot, what was last reported, health, and
+//! the bookkeeping that keeps write-throughs from being undone by an older list.
+
+use std::collections::HashMap;
+
+use crate::mithril::InstanceStatus;
+
+use super::change::{BidFingerprint, Change};
+use super::health::ObserverHealth;
+use super::observer::PollReport;
+use super::snapshot::Snapshot;
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) snapshot: Snapshot,
+    /// The fingerprint of every bid as last reported to subscribers.
+    pub(crate) fingerprints: HashMap<String, BidFingerprint>,
+    /// Reservation and status of every reserved instance as last reported.
+    pub(crate) reserved: HashMap<String, (String, InstanceStatus)>,
+    pub(crate) health: ObserverHealth,
+    /// The report of the latest successful cycle.
+    pub(crate) last_report: Option<PollReport>,
+    /// Bumped by every write-through. A cycle remembers the value it started with: an entry
+    /// written after that is newer than what the cycle read and must not be overwritten by it.
+    pub(crate) write_epoch: u64,
+    pub(crate) written_bids: HashMap<String, u64>,
+    pub(crate) written_instances: HashMap<String, u64>,
+    /// Bids whose instances the next cycle must list, with the epoch they were marked at: their
+    /// instances may have jumped between settled statuses (e.g. RUNNING → TERMINATED on cancel),
+    /// which the unsettled list cannot show.
+    pub(crate) stale_bids: HashMap<String, u64>,
+}
+
+impl State {
+    /// Starts a write-through and returns its epoch.
+    pub(crate) fn next_write(&mut self) -> u64 {
+        self.write_epoch += 1;
+        self.write_epoch
+    }
+
+    /// Recomputes one bid's fingerprint; the change to report if it differs from the last one.
+    pub(crate) fn refresh_bid(&mut self, fid: &str) -> Option<Change> {
+        let bid = self.snapshot.bid(fid)?;
+        let fingerprint = self.snapshot.fingerprint(bid);
+        let name = bid.name.clone();
+        if self.fingerprints.get(fid) == Some(&fingerprint) {
+            return None;
+        }
+        self.fingerprints.insert(fid.to_owned(), fingerprint);
+        Some(Change::BidChanged {
+            fid: fid.to_owned(),
+            name,
+        })
+    }
+
+    /// Recomputes one reserved instance's reported status; the change if it differs.
+    pub(crate) fn refresh_reserved(&mut self, fid: &str) -> Option<Change> {
+        let instance = self.snapshot.instance(fid)?;
+        let reservation = instance.reservation.clone()?;
+        let current = (reservation.clone(), instance.status.clone());
+        if self.reserved.get(fid) == Some(&current) {
+            return None;
+        }
+        self.reserved.insert(fid.to_owned(), current);
+        Some(Change::InstanceChanged {
+            fid: fid.to_owned(),
+            reservation,
+        })
+    }
+
+    /// Recomputes everything reported and returns what changed since the last report, sorted.
+    pub(crate) fn diff_all(&mut self) -> Vec<Change> {
+        let fingerprints = self.snapshot.fingerprints();
+        let reserved = self.snapshot.reserved_statuses();
+        let mut changes = Vec::new();
+        for (fid, fingerprint) in &fingerprints {
+            if self.fingerprints.get(fid) != Some(fingerprint) {
+                changes.push(Change::BidChanged {
+                    fid: fid.clone(),
+                    name: fingerprint.name().to_owned(),
+                });
+            }
+        }
+        for (fid, fingerprint) in &self.fingerprints {
+            if !fingerprints.contains_key(fid) {
+                changes.push(Change::BidChanged {
+                    fid: fid.clone(),
+                    name: fingerprint.name().to_owned(),
+                });
+            }
+        }
+        for (fid, current) in &reserved {
+            if self.reserved.get(fid) != Some(current) {
+                changes.push(Change::InstanceChanged {
+                    fid: fid.clone(),
+                    reservation: current.0.clone(),
+                });
+            }
+        }
+        for (fid, (reservation, _)) in &self.reserved {
+            if !reserved.contains_key(fid) {
+                changes.push(Change::InstanceChanged {
+                    fid: fid.clone(),
+                    reservation: reservation.clone(),
+                });
+            }
+        }
+        self.fingerprints = fingerprints;
+        self.reserved = reserved;
+        changes.sort_by(|a, b| change_key(a).cmp(&change_key(b)));
+        changes
+    }
+
+    /// Takes the current picture as reported without reporting anything (the first sync).
+    pub(crate) fn baseline(&mut self) {
+        self.fingerprints = self.snapshot.fingerprints();
+        self.reserved = self.snapshot.reserved_statuses();
+    }
+}
+
+fn change_key(change: &Change) -> (u8, &str) {
+    match change {
+        Change::BidChanged { fid, .. } => (0, fid),
+        Change::InstanceChanged { fid, .. } => (1, fid),
+        Change::Resync => (2, ""),
+    }
+}

@@ -1,0 +1,74 @@
+//! Write-through: the answer of a write updates the cache at once, so the reconcile that follows
+//! reads what was just written instead of asking Mithril again.
+
+use std::collections::BTreeMap;
+
+use crate::mithril::{Bid, BidStatus, InstanceStatus};
+
+use super::observer::MithrilObserver;
+
+impl MithrilObserver {
+    /// Records a bid as answered by a create or update. Emits [`super::Change::BidChanged`] when
+    /// it differs from what was last reported; returns whether it did.
+    pub fn record_bid(&self, bid: Bid) -> bool {
+        let fid = bid.fid.clone();
+        let change = {
+            let mut state = self.write();
+            let epoch = state.next_write();
+            state.written_bids.insert(fid.clone(), epoch);
+            state.snapshot.put_bid(bid);
+            state.refresh_bid(&fid)
+        };
+        let changed = change.is_some();
+        self.emit(change.into_iter().collect());
+        changed
+    }
+
+    /// Records a successful cancellation: the bid is terminated, and the next cycle lists its
+    /// instances to learn their final status. Returns whether a change was emitted.
+    pub fn record_cancelled(&self, fid: &str) -> bool {
+        let change = {
+            let mut state = self.write();
+            let Some(bid) = state.snapshot.bid_mut(fid) else {
+                return false;
+            };
+            bid.status = BidStatus::Terminated;
+            let epoch = state.next_write();
+            state.written_bids.insert(fid.to_owned(), epoch);
+            state.stale_bids.insert(fid.to_owned(), epoch);
+            state.refresh_bid(fid)
+        };
+        let changed = change.is_some();
+        self.emit(change.into_iter().collect());
+        changed
+    }
+
+    /// Records instance statuses as answered by `PATCH /v2/instances` (e.g. `STATUS_STOPPING`
+    /// after a pause). Instances not in the cache are left to the next full refresh. Returns the
+    /// number of changes emitted.
+    pub fn record_instance_statuses(&self, statuses: &BTreeMap<String, InstanceStatus>) -> usize {
+        let changes = {
+            let mut state = self.write();
+            let epoch = state.next_write();
+            let mut changes = Vec::new();
+            for (fid, status) in statuses {
+                if !state.snapshot.set_instance_status(fid, status.clone()) {
+                    continue;
+                }
+                state.written_instances.insert(fid.clone(), epoch);
+                let bid = state
+                    .snapshot
+                    .instance(fid)
+                    .and_then(|instance| instance.bid.clone());
+                changes.extend(state.refresh_reserved(fid));
+                if let Some(bid) = bid {
+                    changes.extend(state.refresh_bid(&bid));
+                }
+            }
+            changes
+        };
+        let count = changes.len();
+        self.emit(changes);
+        count
+    }
+}

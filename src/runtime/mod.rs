@@ -1,0 +1,8 @@
+//! What turns the library into a running operator: logs, metrics and health endpoints, leader
+//! election, and shutdown on signals.
+
+pub mod health;
+pub mod leader;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;

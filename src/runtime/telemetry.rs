@@ -1,0 +1,36 @@
+//! Structured logs with `tracing`: JSON for machines, text for people.
+//!
+//! The level comes from `--log-level` or, when that is not given, `RUST_LOG`, else `info`.
+//! Secrets never reach a log line: the Mithril key is an `ApiKey` that redacts itself.
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Installs the global subscriber, writing to standard error. Call once, at start.
+pub fn init(format: LogFormat, level: Option<&str>) {
+    let filter = match level {
+        Some(level) => EnvFilter::new(level),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second call (tests, `demo` after `run` in one process) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

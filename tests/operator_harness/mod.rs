@@ -1,0 +1,263 @@
+//! An operator under test: the Kubernetes API emulator (in process), the Mithril simulator (on
+//! loopback, clock driven by the test), and the real controllers with observers that poll only
+//! when the test says so. Nothing moves unless the test moves it.
+#![allow(dead_code)]
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, PostParams};
+use kube::runtime::wait::await_condition;
+use kube::{Client, Resource};
+use mithril_operator::controller::{Context, ControllerConfig};
+use mithril_operator::crd;
+use mithril_operator::kube_emulator::Emulator;
+use mithril_operator::mithril::{ApiKey, ClientConfig, MithrilClient, RetryPolicy};
+use mithril_operator::observe::{ObserverRegistry, Polling, RegistryConfig};
+use mithril_operator::runtime::metrics::Metrics;
+use mithril_operator::sim::{Sim, SimConfig, SimServer};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The operator's own key in these tests.
+pub const API_KEY: &str = "fkey_operatortest0000000000000000";
+/// How long a test waits for the controller to reach a state it must reach. Generous: the
+/// outcome is decided by the test's moves, this only bounds a failure.
+pub const CONVERGE: Duration = Duration::from_secs(30);
+
+pub struct Harness {
+    pub sim: Sim,
+    pub sim_server: SimServer,
+    pub emulator: Emulator,
+    pub kube: Client,
+    pub registry: ObserverRegistry,
+    pub mithril: MithrilClient,
+    pub ctx: Arc<Context>,
+    shutdown: CancellationToken,
+    controller: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A Mithril client for `base` with fast retries (tests drive faults deliberately).
+pub fn mithril_client(base: &str, key: &ApiKey) -> MithrilClient {
+    let mut config = ClientConfig::new(base.parse().expect("simulator URL"), key.clone());
+    config.retry = RetryPolicy {
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        ..config.retry
+    };
+    MithrilClient::new(config).expect("client")
+}
+
+impl Harness {
+    /// Simulator with the default world, emulator with the CRDs installed, SpotBid controller running.
+    pub async fn start() -> Self {
+        Self::start_with(SimConfig::default()).await
+    }
+
+    pub async fn start_with(sim_config: SimConfig) -> Self {
+        let sim = Sim::new(sim_config);
+        let sim_server = sim
+            .serve("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("simulator serves");
+        let base = format!("http://{}", sim_server.addr);
+        let emulator = Emulator::new();
+        let kube = emulator.client();
+        let crds: Api<CustomResourceDefinition> = Api::all(kube.clone());
+        for definition in crd::crds() {
+            crds.create(&PostParams::default(), &definition)
+                .await
+                .expect("CRD installs");
+        }
+        let connect_base = base.clone();
+        let registry = ObserverRegistry::new(
+            Arc::new(move |key: &ApiKey| Ok(mithril_client(&connect_base, key))),
+            RegistryConfig::default(),
+            Polling::Manual,
+        );
+        let key = ApiKey::new(API_KEY).unwrap();
+        let mithril = mithril_client(&base, &key);
+        let config = ControllerConfig {
+            backoff_base: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(1),
+            ..ControllerConfig::default()
+        };
+        let ctx = Arc::new(Context::new(
+            kube.clone(),
+            registry.clone(),
+            Some(key),
+            Metrics::new(),
+            config,
+        ));
+        let mut harness = Self {
+            sim,
+            sim_server,
+            emulator,
+            kube,
+            registry,
+            mithril,
+            ctx,
+            shutdown: CancellationToken::new(),
+            controller: None,
+        };
+        harness.start_controller();
+        harness
+    }
+
+    /// (Re)starts the SpotBid controller on the shared context.
+    pub fn start_controller(&mut self) {
+        let (ctx, token) = (self.ctx.clone(), self.shutdown.child_token());
+        self.controller = Some(tokio::spawn(async move {
+            mithril_operator::controller::spot_bid::run(ctx, None, async move {
+                token.cancelled().await
+            })
+            .await;
+        }));
+    }
+
+    /// Stops the controller as a crash would: at once, mid-flight.
+    pub async fn kill_controller(&mut self) {
+        if let Some(task) = self.controller.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// One observation cycle of every observer (what a resync does in production).
+    pub async fn poll(&self) {
+        for observer in self.registry.observers() {
+            let _ = observer.poll_once().await;
+        }
+    }
+
+    /// Moves simulated time by `minutes` in steps of one, observing after each step.
+    pub async fn advance_minutes(&self, minutes: u64) {
+        for _ in 0..minutes {
+            self.sim.advance(Duration::from_secs(60));
+            self.poll().await;
+        }
+    }
+
+    /// Waits until `name` in `namespace` satisfies `condition`; panics with `what` after [`CONVERGE`].
+    pub async fn wait_for<K>(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        condition: impl Fn(&K) -> bool,
+    ) -> K
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let api: Api<K> = Api::namespaced(self.kube.clone(), namespace);
+        let waited = tokio::time::timeout(
+            CONVERGE,
+            await_condition(api.clone(), name, |object: Option<&K>| {
+                object.is_some_and(&condition)
+            }),
+        )
+        .await;
+        match waited {
+            Ok(Ok(Some(object))) => object,
+            other => {
+                let now = api.get_opt(name).await.ok().flatten();
+                panic!("{namespace}/{name} never became {what}: {other:?}; last seen: {now:#?}");
+            }
+        }
+    }
+
+    /// Waits until `name` no longer exists.
+    pub async fn wait_gone<K>(&self, namespace: &str, name: &str)
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let api: Api<K> = Api::namespaced(self.kube.clone(), namespace);
+        let gone = tokio::time::timeout(
+            CONVERGE,
+            await_condition(api, name, |object: Option<&K>| object.is_none()),
+        )
+        .await;
+        assert!(
+            matches!(gone, Ok(Ok(_))),
+            "{namespace}/{name} was never deleted"
+        );
+    }
+
+    /// Waits until an event with `reason` about `name` exists (events follow the status write
+    /// they explain, so a test that saw the status watches for the event).
+    pub async fn wait_for_event(&self, namespace: &str, name: &str, reason: &str) {
+        use kube::runtime::{WatchStreamExt, watcher};
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.kube.clone(), namespace);
+        let matching = watcher(events, watcher::Config::default())
+            .applied_objects()
+            .any(|event| async move {
+                event.is_ok_and(|event| {
+                    event.reason.as_deref() == Some(reason)
+                        && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                })
+            });
+        let found = tokio::time::timeout(CONVERGE, matching).await;
+        assert_eq!(
+            found,
+            Ok(true),
+            "no {reason} event about {namespace}/{name}"
+        );
+    }
+
+    /// Creates a Secret holding `key` under `api-key`.
+    pub async fn create_key_secret(&self, namespace: &str, name: &str, key: &str) {
+        let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), namespace);
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace},
+            "stringData": {"api-key": key},
+        }))
+        .unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("Secret");
+    }
+
+    /// Every Mithril bid the operator's key sees, with the given name.
+    pub async fn bids_named(&self, name: &str) -> Vec<mithril_operator::mithril::Bid> {
+        let query = mithril_operator::mithril::ListBidsQuery::default()
+            .name(name)
+            .limit(100);
+        self.mithril
+            .bids(query)
+            .filter_map(|bid| async move { bid.ok() })
+            .collect()
+            .await
+    }
+
+    /// Requests the simulator counted for (method, route template).
+    pub fn requests(&self, method: &str, route: &str) -> u64 {
+        self.sim.counters().total(method, route)
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.controller.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Injected faults (deterministic for a seed), request counters, and the `/_sim/` control API.
+
+mod sim_support;
+
+use mithril_operator::sim::{FaultSpec, SimConfig};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sim_support::{Harness, KEY};
+use std::time::Duration;
+
+const BIDS: &str = "/v2/spot/bids";
+
+#[tokio::test]
+async fn route_faults_answer_503_and_429_and_are_counted() {
+    let h = Harness::default().await;
+    h.sim.faults().set_route(
+        "GET",
+        BIDS,
+        FaultSpec {
+            error_5xx: 1.0,
+            ..FaultSpec::default()
+        },
+    );
+    for _ in 0..3 {
+        let (status, body) = h.get(BIDS).await;
+        assert_eq!(status, 503, "{body}");
+    }
+    assert_eq!(
+        h.get("/v2/spot/availability").await.0,
+        200,
+        "other routes are untouched"
+    );
+    let (status, _) = h.post(BIDS, &json!({})).await;
+    assert_eq!(status, 422, "another method of the same path is untouched");
+
+    h.sim.faults().set_route(
+        "GET",
+        BIDS,
+        FaultSpec {
+            throttle_429: 1.0,
+            retry_after: Duration::from_millis(2500),
+            ..FaultSpec::default()
+        },
+    );
+    let response = h
+        .raw(Method::GET, BIDS, None, Some(KEY))
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 429);
+    assert_eq!(
+        response.headers()["retry-after"],
+        "3",
+        "whole seconds, rounded up"
+    );
+    let status = response.status();
+    sim_support::assert_valid(
+        BIDS,
+        &Method::GET,
+        status,
+        &response.bytes().await.expect("body"),
+    );
+
+    h.sim.faults().clear_route("GET", BIDS);
+    assert_eq!(h.get(BIDS).await.0, 200);
+    let (status, _) = h.call_as(None, Method::GET, BIDS, None).await;
+    assert_eq!(status, 401);
+
+    let counters = h.sim.counters();
+    assert_eq!(counters.count("GET", BIDS, 503), 3);
+    assert_eq!(counters.count("GET", BIDS, 429), 1);
+    assert_eq!(counters.count("GET", BIDS, 200), 1);
+    assert_eq!(counters.count("GET", BIDS, 401), 1);
+    assert_eq!(counters.total("GET", BIDS), 6);
+    assert_eq!(counters.count("POST", BIDS, 422), 1);
+    assert!(counters.count("GET", "/v2/instance-types", 200) == 0);
+    h.sim.reset_counters();
+    assert_eq!(h.sim.counters().grand_total(), 0);
+}
+
+async fn statuses_under_half_failures(seed: u64) -> Vec<u16> {
+    let h = Harness::start(SimConfig {
+        seed,
+        ..SimConfig::default()
+    })
+    .await;
+    h.sim.faults().set_all(FaultSpec {
+        error_5xx: 0.3,
+        throttle_429: 0.2,
+        ..FaultSpec::default()
+    });
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let (status, _) = h.get("/v2/spot/availability").await;
+        statuses.push(status.as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn fault_draws_are_deterministic_for_a_seed() {
+    let first = statuses_under_half_failures(11).await;
+    let again = statuses_under_half_failures(11).await;
+    assert_eq!(first, again);
+    for status in [200, 429, 503] {
+        assert!(first.contains(&status), "{status} in {first:?}");
+    }
+    let other_seed = statuses_under_half_failures(12).await;
+    assert_ne!(first, other_seed);
+}
+
+#[tokio::test]
+async fn dropped_connections_fail_the_request_and_are_counted() {
+    let h = Harness::default().await;
+    h.sim.faults().set_route(
+        "GET",
+        "/v2/projects",
+        FaultSpec {
+            drop: 1.0,
+            latency: Duration::from_millis(5),
+            ..FaultSpec::default()
+        },
+    );
+    let outcome = match h.raw(Method::GET, "/v2/projects", None, Some(KEY)).await {
+        Err(error) => Err(error),
+        Ok(response) => response.bytes().await.map(|_| ()),
+    };
+    assert!(outcome.is_err(), "the client sees a transport error");
+    assert_eq!(h.sim.counters().dropped("GET", "/v2/projects"), 1);
+    h.sim.faults().clear();
+    assert_eq!(h.get("/v2/projects").await.0, 200);
+}
+
+#[tokio::test]
+async fn the_control_api_drives_clock_market_faults_and_counters() {
+    let h = Harness::default().await;
+    let control = |method: Method, path: &str, body: Option<Value>| {
+        let request = h.client.request(method, h.url(path));
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.expect("send");
+            let status = response.status().as_u16();
+            let body = response.bytes().await.expect("body");
+            (
+                status,
+                if body.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_slice(&body).expect("json")
+                },
+            )
+        }
+    };
+
+    let (_, time) = control(Method::GET, "/_sim/time", None).await;
+    assert_eq!(time["now"], "2025-01-01T00:00:00Z");
+    let (status, advanced) = control(
+        Method::POST,
+        "/_sim/advance",
+        Some(json!({ "seconds": 120 })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(advanced["now"], "2025-01-01T00:02:00Z");
+
+    let (status, _) = control(
+        Method::PUT,
+        "/_sim/capacity",
+        Some(json!({ "region": "us-central1-a", "instance_type": "h100-80gb.sxm.8x", "capacity": 3 })),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, demand) = control(
+        Method::POST,
+        "/_sim/demand",
+        Some(json!({ "region": "us-central1-a", "instance_type": "h100-80gb.sxm.8x", "quantity": 2, "limit_price": "$40.00" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let demand = demand["bid_fid"].as_str().expect("bid fid").to_owned();
+    control(
+        Method::POST,
+        "/_sim/advance",
+        Some(json!({ "seconds": 120 })),
+    )
+    .await;
+    let it = h.instance_type("h100-80gb.sxm.8x").await;
+    let auction = h.auction("us-central1-a", &it).await;
+    assert_eq!(auction["capacity"], 1, "hidden demand holds two of three");
+    assert_eq!(auction["lowest_allocated_price"], "$40.00");
+    assert_eq!(
+        h.get_ok(BIDS).await["data"],
+        json!([]),
+        "hidden demand is invisible"
+    );
+    let (status, _) = control(Method::DELETE, &format!("/_sim/demand/{demand}"), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(h.auction("us-central1-a", &it).await["capacity"], 3);
+    let (status, error) = control(Method::DELETE, &format!("/_sim/demand/{demand}x"), None).await;
+    assert_eq!(status, 400);
+    assert!(error["detail"].is_string());
+
+    let (status, _) = control(
+        Method::PUT,
+        "/_sim/faults",
+        Some(json!({ "method": "GET", "route": "/v2/spot/availability", "spec": { "error_5xx": 1.0 } })),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(h.get("/v2/spot/availability").await.0, 503);
+    let (_, counters) = control(Method::GET, "/_sim/counters", None).await;
+    let entry = counters["counters"]
+        .as_array()
+        .expect("counters")
+        .iter()
+        .find(|entry| entry["route"] == "/v2/spot/availability" && entry["status"] == 503)
+        .cloned()
+        .expect("a counter for the fault");
+    assert_eq!(entry["count"], 1);
+    assert_eq!(entry["method"], "GET");
+    control(Method::DELETE, "/_sim/faults", None).await;
+    assert_eq!(h.get("/v2/spot/availability").await.0, 200);
+    control(Method::DELETE, "/_sim/counters", None).await;
+    assert_eq!(h.sim.counters().grand_total(), 0);
+}

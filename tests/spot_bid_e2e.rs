@@ -1,0 +1,444 @@
+//! SpotBid end to end: the real kube client and controller against the Kubernetes API emulator
+//! and the Mithril simulator, with the simulator's clock and market moved by the test.
+
+mod operator_harness;
+
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use mithril_operator::controller::spot_bid::names::bid_name;
+use mithril_operator::crd::{
+    ConditionStatus, READY, SYNCED, SpotBid, SpotBidPhase, find_condition,
+};
+use mithril_operator::mithril::{BidStatus, CreateBidRequest, LaunchSpecification};
+use operator_harness::{API_KEY, Harness};
+use serde_json::json;
+
+const NS: &str = "default";
+
+fn spot_bid(name: &str, extra: serde_json::Value) -> SpotBid {
+    serde_json::from_value(spot_bid_json(name, extra)).unwrap()
+}
+
+/// A SpotBid manifest as a user writes it (possibly wrong: nothing here checks it).
+fn spot_bid_json(name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut spec = json!({
+        "project": "demo",
+        "region": "us-central1-a",
+        "instanceType": "h100-80gb.sxm.8x",
+        "instanceQuantity": 1,
+        "limitPrice": "$12.50",
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    json!({
+        "apiVersion": "mithril.ai/v1alpha1", "kind": "SpotBid",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": spec,
+    })
+}
+
+async fn create(h: &Harness, resource: &SpotBid) -> SpotBid {
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), NS);
+    api.create(&PostParams::default(), resource)
+        .await
+        .expect("SpotBid is accepted")
+}
+
+async fn patch_spec(h: &Harness, name: &str, spec: serde_json::Value) {
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), NS);
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": spec })),
+    )
+    .await
+    .expect("spec patch");
+}
+
+fn phase(resource: &SpotBid) -> Option<SpotBidPhase> {
+    resource.status.as_ref().and_then(|s| s.phase)
+}
+
+fn condition_is(resource: &SpotBid, type_: &str, status: ConditionStatus, reason: &str) -> bool {
+    resource
+        .status
+        .as_ref()
+        .and_then(|s| find_condition(&s.conditions, type_))
+        .is_some_and(|c| c.status == status && c.reason == reason)
+}
+
+/// The reasons of the events about `name`, one entry per occurrence (the recorder folds repeats
+/// into one Event with a series count).
+async fn event_reasons(h: &Harness, name: &str) -> Vec<String> {
+    let events: Api<Event> = Api::namespaced(h.kube.clone(), NS);
+    let list = events.list(&ListParams::default()).await.expect("events");
+    list.items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .flat_map(|e| {
+            let count = e.series.as_ref().map_or(1, |series| series.count.max(1));
+            std::iter::repeat_n(
+                e.reason.unwrap_or_default(),
+                usize::try_from(count).unwrap_or(1),
+            )
+        })
+        .collect()
+}
+
+/// Creates a SpotBid and waits until its bid is placed; returns the resource and the bid name.
+async fn placed(h: &Harness, name: &str, extra: serde_json::Value) -> (SpotBid, String) {
+    let created = create(h, &spot_bid(name, extra)).await;
+    let expected_name = bid_name(NS, name, created.metadata.uid.as_deref().unwrap());
+    let resource = h
+        .wait_for::<SpotBid>(NS, name, "placed", |r| {
+            r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+        })
+        .await;
+    (resource, expected_name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spot_bid_is_placed_allocated_and_ready() {
+    let h = Harness::start().await;
+    let (resource, name) = placed(&h, "train", json!({})).await;
+
+    let bids = h.bids_named(&name).await;
+    assert_eq!(bids.len(), 1, "exactly one bid");
+    let bid = &bids[0];
+    assert_eq!(bid.region.as_deref(), Some("us-central1-a"));
+    assert_eq!(bid.instance_quantity, 1);
+    assert_eq!(bid.limit_price.to_string(), "$12.50");
+    assert!(
+        bid.instance_type.starts_with("it_"),
+        "the name was resolved to a FID"
+    );
+    assert!(bid.project.starts_with("proj_"));
+    assert_eq!(
+        resource.status.as_ref().unwrap().bid_fid.as_deref(),
+        Some(bid.fid.as_str())
+    );
+    assert!(
+        resource
+            .finalizers()
+            .iter()
+            .any(|f| f == "mithril.ai/cancel-bid")
+    );
+
+    h.advance_minutes(8).await;
+    let ready = h
+        .wait_for::<SpotBid>(NS, "train", "Ready", |r| {
+            condition_is(r, READY, ConditionStatus::True, "Running")
+        })
+        .await;
+    let status = ready.status.unwrap();
+    assert_eq!(status.phase, Some(SpotBidPhase::Allocated));
+    assert_eq!(status.ready.as_deref(), Some("1/1"));
+    assert_eq!(status.instances.len(), 1);
+    assert_eq!(status.instances[0].status, "STATUS_RUNNING");
+    // Second price: alone in its auction, the bid pays the floor, not its limit.
+    assert_eq!(status.current_price.as_deref(), Some("$8.00"));
+    assert!(
+        find_condition(&status.conditions, SYNCED)
+            .unwrap()
+            .is_true()
+    );
+    h.wait_for_event(NS, "train", "BidCreated").await;
+}
+
+use kube::ResourceExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn price_pause_and_resume_reach_mithril() {
+    let h = Harness::start().await;
+    let (_, name) = placed(&h, "tune", json!({})).await;
+
+    patch_spec(&h, "tune", json!({"limitPrice": "$14.25"})).await;
+    h.wait_for::<SpotBid>(NS, "tune", "repriced", |r| {
+        r.status.as_ref().and_then(|s| s.limit_price.as_deref()) == Some("$14.25")
+    })
+    .await;
+    assert_eq!(
+        h.bids_named(&name).await[0].limit_price.to_string(),
+        "$14.25"
+    );
+
+    patch_spec(&h, "tune", json!({"paused": true})).await;
+    h.wait_for::<SpotBid>(NS, "tune", "paused", |r| {
+        phase(r) == Some(SpotBidPhase::Paused)
+    })
+    .await;
+    assert_eq!(h.bids_named(&name).await[0].status, BidStatus::Paused);
+
+    patch_spec(&h, "tune", json!({"paused": false})).await;
+    h.wait_for::<SpotBid>(NS, "tune", "resumed", |r| {
+        phase(r).is_some_and(|p| p != SpotBidPhase::Paused)
+    })
+    .await;
+    assert_ne!(h.bids_named(&name).await[0].status, BidStatus::Paused);
+    let reasons = event_reasons(&h, "tune").await;
+    assert!(
+        reasons.iter().filter(|r| *r == "BidUpdated").count() >= 3,
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn competing_demand_preempts_and_the_bid_returns_to_open() {
+    let h = Harness::start().await;
+    placed(&h, "victim", json!({})).await;
+    h.advance_minutes(8).await;
+    h.wait_for::<SpotBid>(NS, "victim", "Ready", |r| {
+        condition_is(r, READY, ConditionStatus::True, "Running")
+    })
+    .await;
+
+    // A richer bidder wants the whole auction (us-central1-a h100 holds 16).
+    h.sim
+        .add_demand("us-central1-a", "h100-80gb.sxm.8x", 16, 2_000)
+        .unwrap();
+    h.advance_minutes(2).await;
+    let preempting = h
+        .wait_for::<SpotBid>(NS, "victim", "Preempting", |r| {
+            phase(r) == Some(SpotBidPhase::Preempting)
+        })
+        .await;
+    let status = preempting.status.unwrap();
+    assert_eq!(status.preemption_count, 1);
+    assert!(status.last_preemption_time.is_some());
+    h.wait_for_event(NS, "victim", "Preempted").await;
+
+    h.advance_minutes(6).await;
+    let open = h
+        .wait_for::<SpotBid>(NS, "victim", "Open again", |r| {
+            phase(r) == Some(SpotBidPhase::Open)
+        })
+        .await;
+    assert_eq!(
+        open.status.unwrap().preemption_count,
+        1,
+        "one preemption counted once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_bid_is_adopted_by_fid() {
+    let h = Harness::start().await;
+    let project = h.mithril.resolve_project("demo").await.unwrap();
+    let instance_type = h
+        .mithril
+        .resolve_instance_type("h100-80gb.sxm.8x")
+        .await
+        .unwrap();
+    let request = CreateBidRequest {
+        project,
+        region: "us-central1-a".into(),
+        instance_type,
+        limit_price: "$11.00".parse().unwrap(),
+        instance_quantity: 1,
+        name: "made-by-hand".into(),
+        launch_specification: LaunchSpecification::default(),
+        notification_email: None,
+    };
+    let existing = h
+        .mithril
+        .create_bid(&request, "made-by-hand")
+        .await
+        .unwrap();
+
+    create(
+        &h,
+        &spot_bid(
+            "adopter",
+            json!({"bidFid": existing.fid, "limitPrice": "$11.50"}),
+        ),
+    )
+    .await;
+    let adopted = h
+        .wait_for::<SpotBid>(NS, "adopter", "adopted and repriced", |r| {
+            r.status.as_ref().is_some_and(|s| {
+                s.bid_fid.as_deref() == Some(existing.fid.as_str())
+                    && s.limit_price.as_deref() == Some("$11.50")
+            })
+        })
+        .await;
+    assert!(condition_is(
+        &adopted,
+        SYNCED,
+        ConditionStatus::True,
+        "Synced"
+    ));
+    assert_eq!(h.bids_named("made-by-hand").await.len(), 1);
+    let operator_named = bid_name(NS, "adopter", adopted.metadata.uid.as_deref().unwrap());
+    assert!(
+        h.bids_named(&operator_named).await.is_empty(),
+        "adoption places no bid of its own"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_cancels_the_bid_and_orphan_keeps_it() {
+    let h = Harness::start().await;
+    let (_, cancelled_name) = placed(&h, "short-lived", json!({})).await;
+    let (_, orphan_name) = placed(&h, "keeper", json!({"deletionPolicy": "Orphan"})).await;
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), NS);
+
+    api.delete("short-lived", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone::<SpotBid>(NS, "short-lived").await;
+    let bids = h.bids_named(&cancelled_name).await;
+    assert_eq!(bids.len(), 1);
+    assert_eq!(bids[0].status, BidStatus::Terminated);
+    assert!(bids[0].deactivated_at.is_some());
+
+    api.delete("keeper", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone::<SpotBid>(NS, "keeper").await;
+    let kept = h.bids_named(&orphan_name).await;
+    assert_eq!(kept.len(), 1);
+    assert_ne!(
+        kept[0].status,
+        BidStatus::Terminated,
+        "Orphan leaves the bid running"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_key_is_reported_and_other_resources_carry_on() {
+    let h = Harness::start_with(mithril_operator::sim::SimConfig {
+        api_key: Some(API_KEY.into()),
+        ..Default::default()
+    })
+    .await;
+    h.create_key_secret(NS, "wrong-key", "fkey_notthekey00000000000000000000")
+        .await;
+    create(
+        &h,
+        &spot_bid(
+            "locked-out",
+            json!({"apiKeySecretRef": {"name": "wrong-key"}}),
+        ),
+    )
+    .await;
+    let failed = h
+        .wait_for::<SpotBid>(NS, "locked-out", "InvalidApiKey", |r| {
+            condition_is(r, SYNCED, ConditionStatus::False, "InvalidApiKey")
+        })
+        .await;
+    assert_eq!(phase(&failed), Some(SpotBidPhase::Failed));
+    h.wait_for_event(NS, "locked-out", "InvalidApiKey").await;
+
+    create(
+        &h,
+        &spot_bid(
+            "missing-secret",
+            json!({"apiKeySecretRef": {"name": "no-such-secret"}}),
+        ),
+    )
+    .await;
+    h.wait_for::<SpotBid>(NS, "missing-secret", "ApiKeySecretNotFound", |r| {
+        condition_is(r, SYNCED, ConditionStatus::False, "ApiKeySecretNotFound")
+    })
+    .await;
+
+    placed(&h, "fine", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_project_and_instance_type_are_reported() {
+    let h = Harness::start().await;
+    create(
+        &h,
+        &spot_bid("no-project", json!({"project": "does-not-exist"})),
+    )
+    .await;
+    h.wait_for::<SpotBid>(NS, "no-project", "ProjectNotFound", |r| {
+        condition_is(r, SYNCED, ConditionStatus::False, "ProjectNotFound")
+    })
+    .await;
+    create(
+        &h,
+        &spot_bid("no-type", json!({"instanceType": "z900.imaginary"})),
+    )
+    .await;
+    h.wait_for::<SpotBid>(NS, "no-type", "InstanceTypeNotFound", |r| {
+        condition_is(r, SYNCED, ConditionStatus::False, "InstanceTypeNotFound")
+    })
+    .await;
+    assert_eq!(
+        h.requests("POST", "/v2/spot/bids"),
+        0,
+        "nothing is placed for a bad spec"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_manifest_is_refused_by_the_schema() {
+    let h = Harness::start().await;
+    let resource = kube::api::ApiResource::erase::<SpotBid>(&());
+    let api: Api<kube::api::DynamicObject> = Api::namespaced_with(h.kube.clone(), NS, &resource);
+    for (name, extra, field) in [
+        (
+            "zero",
+            json!({"instanceQuantity": 0}),
+            "spec.instanceQuantity",
+        ),
+        ("cheap", json!({"limitPrice": "12.5"}), "spec.limitPrice"),
+        (
+            "policy",
+            json!({"deletionPolicy": "Keep"}),
+            "spec.deletionPolicy",
+        ),
+        ("unplaced", json!({"region": null}), "spec.region"),
+    ] {
+        let manifest: kube::api::DynamicObject =
+            serde_json::from_value(spot_bid_json(name, extra)).unwrap();
+        let error = api
+            .create(&PostParams::default(), &manifest)
+            .await
+            .expect_err(name);
+        let kube::Error::Api(status) = error else {
+            panic!("{name}: {error}")
+        };
+        assert_eq!(status.code, 422, "{name}");
+        assert!(status.message.contains(field), "{name}: {}", status.message);
+    }
+    assert_eq!(h.requests("POST", "/v2/spot/bids"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_create_is_never_blindly_repeated() {
+    let h = Harness::start().await;
+    // Every answer to a bid POST is lost on the way back: the bid may or may not exist.
+    h.sim.faults().set_route(
+        "POST",
+        "/v2/spot/bids",
+        mithril_operator::sim::FaultSpec {
+            drop: 1.0,
+            ..Default::default()
+        },
+    );
+    create(&h, &spot_bid("unlucky", json!({}))).await;
+    h.wait_for::<SpotBid>(NS, "unlucky", "reported", |r| {
+        condition_is(r, SYNCED, ConditionStatus::False, "MithrilUnavailable")
+    })
+    .await;
+    h.sim.faults().clear();
+    let resource = h
+        .wait_for::<SpotBid>(NS, "unlucky", "placed", |r| {
+            r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+        })
+        .await;
+    let name = bid_name(NS, "unlucky", resource.metadata.uid.as_deref().unwrap());
+    assert_eq!(
+        h.bids_named(&name).await.len(),
+        1,
+        "one bid, however many attempts"
+    );
+    assert!(
+        h.requests("GET", "/v2/spot/bids") >= 1,
+        "the name was looked up before posting again"
+    );
+}
