@@ -90,7 +90,9 @@
 //! # Faults and counters
 //! [`Sim::faults`] (or `PUT /_sim/faults`) sets, per route template (`GET /v2/spot/bids/{bid_fid}`)
 //! or for every Mithril route, a share of 503 answers, a share of 429 with `Retry-After`, added
-//! latency and a share of dropped connections; draws come from a generator seeded by the seed.
+//! latency and a share of dropped connections, each before the request is carried out; and the
+//! ambiguous kinds, a share carried out and then answered 503 or dropped (the bid is placed, the
+//! answer is lost). Draws come from a generator seeded by the seed.
 //! [`Sim::counters`] counts requests per (method, route template, status or dropped); `/_sim/`
 //! requests are neither faulted nor counted. See [`http`] for the control routes.
 //!
