@@ -9,7 +9,7 @@ use mithril_operator::controller::spot_bid::names::bid_name;
 use mithril_operator::crd::{
     ConditionStatus, READY, SYNCED, SpotBid, SpotBidPhase, find_condition,
 };
-use mithril_operator::mithril::{BidStatus, CreateBidRequest, LaunchSpecification};
+use mithril_operator::mithril::BidStatus;
 use operator_harness::{API_KEY, Harness};
 use serde_json::json;
 
@@ -224,27 +224,7 @@ async fn competing_demand_preempts_and_the_bid_returns_to_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_bid_is_adopted_by_fid() {
     let h = Harness::start().await;
-    let project = h.mithril.resolve_project("demo").await.unwrap();
-    let instance_type = h
-        .mithril
-        .resolve_instance_type("h100-80gb.sxm.8x")
-        .await
-        .unwrap();
-    let request = CreateBidRequest {
-        project,
-        region: "us-central1-a".into(),
-        instance_type,
-        limit_price: "$11.00".parse().unwrap(),
-        instance_quantity: 1,
-        name: "made-by-hand".into(),
-        launch_specification: LaunchSpecification::default(),
-        notification_email: None,
-    };
-    let existing = h
-        .mithril
-        .create_bid(&request, "made-by-hand")
-        .await
-        .unwrap();
+    let existing = h.bid_by_hand("made-by-hand", "$11.00").await;
 
     create(
         &h,
@@ -544,23 +524,7 @@ async fn steady_state_mithril_calls_grow_with_pages_not_resources() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observe_only_reports_and_never_writes() {
     let h = Harness::start().await;
-    let project = h.mithril.resolve_project("demo").await.unwrap();
-    let instance_type = h
-        .mithril
-        .resolve_instance_type("h100-80gb.sxm.8x")
-        .await
-        .unwrap();
-    let request = CreateBidRequest {
-        project,
-        region: "us-central1-a".into(),
-        instance_type,
-        limit_price: "$11.00".parse().unwrap(),
-        instance_quantity: 1,
-        name: "watched".into(),
-        launch_specification: LaunchSpecification::default(),
-        notification_email: None,
-    };
-    let existing = h.mithril.create_bid(&request, "watched").await.unwrap();
+    let existing = h.bid_by_hand("watched", "$11.00").await;
     h.sim.reset_counters();
 
     let mut watched = spot_bid(

@@ -51,6 +51,29 @@ pub fn mithril_client(base: &str, key: &ApiKey) -> MithrilClient {
     MithrilClient::new(config).expect("client")
 }
 
+/// A namespaced resource the harness can wait on.
+pub trait Namespaced:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Namespaced for K where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A fresh operator (observer registry polled by the test, shared context) for the simulator at `base`.
 fn operator(base: &str, kube: &Client) -> (ObserverRegistry, Arc<Context>) {
     let connect_base = base.to_owned();
@@ -171,13 +194,7 @@ impl Harness {
         condition: impl Fn(&K) -> bool,
     ) -> K
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Namespaced,
     {
         let api: Api<K> = Api::namespaced(self.kube.clone(), namespace);
         let waited = tokio::time::timeout(
@@ -199,13 +216,7 @@ impl Harness {
     /// Waits until `name` no longer exists.
     pub async fn wait_gone<K>(&self, namespace: &str, name: &str)
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Namespaced,
     {
         let api: Api<K> = Api::namespaced(self.kube.clone(), namespace);
         let gone = tokio::time::timeout(
@@ -279,6 +290,32 @@ impl Harness {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Places a bid directly on Mithril (as a person would, outside the operator).
+    pub async fn bid_by_hand(
+        &self,
+        name: &str,
+        limit_price: &str,
+    ) -> mithril_operator::mithril::Bid {
+        let request = mithril_operator::mithril::CreateBidRequest {
+            project: self.mithril.resolve_project("demo").await.unwrap(),
+            region: "us-central1-a".into(),
+            instance_type: self
+                .mithril
+                .resolve_instance_type("h100-80gb.sxm.8x")
+                .await
+                .unwrap(),
+            limit_price: limit_price.parse().unwrap(),
+            instance_quantity: 1,
+            name: name.into(),
+            launch_specification: Default::default(),
+            notification_email: None,
+        };
+        self.mithril
+            .create_bid(&request, name)
+            .await
+            .expect("bid placed by hand")
     }
 
     /// Requests the simulator counted for (method, route template).
