@@ -595,3 +595,44 @@ async fn the_pause_annotation_stops_reconciling_and_says_so() {
     })
     .await;
 }
+
+/// A key Mithril rejects never wedges deletion silently: the failure is reported and retried, and
+/// `deletionPolicy: Orphan` lets the resource go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_with_a_rejected_key_is_reported_and_orphan_lets_go() {
+    let h = Harness::start_with(mithril_operator::sim::SimConfig {
+        api_key: Some(API_KEY.into()),
+        ..Default::default()
+    })
+    .await;
+    h.create_key_secret(NS, "team-key", API_KEY).await;
+    placed(
+        &h,
+        "stuck",
+        json!({"apiKeySecretRef": {"name": "team-key"}}),
+    )
+    .await;
+
+    // The key is rotated to one Mithril rejects, then the resource is deleted.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(h.kube.clone(), NS);
+    let wrong = json!({"stringData": {"api-key": "fkey_revoked000000000000000000000"}});
+    secrets
+        .patch("team-key", &PatchParams::default(), &Patch::Merge(wrong))
+        .await
+        .unwrap();
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), NS);
+    api.delete("stuck", &DeleteParams::default()).await.unwrap();
+    let held = h
+        .wait_for::<SpotBid>(NS, "stuck", "reported", |r| {
+            condition_is(r, SYNCED, ConditionStatus::False, "InvalidApiKey")
+        })
+        .await;
+    assert!(
+        held.metadata.deletion_timestamp.is_some(),
+        "still there: the bid may be running"
+    );
+    h.wait_for_event(NS, "stuck", "InvalidApiKey").await;
+
+    patch_spec(&h, "stuck", json!({"deletionPolicy": "Orphan"})).await;
+    h.wait_gone::<SpotBid>(NS, "stuck").await;
+}

@@ -85,6 +85,8 @@ fn operator(base: &str, kube: &Client) -> (ObserverRegistry, Arc<Context>) {
     let config = ControllerConfig {
         backoff_base: Duration::from_millis(50),
         backoff_max: Duration::from_secs(1),
+        // Secrets are read on every reconcile, so a test that rotates a key sees it at once.
+        secret_ttl: Duration::ZERO,
         ..ControllerConfig::default()
     };
     let key = ApiKey::new(API_KEY).unwrap();
