@@ -287,6 +287,8 @@ async fn an_instance_not_ready_409_backs_off_alone_and_is_resumed_once_settled()
         .await
         .expect("paused by hand");
     h.advance_unobserved(Duration::from_secs(30));
+    let listings = h.requests("GET", "/v2/instances");
+    assert!(listings > 0, "the observer lists the project's instances");
     h.announce_clock_moved();
 
     let opening = at("2025-01-01T08:00:00Z");
@@ -299,6 +301,11 @@ async fn an_instance_not_ready_409_backs_off_alone_and_is_resumed_once_settled()
     assert!(
         condition_is(&status, SYNCED, ConditionStatus::False, "NotReady"),
         "{status:#?}"
+    );
+    assert_eq!(
+        h.requests("GET", "/v2/instances"),
+        listings,
+        "the reconciles read the observer's memory, never Mithril's listing"
     );
     h.wait_for_event(NS, "workday", "NotReady").await;
 

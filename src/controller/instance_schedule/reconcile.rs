@@ -144,6 +144,8 @@ async fn reconcile_schedule(
     let resolved = match resolve(schedule, &ctx.shared).await {
         Ok(Ok(resolved)) => resolved,
         Ok(Err(error)) => return run.invalid(error).await,
+        // The API server failed (reading the key's Secret): nothing to say about Mithril.
+        Err(error @ Error::Kube(_)) => return Err(error),
         Err(error) => {
             run.unavailable(evaluation, &error.to_string()).await?;
             return Err(error);
@@ -165,28 +167,39 @@ async fn reconcile_schedule(
         .last_success
         .map_or(run.now, |listed| listed.min(run.now));
     let plan = run.plan(&resolved, evaluation, observed_at).await;
-    let outcomes = run.act(&plan, &resolved).await;
+    let acted = run.act(&plan, &resolved).await;
     run.report(
         Assessment::Planned {
             plan: &plan,
-            outcomes: &outcomes,
+            outcomes: &acted.outcomes,
         },
-        &outcomes,
+        &acted.outcomes,
     )
     .await?;
-    // Mithril refused a batch because of one instance: the others were not touched and go again
-    // at once, without it.
-    let untouched = plan
-        .actions
-        .iter()
-        .flat_map(|action| action.fids())
-        .any(|fid| !outcomes.contains_key(fid));
-    let due = if untouched {
+    let due = if acted.untouched {
         Some(run.now)
     } else {
         plan.requeue_at
     };
     Ok(run.requeue(due))
+}
+
+/// What sending a plan's batches came to.
+struct Acted {
+    outcomes: PatchOutcomes,
+    /// A batch was refused because of one of its instances: the others were not touched and go
+    /// again at once, without it (it backs off alone).
+    untouched: bool,
+}
+
+/// How long kube-runtime waits before reconciling again: until `due` by the schedule clock,
+/// at most `resync` (the safety net), and no wait at all for what is already due.
+pub fn requeue_after(now: Timestamp, due: Option<Timestamp>, resync: Duration) -> Duration {
+    due.map_or(resync, |due| {
+        Duration::try_from(now.duration_until(due))
+            .unwrap_or(Duration::ZERO)
+            .min(resync)
+    })
 }
 
 /// When a schedule that cannot see its instances looks again: at its next transition, or after
@@ -260,10 +273,14 @@ impl Run<'_> {
 
     /// Sends each batch; Mithril's answers are written through to the observer, so the next
     /// reconcile reads STOPPING or CONFIRMED and follows the instances from there.
-    async fn act(&self, plan: &SchedulePlan, resolved: &Resolved) -> PatchOutcomes {
-        let mut outcomes = PatchOutcomes::new();
+    async fn act(&self, plan: &SchedulePlan, resolved: &Resolved) -> Acted {
+        let mut acted = Acted {
+            outcomes: PatchOutcomes::new(),
+            untouched: false,
+        };
         for action in &plan.actions {
             let answer = resolved.client.patch_instances(&action.request()).await;
+            let outcomes = batch_outcomes(action, answer.as_ref());
             match &answer {
                 Ok(response) => {
                     resolved
@@ -272,11 +289,12 @@ impl Run<'_> {
                 }
                 Err(error) => {
                     tracing::warn!(action = ?action.kind(), instances = ?action.fids(), %error, "Mithril refused a batch");
+                    acted.untouched |= action.fids().iter().any(|fid| !outcomes.contains_key(fid));
                 }
             }
-            outcomes.extend(batch_outcomes(action, answer.as_ref()));
+            acted.outcomes.extend(outcomes);
         }
-        outcomes
+        acted
     }
 
     async fn invalid(&self, error: SpecError) -> Result<Action, Error> {
@@ -325,13 +343,36 @@ impl Run<'_> {
     /// Requeues at `due` by the schedule clock, at the latest after the resync interval.
     fn requeue(&self, due: Option<Timestamp>) -> Action {
         self.ctx.index.set_due(&self.key, due);
-        let resync = self.ctx.shared.config.resync;
-        let wait = due.map_or(resync, |due| {
-            let until = self.now.duration_until(due);
-            Duration::try_from(until)
-                .unwrap_or(Duration::ZERO)
-                .min(resync)
-        });
-        Action::requeue(wait)
+        Action::requeue(requeue_after(self.now, due, self.ctx.shared.config.resync))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requeues_at_the_instant_due_capped_by_the_resync() {
+        let now: Timestamp = "2025-03-24T06:59:00Z".parse().unwrap();
+        let resync = Duration::from_secs(300);
+        let at = |text: &str| Some(text.parse::<Timestamp>().unwrap());
+        assert_eq!(
+            requeue_after(now, at("2025-03-24T07:00:00Z"), resync),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            requeue_after(now, at("2025-03-24T06:59:00.25Z"), resync),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            requeue_after(now, at("2025-03-24T17:00:00Z"), resync),
+            resync
+        );
+        assert_eq!(requeue_after(now, None, resync), resync);
+        assert_eq!(
+            requeue_after(now, at("2025-03-24T06:00:00Z"), resync),
+            Duration::ZERO,
+            "overdue: at once"
+        );
     }
 }
