@@ -11,6 +11,7 @@ use mithril_operator::crd::{
     ScheduledInstance, SpotBid, WantedState, find_condition,
 };
 use mithril_operator::mithril::{InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
+use mithril_operator::sim::FaultSpec;
 use operator_harness::schedule::ScheduleHarness;
 use serde_json::json;
 use std::time::Duration;
@@ -553,4 +554,72 @@ async fn overlapping_schedules_are_reported_on_both_and_neither_drives_the_insta
     })
     .await;
     assert_eq!(h.patches(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mithril_failing_to_answer_backs_off_and_the_pause_goes_through_once_it_answers() {
+    let h = ScheduleHarness::start(None).await;
+    let fids: Vec<String> = h.reserved().await.into_iter().map(|i| i.fid).collect();
+    let failing = FaultSpec {
+        error_5xx: 1.0,
+        ..FaultSpec::default()
+    };
+    h.sim.faults().set_route("PATCH", "/v2/instances", failing);
+    let spec = office_hours(json!({"filter": {"region": "us-central1-a"}}));
+    h.create(NS, manifest("workday", spec)).await;
+    let status = h
+        .wait_status(NS, "workday", "refused by a failing Mithril", |s| {
+            fids.iter()
+                .all(|fid| outcome(s, fid).starts_with("MithrilUnavailable (attempt 1)"))
+        })
+        .await;
+    assert!(
+        condition_is(
+            &status,
+            SYNCED,
+            ConditionStatus::False,
+            "MithrilUnavailable"
+        ),
+        "{status:#?}"
+    );
+    h.wait_for_event(NS, "workday", "MithrilUnavailable").await;
+
+    h.sim.faults().clear();
+    h.advance(MINUTE).await;
+    let retried = at("2025-01-01T00:01:00Z");
+    h.wait_status(NS, "workday", "paused after the backoff", |s| {
+        fids.iter()
+            .all(|fid| acted(s, fid, ScheduleAction::Pause, retried))
+    })
+    .await;
+    h.advance(2 * MINUTE).await;
+    h.wait_status(NS, "workday", "paused", |s| {
+        all_in_state(s, WantedState::Paused)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_schedule_is_reported_and_nothing_is_sent() {
+    let h = ScheduleHarness::start(None).await;
+    let selector = json!({"filter": {"region": "us-central1-a"}});
+    let mut unknown_zone = office_hours(selector.clone());
+    unknown_zone["timeZone"] = json!("Mars/Olympus_Mons");
+    let mut unknown_project = office_hours(selector);
+    unknown_project["project"] = json!("no-such-project");
+    h.create(NS, manifest("on-mars", unknown_zone)).await;
+    h.create(NS, manifest("nowhere", unknown_project)).await;
+    for (name, field) in [("on-mars", "spec.timeZone"), ("nowhere", "spec.project")] {
+        let status = h
+            .wait_status(NS, name, "invalid", |s| {
+                condition_is(s, SYNCED, ConditionStatus::False, "InvalidSpec")
+            })
+            .await;
+        let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
+        assert!(message.starts_with(field), "{message}");
+        assert_eq!(status.wanted_state, None);
+        h.wait_for_event(NS, name, "InvalidSpec").await;
+    }
+    h.advance(MINUTE).await;
+    assert_eq!(h.patches(), 0);
 }
