@@ -42,7 +42,12 @@ pub struct DemoArgs {
     #[arg(long)]
     pub mithril_url: Option<Url>,
     /// The Mithril API key (for --mithril-url; the simulator takes any).
-    #[arg(long, env = "MITHRIL_API_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(
+        long,
+        env = "MITHRIL_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub api_key: Option<ApiKey>,
     /// Time between two observations of Mithril.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]

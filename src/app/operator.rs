@@ -55,13 +55,7 @@ impl Operator {
             instance: identity.to_owned(),
             ..ControllerConfig::default()
         };
-        let context = Arc::new(Context::new(
-            client,
-            registry,
-            default_key,
-            metrics,
-            config,
-        ));
+        let context = Arc::new(Context::new(client, registry, default_key, metrics, config));
         let stop_controllers = CancellationToken::new();
         let namespaces: Vec<Option<String>> = if settings.namespaces.is_empty() {
             vec![None]
