@@ -4,6 +4,9 @@
 //! - [`conflicts`]: which instances a selector picks, and which more than one schedule claims.
 //! - [`plan`]: pure `wanted + observed -> batched pauses/resumes`, skips, waits and requeue time.
 //! - [`report`]: pure `plan + PATCH outcomes -> status` (and the events to publish).
+//! - [`reconcile`]: the IO around them ([`resolve`], [`claims`] from the reflector store,
+//!   [`latest`] status written); [`controller`]: the kube-runtime wiring, with [`index`] saying
+//!   which schedules an instance change, a claim change or the clock wakes.
 //!
 //! One reconcile of a schedule, with the IO around these pure steps:
 //! 1. Check the spec: [`windows::Schedule::from_spec`], `spec.selector.validate()`, and resolve
@@ -19,7 +22,15 @@
 //! 5. [`report::status`] from the previous status; write it only if it changed; publish
 //!    [`report::events`]; requeue at [`plan::SchedulePlan::requeue_at`], capped by the resync.
 
+pub mod claims;
 pub mod conflicts;
+pub mod controller;
+pub mod index;
+pub mod latest;
 pub mod plan;
+pub mod reconcile;
 pub mod report;
+pub mod resolve;
 pub mod windows;
+
+pub use controller::{run, run_with_clock_moves};
