@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Run the SpotBid controller.
     #[arg(long, env = "MITHRIL_OPERATOR_SPOTBID_CONTROLLER", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub spotbid_controller: bool,
+    /// Run the InstanceSchedule controller.
+    #[arg(long, env = "MITHRIL_OPERATOR_INSTANCESCHEDULE_CONTROLLER", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub instanceschedule_controller: bool,
     /// Namespaces to watch (repeat or separate with commas); all namespaces when absent.
     #[arg(
         long = "namespace",
@@ -126,6 +129,7 @@ impl RunArgs {
             mithril_url: self.mithril_url.clone(),
             api_key,
             spot_bids: self.spotbid_controller,
+            instance_schedules: self.instanceschedule_controller,
             namespaces: self.namespaces.clone(),
             concurrency: self.concurrency,
             resync: self.resync_interval,
@@ -167,7 +171,7 @@ pub async fn run_with(
     let _signals = StopOn::spawn(shutdown, stop.clone());
 
     let client = preflight::connect(kube_config, settings.startup_timeout).await?;
-    preflight::check_crds(&client, &settings.namespaces, settings.startup_timeout).await?;
+    preflight::check_crds(&client, &settings, settings.startup_timeout).await?;
     let default_key =
         preflight::default_api_key(&client, &settings.api_key, settings.startup_timeout).await?;
 
