@@ -2,6 +2,8 @@
 //! kubectl with its own kubeconfig, an emulated cluster on loopback, and waits with deadlines.
 #![allow(dead_code)]
 
+pub mod manifests;
+
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
