@@ -35,6 +35,11 @@ impl LatestStatus {
     ) -> Option<InstanceScheduleStatus> {
         let mut written = self.lock();
         match written.get(key) {
+            Some((_, status)) if schedule.status.as_ref() == Some(status) => {
+                // The store has it.
+                written.remove(key);
+                schedule.status.clone()
+            }
             Some((based_on, status)) if *based_on == schedule.resource_version() => {
                 Some(status.clone())
             }

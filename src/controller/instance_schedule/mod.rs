@@ -4,9 +4,6 @@
 //! - [`conflicts`]: which instances a selector picks, and which more than one schedule claims.
 //! - [`plan`]: pure `wanted + observed -> batched pauses/resumes`, skips, waits and requeue time.
 //! - [`report`]: pure `plan + PATCH outcomes -> status` (and the events to publish).
-//! - [`reconcile`]: the IO around them ([`resolve`], [`claims`] from the reflector store,
-//!   [`latest`] status written); [`controller`]: the kube-runtime wiring, with [`index`] saying
-//!   which schedules an instance change, a claim change or the clock wakes.
 //!
 //! One reconcile of a schedule, with the IO around these pure steps:
 //! 1. Check the spec: [`windows::Schedule::from_spec`], `spec.selector.validate()`, and resolve

@@ -1,6 +1,15 @@
 //! The InstanceSchedule reconcile: check the spec, observe from the shared observer (memory),
 //! plan (pure), send the batched pauses or resumes, report, and requeue at the next instant
 //! anything is due.
+//!
+//! - Instances come from the project's shared observer, never from a listing of our own: one
+//!   paged `GET /v2/instances` per project per resync serves every schedule. Mithril's answer to
+//!   each PATCH is written through to it, so the next reconcile reads STOPPING or CONFIRMED.
+//! - "Now" is [`Context::clock`]: the system clock in production, a simulated one in tests.
+//! - Conflicts are decided from every schedule in the reflector store (see [`super::claims`]).
+//! - The status is the only memory across reconciles and restarts: each instance's last action,
+//!   its outcome and the attempt count that sets the next backoff.
+//! - Deleting a schedule leaves its instances as they are: there is no finalizer.
 
 use super::claims::{other_claims, own_claim, schedule_ref};
 use super::conflicts::{Conflicts, select};
