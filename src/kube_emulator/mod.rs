@@ -16,7 +16,6 @@
 //!   finalizers are marked for deletion) and removes the namespace without a Terminating phase;
 //! - deleting a CRD removes its custom resources at once, finalizers notwithstanding;
 //! - strategic merge patch is applied as a JSON merge patch (lists are replaced, not merged by key);
-//! - core/v1 and events.k8s.io/v1 Events are stored separately (no conversion between them);
 //! - controllers of built-ins (Deployments never get Pods, Services no endpoints), protobuf, aggregated discovery.
 
 pub mod cli;
@@ -26,6 +25,7 @@ pub mod ssa;
 pub mod table;
 
 mod builtin_rules;
+mod conversion;
 mod discovery;
 mod emulator;
 mod faults;

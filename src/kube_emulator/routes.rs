@@ -195,6 +195,7 @@ async fn resource_request(
                 .map_err(|e| ApiError::bad_request(e.to_string()))?,
             fields: FieldSelector::parse(param("fieldSelector").unwrap_or_default(), rt.custom)
                 .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            view: rt.view,
         })
     };
     if matches!(

@@ -80,7 +80,15 @@ pub fn create(
     check_type(rt, &body)?;
     let name = resolve_name(rt, &mut body)?;
     check_namespace(rt, namespace, &body, &name)?;
-    finish_create(state, rt, namespace, &name, body, opts, false)
+    finish_create(
+        state,
+        rt,
+        namespace,
+        &name,
+        rt.view.store(body),
+        opts,
+        false,
+    )
 }
 
 /// PUT to an object or its status.
@@ -111,7 +119,16 @@ pub fn update(
             "Invalid value: 0x0: must be specified for an update",
         ));
     }
-    finish_update(state, rt, namespace, old, body, subresource, opts, false)
+    finish_update(
+        state,
+        rt,
+        namespace,
+        old,
+        rt.view.store(body),
+        subresource,
+        opts,
+        false,
+    )
 }
 
 /// PATCH of any type; apply patches create the object when absent.
@@ -135,10 +152,11 @@ pub fn patch(
         ));
     }
     let old = get(state, rt, namespace, name)?;
-    let candidate = apply_patch(&old, patch_type, body).map_err(|error| match error {
-        PatchError::Malformed(message) => ApiError::bad_request(message),
-        PatchError::DoesNotApply(message) => ApiError::unprocessable(message),
-    })?;
+    let candidate =
+        apply_patch(&rt.view.present(&old), patch_type, body).map_err(|error| match error {
+            PatchError::Malformed(message) => ApiError::bad_request(message),
+            PatchError::DoesNotApply(message) => ApiError::unprocessable(message),
+        })?;
     finish_update(
         state,
         rt,
@@ -236,19 +254,23 @@ fn server_side_apply(
         schema: rt.schema.as_deref(),
         now: &now,
     };
-    let mut result =
-        ssa::apply(live.as_deref(), &applied, &ctx, opts.force).map_err(|error| match error {
-            ApplyError::Conflicts(conflicts) => {
-                let causes: Vec<(String, String)> = conflicts
-                    .iter()
-                    .map(|c| (c.field.clone(), c.cause_message()))
-                    .collect();
-                ApiError::apply_conflicts(rt, name, ssa::conflict_message(&conflicts), &causes)
-            }
-            ApplyError::Invalid(message) => {
-                ApiError::invalid_field(rt, name, "FieldValueInvalid", "", message)
-            }
-        })?;
+    let live_view = live.as_deref().map(|live| rt.view.present(live));
+    let result =
+        ssa::apply(live_view.as_ref(), &applied, &ctx, opts.force).map_err(
+            |error| match error {
+                ApplyError::Conflicts(conflicts) => {
+                    let causes: Vec<(String, String)> = conflicts
+                        .iter()
+                        .map(|c| (c.field.clone(), c.cause_message()))
+                        .collect();
+                    ApiError::apply_conflicts(rt, name, ssa::conflict_message(&conflicts), &causes)
+                }
+                ApplyError::Invalid(message) => {
+                    ApiError::invalid_field(rt, name, "FieldValueInvalid", "", message)
+                }
+            },
+        )?;
+    let mut result = rt.view.store(result);
     // The resourceVersion precondition was checked above.
     meta_mut(&mut result).remove("resourceVersion");
     match live {
