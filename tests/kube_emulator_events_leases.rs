@@ -201,3 +201,43 @@ async fn core_v1_events_show_what_the_recorder_wrote() {
     assert_eq!(listed[0].involved_object.kind.as_deref(), Some("Widget"));
     assert_eq!(listed[0].type_.as_deref(), Some("Warning"));
 }
+
+#[tokio::test]
+async fn lease_server_side_apply_conflicts_unless_forced() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let leases: Api<Lease> = Api::namespaced(client, "default");
+    let holder = |identity: &str| {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"},
+               "spec": {"holderIdentity": identity, "leaseDurationSeconds": 15}})
+    };
+    leases
+        .patch(
+            "l",
+            &kube::api::PatchParams::apply("a"),
+            &kube::api::Patch::Apply(holder("a")),
+        )
+        .await
+        .unwrap();
+    let conflict = api_error(
+        leases
+            .patch(
+                "l",
+                &kube::api::PatchParams::apply("b"),
+                &kube::api::Patch::Apply(holder("b")),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"));
+    let forced = leases
+        .patch(
+            "l",
+            &kube::api::PatchParams::apply("b").force(),
+            &kube::api::Patch::Apply(holder("b")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.spec.unwrap().holder_identity.as_deref(), Some("b"));
+    leases.delete("l", &Default::default()).await.unwrap();
+    assert_eq!(api_error(leases.get("l").await.unwrap_err()).code, 404);
+}
