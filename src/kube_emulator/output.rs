@@ -26,7 +26,7 @@ pub fn negotiate(accept: Option<&str>, include: IncludeObject) -> Result<Form, A
         let media = parts.next().unwrap_or_default();
         if !matches!(
             media,
-            "application/json" | "application/*" | "*/*" | "application/json-seq"
+            "application/json" | "application/*" | "*/*"
         ) {
             continue;
         }
