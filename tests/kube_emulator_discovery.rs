@@ -93,6 +93,45 @@ async fn discovery_documents_list_built_ins_and_crds() {
 }
 
 #[tokio::test]
+async fn aggregated_discovery_when_asked_first() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let request = http::Request::get("/apis")
+        .header(
+            "accept",
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+        )
+        .body(Vec::new())
+        .unwrap();
+    let response = client
+        .send(request.map(kube::client::Body::from))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
+    let document: Value =
+        serde_json::from_slice(&response.into_body().collect_bytes().await.unwrap()).unwrap();
+    assert_eq!(document["kind"], "APIGroupDiscoveryList");
+    let group = document["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["metadata"]["name"] == "test.mithril.ai")
+        .unwrap();
+    let resources = group["versions"][0]["resources"].as_array().unwrap();
+    let widgets = resources
+        .iter()
+        .find(|r| r["resource"] == "widgets")
+        .unwrap();
+    assert_eq!(widgets["scope"], "Namespaced");
+    assert_eq!(widgets["responseKind"]["kind"], "Widget");
+    assert_eq!(widgets["subresources"][0]["subresource"], "status");
+    // Without the aggregated type first, the legacy APIGroupList.
+    assert_eq!(get_json(&client, "/apis").await["kind"], "APIGroupList");
+}
+
+#[tokio::test]
 async fn tables_carry_printer_columns_in_lists_gets_and_watches() {
     let (emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");

@@ -8,7 +8,7 @@
 //! page from one snapshot; watches resume from a resourceVersion within a bounded history (older:
 //! a 410 ERROR event); bookmarks, streaming lists, selectors, metadata-only and Table forms;
 //! merge, JSON, strategic-merge patches and server-side apply; finalizers, dry runs, background
-//! owner-reference garbage collection; discovery and OpenAPI v3 for kubectl.
+//! owner-reference garbage collection; discovery (also aggregated) and OpenAPI v3 for kubectl.
 //!
 //! Use [`Emulator::client`] for an in-process `kube::Client` (no socket) or [`Emulator::serve`]
 //! plus [`Emulator::kubeconfig_yaml`] for other processes and kubectl. Both need a Tokio runtime.
@@ -20,7 +20,6 @@
 //!   versions share one storage; only `apiVersion` changes), validation ratcheting;
 //! - protobuf: request bodies in protobuf get 415 (kubectl's typed commands such as
 //!   `kubectl create namespace` send it: use `kubectl apply -f`); answers are always JSON;
-//! - aggregated discovery (kubectl falls back to the per-group documents served);
 //! - foreground and orphan deletion propagation: garbage collection is always background
 //!   (dependents whose owners are all gone are deleted right after the last owner);
 //! - namespace termination: deleting a namespace deletes its content at once (objects holding

@@ -63,6 +63,9 @@ async fn route(app: App, request: Request) -> Result<Response, ApiError> {
     let query = parse_query(parts.uri.query());
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if parts.method == Method::GET {
+        if let Some(response) = aggregated_discovery(&app, &segments, &parts.headers) {
+            return Ok(response);
+        }
         if let Some(document) = non_resource(&app, &segments) {
             return document.map(json_response);
         }
@@ -86,6 +89,30 @@ async fn route(app: App, request: Request) -> Result<Response, ApiError> {
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
     resource_request(app, target, parts.method, &parts.headers, query, body).await
+}
+
+/// `/api` and `/apis` as aggregated discovery, when the client asks for it first.
+fn aggregated_discovery(app: &App, segments: &[&str], headers: &HeaderMap) -> Option<Response> {
+    let core = match segments {
+        ["api"] => true,
+        ["apis"] => false,
+        _ => return None,
+    };
+    let first_choice = header_str(headers, header::ACCEPT)?.split(',').next()?;
+    let params: Vec<&str> = first_choice.split(';').map(str::trim).collect();
+    let wanted = params.contains(&"as=APIGroupDiscoveryList")
+        && params.contains(&"g=apidiscovery.k8s.io")
+        && params.contains(&"v=v2");
+    if !wanted {
+        return None;
+    }
+    let document = discovery::aggregated(&app.shared.lock().registry, core);
+    let mut response = json_response(document);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(discovery::AGGREGATED_MEDIA_TYPE),
+    );
+    Some(response)
 }
 
 /// Discovery, OpenAPI and health endpoints (None: not one of them).
