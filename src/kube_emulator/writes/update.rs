@@ -2,7 +2,8 @@
 //! ownership, finalizers while deleting, generation, no-op writes, field management.
 
 use super::super::object::{
-    finalizers, is_deleting, meta_mut, meta_str, normalize_metadata, now_rfc3339, same_content,
+    equal_except, finalizers, generation_changed, is_deleting, meta_mut, meta_str,
+    normalize_metadata, now_rfc3339, same_content,
 };
 use super::super::patch::{PatchError, PatchType, apply_patch};
 use super::super::resources::ResourceType;
@@ -306,9 +307,7 @@ pub(super) fn finish_update(
     }
     if rt.has_generation {
         let ignore_status = rt.status_subresource;
-        if super::super::object::generation_view(&old, ignore_status)
-            != super::super::object::generation_view(&new, ignore_status)
-        {
+        if generation_changed(&old, &new, ignore_status) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
             meta_mut(&mut new).insert("generation".into(), json!(generation + 1));
         }
@@ -353,18 +352,18 @@ pub(super) fn finish_update(
 
 /// A write that changes nothing but managedFields timestamps is not stored (no new resourceVersion).
 pub(super) fn unchanged(old: &Value, new: &Value) -> bool {
-    let without_times = |object: &Value| {
-        let mut copy = object.clone();
-        if let Some(entries) = copy["metadata"]["managedFields"].as_array_mut() {
-            for entry in entries {
-                if let Some(entry) = entry.as_object_mut() {
-                    entry.remove("time");
-                }
-            }
+    let (old_fields, new_fields) = (
+        &old["metadata"]["managedFields"],
+        &new["metadata"]["managedFields"],
+    );
+    let same_ownership = match (old_fields.as_array(), new_fields.as_array()) {
+        (Some(a), Some(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| equal_except(x, y, |k| k == "time"))
         }
-        copy
+        _ => old_fields == new_fields,
     };
-    same_content(old, new)
-        && without_times(old)["metadata"]["managedFields"]
-            == without_times(new)["metadata"]["managedFields"]
+    same_ownership && same_content(old, new)
 }
