@@ -28,7 +28,8 @@ struct Context {
 struct ReconcileError(String);
 
 async fn reconcile(widget: Arc<Widget>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let api: Api<Widget> = Api::namespaced(ctx.client.clone(), &widget.namespace().unwrap_or_default());
+    let api: Api<Widget> =
+        Api::namespaced(ctx.client.clone(), &widget.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, widget, |event| async {
         match event {
             FinalizerEvent::Apply(widget) => {
@@ -78,7 +79,10 @@ fn error_policy(_: Arc<Widget>, _: &ReconcileError, _: Arc<Context>) -> Action {
 
 async fn converges_across_watch_faults(config: watcher::Config) {
     let (emulator, client) = emulator_with_crds().await;
-    let ctx = Arc::new(Context { client: client.clone(), cleanups: Mutex::new(HashMap::new()) });
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        cleanups: Mutex::new(HashMap::new()),
+    });
     let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
     let controller = tokio::spawn(
         Controller::new(Api::<Widget>::all(client.clone()), config)
@@ -90,7 +94,10 @@ async fn converges_across_watch_faults(config: watcher::Config) {
         emulator.faults().drop_all_watches();
     };
     for i in 0..20 {
-        widgets.create(&PostParams::default(), &widget(&format!("w{i:02}"), i)).await.unwrap();
+        widgets
+            .create(&PostParams::default(), &widget(&format!("w{i:02}"), i))
+            .await
+            .unwrap();
         if i % 7 == 3 {
             faults(&emulator);
         }
@@ -98,7 +105,10 @@ async fn converges_across_watch_faults(config: watcher::Config) {
     for i in (0..20).step_by(3) {
         let name = format!("w{i:02}");
         let size = json!({"spec": {"size": 100 + i}});
-        widgets.patch(&name, &PatchParams::default(), &Patch::Merge(&size)).await.unwrap();
+        widgets
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&size))
+            .await
+            .unwrap();
         if i % 6 == 0 {
             faults(&emulator);
         }
@@ -106,11 +116,17 @@ async fn converges_across_watch_faults(config: watcher::Config) {
     // Every widget holds the controller's finalizer before deletions start, so each one is cleaned up.
     for i in 0..20 {
         let name = format!("w{i:02}");
-        wait_for(&widgets, &name, |w| w.is_some_and(|w| w.finalizers().iter().any(|f| f == FINALIZER))).await;
+        wait_for(&widgets, &name, |w| {
+            w.is_some_and(|w| w.finalizers().iter().any(|f| f == FINALIZER))
+        })
+        .await;
     }
     let deleted: Vec<String> = (0..20).step_by(4).map(|i| format!("w{i:02}")).collect();
     for name in &deleted {
-        widgets.delete(name, &DeleteParams::default()).await.unwrap();
+        widgets
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
         faults(&emulator);
     }
     for i in 0..20 {
@@ -119,8 +135,12 @@ async fn converges_across_watch_faults(config: watcher::Config) {
             wait_for(&widgets, &name, |w| w.is_none()).await;
         } else {
             let size = if i % 3 == 0 { 100 + i } else { i };
-            wait_for(&widgets, &name, |w| w.and_then(|w| w.status.as_ref()).and_then(|s| s.observed_size) == Some(size))
-                .await;
+            wait_for(&widgets, &name, |w| {
+                w.and_then(|w| w.status.as_ref())
+                    .and_then(|s| s.observed_size)
+                    == Some(size)
+            })
+            .await;
         }
     }
     let cleanups = ctx.cleanups.lock().unwrap().clone();

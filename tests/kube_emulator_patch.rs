@@ -15,23 +15,57 @@ use std::sync::Arc;
 async fn merge_json_and_strategic_patches() {
     let (_emulator, client) = emulator_with_crds().await;
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}})).unwrap();
-    configmaps.create(&PostParams::default(), &cm).await.unwrap();
-    let merged = configmaps.patch("c", &PatchParams::default(), &Patch::Merge(&json!({"data": {"a": null, "c": "3"}}))).await.unwrap();
-    assert_eq!(serde_json::to_value(merged.data).unwrap(), json!({"b": "2", "c": "3"}));
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}}))
+            .unwrap();
+    configmaps
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let merged = configmaps
+        .patch(
+            "c",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"data": {"a": null, "c": "3"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(merged.data).unwrap(),
+        json!({"b": "2", "c": "3"})
+    );
     let strategic = configmaps
-        .patch("c", &PatchParams::default(), &Patch::Strategic(json!({"data": {"d": "4"}, "$setElementOrder/x": []})))
+        .patch(
+            "c",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"data": {"d": "4"}, "$setElementOrder/x": []})),
+        )
         .await
         .unwrap();
     assert_eq!(strategic.data.unwrap().len(), 3);
     let ops: json_patch::Patch =
-        serde_json::from_value(json!([{"op": "replace", "path": "/data/b", "value": "20"}])).unwrap();
-    let patched = configmaps.patch("c", &PatchParams::default(), &Patch::Json::<()>(ops)).await.unwrap();
+        serde_json::from_value(json!([{"op": "replace", "path": "/data/b", "value": "20"}]))
+            .unwrap();
+    let patched = configmaps
+        .patch("c", &PatchParams::default(), &Patch::Json::<()>(ops))
+        .await
+        .unwrap();
     assert_eq!(patched.data.unwrap()["b"], "20");
-    let failing: json_patch::Patch = serde_json::from_value(json!([{"op": "test", "path": "/data/b", "value": "0"}])).unwrap();
-    let error = api_error(configmaps.patch("c", &PatchParams::default(), &Patch::Json::<()>(failing)).await.unwrap_err());
+    let failing: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "test", "path": "/data/b", "value": "0"}])).unwrap();
+    let error = api_error(
+        configmaps
+            .patch("c", &PatchParams::default(), &Patch::Json::<()>(failing))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(error.code, 422);
-    let missing = api_error(configmaps.patch("nope", &PatchParams::default(), &Patch::Merge(&json!({}))).await.unwrap_err());
+    let missing = api_error(
+        configmaps
+            .patch("nope", &PatchParams::default(), &Patch::Merge(&json!({})))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(missing.code, 404);
 }
 
@@ -39,11 +73,22 @@ async fn merge_json_and_strategic_patches() {
 async fn resource_version_in_a_patch_is_a_precondition() {
     let (_emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client, "default");
-    let created = widgets.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
+    let created = widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
     let rv = created.metadata.resource_version.unwrap();
     let with_rv = |size: i32| json!({"metadata": {"resourceVersion": rv}, "spec": {"size": size}});
-    widgets.patch("a", &PatchParams::default(), &Patch::Merge(&with_rv(2))).await.unwrap();
-    let stale = api_error(widgets.patch("a", &PatchParams::default(), &Patch::Merge(&with_rv(3))).await.unwrap_err());
+    widgets
+        .patch("a", &PatchParams::default(), &Patch::Merge(&with_rv(2)))
+        .await
+        .unwrap();
+    let stale = api_error(
+        widgets
+            .patch("a", &PatchParams::default(), &Patch::Merge(&with_rv(3)))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((stale.code, stale.reason.as_str()), (409, "Conflict"));
 }
 
@@ -51,7 +96,10 @@ async fn resource_version_in_a_patch_is_a_precondition() {
 async fn kube_finalizer_helper_adds_and_removes_its_finalizer() {
     let (_emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client, "default");
-    widgets.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
     let name = "test.mithril.ai/cleanup";
     let run = |object: Widget| {
         let widgets = widgets.clone();
@@ -67,7 +115,10 @@ async fn kube_finalizer_helper_adds_and_removes_its_finalizer() {
         }
     };
     run(widgets.get("a").await.unwrap()).await;
-    assert_eq!(widgets.get("a").await.unwrap().metadata.finalizers, Some(vec![name.to_string()]));
+    assert_eq!(
+        widgets.get("a").await.unwrap().metadata.finalizers,
+        Some(vec![name.to_string()])
+    );
     run(widgets.get("a").await.unwrap()).await; // Apply: nothing to change.
     widgets.delete("a", &DeleteParams::default()).await.unwrap();
     let deleting = widgets.get("a").await.unwrap();
@@ -88,18 +139,38 @@ async fn server_side_apply_creates_and_tracks_managers() {
         json!({"apiVersion": "test.mithril.ai/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": spec})
     };
     let alice = PatchParams::apply("alice");
-    let created = gadgets.patch("g", &alice, &Patch::Apply(config(2, Some("gold")))).await.unwrap();
+    let created = gadgets
+        .patch("g", &alice, &Patch::Apply(config(2, Some("gold"))))
+        .await
+        .unwrap();
     assert_eq!(created.data["spec"]["tier"], "gold");
     let managed = created.metadata.managed_fields.clone().unwrap();
-    assert_eq!((managed[0].manager.as_deref(), managed[0].operation.as_deref()), (Some("alice"), Some("Apply")));
+    assert_eq!(
+        (
+            managed[0].manager.as_deref(),
+            managed[0].operation.as_deref()
+        ),
+        (Some("alice"), Some("Apply"))
+    );
 
     // Another manager changing alice's field conflicts, unless forced.
     let bob = PatchParams::apply("bob");
-    let conflict = api_error(gadgets.patch("g", &bob, &Patch::Apply(config(3, None))).await.unwrap_err());
+    let conflict = api_error(
+        gadgets
+            .patch("g", &bob, &Patch::Apply(config(3, None)))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"));
     let causes = conflict.details.unwrap().causes;
-    assert_eq!((causes[0].reason.as_str(), causes[0].field.as_str()), ("FieldManagerConflict", ".spec.quantity"));
-    let forced = gadgets.patch("g", &bob.clone().force(), &Patch::Apply(config(3, None))).await.unwrap();
+    assert_eq!(
+        (causes[0].reason.as_str(), causes[0].field.as_str()),
+        ("FieldManagerConflict", ".spec.quantity")
+    );
+    let forced = gadgets
+        .patch("g", &bob.clone().force(), &Patch::Apply(config(3, None)))
+        .await
+        .unwrap();
     assert_eq!(forced.data["spec"]["quantity"], 3);
 
     // Alice stops applying tier: her field is removed (defaulted again by the schema).
@@ -118,43 +189,82 @@ async fn server_side_apply_merges_map_lists_by_key() {
         json!({"apiVersion": "test.mithril.ai/v1", "kind": "Gadget", "metadata": {"name": "g"},
                "spec": {"quantity": 1, "ports": [{"name": name, "port": port}]}})
     };
-    gadgets.patch("g", &PatchParams::apply("a"), &Patch::Apply(ports("http", 80))).await.unwrap();
-    let both = gadgets.patch("g", &PatchParams::apply("b"), &Patch::Apply(ports("https", 443))).await.unwrap();
-    assert_eq!(both.data["spec"]["ports"], json!([{"name": "http", "port": 80}, {"name": "https", "port": 443}]));
+    gadgets
+        .patch(
+            "g",
+            &PatchParams::apply("a"),
+            &Patch::Apply(ports("http", 80)),
+        )
+        .await
+        .unwrap();
+    let both = gadgets
+        .patch(
+            "g",
+            &PatchParams::apply("b"),
+            &Patch::Apply(ports("https", 443)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        both.data["spec"]["ports"],
+        json!([{"name": "http", "port": 80}, {"name": "https", "port": 443}])
+    );
 }
 
 #[tokio::test]
 async fn server_side_apply_request_rules() {
     let (_emulator, client) = emulator_with_crds().await;
     let apply = |query: &str, body: serde_json::Value| {
-        http::Request::patch(format!("/apis/test.mithril.ai/v1/namespaces/default/gadgets/g{query}"))
-            .header("content-type", "application/apply-patch+yaml")
-            .body(serde_json::to_vec(&body).unwrap())
-            .unwrap()
+        http::Request::patch(format!(
+            "/apis/test.mithril.ai/v1/namespaces/default/gadgets/g{query}"
+        ))
+        .header("content-type", "application/apply-patch+yaml")
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap()
     };
     let good = json!({"apiVersion": "test.mithril.ai/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"quantity": 1}});
-    assert_eq!(raw(&client, apply("", good.clone())).await.0, 422, "fieldManager is required");
+    assert_eq!(
+        raw(&client, apply("", good.clone())).await.0,
+        422,
+        "fieldManager is required"
+    );
     let mut wrong_kind = good.clone();
     wrong_kind["kind"] = json!("Widget");
-    assert_eq!(raw(&client, apply("?fieldManager=m", wrong_kind)).await.0, 400);
+    assert_eq!(
+        raw(&client, apply("?fieldManager=m", wrong_kind)).await.0,
+        400
+    );
     let mut wrong_name = good.clone();
     wrong_name["metadata"]["name"] = json!("other");
-    assert_eq!(raw(&client, apply("?fieldManager=m", wrong_name)).await.0, 400);
+    assert_eq!(
+        raw(&client, apply("?fieldManager=m", wrong_name)).await.0,
+        400
+    );
     let mut with_managed = good.clone();
     with_managed["metadata"]["managedFields"] = json!([{"manager": "x"}]);
-    assert_eq!(raw(&client, apply("?fieldManager=m", with_managed)).await.0, 400);
-    let status_of_missing = http::Request::patch("/apis/test.mithril.ai/v1/namespaces/default/gadgets/g/status?fieldManager=m")
-        .header("content-type", "application/apply-patch+yaml")
-        .body(serde_json::to_vec(&good).unwrap())
-        .unwrap();
+    assert_eq!(
+        raw(&client, apply("?fieldManager=m", with_managed)).await.0,
+        400
+    );
+    let status_of_missing = http::Request::patch(
+        "/apis/test.mithril.ai/v1/namespaces/default/gadgets/g/status?fieldManager=m",
+    )
+    .header("content-type", "application/apply-patch+yaml")
+    .body(serde_json::to_vec(&good).unwrap())
+    .unwrap();
     assert_eq!(raw(&client, status_of_missing).await.0, 404);
     let (code, _) = raw(&client, apply("?fieldManager=m", good)).await;
     assert_eq!(code, 201, "apply creates");
-    let forced_merge = http::Request::patch("/apis/test.mithril.ai/v1/namespaces/default/gadgets/g?force=true")
-        .header("content-type", "application/merge-patch+json")
-        .body(b"{}".to_vec())
-        .unwrap();
-    assert_eq!(raw(&client, forced_merge).await.0, 422, "force is for apply only");
+    let forced_merge =
+        http::Request::patch("/apis/test.mithril.ai/v1/namespaces/default/gadgets/g?force=true")
+            .header("content-type", "application/merge-patch+json")
+            .body(b"{}".to_vec())
+            .unwrap();
+    assert_eq!(
+        raw(&client, forced_merge).await.0,
+        422,
+        "force is for apply only"
+    );
     let yaml = http::Request::patch("/apis/test.mithril.ai/v1/namespaces/default/gadgets/g?fieldManager=m")
         .header("content-type", "application/apply-patch+yaml")
         .body(b"apiVersion: test.mithril.ai/v1\nkind: Gadget\nmetadata:\n  name: g\nspec:\n  quantity: 4\n".to_vec())
@@ -168,15 +278,32 @@ async fn server_side_apply_request_rules() {
 async fn server_side_apply_of_status() {
     let (_emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client, "default");
-    widgets.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
     let status = json!({"apiVersion": "test.mithril.ai/v1", "kind": "Widget", "metadata": {"name": "a"},
                         "status": {"phase": "Ready", "observed_size": 1}});
-    let applied = widgets.patch_status("a", &PatchParams::apply("operator"), &Patch::Apply(&status)).await.unwrap();
+    let applied = widgets
+        .patch_status("a", &PatchParams::apply("operator"), &Patch::Apply(&status))
+        .await
+        .unwrap();
     assert_eq!(applied.status.unwrap().phase.as_deref(), Some("Ready"));
     assert_eq!(applied.metadata.generation, Some(1));
     let managed = applied.metadata.managed_fields.unwrap();
-    assert!(managed.iter().any(|m| m.manager.as_deref() == Some("operator") && m.subresource.as_deref() == Some("status")));
+    assert!(
+        managed
+            .iter()
+            .any(|m| m.manager.as_deref() == Some("operator")
+                && m.subresource.as_deref() == Some("status"))
+    );
     // Applying the same status again stores nothing new.
-    let again = widgets.patch_status("a", &PatchParams::apply("operator"), &Patch::Apply(&status)).await.unwrap();
-    assert_eq!(again.metadata.resource_version, applied.metadata.resource_version);
+    let again = widgets
+        .patch_status("a", &PatchParams::apply("operator"), &Patch::Apply(&status))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        applied.metadata.resource_version
+    );
 }

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 fn name_of<K: kube::Resource>(event: &WatchEvent<K>) -> String {
     match event {
-        WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => o.meta().name.clone().unwrap_or_default(),
+        WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
+            o.meta().name.clone().unwrap_or_default()
+        }
         WatchEvent::Bookmark(b) => format!("bookmark@{}", b.metadata.resource_version),
         WatchEvent::Error(s) => format!("error {}", s.code),
     }
@@ -33,31 +35,62 @@ fn kind_of<K>(event: &WatchEvent<K>) -> &'static str {
 async fn watch_resumes_from_a_resource_version() {
     let (_emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client, "default");
-    let a = widgets.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
+    let a = widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
     let from = a.metadata.resource_version.unwrap();
-    widgets.create(&PostParams::default(), &widget("b", 1)).await.unwrap();
-    widgets.patch("a", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"size": 2}}))).await.unwrap();
+    widgets
+        .create(&PostParams::default(), &widget("b", 1))
+        .await
+        .unwrap();
+    widgets
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"size": 2}})),
+        )
+        .await
+        .unwrap();
     widgets.delete("b", &DeleteParams::default()).await.unwrap();
     let stream = widgets.watch(&WatchParams::default(), &from).await.unwrap();
     let events: Vec<_> = stream.take(3).try_collect().await.unwrap();
-    let seen: Vec<String> = events.iter().map(|e| format!("{} {}", kind_of(e), name_of(e))).collect();
+    let seen: Vec<String> = events
+        .iter()
+        .map(|e| format!("{} {}", kind_of(e), name_of(e)))
+        .collect();
     assert_eq!(seen, ["ADDED b", "MODIFIED a", "DELETED b"]);
     if let WatchEvent::Deleted(b) = &events[2] {
-        assert!(b.metadata.resource_version.as_deref().is_some_and(|rv| !rv.is_empty()));
+        assert!(
+            b.metadata
+                .resource_version
+                .as_deref()
+                .is_some_and(|rv| !rv.is_empty())
+        );
     }
 }
 
 #[tokio::test]
 async fn too_old_resource_version_is_an_error_event_on_a_200_stream() {
-    let emulator = Emulator::with_options(EmulatorOptions { history_limit: 2, ..Default::default() });
+    let emulator = Emulator::with_options(EmulatorOptions {
+        history_limit: 2,
+        ..Default::default()
+    });
     let client = emulator.client();
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     for i in 0..4 {
-        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": format!("c{i}")}})).unwrap();
-        configmaps.create(&PostParams::default(), &cm).await.unwrap();
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": format!("c{i}")}})).unwrap();
+        configmaps
+            .create(&PostParams::default(), &cm)
+            .await
+            .unwrap();
     }
-    let (code, body) =
-        raw(&client, get("/api/v1/namespaces/default/configmaps?&watch=true&timeoutSeconds=5&resourceVersion=1")).await;
+    let (code, body) = raw(
+        &client,
+        get("/api/v1/namespaces/default/configmaps?&watch=true&timeoutSeconds=5&resourceVersion=1"),
+    )
+    .await;
     assert_eq!(code, 200);
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(lines.len(), 1);
@@ -77,14 +110,30 @@ async fn forced_expiry_sends_410_to_the_next_watch_only() {
     let widgets: Api<Widget> = Api::namespaced(client, "default");
     let rv = emulator.resource_version().to_string();
     emulator.faults().expire_next_watch();
-    let mut expired = widgets.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
+    let mut expired = widgets
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
     match expired.try_next().await.unwrap() {
-        Some(WatchEvent::Error(status)) => assert_eq!((status.code, status.reason.as_str()), (410, "Expired")),
+        Some(WatchEvent::Error(status)) => {
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"))
+        }
         other => panic!("expected a 410 ERROR event, got {other:?}"),
     }
-    assert!(expired.try_next().await.unwrap().is_none(), "the stream ends after the error");
-    let mut healthy = widgets.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
-    widgets.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
+    assert!(
+        expired.try_next().await.unwrap().is_none(),
+        "the stream ends after the error"
+    );
+    let mut healthy = widgets
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
     assert_eq!(name_of(&healthy.try_next().await.unwrap().unwrap()), "a");
 }
 
@@ -93,19 +142,41 @@ async fn streaming_list_sends_initial_events_then_a_marked_bookmark() {
     let (emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client, "default");
     for name in ["a", "b"] {
-        widgets.create(&PostParams::default(), &widget(name, 1)).await.unwrap();
+        widgets
+            .create(&PostParams::default(), &widget(name, 1))
+            .await
+            .unwrap();
     }
-    let mut stream = widgets.watch(&WatchParams::streaming_lists(), "0").await.unwrap().boxed();
+    let mut stream = widgets
+        .watch(&WatchParams::streaming_lists(), "0")
+        .await
+        .unwrap()
+        .boxed();
     let mut seen = Vec::new();
     for _ in 0..3 {
         seen.push(stream.try_next().await.unwrap().unwrap());
     }
     assert_eq!(kind_of(&seen[0]), "ADDED");
     assert_eq!(kind_of(&seen[1]), "ADDED");
-    let WatchEvent::Bookmark(bookmark) = &seen[2] else { panic!("expected the initial-events-end bookmark") };
-    assert_eq!(bookmark.metadata.annotations.get("k8s.io/initial-events-end").map(String::as_str), Some("true"));
-    assert_eq!(bookmark.metadata.resource_version, emulator.resource_version().to_string());
-    widgets.create(&PostParams::default(), &widget("c", 1)).await.unwrap();
+    let WatchEvent::Bookmark(bookmark) = &seen[2] else {
+        panic!("expected the initial-events-end bookmark")
+    };
+    assert_eq!(
+        bookmark
+            .metadata
+            .annotations
+            .get("k8s.io/initial-events-end")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        bookmark.metadata.resource_version,
+        emulator.resource_version().to_string()
+    );
+    widgets
+        .create(&PostParams::default(), &widget("c", 1))
+        .await
+        .unwrap();
     assert_eq!(name_of(&stream.try_next().await.unwrap().unwrap()), "c");
 }
 
@@ -113,22 +184,38 @@ async fn streaming_list_sends_initial_events_then_a_marked_bookmark() {
 async fn unset_resource_version_starts_with_synthetic_added_events() {
     let (_emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client, "default");
-    widgets.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
-    let mut stream = widgets.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
+    let mut stream = widgets
+        .watch(&WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
     let first = stream.try_next().await.unwrap().unwrap();
     assert_eq!((kind_of(&first), name_of(&first).as_str()), ("ADDED", "a"));
 }
 
 #[tokio::test]
 async fn bookmarks_carry_the_delivered_resource_version_and_timeout_closes_the_stream() {
-    let emulator = Emulator::with_options(EmulatorOptions { bookmark_interval: Duration::from_millis(20), ..Default::default() });
+    let emulator = Emulator::with_options(EmulatorOptions {
+        bookmark_interval: Duration::from_millis(20),
+        ..Default::default()
+    });
     let configmaps: Api<ConfigMap> = Api::namespaced(emulator.client(), "default");
     let rv = emulator.resource_version().to_string();
-    let mut stream = configmaps.watch(&WatchParams::default().timeout(1), &rv).await.unwrap().boxed();
+    let mut stream = configmaps
+        .watch(&WatchParams::default().timeout(1), &rv)
+        .await
+        .unwrap()
+        .boxed();
     let mut bookmarks = 0;
     // Nothing changes: the stream holds only bookmarks at the current resourceVersion, then ends at its timeout.
     while let Some(event) = stream.try_next().await.unwrap() {
-        let WatchEvent::Bookmark(bookmark) = event else { panic!("only bookmarks expected") };
+        let WatchEvent::Bookmark(bookmark) = event else {
+            panic!("only bookmarks expected")
+        };
         assert_eq!(bookmark.metadata.resource_version, rv);
         assert_eq!(bookmark.types.kind, "ConfigMap");
         bookmarks += 1;
@@ -145,12 +232,40 @@ async fn label_selector_watch_sees_objects_enter_and_leave() {
     let (emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client, "default");
     let rv = emulator.resource_version().to_string();
-    let mut stream = widgets.watch(&WatchParams::default().labels("env=prod"), &rv).await.unwrap().boxed();
-    widgets.create(&PostParams::default(), &widget("plain", 1)).await.unwrap();
+    let mut stream = widgets
+        .watch(&WatchParams::default().labels("env=prod"), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    widgets
+        .create(&PostParams::default(), &widget("plain", 1))
+        .await
+        .unwrap();
     let label = |env: &str| json!({"metadata": {"labels": {"env": env}}});
-    widgets.patch("plain", &PatchParams::default(), &Patch::Merge(&label("prod"))).await.unwrap();
-    widgets.patch("plain", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"size": 3}}))).await.unwrap();
-    widgets.patch("plain", &PatchParams::default(), &Patch::Merge(&label("dev"))).await.unwrap();
+    widgets
+        .patch(
+            "plain",
+            &PatchParams::default(),
+            &Patch::Merge(&label("prod")),
+        )
+        .await
+        .unwrap();
+    widgets
+        .patch(
+            "plain",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"size": 3}})),
+        )
+        .await
+        .unwrap();
+    widgets
+        .patch(
+            "plain",
+            &PatchParams::default(),
+            &Patch::Merge(&label("dev")),
+        )
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     for _ in 0..3 {
         seen.push(kind_of(&stream.try_next().await.unwrap().unwrap()));
@@ -164,9 +279,19 @@ async fn namespaced_watch_ignores_other_namespaces() {
     let in_system: Api<Widget> = Api::namespaced(client.clone(), "kube-system");
     let in_default: Api<Widget> = Api::namespaced(client, "default");
     let rv = emulator.resource_version().to_string();
-    let mut stream = in_default.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
-    in_system.create(&PostParams::default(), &widget("elsewhere", 1)).await.unwrap();
-    in_default.create(&PostParams::default(), &widget("here", 1)).await.unwrap();
+    let mut stream = in_default
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    in_system
+        .create(&PostParams::default(), &widget("elsewhere", 1))
+        .await
+        .unwrap();
+    in_default
+        .create(&PostParams::default(), &widget("here", 1))
+        .await
+        .unwrap();
     assert_eq!(name_of(&stream.try_next().await.unwrap().unwrap()), "here");
 }
 
@@ -175,9 +300,18 @@ async fn metadata_watch_streams_partial_object_metadata() {
     let (emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client, "default");
     let rv = emulator.resource_version().to_string();
-    let mut stream = widgets.watch_metadata(&WatchParams::default(), &rv).await.unwrap().boxed();
-    widgets.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
-    let WatchEvent::Added(meta) = stream.try_next().await.unwrap().unwrap() else { panic!("ADDED expected") };
+    let mut stream = widgets
+        .watch_metadata(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
+    let WatchEvent::Added(meta) = stream.try_next().await.unwrap().unwrap() else {
+        panic!("ADDED expected")
+    };
     assert_eq!(meta.metadata.name.as_deref(), Some("a"));
     assert_eq!(meta.types.unwrap().kind, "PartialObjectMetadata");
 }
@@ -187,8 +321,15 @@ async fn dropping_all_watches_ends_streams_cleanly() {
     let (emulator, client) = emulator_with_crds().await;
     let widgets: Api<Widget> = Api::namespaced(client, "default");
     let rv = emulator.resource_version().to_string();
-    let mut stream = widgets.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
-    widgets.create(&PostParams::default(), &widget("a", 1)).await.unwrap();
+    let mut stream = widgets
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
     assert_eq!(name_of(&stream.try_next().await.unwrap().unwrap()), "a");
     emulator.faults().drop_all_watches();
     assert!(stream.try_next().await.unwrap().is_none());

@@ -225,3 +225,52 @@ async fn the_control_api_drives_clock_market_faults_and_counters() {
     control(Method::DELETE, "/_sim/counters", None).await;
     assert_eq!(h.sim.counters().grand_total(), 0);
 }
+
+#[tokio::test]
+async fn after_faults_carry_the_request_out_and_lose_the_answer() {
+    let h = Harness::default().await;
+    let project = h.project().await;
+    let it = h.instance_type("h100-80gb.sxm.8x").await;
+    let body =
+        |name: &str| sim_support::bid_body(&project, name, "us-central1-a", &it, "$12.50", 1);
+
+    h.sim.faults().set_route(
+        "POST",
+        BIDS,
+        FaultSpec {
+            error_5xx_after: 1.0,
+            ..FaultSpec::default()
+        },
+    );
+    let (status, _) = h.post(BIDS, &body("answered-503")).await;
+    assert_eq!(status, 503, "the client is told the request failed");
+
+    h.sim.faults().set_route(
+        "POST",
+        BIDS,
+        FaultSpec {
+            drop_after: 1.0,
+            ..FaultSpec::default()
+        },
+    );
+    let sent = h
+        .raw(Method::POST, BIDS, Some(&body("answer-dropped")), Some(KEY))
+        .await;
+    let outcome = match sent {
+        Err(error) => Err(error),
+        Ok(response) => response.bytes().await.map(|_| ()),
+    };
+    assert!(outcome.is_err(), "the client sees a broken connection");
+    h.sim.faults().clear();
+
+    for name in ["answered-503", "answer-dropped"] {
+        let listed = h.get_ok(&format!("{BIDS}?name={name}")).await;
+        assert_eq!(
+            listed["data"].as_array().map(Vec::len),
+            Some(1),
+            "{name}: the bid was placed all the same"
+        );
+    }
+    assert_eq!(h.sim.counters().count("POST", BIDS, 503), 1);
+    assert_eq!(h.sim.counters().dropped("POST", BIDS), 1);
+}

@@ -9,7 +9,7 @@ use mithril_operator::controller::spot_bid::names::bid_name;
 use mithril_operator::crd::{
     ConditionStatus, READY, SYNCED, SpotBid, SpotBidPhase, find_condition,
 };
-use mithril_operator::mithril::{BidStatus, CreateBidRequest, LaunchSpecification};
+use mithril_operator::mithril::BidStatus;
 use operator_harness::{API_KEY, Harness};
 use serde_json::json;
 
@@ -224,27 +224,7 @@ async fn competing_demand_preempts_and_the_bid_returns_to_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_bid_is_adopted_by_fid() {
     let h = Harness::start().await;
-    let project = h.mithril.resolve_project("demo").await.unwrap();
-    let instance_type = h
-        .mithril
-        .resolve_instance_type("h100-80gb.sxm.8x")
-        .await
-        .unwrap();
-    let request = CreateBidRequest {
-        project,
-        region: "us-central1-a".into(),
-        instance_type,
-        limit_price: "$11.00".parse().unwrap(),
-        instance_quantity: 1,
-        name: "made-by-hand".into(),
-        launch_specification: LaunchSpecification::default(),
-        notification_email: None,
-    };
-    let existing = h
-        .mithril
-        .create_bid(&request, "made-by-hand")
-        .await
-        .unwrap();
+    let existing = h.bid_by_hand("made-by-hand", "$11.00").await;
 
     create(
         &h,
@@ -441,4 +421,218 @@ async fn a_failed_create_is_never_blindly_repeated() {
         h.requests("GET", "/v2/spot/bids") >= 1,
         "the name was looked up before posting again"
     );
+}
+
+/// Mithril places the bid but the answer is lost (a 503 or a broken connection after the fact):
+/// the operator looks the name up and adopts what it finds, never posting twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_the_post_yields_one_bid() {
+    use mithril_operator::sim::FaultSpec;
+    for (name, fault) in [
+        (
+            "after-503",
+            FaultSpec {
+                error_5xx_after: 1.0,
+                ..Default::default()
+            },
+        ),
+        (
+            "after-drop",
+            FaultSpec {
+                drop_after: 1.0,
+                ..Default::default()
+            },
+        ),
+    ] {
+        let h = Harness::start().await;
+        h.sim.faults().set_route("POST", "/v2/spot/bids", fault);
+        let (resource, bid) = placed(&h, name, json!({})).await;
+        let bids = h.bids_named(&bid).await;
+        assert_eq!(bids.len(), 1, "{name}: one bid");
+        assert_eq!(resource.status.unwrap().bid_fid, Some(bids[0].fid.clone()));
+        assert_eq!(
+            h.requests("POST", "/v2/spot/bids"),
+            1,
+            "{name}: never posted again"
+        );
+    }
+}
+
+/// The operator dies between placing the bid and writing status; a new process, with nothing in
+/// memory, finds the bid by its name and adopts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_post_and_status_write_yields_one_bid() {
+    let mut h = Harness::start_stopped(Default::default()).await;
+    let mut resource = spot_bid("crashy", json!({}));
+    // The finalizer is already there, so the first reconcile goes straight to placing the bid.
+    resource.metadata.finalizers = Some(vec!["mithril.ai/cancel-bid".into()]);
+    let created = create(&h, &resource).await;
+    // From now on nothing the operator writes to SpotBids lands: not its status, not anything.
+    h.emulator.faults().fail_writes(100, 500, Some("spotbids"));
+    h.start_controller();
+    h.wait_until("the bid is posted", || {
+        h.requests("POST", "/v2/spot/bids") == 1
+    })
+    .await;
+
+    h.restart_operator().await;
+    h.emulator.faults().clear_writes();
+    let resource = h
+        .wait_for::<SpotBid>(NS, "crashy", "placed", |r| {
+            r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+        })
+        .await;
+    let name = bid_name(NS, "crashy", created.metadata.uid.as_deref().unwrap());
+    let bids = h.bids_named(&name).await;
+    assert_eq!(bids.len(), 1, "one bid after the crash");
+    assert_eq!(resource.status.unwrap().bid_fid, Some(bids[0].fid.clone()));
+    assert_eq!(h.requests("POST", "/v2/spot/bids"), 1);
+}
+
+/// Steady state costs a few paged lists per resync, not a call per resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_state_mithril_calls_grow_with_pages_not_resources() {
+    const N: usize = 150;
+    let h = Harness::start().await;
+    placed(&h, "bid-0", json!({})).await;
+    h.poll().await; // the observer has synced: from here on, reconciles read memory
+    for i in 1..N {
+        create(&h, &spot_bid(&format!("bid-{i}"), json!({}))).await;
+    }
+    for i in 1..N {
+        h.wait_for::<SpotBid>(NS, &format!("bid-{i}"), "placed", |r| {
+            phase(r) == Some(SpotBidPhase::Open)
+        })
+        .await;
+    }
+    h.poll().await;
+    h.sim.reset_counters();
+    const CYCLES: u64 = 3;
+    for _ in 0..CYCLES {
+        h.poll().await;
+    }
+    let pages = N.div_ceil(100) as u64;
+    // Per cycle: the bid pages, one list of unsettled instances, one availability read.
+    assert_eq!(h.sim.counters().grand_total(), CYCLES * (pages + 2));
+    assert_eq!(
+        h.requests("GET", "/v2/spot/bids/{bid_fid}"),
+        0,
+        "no read per resource"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_only_reports_and_never_writes() {
+    let h = Harness::start().await;
+    let existing = h.bid_by_hand("watched", "$11.00").await;
+    h.sim.reset_counters();
+
+    let mut watched = spot_bid(
+        "watcher",
+        json!({"bidFid": existing.fid, "limitPrice": "$15.00"}),
+    );
+    watched.metadata.annotations =
+        Some([("mithril.ai/observe-only".to_owned(), "true".to_owned())].into());
+    create(&h, &watched).await;
+    let observed = h
+        .wait_for::<SpotBid>(NS, "watcher", "observed", |r| {
+            condition_is(r, SYNCED, ConditionStatus::False, "ObserveOnly")
+        })
+        .await;
+    let status = observed.status.unwrap();
+    assert_eq!(status.bid_fid.as_deref(), Some(existing.fid.as_str()));
+    assert_eq!(
+        status.limit_price.as_deref(),
+        Some("$11.00"),
+        "Mithril's price, not the spec's"
+    );
+    let synced = find_condition(&status.conditions, SYNCED).unwrap();
+    assert!(
+        synced.message.contains("limit price $15.00"),
+        "{}",
+        synced.message
+    );
+    assert!(
+        observed.metadata.finalizers.unwrap_or_default().is_empty(),
+        "no finalizer: deletion is never held"
+    );
+
+    let mut fresh = spot_bid("watch-new", json!({}));
+    fresh.metadata.annotations =
+        Some([("mithril.ai/observe-only".to_owned(), "true".to_owned())].into());
+    create(&h, &fresh).await;
+    h.wait_for::<SpotBid>(NS, "watch-new", "observed", |r| {
+        condition_is(r, SYNCED, ConditionStatus::False, "ObserveOnly")
+    })
+    .await;
+    for method in ["POST", "PATCH", "DELETE"] {
+        for route in ["/v2/spot/bids", "/v2/spot/bids/{bid_fid}"] {
+            assert_eq!(h.requests(method, route), 0, "{method} {route}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pause_annotation_stops_reconciling_and_says_so() {
+    let h = Harness::start().await;
+    let mut resource = spot_bid("on-hold", json!({}));
+    resource.metadata.annotations =
+        Some([("mithril.ai/reconcile-paused".to_owned(), "true".to_owned())].into());
+    create(&h, &resource).await;
+    h.wait_for::<SpotBid>(NS, "on-hold", "paused", |r| {
+        condition_is(r, SYNCED, ConditionStatus::False, "ReconcilePaused")
+    })
+    .await;
+    assert_eq!(h.requests("POST", "/v2/spot/bids"), 0);
+
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), NS);
+    let unpause = json!({"metadata": {"annotations": {"mithril.ai/reconcile-paused": null}}});
+    api.patch("on-hold", &PatchParams::default(), &Patch::Merge(unpause))
+        .await
+        .unwrap();
+    h.wait_for::<SpotBid>(NS, "on-hold", "placed", |r| {
+        r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+    })
+    .await;
+}
+
+/// A key Mithril rejects never wedges deletion silently: the failure is reported and retried, and
+/// `deletionPolicy: Orphan` lets the resource go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_with_a_rejected_key_is_reported_and_orphan_lets_go() {
+    let h = Harness::start_with(mithril_operator::sim::SimConfig {
+        api_key: Some(API_KEY.into()),
+        ..Default::default()
+    })
+    .await;
+    h.create_key_secret(NS, "team-key", API_KEY).await;
+    placed(
+        &h,
+        "stuck",
+        json!({"apiKeySecretRef": {"name": "team-key"}}),
+    )
+    .await;
+
+    // The key is rotated to one Mithril rejects, then the resource is deleted.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(h.kube.clone(), NS);
+    let wrong = json!({"stringData": {"api-key": "fkey_revoked000000000000000000000"}});
+    secrets
+        .patch("team-key", &PatchParams::default(), &Patch::Merge(wrong))
+        .await
+        .unwrap();
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), NS);
+    api.delete("stuck", &DeleteParams::default()).await.unwrap();
+    let held = h
+        .wait_for::<SpotBid>(NS, "stuck", "reported", |r| {
+            condition_is(r, SYNCED, ConditionStatus::False, "InvalidApiKey")
+        })
+        .await;
+    assert!(
+        held.metadata.deletion_timestamp.is_some(),
+        "still there: the bid may be running"
+    );
+    h.wait_for_event(NS, "stuck", "InvalidApiKey").await;
+
+    patch_spec(&h, "stuck", json!({"deletionPolicy": "Orphan"})).await;
+    h.wait_gone::<SpotBid>(NS, "stuck").await;
 }

@@ -218,7 +218,7 @@ pub enum OutsideWindows {
     Paused,
 }
 
-/// The state a schedule wants its instances in.
+/// The state the instances should be in now: `Running` inside a window, `Paused` outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum WantedState {
     /// Inside a window (or a gap shorter than the minimum pause): the instances run.

@@ -122,7 +122,8 @@ pub struct SpotBidSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<Pricing>,
 
-    /// Pause the bid: its instances are released while paused and the bid keeps its place.
+    /// Pause the bid on Mithril; setting it back to false resumes it. Changing it updates the
+    /// live bid.
     #[serde(default)]
     pub paused: bool,
 

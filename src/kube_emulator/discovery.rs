@@ -131,6 +131,57 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
     }))
 }
 
+/// The media type of aggregated discovery documents (what kubectl asks for first).
+pub const AGGREGATED_MEDIA_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Aggregated discovery (`apidiscovery.k8s.io/v2`): every group, version and resource in one
+/// document, for `/api` (`core`) or `/apis`.
+pub fn aggregated(registry: &Registry, core: bool) -> Value {
+    let groups: Vec<(String, Vec<String>)> = if core {
+        vec![(String::new(), vec!["v1".to_string()])]
+    } else {
+        groups(registry)
+    };
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|(group, versions)| {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|version| {
+                    let resources: Vec<Value> = served_in(registry, group, version)
+                        .map(|t| {
+                            let kind = json!({"group": t.group, "version": t.version, "kind": t.kind});
+                            let mut resource = json!({
+                                "resource": t.plural,
+                                "responseKind": kind,
+                                "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": t.singular,
+                                "verbs": VERBS,
+                            });
+                            if !t.short_names.is_empty() {
+                                resource["shortNames"] = json!(t.short_names);
+                            }
+                            if !t.categories.is_empty() {
+                                resource["categories"] = json!(t.categories);
+                            }
+                            if t.status_subresource {
+                                resource["subresources"] = json!([
+                                    {"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}
+                                ]);
+                            }
+                            resource
+                        })
+                        .collect();
+                    json!({"version": version, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            json!({"metadata": {"name": group}, "versions": versions})
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+}
+
 /// Group-versions served, as OpenAPI v3 paths (`api/v1`, `apis/{g}/{v}`).
 fn openapi_paths(registry: &Registry) -> Vec<(String, String, String)> {
     let mut paths = vec![(String::new(), "v1".to_string(), "api/v1".to_string())];

@@ -152,9 +152,16 @@ impl Emulator {
         self.shared.lock().store.watcher_count()
     }
 
-    /// Objects stored for a resource (`plural` in `group`, "" for core).
+    /// Objects stored for a resource (`plural` in `group`, "" for core); 0 when not served.
     pub fn object_count(&self, group: &str, plural: &str) -> usize {
-        self.shared.lock().store.len(&format!("{group}/{plural}"))
+        let state = self.shared.lock();
+        let storage = state
+            .registry
+            .all()
+            .iter()
+            .find(|t| t.group == group && t.plural == plural)
+            .map(|t| t.storage_key());
+        storage.map_or(0, |storage| state.store.len(&storage))
     }
 }
 

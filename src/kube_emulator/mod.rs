@@ -2,22 +2,33 @@
 //! Depends on nothing else in this crate.
 //!
 //! What it serves: CustomResourceDefinitions and their custom resources (schema pruning, defaults,
-//! validation, status subresource, printer columns), and schemaless built-ins (Namespaces, Secrets,
-//! ConfigMaps, Events in both APIs, Leases, ServiceAccounts, Services, Deployments, RBAC kinds).
-//! Lists page from one snapshot; watches resume from a resourceVersion within a bounded history.
+//! validation as 422 with causes, `fieldValidation`, status subresource, printer columns), and
+//! schemaless built-ins (Namespaces, Secrets, ConfigMaps, Events in both APIs over one storage,
+//! Leases, ServiceAccounts, Services, Deployments, RBAC kinds). One global resourceVersion; lists
+//! page from one snapshot; watches resume from a resourceVersion within a bounded history (older:
+//! a 410 ERROR event); bookmarks, streaming lists, selectors, metadata-only and Table forms;
+//! merge, JSON, strategic-merge patches and server-side apply; finalizers, dry runs, background
+//! owner-reference garbage collection; discovery (also aggregated) and OpenAPI v3 for kubectl.
+//!
+//! Use [`Emulator::client`] for an in-process `kube::Client` (no socket) or [`Emulator::serve`]
+//! plus [`Emulator::kubeconfig_yaml`] for other processes and kubectl. Both need a Tokio runtime.
 //!
 //! Not emulated (documented limits):
-//! - authentication and authorization: every request is allowed; sockets are plain HTTP;
+//! - authentication, authorization, TLS: every request is allowed; sockets are plain HTTP, meant
+//!   for loopback only;
 //! - admission webhooks, CEL `x-kubernetes-validations`, CRD conversion webhooks (all served
-//!   versions share one storage; only `apiVersion` changes);
-//! - foreground and orphan propagation: owner-reference garbage collection is always background
-//!   (dependents whose owners are all gone are deleted right after the owner);
+//!   versions share one storage; only `apiVersion` changes), validation ratcheting;
+//! - protobuf: request bodies in protobuf get 415 (kubectl's typed commands such as
+//!   `kubectl create namespace` send it: use `kubectl apply -f`); answers are always JSON;
+//! - foreground and orphan deletion propagation: garbage collection is always background
+//!   (dependents whose owners are all gone are deleted right after the last owner);
 //! - namespace termination: deleting a namespace deletes its content at once (objects holding
 //!   finalizers are marked for deletion) and removes the namespace without a Terminating phase;
 //! - deleting a CRD removes its custom resources at once, finalizers notwithstanding;
 //! - strategic merge patch is applied as a JSON merge patch (lists are replaced, not merged by key);
-//! - core/v1 and events.k8s.io/v1 Events are stored separately (no conversion between them);
-//! - controllers of built-ins (Deployments never get Pods, Services no endpoints), protobuf, aggregated discovery.
+//! - built-in kinds are not validated beyond Secret data, events.k8s.io Events and CRDs, and have
+//!   no controllers (a Deployment never gets Pods, a Service no endpoints);
+//! - `resourceVersionMatch=NotOlderThan` with a future resourceVersion does not wait.
 
 pub mod cli;
 pub mod openapi;
@@ -26,6 +37,7 @@ pub mod ssa;
 pub mod table;
 
 mod builtin_rules;
+mod conversion;
 mod discovery;
 mod emulator;
 mod faults;

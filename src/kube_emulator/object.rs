@@ -58,32 +58,31 @@ pub fn normalize_metadata(object: &mut Value) {
     });
 }
 
-/// The object without metadata (and without status when `ignore_status`): what `generation` tracks.
-pub fn generation_view(object: &Value, ignore_status: bool) -> Map<String, Value> {
-    let mut view = object.as_object().cloned().unwrap_or_default();
-    view.remove("metadata");
-    view.remove("apiVersion");
-    view.remove("kind");
-    if ignore_status {
-        view.remove("status");
-    }
-    view
+/// Whether two maps are equal once the keys `skip` accepts are left out (no copies made).
+pub fn equal_except(a: &Value, b: &Value, skip: impl Fn(&str) -> bool) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let kept = |map: &'_ Map<String, Value>| map.keys().filter(|k| !skip(k)).count();
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(k, _)| !skip(k))
+            .all(|(k, v)| b.get(k) == Some(v))
 }
 
-/// Equal but for resourceVersion and managedFields: such a write changes nothing and is not stored.
+/// Whether anything `generation` tracks differs: all but metadata (and status when `ignore_status`).
+pub fn generation_changed(old: &Value, new: &Value, ignore_status: bool) -> bool {
+    !equal_except(old, new, |k| {
+        matches!(k, "metadata" | "apiVersion" | "kind") || (ignore_status && k == "status")
+    })
+}
+
+/// Equal but for resourceVersion, managedFields, apiVersion and kind.
 pub fn same_content(a: &Value, b: &Value) -> bool {
-    let strip = |object: &Value| {
-        let mut copy = object.clone();
-        let meta = meta_mut(&mut copy);
-        meta.remove("resourceVersion");
-        meta.remove("managedFields");
-        if let Some(root) = copy.as_object_mut() {
-            root.remove("apiVersion");
-            root.remove("kind");
-        }
-        copy
-    };
-    strip(a) == strip(b)
+    equal_except(a, b, |k| matches!(k, "metadata" | "apiVersion" | "kind"))
+        && equal_except(&a["metadata"], &b["metadata"], |k| {
+            matches!(k, "resourceVersion" | "managedFields")
+        })
 }
 
 /// Paths present in `before` and absent from `after` (fields pruned as unknown), e.g. `spec.foo`.
@@ -177,6 +176,17 @@ mod tests {
             removed_paths(&before, &after),
             ["spec.b.c", "spec.items[0].y", "extra"]
         );
+    }
+
+    #[test]
+    fn content_comparisons_ignore_server_bookkeeping() {
+        let a = json!({"apiVersion": "v1", "metadata": {"name": "a", "resourceVersion": "1"}, "spec": {"x": 1}, "status": {"s": 1}});
+        let b = json!({"metadata": {"resourceVersion": "2", "name": "a", "managedFields": []}, "status": {"s": 2}, "spec": {"x": 1}});
+        assert!(!same_content(&a, &b));
+        assert!(!generation_changed(&a, &b, true));
+        assert!(generation_changed(&a, &b, false));
+        let c = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"s": 1}});
+        assert!(same_content(&a, &c));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn negotiate(accept: Option<&str>, include: IncludeObject) -> Result<Form, A
         let media = parts.next().unwrap_or_default();
         if !matches!(
             media,
-            "application/json" | "application/*" | "*/*" | "application/json-seq"
+            "application/json" | "application/*" | "*/*"
         ) {
             continue;
         }
@@ -70,7 +70,7 @@ pub fn include_object(value: Option<&str>) -> IncludeObject {
 
 /// The object with the apiVersion of the version requested (one storage, any served version).
 pub fn full(rt: &ResourceType, object: &Value) -> Value {
-    let mut object = object.clone();
+    let mut object = rt.view.present(object);
     if let Some(root) = object.as_object_mut() {
         root.insert("apiVersion".into(), json!(rt.api_version()));
         root.insert("kind".into(), json!(rt.kind));

@@ -183,6 +183,8 @@ pub fn types_from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<Cause>> {
             raw_schema: Some(Arc::new(raw_schema)),
             printer_columns,
             custom: true,
+            storage: format!("{group}/{plural}"),
+            view: Default::default(),
         });
     }
     if causes.is_empty() {

@@ -1,6 +1,7 @@
 //! What the emulator serves: one `ResourceType` per (group, version, plural), built-ins from one table,
 //! custom resources from their CustomResourceDefinition.
 
+use super::conversion::View;
 use super::schema::CompiledSchema;
 use super::table::PrinterColumn;
 use serde_json::Value;
@@ -29,6 +30,11 @@ pub struct ResourceType {
     pub printer_columns: Vec<PrinterColumn>,
     /// True for resources defined by a CustomResourceDefinition.
     pub custom: bool,
+    /// The collection objects are stored in (`group/plural`, shared by versions and by core/v1 Events
+    /// with events.k8s.io/v1 Events).
+    pub storage: String,
+    /// How stored objects are shaped for this resource.
+    pub view: View,
 }
 
 impl ResourceType {
@@ -37,9 +43,10 @@ impl ResourceType {
         api_version(&self.group, &self.version)
     }
 
-    /// The storage key: one collection per (group, plural), whatever the version.
+    /// The storage key: one collection per (group, plural) whatever the version; core/v1 Events
+    /// share the events.k8s.io/v1 collection.
     pub fn storage_key(&self) -> String {
-        format!("{}/{}", self.group, self.plural)
+        self.storage.clone()
     }
 
     /// `plural.group` (or `plural` in the core group): how kube-apiserver names the resource in messages.
@@ -263,6 +270,16 @@ pub fn built_ins() -> Vec<ResourceType> {
             raw_schema: None,
             printer_columns: Vec::new(),
             custom: false,
+            storage: if (b.group, b.kind) == ("", "Event") {
+                "events.k8s.io/events".to_string()
+            } else {
+                format!("{}/{}", b.group, b.plural)
+            },
+            view: if (b.group, b.kind) == ("", "Event") {
+                View::CoreEvent
+            } else {
+                View::Native
+            },
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! Label selectors (`app=x,tier!=y,env in (a,b),!k,k`) and field selectors (`metadata.name=x`).
 
+use super::conversion::View;
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -171,11 +172,20 @@ impl FieldSelector {
 pub struct Selectors {
     pub labels: LabelSelector,
     pub fields: FieldSelector,
+    /// Field paths name the served shape of stored objects.
+    pub view: View,
 }
 
 impl Selectors {
-    pub fn matches(&self, object: &Value) -> bool {
-        self.labels.matches(object) && self.fields.matches(object)
+    pub fn matches(&self, stored: &Value) -> bool {
+        if !self.labels.matches(stored) {
+            return false;
+        }
+        match self.view {
+            View::Native => self.fields.matches(stored),
+            _ if self.fields.0.is_empty() => true,
+            view => self.fields.matches(&view.present(stored)),
+        }
     }
 }
 

@@ -439,3 +439,94 @@ pub fn set_resource_version(object: &mut Value, rv: u64) {
         meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(name: &str, value: i64) -> Value {
+        json!({"metadata": {"name": name, "namespace": "ns"}, "value": value})
+    }
+
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey::new(Some("ns"), name)
+    }
+
+    #[test]
+    fn pages_rebuild_the_snapshot_from_history() {
+        let mut store = Store::new(100, 10);
+        for name in ["a", "b", "c", "d"] {
+            store.put("r", key(name), object(name, 0));
+        }
+        let snapshot = store.current_rv();
+        store.put("r", key("b"), object("b", 1));
+        store.remove("r", &key("c"), object("c", 0));
+        store.put("r", key("bb"), object("bb", 0));
+        let all = |_: &Value| true;
+        let page = store
+            .page("r", Some("ns"), snapshot, Some(&key("a")), Some(2), &all)
+            .unwrap();
+        let seen: Vec<(String, i64)> = page
+            .items
+            .iter()
+            .map(|o| {
+                (
+                    o["metadata"]["name"].as_str().unwrap().to_string(),
+                    o["value"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(seen, [("b".to_string(), 0), ("c".to_string(), 0)]);
+        assert_eq!(page.more_after, Some(key("c")));
+        let now = store
+            .page("r", Some("ns"), store.current_rv(), None, None, &all)
+            .unwrap();
+        assert_eq!(now.items.len(), 4);
+    }
+
+    #[test]
+    fn compacted_history_is_too_old() {
+        let mut store = Store::new(2, 10);
+        for name in ["a", "b", "c"] {
+            store.put("r", key(name), object(name, 0));
+        }
+        assert_eq!(
+            store.events_after("r", None, 0).unwrap_err(),
+            TooOld {
+                requested: 0,
+                oldest: 2
+            }
+        );
+        assert_eq!(store.events_after("r", None, 1).unwrap().len(), 2);
+        let all = |_: &Value| true;
+        assert!(store.page("r", None, 0, None, None, &all).is_err());
+    }
+
+    #[test]
+    fn a_watcher_that_falls_behind_is_closed_after_its_buffer() {
+        let mut store = Store::new(100, 2);
+        let (_, mut receiver) = store.register_watcher("r", None);
+        for name in ["a", "b", "c"] {
+            store.put("r", key(name), object(name, 0));
+        }
+        assert_eq!(store.watcher_count(), 0);
+        let mut delivered = 0;
+        while let Ok(WatchItem::Event(_)) = receiver.try_recv() {
+            delivered += 1;
+        }
+        assert_eq!(
+            delivered, 2,
+            "buffered events are still delivered, then the stream ends"
+        );
+    }
+
+    #[test]
+    fn namespaced_watchers_only_get_their_namespace() {
+        let mut store = Store::new(100, 10);
+        let (_, mut receiver) = store.register_watcher("r", Some("other"));
+        store.put("r", key("a"), object("a", 0));
+        assert!(receiver.try_recv().is_err());
+        assert_eq!(store.watcher_count(), 1);
+    }
+}

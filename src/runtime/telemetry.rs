@@ -3,6 +3,7 @@
 //! The level comes from `--log-level` or, when that is not given, `RUST_LOG`, else `info`.
 //! Secrets never reach a log line: the Mithril key is an `ApiKey` that redacts itself.
 
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
@@ -21,8 +22,10 @@ pub fn init(format: LogFormat, level: Option<&str>) {
         Some(level) => EnvFilter::new(level),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
+    // Colours only for a person at a terminal: escape codes in a log file or collector are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // A second call (tests, `demo` after `run` in one process) keeps the first subscriber.
     let _ = match format {

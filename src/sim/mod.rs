@@ -71,6 +71,8 @@
 //! the answer maps every FID to its status after the request: STOPPING or CONFIRMED when it acts, the
 //! prior status when the instance is already there or cannot stop (e.g. TERMINATED). Paused time
 //! is not charged: the price period closes on pause and a new one opens on resume.
+//! [`Sim::forget_instance`] makes the world forget a reserved instance, as Mithril does once it has
+//! removed one: no listing shows it and every request naming it answers 404.
 //!
 //! # Histories
 //! Instance status history records every transition; pricing history records price periods in
@@ -90,7 +92,9 @@
 //! # Faults and counters
 //! [`Sim::faults`] (or `PUT /_sim/faults`) sets, per route template (`GET /v2/spot/bids/{bid_fid}`)
 //! or for every Mithril route, a share of 503 answers, a share of 429 with `Retry-After`, added
-//! latency and a share of dropped connections; draws come from a generator seeded by the seed.
+//! latency and a share of dropped connections, each before the request is carried out; and the
+//! ambiguous kinds, a share carried out and then answered 503 or dropped (the bid is placed, the
+//! answer is lost). Draws come from a generator seeded by the seed.
 //! [`Sim::counters`] counts requests per (method, route template, status or dropped); `/_sim/`
 //! requests are neither faulted nor counted. See [`http`] for the control routes.
 //!

@@ -108,18 +108,26 @@ pub fn realm_crd() -> Value {
 }
 
 pub fn gadget_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("test.mithril.ai", "v1", "Gadget"), "gadgets")
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("test.mithril.ai", "v1", "Gadget"),
+        "gadgets",
+    )
 }
 
 pub fn realm_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("test.mithril.ai", "v1", "Realm"), "realms")
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("test.mithril.ai", "v1", "Realm"),
+        "realms",
+    )
 }
 
 /// Creates a CRD (as JSON) through the API.
 pub async fn install_crd(client: &Client, crd: Value) {
     let crds: Api<DynamicObject> = Api::all_with(client.clone(), &crd_resource());
     let object: DynamicObject = serde_json::from_value(crd).expect("CRD fixture");
-    crds.create(&PostParams::default(), &object).await.expect("CRD created");
+    crds.create(&PostParams::default(), &object)
+        .await
+        .expect("CRD created");
 }
 
 pub fn crd_resource() -> ApiResource {
@@ -164,7 +172,10 @@ pub fn api_error(error: kube::Error) -> kube::core::Status {
 
 /// Sends a raw request through the client and returns (status code, body text).
 pub async fn raw(client: &Client, request: http::Request<Vec<u8>>) -> (u16, String) {
-    let response = client.send(request.map(kube::client::Body::from)).await.expect("response");
+    let response = client
+        .send(request.map(kube::client::Body::from))
+        .await
+        .expect("response");
     let code = response.status().as_u16();
     let body = response.into_body().collect_bytes().await.expect("body");
     (code, String::from_utf8_lossy(&body).into_owned())

@@ -3,6 +3,8 @@
 //! when the test says so. Nothing moves unless the test moves it.
 #![allow(dead_code)]
 
+pub mod schedule;
+
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -51,6 +53,55 @@ pub fn mithril_client(base: &str, key: &ApiKey) -> MithrilClient {
     MithrilClient::new(config).expect("client")
 }
 
+/// A namespaced resource the harness can wait on.
+pub trait Namespaced:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Namespaced for K where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// A fresh operator (observer registry polled by the test, shared context) for the simulator at `base`.
+fn operator(base: &str, kube: &Client) -> (ObserverRegistry, Arc<Context>) {
+    let connect_base = base.to_owned();
+    let registry = ObserverRegistry::new(
+        Arc::new(move |key: &ApiKey| Ok(mithril_client(&connect_base, key))),
+        RegistryConfig::default(),
+        Polling::Manual,
+    );
+    let config = ControllerConfig {
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_secs(1),
+        // Secrets are read on every reconcile, so a test that rotates a key sees it at once.
+        secret_ttl: Duration::ZERO,
+        ..ControllerConfig::default()
+    };
+    let key = ApiKey::new(API_KEY).unwrap();
+    let ctx = Arc::new(Context::new(
+        kube.clone(),
+        registry.clone(),
+        Some(key),
+        Metrics::new(),
+        config,
+    ));
+    (registry, ctx)
+}
+
 impl Harness {
     /// Simulator with the default world, emulator with the CRDs installed, SpotBid controller running.
     pub async fn start() -> Self {
@@ -58,12 +109,18 @@ impl Harness {
     }
 
     pub async fn start_with(sim_config: SimConfig) -> Self {
+        let mut harness = Self::start_stopped(sim_config).await;
+        harness.start_controller();
+        harness
+    }
+
+    /// Everything but the controller: the test starts it when it is ready.
+    pub async fn start_stopped(sim_config: SimConfig) -> Self {
         let sim = Sim::new(sim_config);
         let sim_server = sim
             .serve("127.0.0.1:0".parse().unwrap())
             .await
             .expect("simulator serves");
-        let base = format!("http://{}", sim_server.addr);
         let emulator = Emulator::new();
         let kube = emulator.client();
         let crds: Api<CustomResourceDefinition> = Api::all(kube.clone());
@@ -72,27 +129,11 @@ impl Harness {
                 .await
                 .expect("CRD installs");
         }
-        let connect_base = base.clone();
-        let registry = ObserverRegistry::new(
-            Arc::new(move |key: &ApiKey| Ok(mithril_client(&connect_base, key))),
-            RegistryConfig::default(),
-            Polling::Manual,
-        );
+        let base = format!("http://{}", sim_server.addr);
         let key = ApiKey::new(API_KEY).unwrap();
         let mithril = mithril_client(&base, &key);
-        let config = ControllerConfig {
-            backoff_base: Duration::from_millis(50),
-            backoff_max: Duration::from_secs(1),
-            ..ControllerConfig::default()
-        };
-        let ctx = Arc::new(Context::new(
-            kube.clone(),
-            registry.clone(),
-            Some(key),
-            Metrics::new(),
-            config,
-        ));
-        let mut harness = Self {
+        let (registry, ctx) = operator(&base, &kube);
+        Self {
             sim,
             sim_server,
             emulator,
@@ -102,9 +143,16 @@ impl Harness {
             ctx,
             shutdown: CancellationToken::new(),
             controller: None,
-        };
-        harness.start_controller();
-        harness
+        }
+    }
+
+    /// A crash and a restart: the controller dies mid-flight and a new operator starts with empty
+    /// caches (no observer synced, no memory of earlier attempts), as a new process would.
+    pub async fn restart_operator(&mut self) {
+        self.kill_controller().await;
+        let base = format!("http://{}", self.sim_server.addr);
+        (self.registry, self.ctx) = operator(&base, &self.kube);
+        self.start_controller();
     }
 
     /// (Re)starts the SpotBid controller on the shared context.
@@ -150,13 +198,7 @@ impl Harness {
         condition: impl Fn(&K) -> bool,
     ) -> K
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Namespaced,
     {
         let api: Api<K> = Api::namespaced(self.kube.clone(), namespace);
         let waited = tokio::time::timeout(
@@ -178,13 +220,7 @@ impl Harness {
     /// Waits until `name` no longer exists.
     pub async fn wait_gone<K>(&self, namespace: &str, name: &str)
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Namespaced,
     {
         let api: Api<K> = Api::namespaced(self.kube.clone(), namespace);
         let gone = tokio::time::timeout(
@@ -245,6 +281,45 @@ impl Harness {
             .filter_map(|bid| async move { bid.ok() })
             .collect()
             .await
+    }
+
+    /// Waits until `check` holds, looking again whenever the operator may have acted; panics with
+    /// `what` after [`CONVERGE`]. For state outside Kubernetes (the simulator's counters).
+    pub async fn wait_until(&self, what: &str, check: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + CONVERGE;
+        while !check() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never happened: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Places a bid directly on Mithril (as a person would, outside the operator).
+    pub async fn bid_by_hand(
+        &self,
+        name: &str,
+        limit_price: &str,
+    ) -> mithril_operator::mithril::Bid {
+        let request = mithril_operator::mithril::CreateBidRequest {
+            project: self.mithril.resolve_project("demo").await.unwrap(),
+            region: "us-central1-a".into(),
+            instance_type: self
+                .mithril
+                .resolve_instance_type("h100-80gb.sxm.8x")
+                .await
+                .unwrap(),
+            limit_price: limit_price.parse().unwrap(),
+            instance_quantity: 1,
+            name: name.into(),
+            launch_specification: Default::default(),
+            notification_email: None,
+        };
+        self.mithril
+            .create_bid(&request, name)
+            .await
+            .expect("bid placed by hand")
     }
 
     /// Requests the simulator counted for (method, route template).

@@ -17,7 +17,12 @@ use std::time::Duration;
 
 use crate::sim::Sim;
 
-/// What to inject. Shares are probabilities in 0..=1, drawn in the order drop, 5xx, 429.
+/// What to inject. Shares are probabilities in 0..=1, drawn in the order drop, 5xx, 429,
+/// drop after, 5xx after.
+///
+/// The `_after` kinds let the request take effect and then lose the answer: the bid is placed,
+/// but the client sees a 503 or a broken connection. That is the ambiguous failure a client must
+/// resolve by looking, never by sending the write again.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultSpec {
@@ -33,6 +38,10 @@ pub struct FaultSpec {
     pub latency: Duration,
     /// Share of requests whose connection is dropped without a complete answer.
     pub drop: f64,
+    /// Share of requests that are carried out, then answered 503.
+    pub error_5xx_after: f64,
+    /// Share of requests that are carried out, then dropped without a complete answer.
+    pub drop_after: f64,
 }
 
 mod millis {
@@ -122,6 +131,8 @@ enum Decision {
     Drop,
     Error,
     Throttle(Duration),
+    DropAfter,
+    ErrorAfter,
 }
 
 /// Applies the faults of the request's route before it reaches the handler.
@@ -145,6 +156,16 @@ pub async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next)
             Decision::Error
         } else if draw < spec.drop + spec.error_5xx + spec.throttle_429 {
             Decision::Throttle(spec.retry_after)
+        } else if draw < spec.drop + spec.error_5xx + spec.throttle_429 + spec.drop_after {
+            Decision::DropAfter
+        } else if draw
+            < spec.drop
+                + spec.error_5xx
+                + spec.throttle_429
+                + spec.drop_after
+                + spec.error_5xx_after
+        {
+            Decision::ErrorAfter
         } else {
             Decision::Pass
         };
@@ -155,11 +176,15 @@ pub async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next)
     }
     match decision {
         Decision::Pass => next.run(request).await,
-        Decision::Error => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "detail": "Service Unavailable" })),
-        )
-            .into_response(),
+        Decision::Error => unavailable(),
+        Decision::ErrorAfter => {
+            next.run(request).await;
+            unavailable()
+        }
+        Decision::DropAfter => {
+            next.run(request).await;
+            dropped_response()
+        }
         Decision::Throttle(retry_after) => {
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             let mut response = (
@@ -174,6 +199,15 @@ pub async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next)
         }
         Decision::Drop => dropped_response(),
     }
+}
+
+/// The 503 of an injected server error.
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "detail": "Service Unavailable" })),
+    )
+        .into_response()
 }
 
 /// A response whose body fails at once: the server aborts the connection before the answer is

@@ -17,10 +17,10 @@ mod tests;
 use crate::crd::{InstanceScheduleSpec, ScheduleWindow, WantedState};
 use cron::{CronError, CronExpr};
 use duration::{DurationError, parse_duration};
-use jiff::civil::{Date, Time};
+use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use rule::{ALL_DAYS, Interval, WindowRule, day_bit};
+use rule::{ALL_DAYS, CronRule, Interval, WindowRule, day_bit};
 
 /// Longest cron run and longest minimum pause accepted: a week.
 pub const MAX_DURATION: SignedDuration = SignedDuration::from_hours(168);
@@ -186,12 +186,8 @@ impl Schedule {
             .unwrap_or_default();
         let lookback = longest_run + self.minimum_pause + SignedDuration::from_hours(24);
         let from = now.saturating_sub(lookback).unwrap_or(now);
-        let mut next_date = self
-            .zone
-            .to_datetime(from)
-            .date()
-            .yesterday()
-            .unwrap_or(Date::MIN);
+        let from_date = self.zone.to_datetime(from).date();
+        let mut next_date = from_date.yesterday().unwrap_or(from_date);
         let mut intervals = Vec::new();
         let mut outcome = Outcome::PausedBeyond;
         for days in HORIZON_DAYS {
@@ -200,12 +196,8 @@ impl Schedule {
                 .unwrap_or(now);
             // Any run starting before `until` starts on a local date no later than until's date
             // (resolving a local time only ever moves it forward); one more day of margin.
-            let last_date = self
-                .zone
-                .to_datetime(until)
-                .date()
-                .tomorrow()
-                .unwrap_or(Date::MAX);
+            let until_date = self.zone.to_datetime(until).date();
+            let last_date = until_date.tomorrow().unwrap_or(until_date);
             while next_date <= last_date {
                 for rule in &self.rules {
                     rule.intervals_on(&self.zone, next_date, &mut intervals);
@@ -317,10 +309,7 @@ fn compile_window(index: usize, window: &ScheduleWindow) -> Result<WindowRule, S
                 SignedDuration::from_secs(1),
                 "between 1s and 168h",
             )?;
-            Ok(WindowRule::Cron {
-                expr: Box::new(expr),
-                duration,
-            })
+            Ok(WindowRule::Cron(CronRule::new(expr, duration)))
         }
         ScheduleWindow {
             cron: None,

@@ -28,12 +28,40 @@ pub enum WindowRule {
         end: Time,
     },
     /// Runs of a fixed elapsed length starting when the cron expression fires.
-    Cron {
-        /// When runs start (local time).
-        expr: Box<CronExpr>,
-        /// How long each run lasts.
-        duration: SignedDuration,
-    },
+    Cron(CronRule),
+}
+
+/// A cron window with its fire times worked out once, since every matching day has the same.
+#[derive(Debug, Clone)]
+pub struct CronRule {
+    /// Which dates fire.
+    expr: CronExpr,
+    /// How long each run lasts.
+    duration: SignedDuration,
+    /// The local times at which a matching date fires, in order.
+    fires: Vec<Time>,
+    /// `fires` joined where runs overlap or touch in local time: (first fire, last fire).
+    joined: Vec<(Time, Time)>,
+}
+
+impl CronRule {
+    /// Compiles a cron expression and run length.
+    pub fn new(expr: CronExpr, duration: SignedDuration) -> Self {
+        let fires: Vec<Time> = expr.times_of_day().collect();
+        let mut joined: Vec<(Time, Time)> = Vec::new();
+        for &time in &fires {
+            match joined.last_mut() {
+                Some((_, last)) if time.duration_since(*last) <= duration => *last = time,
+                _ => joined.push((time, time)),
+            }
+        }
+        Self {
+            expr,
+            duration,
+            fires,
+            joined,
+        }
+    }
 }
 
 /// Every day of the week.
@@ -71,7 +99,7 @@ impl WindowRule {
             // At most a day, plus whatever a clock change adds (a few hours; some zones have
             // skipped whole days, so leave a day of margin).
             WindowRule::Daily { .. } => SignedDuration::from_hours(48),
-            WindowRule::Cron { duration, .. } => *duration,
+            WindowRule::Cron(cron) => cron.duration,
         }
     }
 
@@ -101,22 +129,65 @@ impl WindowRule {
                     });
                 }
             }
-            WindowRule::Cron { expr, duration } => {
-                if !expr.matches_date(date) {
+            WindowRule::Cron(cron) => {
+                if !cron.expr.matches_date(date) {
                     return;
                 }
-                for time in expr.times_of_day() {
-                    let Some(run_start) = resolve(zone, date, time) else {
-                        continue;
-                    };
-                    if let Ok(run_end) = run_start.checked_add(*duration) {
-                        out.push(Interval {
-                            start: run_start,
-                            end: run_end,
-                        });
+                // Without a clock change, local times map to instants by one fixed offset, so
+                // runs that overlap or touch in local time do so in absolute time too and can be
+                // joined before resolving (a `* * * * *` rule then costs a few lookups a day).
+                // Around a change, each fire is resolved on its own.
+                if clock_changes_near(zone, date) {
+                    for &time in &cron.fires {
+                        push_run(zone, date, time, time, cron.duration, out);
+                    }
+                } else {
+                    for &(first, last) in &cron.joined {
+                        push_run(zone, date, first, last, cron.duration, out);
                     }
                 }
             }
         }
+    }
+}
+
+/// Pushes the run from the fire at `first` to the end of the fire at `last` (same date).
+fn push_run(
+    zone: &TimeZone,
+    date: Date,
+    first: Time,
+    last: Time,
+    duration: SignedDuration,
+    out: &mut Vec<Interval>,
+) {
+    let (Some(start), Some(last_start)) = (resolve(zone, date, first), resolve(zone, date, last))
+    else {
+        return;
+    };
+    if let Ok(end) = last_start.checked_add(duration) {
+        out.push(Interval { start, end });
+    }
+}
+
+/// Whether the zone's offset may change during the local date (with hours of margin either
+/// side, so a change at midnight counts): only then must each local time be resolved alone.
+fn clock_changes_near(zone: &TimeZone, date: Date) -> bool {
+    let margin = SignedDuration::from_hours(3);
+    let day_start = resolve(zone, date, Time::midnight());
+    let day_end = date
+        .tomorrow()
+        .ok()
+        .and_then(|d| resolve(zone, d, Time::midnight()));
+    let (Some(day_start), Some(day_end)) = (day_start, day_end) else {
+        return true;
+    };
+    let Ok(look_from) = day_start.checked_sub(margin) else {
+        return true;
+    };
+    match zone.following(look_from).next() {
+        Some(transition) => day_end
+            .checked_add(margin)
+            .is_ok_and(|look_until| transition.timestamp() <= look_until),
+        None => false,
     }
 }

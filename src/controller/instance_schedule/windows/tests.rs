@@ -511,3 +511,39 @@ fn rejects_invalid_schedules_with_the_field_at_fault() {
         "spec.minimumPause: expected hours, minutes and seconds such as 1h30m, found \"1 hour\""
     );
 }
+
+#[test]
+fn every_minute_cron_skips_the_repeated_hour_unless_the_minimum_pause_bridges_it() {
+    // New York, 2026-11-01: local 01:00-01:59 fire at their first occurrence (EDT, 05:00-06:00
+    // UTC); the next fire, local 02:00 EST, is 07:00 UTC. That leaves a one-hour gap.
+    let windows = [cron("* * * * *", "1m")];
+    let e = |pause, now| eval(&windows, "America/New_York", pause, now);
+    assert_eq!(
+        e("0m", "2026-11-01T06:30:00Z"),
+        paused_until("2026-11-01T07:00:00Z")
+    );
+    assert_eq!(
+        e("1h", "2026-11-01T05:30:00Z"),
+        running_until("2026-11-01T06:00:00Z")
+    );
+    // A minimum pause longer than the gap keeps the instances running straight through.
+    let bridged = e("2h", "2026-11-01T06:30:00Z");
+    assert_eq!(
+        bridged,
+        Evaluation {
+            wanted: WantedState::Running,
+            next_transition: None
+        }
+    );
+}
+
+#[test]
+fn every_minute_cron_runs_straight_through_spring_forward() {
+    // Berlin, 2026-03-29: the skipped local 02:xx fires land on 03:xx CEST; no gap appears. The
+    // first gap is the repeated hour of the autumn change (local 02:xx CET, 01:00-02:00 UTC).
+    let windows = [cron("* * * * *", "1m")];
+    assert_eq!(
+        eval(&windows, "Europe/Berlin", "0m", "2026-03-29T00:59:30Z"),
+        running_until("2026-10-25T01:00:00Z")
+    );
+}

@@ -1,156 +1,23 @@
-//! HTTP: one handler parses the Kubernetes URL space (discovery, OpenAPI, resource paths), records
-//! the request, applies write faults, and dispatches to reads, writes and watches.
+//! Requests on resources: verb, request log, faults, parameters, dispatch to reads, writes and watches.
 
-use super::discovery;
-use super::emulator::Shared;
-use super::output::{Form, include_object, negotiate, present_list, present_object};
-use super::patch::PatchType;
-use super::reads::{ListRequest, list};
-use super::request_log::RequestRecord;
-use super::resources::ResourceType;
-use super::selectors::{FieldSelector, LabelSelector, Selectors};
-use super::status::ApiError;
-use super::watch::{self, WatchRequest};
-use super::writes::{self, DeleteOptions, FieldValidation, WriteOptions, WriteOutcome};
-use axum::Router;
-use axum::extract::{Request, State};
+use super::super::output::{Form, include_object, negotiate, present_list, present_object};
+use super::super::patch::PatchType;
+use super::super::reads::{ListRequest, list};
+use super::super::request_log::RequestRecord;
+use super::super::resources::ResourceType;
+use super::super::selectors::{FieldSelector, LabelSelector, Selectors};
+use super::super::status::ApiError;
+use super::super::watch::{self, WatchRequest};
+use super::super::writes::{self, DeleteOptions, FieldValidation, WriteOptions, WriteOutcome};
+use super::{App, DEFAULT_WATCH_TIMEOUT, Target, header_str, json_response};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, header};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
-/// Largest request body accepted (kube-apiserver's limit is 3 MiB per object; lists of patches are smaller).
-const MAX_BODY: usize = 16 * 1024 * 1024;
-
-/// Watches without timeoutSeconds end after this long (kube-apiserver picks 30 to 60 minutes).
-const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
-
-#[derive(Clone)]
-struct App {
-    shared: Arc<Shared>,
-    /// Ends open watch streams when the socket serving them shuts down.
-    shutdown: CancellationToken,
-}
-
-/// The emulator's HTTP service.
-pub fn router(shared: Arc<Shared>, shutdown: CancellationToken) -> Router {
-    Router::new()
-        .fallback(handle)
-        .with_state(App { shared, shutdown })
-}
-
-async fn handle(State(app): State<App>, request: Request) -> Response {
-    match route(app, request).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
-}
-
-/// One parsed resource URL.
-struct Target {
-    rt: Arc<ResourceType>,
-    namespace: Option<String>,
-    name: Option<String>,
-    subresource: Option<String>,
-}
-
-async fn route(app: App, request: Request) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_string();
-    let query = parse_query(parts.uri.query());
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    if parts.method == Method::GET {
-        if let Some(document) = non_resource(&app, &segments) {
-            return document.map(json_response);
-        }
-    }
-    let target = {
-        let state = app.shared.lock();
-        let (group, version, rest) = match segments.as_slice() {
-            ["api", "v1", rest @ ..] => ("", "v1", rest),
-            ["apis", group, version, rest @ ..] => (*group, *version, rest),
-            _ => return Err(ApiError::not_found_path()),
-        };
-        resolve(&state.registry, group, version, rest).ok_or_else(ApiError::not_found_path)?
-    };
-    // Protobuf bodies (client-go's typed clients) are not decoded: 415 names the media types served.
-    if let Some(content_type) = header_str(&parts.headers, header::CONTENT_TYPE)
-        && content_type.starts_with("application/vnd.kubernetes.protobuf")
-    {
-        return Err(ApiError::unsupported_media_type(content_type));
-    }
-    let body = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
-    resource_request(app, target, parts.method, &parts.headers, query, body).await
-}
-
-/// Discovery, OpenAPI and health endpoints (None: not one of them).
-fn non_resource(app: &App, segments: &[&str]) -> Option<Result<Value, ApiError>> {
-    let state = app.shared.lock();
-    let registry = &state.registry;
-    let found = |document: Option<Value>| Some(document.ok_or_else(ApiError::not_found_path));
-    match segments {
-        ["version"] => Some(Ok(discovery::version())),
-        ["api"] => Some(Ok(discovery::api_versions())),
-        ["api", "v1"] => found(discovery::api_resource_list(registry, "", "v1")),
-        ["apis"] => Some(Ok(discovery::api_group_list(registry))),
-        ["apis", group] => found(discovery::api_group(registry, group)),
-        ["apis", group, version] => found(discovery::api_resource_list(registry, group, version)),
-        ["openapi", "v3"] => Some(Ok(discovery::openapi_index(registry))),
-        ["openapi", "v3", "api", "v1"] => Some(Ok(discovery::openapi_document(registry, "", "v1"))),
-        ["openapi", "v3", "apis", group, version] => found(
-            discovery::api_resource_list(registry, group, version)
-                .map(|_| discovery::openapi_document(registry, group, version)),
-        ),
-        ["healthz" | "livez" | "readyz"] => Some(Ok(json!("ok"))),
-        _ => None,
-    }
-}
-
-/// Resolves the part of a resource URL after `/api/v1` or `/apis/{g}/{v}`.
-fn resolve(
-    registry: &super::registry::Registry,
-    group: &str,
-    version: &str,
-    rest: &[&str],
-) -> Option<Target> {
-    let target =
-        |rt: Arc<ResourceType>, namespace: Option<&str>, tail: &[&str]| -> Option<Target> {
-            let (name, subresource) = match tail {
-                [] => (None, None),
-                [name] => (Some(*name), None),
-                [name, "status"] if rt.status_subresource => (Some(*name), Some("status")),
-                _ => return None,
-            };
-            Some(Target {
-                rt,
-                namespace: namespace.map(str::to_string),
-                name: name.map(str::to_string),
-                subresource: subresource.map(str::to_string),
-            })
-        };
-    if let ["namespaces", namespace, plural, tail @ ..] = rest
-        && let Some(rt) = registry
-            .get(group, version, plural)
-            .filter(|t| t.namespaced)
-    {
-        return target(rt, Some(namespace), tail);
-    }
-    let [plural, tail @ ..] = rest else {
-        return None;
-    };
-    let rt = registry.get(group, version, plural)?;
-    if rt.namespaced && !tail.is_empty() {
-        return None;
-    }
-    target(rt, None, tail)
-}
-
-async fn resource_request(
+pub(super) async fn resource_request(
     app: App,
     target: Target,
     method: Method,
@@ -195,6 +62,7 @@ async fn resource_request(
                 .map_err(|e| ApiError::bad_request(e.to_string()))?,
             fields: FieldSelector::parse(param("fieldSelector").unwrap_or_default(), rt.custom)
                 .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            view: rt.view,
         })
     };
     if matches!(
@@ -355,22 +223,6 @@ fn write_response(rt: &ResourceType, outcome: WriteOutcome, form: Form) -> Respo
         }
     }
     response
-}
-
-fn json_response(document: Value) -> Response {
-    axum::Json(document).into_response()
-}
-
-fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Query pairs; empty pairs (`?&limit=1`) are ignored.
-fn parse_query(query: Option<&str>) -> HashMap<String, String> {
-    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .filter(|(k, _)| !k.is_empty())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 /// A JSON or YAML request body.

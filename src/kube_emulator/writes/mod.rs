@@ -1,0 +1,69 @@
+//! Create, update, patch, server-side apply and delete, with kube-apiserver's object rules:
+//! metadata ownership, optimistic concurrency, the status subresource, generation, finalizers and
+//! deletion, schema pruning/defaulting/validation, field management, dry runs.
+
+mod admit;
+mod create;
+mod delete;
+mod update;
+
+pub use create::create;
+pub use delete::{delete, delete_collection};
+pub use update::{patch, update};
+
+use super::resources::ResourceType;
+use super::state::State;
+use super::status::ApiError;
+use super::store::ObjectKey;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The `fieldValidation` query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    Ignore,
+    #[default]
+    Warn,
+    Strict,
+}
+
+/// Options shared by every write.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    /// The field manager: the `fieldManager` parameter, or one derived from the user agent.
+    pub manager: String,
+    /// Whether `fieldManager` was given (server-side apply requires it).
+    pub manager_given: bool,
+    pub force: bool,
+    pub field_validation: FieldValidation,
+}
+
+/// The result of a write: the object as stored (or as it would be, for a dry run).
+#[derive(Debug)]
+pub struct WriteOutcome {
+    pub object: Value,
+    pub created: bool,
+    /// `Warning` headers to send (unknown fields under fieldValidation=Warn).
+    pub warnings: Vec<String>,
+}
+
+/// `DeleteOptions` of a delete request.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub dry_run: bool,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+}
+
+pub fn get(
+    state: &State,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Arc<Value>, ApiError> {
+    state
+        .store
+        .get(&rt.storage_key(), &ObjectKey::new(namespace, name))
+        .ok_or_else(|| ApiError::not_found(rt, name))
+}
