@@ -23,6 +23,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         include_str!("../../examples/spotbid-orphan.yaml"),
     ),
     (
+        "spotbid-h100-market.yaml",
+        include_str!("../../examples/spotbid-h100-market.yaml"),
+    ),
+    (
         "instanceschedule-nightly-batch.yaml",
         include_str!("../../examples/instanceschedule-nightly-batch.yaml"),
     ),
