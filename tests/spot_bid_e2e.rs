@@ -636,3 +636,31 @@ async fn deletion_with_a_rejected_key_is_reported_and_orphan_lets_go() {
     patch_spec(&h, "stuck", json!({"deletionPolicy": "Orphan"})).await;
     h.wait_gone::<SpotBid>(NS, "stuck").await;
 }
+
+/// A bid cancelled on Mithril behind the operator's back is placed again: the spec still asks for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bid_cancelled_outside_the_operator_is_placed_again() {
+    let h = Harness::start().await;
+    let (resource, name) = placed(&h, "resilient", json!({})).await;
+    let first = resource.status.unwrap().bid_fid.unwrap();
+    h.mithril.cancel_bid(&first).await.unwrap();
+    h.poll().await;
+    let again = h
+        .wait_for::<SpotBid>(NS, "resilient", "placed again", |r| {
+            r.status
+                .as_ref()
+                .and_then(|s| s.bid_fid.as_deref())
+                .is_some_and(|fid| fid != first)
+        })
+        .await;
+    let bids = h.bids_named(&name).await;
+    let live: Vec<_> = bids
+        .iter()
+        .filter(|b| b.status != BidStatus::Terminated)
+        .collect();
+    assert_eq!(live.len(), 1, "one live bid: {bids:?}");
+    assert_eq!(
+        again.status.unwrap().bid_fid.as_deref(),
+        Some(live[0].fid.as_str())
+    );
+}
