@@ -11,6 +11,7 @@
 //!
 //! `sim` and `kube_emulator` depend on nothing else in this crate; the operator never imports them.
 
+pub mod app;
 pub mod controller;
 pub mod crd;
 pub mod kube_emulator;

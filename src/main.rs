@@ -1,6 +1,8 @@
-//! `mithril-operator`: parses flags and wires; everything else lives in the library.
+//! `mithril-operator`: parses flags and dispatches; everything else lives in the library.
 
 use clap::{Parser, Subcommand};
+use mithril_operator::app::{demo, run};
+use mithril_operator::runtime::telemetry::{self, LogFormat};
 use mithril_operator::{crd, kube_emulator, sim};
 use std::process::ExitCode;
 
@@ -13,6 +15,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the operator against the cluster of the current Kubernetes configuration.
+    Run(run::RunArgs),
+    /// Run a Kubernetes API emulator, the Mithril simulator and the operator in one process,
+    /// with the example resources applied.
+    Demo(demo::DemoArgs),
     /// Print the CustomResourceDefinitions (YAML) generated from the Rust types.
     Crds,
     /// Serve the Mithril simulator (the Mithril API on an in-memory world).
@@ -23,14 +30,28 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
-    let result = match Cli::parse().command {
+    let command = Cli::parse().command;
+    let result: Result<(), mithril_operator::BoxError> = match command {
+        Command::Run(args) => {
+            telemetry::init(args.log.log_format, args.log.log_level.as_deref());
+            run::run(args).await.map_err(Into::into)
+        }
+        Command::Demo(args) => {
+            telemetry::init(args.log_format, args.log_level.as_deref());
+            demo::demo(args).await.map_err(Into::into)
+        }
         Command::Crds => {
             print!("{}", crd::crds_yaml());
             Ok(())
         }
-        Command::Sim(args) => sim::cli::run(args).await,
-        Command::KubeEmulator(args) => kube_emulator::cli::run(args).await,
+        Command::Sim(args) => {
+            telemetry::init(LogFormat::Text, None);
+            sim::cli::run(args).await
+        }
+        Command::KubeEmulator(args) => {
+            telemetry::init(LogFormat::Text, None);
+            kube_emulator::cli::run(args).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -39,9 +60,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

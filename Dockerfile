@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+#
+# The mithril-operator image: the binary only, on distroless (glibc, CA certificates, no shell),
+# running as an unprivileged user.
+#
+#   docker build -t REGISTRY/mithril-operator:TAG .
+#
+# The test suite does not build this image (that needs a container engine); it is kept correct by
+# construction: the builder compiles exactly what `cargo build --release --locked` compiles, and the
+# runtime stage holds nothing but that binary.
+
+FROM rust:1.89-bookworm AS builder
+# aws-lc-sys (the TLS crypto provider) builds C sources with cmake.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends cmake \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+# Embedded into the binary with include_str! (the `demo` command's manifests).
+COPY examples ./examples
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin mithril-operator \
+    && install -D target/release/mithril-operator /out/mithril-operator
+
+# distroless/cc: glibc and libgcc for the Rust binary, CA certificates for https://api.mithril.ai.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=builder /out/mithril-operator /usr/local/bin/mithril-operator
+# 65532 is distroless's "nonroot"; numeric so runAsNonRoot can verify it.
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/mithril-operator"]
+CMD ["run"]

@@ -1,0 +1,237 @@
+//! `mithril-operator demo`: the Kubernetes API emulator, the Mithril simulator (time running
+//! faster than the clock) and the operator, in one process, with the examples applied.
+
+use super::durations::parse_duration;
+use super::error::RunError;
+use super::examples::{self, ManifestError};
+use super::run::run_with;
+use super::settings::{ApiKeySource, Settings};
+use crate::kube_emulator::{Emulator, EmulatorError};
+use crate::mithril::{ApiKey, ApiKeyError, RateLimit};
+use crate::runtime::shutdown;
+use crate::runtime::telemetry::LogFormat;
+use crate::sim::{ClockMode, Sim, SimConfig, SimError, WorldSpec};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// The key the operator uses with the simulator (which accepts any `fkey_` key).
+const SIMULATOR_KEY: &str = "fkey_mithril_operator_demo";
+
+/// Flags of `mithril-operator demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Start with no example resources.
+    #[arg(long)]
+    pub no_examples: bool,
+    /// Loopback port of the Kubernetes API emulator (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub kube_port: u16,
+    /// Loopback port of the Mithril simulator (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub mithril_port: u16,
+    /// Simulated seconds per real second: at 60, an auction clears every 2 s and an instance
+    /// starts in about 4 s.
+    #[arg(long, default_value_t = 60.0)]
+    pub time_scale: f64,
+    /// Where to write the kubeconfig of the emulator (removed on exit).
+    #[arg(long, default_value = "mithril-demo.kubeconfig")]
+    pub kubeconfig: PathBuf,
+    /// Use this Mithril API instead of the simulator (needs MITHRIL_API_KEY).
+    #[arg(long)]
+    pub mithril_url: Option<Url>,
+    /// The Mithril API key (for --mithril-url; the simulator takes any).
+    #[arg(long, env = "MITHRIL_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub api_key: Option<ApiKey>,
+    /// Time between two observations of Mithril.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub mithril_poll_interval: Duration,
+    /// Address of the operator's /metrics, /healthz and /readyz (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub metrics_addr: SocketAddr,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter (default: RUST_LOG, else info).
+    #[arg(long)]
+    pub log_level: Option<String>,
+}
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("--time-scale must be a positive number, not {0}")]
+    TimeScale(f64),
+    #[error("--mithril-url needs an API key: set MITHRIL_API_KEY")]
+    MissingApiKey,
+    #[error("the simulator's URL: {0}")]
+    SimulatorUrl(#[source] url::ParseError),
+    #[error("the demo's API key: {0}")]
+    ApiKey(#[source] ApiKeyError),
+    #[error("Kubernetes API emulator: {0}")]
+    Emulator(#[from] EmulatorError),
+    #[error("Mithril simulator: {0}")]
+    Simulator(#[from] SimError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("cannot write the kubeconfig {path}: {source}")]
+    WriteKubeconfig {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the emulator's kubeconfig cannot be loaded: {0}")]
+    Kubeconfig(String),
+    #[error("operator: {0}")]
+    Operator(#[from] RunError),
+}
+
+/// Runs the demo until SIGTERM or Ctrl-C.
+pub async fn demo(args: DemoArgs) -> Result<(), DemoError> {
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(DemoError::TimeScale(args.time_scale));
+    }
+    let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+
+    let emulator = Emulator::new();
+    let kube_server = emulator.serve(loopback(args.kube_port)).await?;
+    let (mithril_url, api_key, simulator) = match &args.mithril_url {
+        Some(url) => {
+            let key = args.api_key.clone().ok_or(DemoError::MissingApiKey)?;
+            (url.clone(), key, None)
+        }
+        None => {
+            let sim = Sim::try_new(SimConfig {
+                seed: 0,
+                world: WorldSpec::default(),
+                api_key: None,
+                clock: ClockMode::Scaled(args.time_scale),
+            })?;
+            let server = sim.serve(loopback(args.mithril_port)).await?;
+            let url = Url::parse(&server.url()).map_err(DemoError::SimulatorUrl)?;
+            let key = match &args.api_key {
+                Some(key) => key.clone(),
+                None => ApiKey::new(SIMULATOR_KEY).map_err(DemoError::ApiKey)?,
+            };
+            (url, key, Some(server))
+        }
+    };
+
+    let client = emulator.client();
+    examples::install_crds(&client).await?;
+    let applied = if args.no_examples {
+        Vec::new()
+    } else {
+        examples::apply_examples(&client).await?
+    };
+
+    let kubeconfig_yaml = emulator.kubeconfig_yaml(kube_server.addr);
+    let kube_config = kube_config(&kubeconfig_yaml).await?;
+    write_atomically(&args.kubeconfig, &kubeconfig_yaml)?;
+    print_instructions(
+        &args,
+        kube_server.addr,
+        &mithril_url,
+        simulator.is_some(),
+        &applied,
+    );
+
+    let settings = Settings {
+        mithril_url,
+        api_key: ApiKeySource::Key(api_key),
+        spot_bids: true,
+        namespaces: Vec::new(),
+        concurrency: 16,
+        resync: Duration::from_secs(300),
+        mithril_poll_interval: args.mithril_poll_interval,
+        rate_limit: RateLimit::default(),
+        metrics_addr: args.metrics_addr,
+        leader_election: None,
+        identity: "mithril-operator-demo".to_owned(),
+        startup_timeout: Duration::from_secs(30),
+    };
+    let outcome = run_with(settings, kube_config, shutdown::signal(), |addr| {
+        println!("Operator metrics:    http://{addr}/metrics (health: /healthz, /readyz)");
+    })
+    .await;
+
+    if let Some(server) = simulator {
+        server.shutdown().await;
+    }
+    kube_server.shutdown().await;
+    // The file points at a port that is closed now.
+    if let Err(error) = std::fs::remove_file(&args.kubeconfig) {
+        tracing::warn!(path = %args.kubeconfig.display(), %error, "cannot remove the kubeconfig");
+    }
+    Ok(outcome?)
+}
+
+/// The client configuration of the emulator's kubeconfig: the operator reaches the emulator over
+/// its socket, as it reaches a cluster.
+async fn kube_config(yaml: &str) -> Result<kube::Config, DemoError> {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(yaml)
+        .map_err(|error| DemoError::Kubeconfig(error.to_string()))?;
+    kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|error| DemoError::Kubeconfig(error.to_string()))
+}
+
+/// Writes the whole file or nothing, so whoever waits for it never reads half of it.
+fn write_atomically(path: &Path, content: &str) -> Result<(), DemoError> {
+    let error = |source| DemoError::WriteKubeconfig {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, content).map_err(error)?;
+    std::fs::rename(&partial, path).map_err(error)
+}
+
+fn print_instructions(
+    args: &DemoArgs,
+    kube_addr: SocketAddr,
+    mithril_url: &Url,
+    simulated: bool,
+    applied: &[String],
+) {
+    let kubeconfig = args.kubeconfig.display();
+    let kubectl = format!("kubectl --kubeconfig {kubeconfig}");
+    let base = mithril_url.as_str().trim_end_matches('/');
+    println!("Kubernetes API:      http://{kube_addr} (emulator; kubeconfig: {kubeconfig})");
+    if simulated {
+        println!(
+            "Mithril API:         {base} (simulator, time x{}; any fkey_ key)",
+            args.time_scale
+        );
+    } else {
+        println!("Mithril API:         {base}");
+    }
+    if !applied.is_empty() {
+        println!("Applied:             {}", applied.join(", "));
+    }
+    println!();
+    println!("Try:");
+    println!("  {kubectl} get spotbids -w");
+    println!("  {kubectl} describe spotbid h100-training");
+    println!(
+        "  {kubectl} patch spotbid h100-training --type merge -p '{{\"spec\":{{\"limitPrice\":\"$15.00\"}}}}'"
+    );
+    println!(
+        "  {kubectl} patch spotbid a100-batch --type merge -p '{{\"spec\":{{\"paused\":false}}}}'"
+    );
+    println!("  {kubectl} get events --field-selector involvedObject.name=h100-training");
+    println!("  {kubectl} delete spotbid h100-training");
+    if simulated {
+        println!(
+            "  curl -s -H 'Authorization: Bearer {SIMULATOR_KEY}' {base}/v2/spot/bids   # the bids on Mithril"
+        );
+        println!(
+            "  curl -s -X POST {base}/_sim/demand -d '{{\"region\":\"us-central1-a\",\"instance_type\":\"h100-80gb.sxm.8x\",\"quantity\":16,\"limit_price\":\"$20.00\"}}'   # outbid: preemption"
+        );
+    }
+    println!();
+    println!("Ctrl-C stops everything.");
+}

@@ -1,0 +1,136 @@
+//! The part only the leader runs: Mithril observers and controllers, started together and
+//! stopped in order (controllers finish their in-flight reconciles, then observers stop).
+
+use super::error::RunError;
+use super::settings::Settings;
+use crate::controller::{Context, ControllerConfig, spot_bid};
+use crate::mithril::{ApiKey, ClientConfig, ClientOptions, MithrilClient};
+use crate::observe::{ObserverConfig, ObserverRegistry, Polling, RegistryConfig};
+use crate::runtime::metrics::Metrics;
+use futures::future::select_all;
+use kube::Client;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Running controllers and observers.
+pub struct Operator {
+    controllers: Vec<(&'static str, JoinHandle<()>)>,
+    stop_controllers: CancellationToken,
+    stop_observers: CancellationToken,
+}
+
+impl Operator {
+    /// Starts the observers' registry and one controller per kind and watched namespace.
+    pub fn start(
+        client: Client,
+        settings: &Settings,
+        default_key: Option<ApiKey>,
+        metrics: Metrics,
+        identity: &str,
+    ) -> Result<Self, RunError> {
+        // Checked once here so a bad URL fails the start rather than every reconcile.
+        if let Some(key) = &default_key {
+            mithril_client(settings, key.clone(), &metrics).map_err(RunError::MithrilClient)?;
+        }
+        let stop_observers = CancellationToken::new();
+        let connect = {
+            let (settings, metrics) = (settings.clone(), metrics.clone());
+            Arc::new(move |key: &ApiKey| mithril_client(&settings, key.clone(), &metrics))
+        };
+        let registry = ObserverRegistry::new(
+            connect,
+            RegistryConfig {
+                observer: ObserverConfig {
+                    resync: settings.mithril_poll_interval,
+                    ..ObserverConfig::default()
+                },
+                ..RegistryConfig::default()
+            },
+            Polling::Background(stop_observers.clone()),
+        );
+        let config = ControllerConfig {
+            resync: settings.resync,
+            concurrency: settings.concurrency,
+            instance: identity.to_owned(),
+            ..ControllerConfig::default()
+        };
+        let context = Arc::new(Context::new(
+            client,
+            registry,
+            default_key,
+            metrics,
+            config,
+        ));
+        let stop_controllers = CancellationToken::new();
+        let namespaces: Vec<Option<String>> = if settings.namespaces.is_empty() {
+            vec![None]
+        } else {
+            settings.namespaces.iter().cloned().map(Some).collect()
+        };
+        let mut controllers = Vec::new();
+        for namespace in namespaces {
+            if settings.spot_bids {
+                let (context, stop) = (context.clone(), stop_controllers.clone());
+                let namespace = namespace.clone();
+                controllers.push((
+                    "SpotBid",
+                    tokio::spawn(async move {
+                        spot_bid::run(context, namespace.as_deref(), async move {
+                            stop.cancelled().await
+                        })
+                        .await;
+                    }),
+                ));
+            }
+        }
+        tracing::info!(
+            controllers = controllers.len(),
+            namespaces = ?settings.namespaces,
+            "controllers started"
+        );
+        Ok(Self {
+            controllers,
+            stop_controllers,
+            stop_observers,
+        })
+    }
+
+    /// Completes when a controller ends before being told to: names it.
+    pub async fn stopped_unexpectedly(&mut self) -> &'static str {
+        if self.controllers.is_empty() {
+            return std::future::pending().await;
+        }
+        let handles = self.controllers.iter_mut().map(|(_, handle)| handle);
+        let (_, index, _) = select_all(handles).await;
+        let (kind, _) = self.controllers.remove(index);
+        kind
+    }
+
+    /// Stops the controllers (in-flight reconciles finish), then the observers.
+    pub async fn stop(self) {
+        self.stop_controllers.cancel();
+        for (kind, handle) in self.controllers {
+            if let Err(error) = handle.await {
+                tracing::error!(controller = kind, %error, "controller task failed");
+            }
+        }
+        self.stop_observers.cancel();
+        tracing::info!("controllers stopped");
+    }
+}
+
+fn mithril_client(
+    settings: &Settings,
+    api_key: ApiKey,
+    metrics: &Metrics,
+) -> Result<MithrilClient, crate::mithril::MithrilError> {
+    let config = ClientConfig {
+        rate_limit: settings.rate_limit,
+        ..ClientConfig::new(settings.mithril_url.clone(), api_key)
+    };
+    MithrilClient::with_options(
+        config,
+        ClientOptions::default().observer(metrics.mithril_observer()),
+    )
+}

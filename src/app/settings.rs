@@ -1,0 +1,170 @@
+//! What the operator runs with, once flags are parsed: plain values, so `demo` and tests build
+//! them directly and `run` converts its flags into them.
+
+use super::error::RunError;
+use crate::mithril::{ApiKey, RateLimit};
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+use url::Url;
+
+/// A namespaced object name, written `NAMESPACE/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretName {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl FromStr for SecretName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.split_once('/') {
+            Some((namespace, name))
+                if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
+            {
+                Ok(Self {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                })
+            }
+            _ => Err(format!("{text:?} is not NAMESPACE/NAME")),
+        }
+    }
+}
+
+impl fmt::Display for SecretName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Where the operator's own Mithril API key comes from: the key used for resources without a
+/// `spec.apiKeySecretRef`.
+#[derive(Debug, Clone)]
+pub enum ApiKeySource {
+    /// The `api-key` entry of this Secret, read once at start.
+    Secret(SecretName),
+    /// A key given directly (`MITHRIL_API_KEY`).
+    Key(ApiKey),
+    /// No default key: every resource must name its own Secret.
+    None,
+}
+
+/// Leader election on a coordination.k8s.io Lease.
+#[derive(Debug, Clone)]
+pub struct LeaderElection {
+    pub lease_name: String,
+    /// The Lease's namespace; the client's default namespace (in a cluster: the pod's) when absent.
+    pub namespace: Option<String>,
+    /// How long a Lease holds without renewal: the longest a dead leader blocks a takeover.
+    pub lease_duration: Duration,
+    /// How long before expiry the holder renews.
+    pub renew_grace: Duration,
+}
+
+/// Everything the operator runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Mithril API root.
+    pub mithril_url: Url,
+    pub api_key: ApiKeySource,
+    /// Whether the SpotBid controller runs.
+    pub spot_bids: bool,
+    /// Namespaces watched; empty means all.
+    pub namespaces: Vec<String>,
+    /// Reconciles running at once, per controller and namespace.
+    pub concurrency: u16,
+    /// Safety-net requeue of every resource.
+    pub resync: Duration,
+    /// Time between two observations of a Mithril project.
+    pub mithril_poll_interval: Duration,
+    /// Client-side limit on Mithril requests, per API key.
+    pub rate_limit: RateLimit,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub metrics_addr: SocketAddr,
+    /// `None`: this replica acts at once, alone.
+    pub leader_election: Option<LeaderElection>,
+    /// This replica's name in the Lease and in events (the pod name in a cluster).
+    pub identity: String,
+    /// Bound on each start-up check (API server, CRDs, key Secret).
+    pub startup_timeout: Duration,
+}
+
+impl Settings {
+    /// Checks what the types cannot: values the libraries would reject or panic on.
+    pub fn validate(&self) -> Result<(), RunError> {
+        let invalid = |message: String| Err(RunError::InvalidSettings(message));
+        if !self.spot_bids {
+            return invalid(
+                "every controller is disabled: enable at least one (--spotbid-controller)".into(),
+            );
+        }
+        if self.identity.is_empty() {
+            return invalid("--identity must not be empty".into());
+        }
+        if self.concurrency == 0 {
+            return invalid("--concurrency must be at least 1".into());
+        }
+        if !(self.rate_limit.per_second.is_finite() && self.rate_limit.per_second > 0.0) {
+            return invalid(format!(
+                "--mithril-rate-limit must be a positive number, not {}",
+                self.rate_limit.per_second
+            ));
+        }
+        if self.rate_limit.burst == 0 {
+            return invalid("--mithril-burst must be at least 1".into());
+        }
+        if !matches!(self.mithril_url.scheme(), "http" | "https") {
+            return invalid(format!(
+                "--mithril-url {} must be an http(s) URL",
+                self.mithril_url
+            ));
+        }
+        if let Some(election) = &self.leader_election {
+            let (duration, grace) = (
+                whole_seconds(election.lease_duration),
+                whole_seconds(election.renew_grace),
+            );
+            if grace >= duration {
+                return invalid(format!(
+                    "--lease-renew-grace ({grace}s) must be shorter than --lease-duration ({duration}s)"
+                ));
+            }
+            if election.lease_name.is_empty() {
+                return invalid("--leader-election-id must not be empty".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration in whole seconds, rounded up (leases count in seconds).
+pub(crate) fn whole_seconds(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_add(u64::from(duration.subsec_nanos() > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_are_namespace_slash_name() {
+        let parsed: SecretName = "mithril-operator/mithril-api-key".parse().unwrap();
+        assert_eq!(parsed.namespace, "mithril-operator");
+        assert_eq!(parsed.name, "mithril-api-key");
+        assert_eq!(parsed.to_string(), "mithril-operator/mithril-api-key");
+        for bad in ["", "name", "/name", "ns/", "a/b/c"] {
+            assert!(bad.parse::<SecretName>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lease_seconds_round_up() {
+        assert_eq!(whole_seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(whole_seconds(Duration::from_secs(15)), 15);
+    }
+}
