@@ -15,7 +15,7 @@ use mithril_operator::crd::SpotBid;
 use mithril_operator::mithril::BidStatus;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Reconciles bounded per resource: a create, a few status updates, the edit, the retries after
@@ -29,6 +29,29 @@ fn writes(rig: &mithril_operator::bench::Rig, from: usize) -> usize {
         .iter()
         .filter(|r| matches!(r.verb.as_str(), "create" | "update" | "patch" | "delete"))
         .count()
+}
+
+/// The test's own writes meet the injected failures too: it retries them as a client would,
+/// counting its attempts so they are not charged to the operator.
+async fn persist<T, F, Fut>(attempts: &AtomicUsize, write: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    loop {
+        attempts.fetch_add(1, Ordering::SeqCst);
+        match write().await {
+            Ok(written) => return written,
+            Err(kube::Error::Api(status)) if status.reason != "AlreadyExists" => {
+                assert!(
+                    matches!(status.code, 409 | 500),
+                    "only injected failures are expected: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => panic!("test write: {error}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,14 +83,16 @@ async fn dropped_and_expired_watches_and_failed_writes_miss_nothing() {
     });
 
     let api: Api<SpotBid> = Api::namespaced(rig.kube.clone(), NAMESPACE);
+    let test_writes = AtomicUsize::new(0);
     stream::iter(0..resources)
         .for_each_concurrent(8, |index| {
-            let api = api.clone();
+            let (api, test_writes) = (api.clone(), &test_writes);
             async move {
-                let resource = spot_bid(&resource_name(index)).unwrap();
-                api.create(&PostParams::default(), &resource)
-                    .await
-                    .expect("create");
+                let (resource, params) = (
+                    spot_bid(&resource_name(index)).unwrap(),
+                    PostParams::default(),
+                );
+                persist(test_writes, || api.create(&params, &resource)).await;
             }
         })
         .await;
@@ -75,13 +100,9 @@ async fn dropped_and_expired_watches_and_failed_writes_miss_nothing() {
     wait_converged(&rig, &live).await;
     // Edits made while the watches keep breaking: each must reach Mithril.
     for index in 0..resources {
-        api.patch(
-            &resource_name(index),
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"spec": {"limitPrice": "$2.50"}})),
-        )
-        .await
-        .expect("edit");
+        let edit = Patch::Merge(serde_json::json!({"spec": {"limitPrice": "$2.50"}}));
+        let (name, params) = (resource_name(index), PatchParams::default());
+        persist(&test_writes, || api.patch(&name, &params, &edit)).await;
     }
     wait_for("every edit applied on Mithril", || async {
         let bids = all_bids(&rig).await;
@@ -100,8 +121,7 @@ async fn dropped_and_expired_watches_and_failed_writes_miss_nothing() {
     rig.emulator.faults().clear_writes();
 
     let reconciles = sum_metric(&operator.metrics().await.unwrap(), "reconciles_total");
-    // The test created and edited each resource once.
-    let kube_writes = writes(&rig, requests_before) - 2 * resources;
+    let kube_writes = writes(&rig, requests_before) - test_writes.load(Ordering::SeqCst);
     let audit = audit(&rig).await;
     println!(
         "resources={resources} watch_faults={rounds} reconciles={reconciles} kube_writes={kube_writes} bids={} duplicates={} missing={}",

@@ -69,7 +69,8 @@ pub async fn start_operator(rig: &Rig, spec: &OperatorSpec) -> OperatorProcess {
 /// A Mithril client with the operator's key (it sees the same project), for audits and for
 /// changes made behind the operator's back.
 pub fn mithril(rig: &Rig) -> MithrilClient {
-    let mut config = ClientConfig::new(rig.mithril_url.clone(), ApiKey::new(BENCH_API_KEY).unwrap());
+    let mut config =
+        ClientConfig::new(rig.mithril_url.clone(), ApiKey::new(BENCH_API_KEY).unwrap());
     config.rate_limit = RateLimit {
         per_second: 1_000.0,
         burst: 100,
@@ -116,19 +117,20 @@ pub async fn all_bids(rig: &Rig) -> Vec<Bid> {
 
 /// Waits until exactly the SpotBids named in `live` exist and each reports its bid placed.
 pub async fn wait_converged(rig: &Rig, live: &BTreeSet<String>) {
-    wait_for("every live SpotBid placed and every deleted one gone", || async {
-        let resources = spot_bids(rig).await;
-        let names: BTreeSet<String> = resources
-            .iter()
-            .filter_map(|r| r.metadata.name.clone())
-            .collect();
-        &names == live
-            && resources.iter().all(|r| {
-                r.status
-                    .as_ref()
-                    .is_some_and(|s| s.bid_fid.is_some())
-            })
-    })
+    wait_for(
+        "every live SpotBid placed and every deleted one gone",
+        || async {
+            let resources = spot_bids(rig).await;
+            let names: BTreeSet<String> = resources
+                .iter()
+                .filter_map(|r| r.metadata.name.clone())
+                .collect();
+            &names == live
+                && resources
+                    .iter()
+                    .all(|r| r.status.as_ref().is_some_and(|s| s.bid_fid.is_some()))
+        },
+    )
     .await;
 }
 
