@@ -1,6 +1,6 @@
 //! What one run measured, and the tables it prints as.
 
-use crate::sim::{Counters, Outcome};
+use crate::sim::Counters;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -27,16 +27,6 @@ impl RequestCounts {
     pub fn get(&self, endpoint: &str) -> u64 {
         self.0.get(endpoint).copied().unwrap_or(0)
     }
-}
-
-/// Requests that were answered with `status`, whatever the route.
-pub fn count_status(counters: &Counters, status: u16) -> u64 {
-    counters
-        .entries
-        .iter()
-        .filter(|(key, _)| key.outcome == Outcome::Status(status))
-        .map(|(_, count)| count)
-        .sum()
 }
 
 /// The median and 99th percentile of timed samples.

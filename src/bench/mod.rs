@@ -25,7 +25,7 @@ pub mod workload;
 pub mod world;
 
 pub use error::BenchError;
-pub use figures::{Figures, Latencies, RequestCounts, count_status, sum_metric};
+pub use figures::{Figures, Latencies, RequestCounts, sum_metric};
 pub use measure::{BENCH_API_KEY, RunSettings};
 pub use operator_process::{Election, OperatorProcess, OperatorSpec, ProcessUsage};
 pub use rig::Rig;
