@@ -7,7 +7,11 @@ use mithril_operator::{crd, kube_emulator, sim};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "mithril-operator", version, about = "Kubernetes operator for the Mithril GPU cloud")]
+#[command(
+    name = "mithril-operator",
+    version,
+    about = "Kubernetes operator for the Mithril GPU cloud"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

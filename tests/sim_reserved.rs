@@ -143,6 +143,36 @@ async fn unknown_instances_are_404_and_nothing_changes() {
 }
 
 #[tokio::test]
+async fn a_forgotten_instance_is_404_everywhere_and_listed_nowhere() {
+    let h = Harness::default().await;
+    let instances = reserved_instances(&h).await;
+    let (code, _) = set_status(&h, &[&instances[0], &instances[1]], "STATUS_PAUSED").await;
+    assert_eq!(code, 200);
+    h.sim
+        .forget_instance(&instances[0])
+        .expect("a reserved instance");
+    // The forgotten instance's pending STOPPING -> PAUSED step falls idle.
+    h.sim.advance(MINUTE);
+    assert_eq!(reserved_instances(&h).await, [instances[1].clone()]);
+    let (code, body) = set_status(&h, &[&instances[0]], "STATUS_RUNNING").await;
+    assert_eq!(code, 404, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&instances[0]))
+    );
+    let (code, _) = h
+        .get(&format!("/v2/instances/{}/status", instances[0]))
+        .await;
+    assert_eq!(code, 404);
+    assert_eq!(h.instance_status(&instances[1]).await, "STATUS_PAUSED");
+    assert!(
+        h.sim.forget_instance(&instances[0]).is_err(),
+        "already forgotten"
+    );
+}
+
+#[tokio::test]
 async fn instances_in_transition_are_409() {
     let h = Harness::default().await;
     let instances = reserved_instances(&h).await;

@@ -42,7 +42,12 @@ pub struct DemoArgs {
     #[arg(long)]
     pub mithril_url: Option<Url>,
     /// The Mithril API key (for --mithril-url; the simulator takes any).
-    #[arg(long, env = "MITHRIL_API_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(
+        long,
+        env = "MITHRIL_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub api_key: Option<ApiKey>,
     /// Time between two observations of Mithril.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
@@ -141,6 +146,7 @@ pub async fn demo(args: DemoArgs) -> Result<(), DemoError> {
         mithril_url,
         api_key: ApiKeySource::Key(api_key),
         spot_bids: true,
+        instance_schedules: true,
         namespaces: Vec::new(),
         concurrency: 16,
         resync: Duration::from_secs(300),
@@ -224,6 +230,7 @@ fn print_instructions(
     );
     println!("  {kubectl} get events --field-selector involvedObject.name=h100-training");
     println!("  {kubectl} delete spotbid h100-training");
+    println!("  {kubectl} get instanceschedules   # pause/resume reserved instances on windows");
     if simulated {
         println!(
             "  curl -s -H 'Authorization: Bearer {SIMULATOR_KEY}' {base}/v2/spot/bids   # the bids on Mithril"

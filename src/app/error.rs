@@ -29,7 +29,7 @@ pub enum RunError {
         "the {kind} CustomResourceDefinition ({crd}) is not installed in this cluster: \
          install the CRDs with `kubectl apply -f crds/` (or `kubectl apply -k deploy/base`)"
     )]
-    CrdNotInstalled { kind: &'static str, crd: String },
+    CrdNotInstalled { kind: String, crd: String },
     #[error("cannot {action}: {source}")]
     Kube {
         action: String,

@@ -74,8 +74,8 @@ pub async fn install_crds(client: &Client) -> Result<(), ManifestError> {
 pub async fn apply_examples(client: &Client) -> Result<Vec<String>, ManifestError> {
     let mut applied = Vec::new();
     for &(file, text) in EXAMPLES {
-        let object: DynamicObject = serde_yaml::from_str(text)
-            .map_err(|source| ManifestError::Parse { file, source })?;
+        let object: DynamicObject =
+            serde_yaml::from_str(text).map_err(|source| ManifestError::Parse { file, source })?;
         let kind = object
             .types
             .as_ref()

@@ -94,10 +94,16 @@ impl Replica {
             &self.settings.identity,
         )?;
         let synced = {
-            let (client, namespaces) = (self.client.clone(), self.settings.namespaces.clone());
+            let (client, settings) = (self.client.clone(), &self.settings);
+            let lists = sync::initial_lists(
+                client,
+                settings.namespaces.clone(),
+                settings.spot_bids,
+                settings.instance_schedules,
+            );
             let readiness = self.readiness.clone();
             tokio::spawn(async move {
-                sync::initial_lists(client, namespaces).await;
+                lists.await;
                 readiness.set_ready(true);
                 tracing::info!("caches synced; ready");
             })

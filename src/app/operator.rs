@@ -3,7 +3,7 @@
 
 use super::error::RunError;
 use super::settings::Settings;
-use crate::controller::{Context, ControllerConfig, spot_bid};
+use crate::controller::{Context, ControllerConfig, instance_schedule, spot_bid};
 use crate::mithril::{ApiKey, ClientConfig, ClientOptions, MithrilClient};
 use crate::observe::{ObserverConfig, ObserverRegistry, Polling, RegistryConfig};
 use crate::runtime::metrics::Metrics;
@@ -55,13 +55,7 @@ impl Operator {
             instance: identity.to_owned(),
             ..ControllerConfig::default()
         };
-        let context = Arc::new(Context::new(
-            client,
-            registry,
-            default_key,
-            metrics,
-            config,
-        ));
+        let context = Arc::new(Context::new(client, registry, default_key, metrics, config));
         let stop_controllers = CancellationToken::new();
         let namespaces: Vec<Option<String>> = if settings.namespaces.is_empty() {
             vec![None]
@@ -77,6 +71,19 @@ impl Operator {
                     "SpotBid",
                     tokio::spawn(async move {
                         spot_bid::run(context, namespace.as_deref(), async move {
+                            stop.cancelled().await
+                        })
+                        .await;
+                    }),
+                ));
+            }
+            if settings.instance_schedules {
+                let (context, stop) = (context.clone(), stop_controllers.clone());
+                let namespace = namespace.clone();
+                controllers.push((
+                    "InstanceSchedule",
+                    tokio::spawn(async move {
+                        instance_schedule::run(context, namespace.as_deref(), async move {
                             stop.cancelled().await
                         })
                         .await;

@@ -2,12 +2,13 @@
 //! a reachable API server, the CRDs installed, and the operator's own API key.
 
 use super::error::RunError;
-use super::settings::{ApiKeySource, SecretName};
-use crate::crd::{DEFAULT_API_KEY_KEY, SpotBid};
+use super::settings::{ApiKeySource, SecretName, Settings};
+use crate::crd::{DEFAULT_API_KEY_KEY, InstanceSchedule, SpotBid};
 use crate::mithril::ApiKey;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
-use kube::{Api, Client, CustomResourceExt};
+use kube::{Api, Client, CustomResourceExt, Resource};
+use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::time::Duration;
 
@@ -30,20 +31,43 @@ pub async fn connect(config: kube::Config, timeout: Duration) -> Result<Client, 
     }
 }
 
-/// One cheap list (a single item) of each kind the operator serves: a 404 means the
+/// One cheap list (a single item) of each kind the enabled controllers serve: a 404 means the
 /// CustomResourceDefinition is missing, which no amount of retrying fixes.
 pub async fn check_crds(
     client: &Client,
-    namespaces: &[String],
+    settings: &Settings,
     timeout: Duration,
 ) -> Result<(), RunError> {
-    let api: Api<SpotBid> = match namespaces.first() {
+    let namespace = settings.namespaces.first().map(String::as_str);
+    if settings.spot_bids {
+        check_crd::<SpotBid>(client, namespace, timeout).await?;
+    }
+    if settings.instance_schedules {
+        check_crd::<InstanceSchedule>(client, namespace, timeout).await?;
+    }
+    Ok(())
+}
+
+async fn check_crd<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    timeout: Duration,
+) -> Result<(), RunError>
+where
+    K: CustomResourceExt
+        + Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = match namespace {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
     };
+    let kind = K::kind(&());
     let listed = bounded(
         timeout,
-        "list SpotBids",
+        &format!("list {kind}s"),
         api.list_metadata(&ListParams::default().limit(1)),
     )
     .await;
@@ -53,8 +77,8 @@ pub async fn check_crds(
             source: kube::Error::Api(status),
             ..
         }) if status.is_not_found() => Err(RunError::CrdNotInstalled {
-            kind: "SpotBid",
-            crd: SpotBid::crd_name().to_owned(),
+            kind: kind.into_owned(),
+            crd: K::crd_name().to_owned(),
         }),
         Err(error) => Err(error),
     }

@@ -41,13 +41,25 @@ pub struct RunArgs {
     pub api_key_secret: Option<SecretName>,
     /// The default Mithril API key. Prefer the environment variable or --api-key-secret: command
     /// lines are visible to every user of the machine.
-    #[arg(long, env = "MITHRIL_API_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(
+        long,
+        env = "MITHRIL_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub api_key: Option<ApiKey>,
     /// Run the SpotBid controller.
     #[arg(long, env = "MITHRIL_OPERATOR_SPOTBID_CONTROLLER", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub spotbid_controller: bool,
+    /// Run the InstanceSchedule controller.
+    #[arg(long, env = "MITHRIL_OPERATOR_INSTANCESCHEDULE_CONTROLLER", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub instanceschedule_controller: bool,
     /// Namespaces to watch (repeat or separate with commas); all namespaces when absent.
-    #[arg(long = "namespace", env = "MITHRIL_OPERATOR_NAMESPACES", value_delimiter = ',')]
+    #[arg(
+        long = "namespace",
+        env = "MITHRIL_OPERATOR_NAMESPACES",
+        value_delimiter = ','
+    )]
     pub namespaces: Vec<String>,
     /// Reconciles running at once, per controller.
     #[arg(long, env = "MITHRIL_OPERATOR_CONCURRENCY", default_value_t = 16)]
@@ -59,13 +71,21 @@ pub struct RunArgs {
     #[arg(long, env = "MITHRIL_OPERATOR_MITHRIL_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub mithril_poll_interval: Duration,
     /// Sustained Mithril requests per second, per API key.
-    #[arg(long, env = "MITHRIL_OPERATOR_MITHRIL_RATE_LIMIT", default_value_t = 10.0)]
+    #[arg(
+        long,
+        env = "MITHRIL_OPERATOR_MITHRIL_RATE_LIMIT",
+        default_value_t = 10.0
+    )]
     pub mithril_rate_limit: f64,
     /// Mithril requests that may go at once after a quiet period, per API key.
     #[arg(long, env = "MITHRIL_OPERATOR_MITHRIL_BURST", default_value_t = 20)]
     pub mithril_burst: u32,
     /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, env = "MITHRIL_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        env = "MITHRIL_OPERATOR_METRICS_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
     pub metrics_addr: SocketAddr,
     /// Elect a leader among replicas on a Lease; only the leader runs controllers.
     #[arg(long, env = "MITHRIL_OPERATOR_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
@@ -109,6 +129,7 @@ impl RunArgs {
             mithril_url: self.mithril_url.clone(),
             api_key,
             spot_bids: self.spotbid_controller,
+            instance_schedules: self.instanceschedule_controller,
             namespaces: self.namespaces.clone(),
             concurrency: self.concurrency,
             resync: self.resync_interval,
@@ -150,7 +171,7 @@ pub async fn run_with(
     let _signals = StopOn::spawn(shutdown, stop.clone());
 
     let client = preflight::connect(kube_config, settings.startup_timeout).await?;
-    preflight::check_crds(&client, &settings.namespaces, settings.startup_timeout).await?;
+    preflight::check_crds(&client, &settings, settings.startup_timeout).await?;
     let default_key =
         preflight::default_api_key(&client, &settings.api_key, settings.startup_timeout).await?;
 

@@ -72,6 +72,8 @@ pub struct Settings {
     pub api_key: ApiKeySource,
     /// Whether the SpotBid controller runs.
     pub spot_bids: bool,
+    /// Whether the InstanceSchedule controller runs.
+    pub instance_schedules: bool,
     /// Namespaces watched; empty means all.
     pub namespaces: Vec<String>,
     /// Reconciles running at once, per controller and namespace.
@@ -96,9 +98,11 @@ impl Settings {
     /// Checks what the types cannot: values the libraries would reject or panic on.
     pub fn validate(&self) -> Result<(), RunError> {
         let invalid = |message: String| Err(RunError::InvalidSettings(message));
-        if !self.spot_bids {
+        if !self.spot_bids && !self.instance_schedules {
             return invalid(
-                "every controller is disabled: enable at least one (--spotbid-controller)".into(),
+                "every controller is disabled: enable --spotbid-controller or \
+                 --instanceschedule-controller"
+                    .into(),
             );
         }
         if self.identity.is_empty() {

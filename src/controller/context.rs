@@ -6,7 +6,12 @@ use crate::observe::ObserverRegistry;
 use crate::runtime::metrics::Metrics;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The wall clock schedules are evaluated against: the system clock in production, a simulated
+/// clock in tests.
+pub type WallClock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
 /// The operator's name in events, field managers and the lease.
 pub const OPERATOR_NAME: &str = "mithril-operator";
@@ -53,6 +58,8 @@ pub struct Context {
     pub metrics: Metrics,
     pub backoff: Backoffs,
     pub config: ControllerConfig,
+    /// "Now" for time windows ([`Context::with_clock`] replaces the system clock).
+    pub clock: WallClock,
 }
 
 impl Context {
@@ -75,6 +82,13 @@ impl Context {
             registry,
             metrics,
             config,
+            clock: Arc::new(jiff::Timestamp::now),
         }
+    }
+
+    /// The same context evaluating time windows against `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: WallClock) -> Self {
+        self.clock = clock;
+        self
     }
 }

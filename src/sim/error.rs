@@ -22,6 +22,8 @@ pub enum SimError {
     },
     #[error("unknown competing-demand bid {0:?}")]
     UnknownDemand(String),
+    #[error("no reserved instance {0:?}")]
+    UnknownReservedInstance(String),
     #[error("quantity must be at least 1")]
     ZeroQuantity,
     #[error("cannot listen on {addr}: {source}")]

@@ -200,6 +200,16 @@ impl Sim {
         self.world().remove_demand(bid_fid)
     }
 
+    /// Makes Mithril forget a reserved instance (e.g. one removed from its reservation): every
+    /// request naming it answers 404 from then on. Errors when no reserved instance has this FID.
+    pub fn forget_instance(&self, fid: &str) -> Result<(), SimError> {
+        if self.world().forget_reserved_instance(fid) {
+            Ok(())
+        } else {
+            Err(SimError::UnknownReservedInstance(fid.to_owned()))
+        }
+    }
+
     pub fn faults(&self) -> FaultsHandle {
         FaultsHandle { sim: self.clone() }
     }

@@ -71,6 +71,8 @@
 //! the answer maps every FID to its status after the request: STOPPING or CONFIRMED when it acts, the
 //! prior status when the instance is already there or cannot stop (e.g. TERMINATED). Paused time
 //! is not charged: the price period closes on pause and a new one opens on resume.
+//! [`Sim::forget_instance`] makes the world forget a reserved instance, as Mithril does once it has
+//! removed one: no listing shows it and every request naming it answers 404.
 //!
 //! # Histories
 //! Instance status history records every transition; pricing history records price periods in

@@ -3,6 +3,8 @@
 //! when the test says so. Nothing moves unless the test moves it.
 #![allow(dead_code)]
 
+pub mod schedule;
+
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -19,7 +19,15 @@
 //! 5. [`report::status`] from the previous status; write it only if it changed; publish
 //!    [`report::events`]; requeue at [`plan::SchedulePlan::requeue_at`], capped by the resync.
 
+pub mod claims;
 pub mod conflicts;
+pub mod controller;
+pub mod index;
+pub mod latest;
 pub mod plan;
+pub mod reconcile;
 pub mod report;
+pub mod resolve;
 pub mod windows;
+
+pub use controller::{run, run_with_clock_moves};

@@ -45,6 +45,26 @@ fn effect(action: ReservedAction, status: InstanceStatus) -> Effect {
 }
 
 impl World {
+    /// Forgets a reserved instance, as Mithril does once it has removed one: every request that
+    /// names it answers 404 from then on, and no listing shows it. False when no reserved
+    /// instance has this FID (spot instances go with their bid, not alone).
+    pub fn forget_reserved_instance(&mut self, fid: &str) -> bool {
+        let Some(&seq) = self.instance_index.get(fid) else {
+            return false;
+        };
+        if !self
+            .instances
+            .get(&seq)
+            .is_some_and(|instance| matches!(instance.owner, Owner::Reservation(_)))
+        {
+            return false;
+        }
+        self.instance_index.remove(fid);
+        // Pending lifecycle steps find no instance and do nothing.
+        self.instances.remove(&seq);
+        true
+    }
+
     /// Applies `action` to every instance or to none. Unknown (or unseen) FIDs answer first, then
     /// spot instances, then instances not ready; otherwise each instance that can act does
     /// (STOPPING on pause, CONFIRMED on resume) and the others keep their status.

@@ -1,0 +1,106 @@
+//! Wiring the InstanceSchedule controller: the watch (managedFields stripped), Mithril instance
+//! changes, wake-ups from other schedules' claims and from the schedule clock, run.
+
+use super::index::ScheduleKey;
+use super::reconcile::{CONTROLLER, ScheduleContext, error_policy, reconcile};
+use crate::controller::Context;
+use crate::crd::InstanceSchedule;
+use futures::{Stream, StreamExt, future, stream};
+use kube::runtime::controller::Config;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::{Api, ResourceExt};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+/// How often resource counts per wanted state are exported.
+const STATE_METRICS_EVERY: Duration = Duration::from_secs(15);
+
+/// Runs the InstanceSchedule controller over `namespace` (all namespaces: `None`) until
+/// `shutdown` completes; in-flight reconciles finish first.
+pub async fn run(
+    shared: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    run_with_clock_moves(shared, namespace, shutdown, stream::pending()).await;
+}
+
+/// [`run`], for a schedule clock that jumps (a simulated clock in tests): each item of
+/// `clock_moved` says the clock moved, and every schedule whose next transition, backoff or
+/// recheck has come by the clock is reconciled. The system clock needs none of this: each
+/// reconcile requeues itself for the instant it is next due.
+pub async fn run_with_clock_moves(
+    shared: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    clock_moved: impl Stream<Item = ()> + Send + 'static,
+) {
+    let api: Api<InstanceSchedule> = match namespace {
+        Some(namespace) => Api::namespaced(shared.kube.clone(), namespace),
+        None => Api::all(shared.kube.clone()),
+    };
+    let (store, writer) = reflector::store();
+    let (wake, woken) = mpsc::unbounded_channel::<ScheduleKey>();
+    let ctx = Arc::new(ScheduleContext::new(shared.clone(), store.clone(), wake));
+
+    let forget = ctx.clone();
+    let schedules = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        // managedFields are a large share of each object and never read.
+        .modify(|schedule: &mut InstanceSchedule| schedule.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect(move |event| {
+            // A deleted schedule is never reconciled again; the schedules it conflicted with
+            // must hear that the instances are theirs now.
+            if let Ok(watcher::Event::Delete(schedule)) = event {
+                forget.forget(&ObjectRef::from_obj(schedule));
+            }
+        })
+        .touched_objects();
+
+    let changes = {
+        let (ctx, store) = (ctx.clone(), store.clone());
+        shared
+            .registry
+            .subscribe()
+            .flat_map(move |change| stream::iter(ctx.index.resources_for(&change, &store)))
+    };
+    let due = {
+        let ctx = ctx.clone();
+        clock_moved.flat_map(move |()| stream::iter(ctx.index.due((ctx.shared.clock)())))
+    };
+    let metrics_task = tokio::spawn(export_state_counts(shared.clone(), store.clone()));
+
+    Controller::for_stream(schedules, store)
+        .with_config(Config::default().concurrency(shared.config.concurrency))
+        .reconcile_on(changes)
+        .reconcile_on(UnboundedReceiverStream::new(woken))
+        .reconcile_on(due)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| future::ready(()))
+        .await;
+    metrics_task.abort();
+}
+
+async fn export_state_counts(shared: Arc<Context>, store: reflector::Store<InstanceSchedule>) {
+    let mut tick = tokio::time::interval(STATE_METRICS_EVERY);
+    loop {
+        tick.tick().await;
+        let mut counts = BTreeMap::new();
+        for schedule in store.state() {
+            let wanted = schedule
+                .status
+                .as_ref()
+                .and_then(|s| s.wanted_state)
+                .map_or("Unknown".to_owned(), |w| format!("{w:?}"));
+            *counts.entry(wanted).or_insert(0) += 1;
+        }
+        shared.metrics.set_phase_counts(CONTROLLER, &counts);
+    }
+}

@@ -1,0 +1,387 @@
+//! The InstanceSchedule reconcile: check the spec, observe from the shared observer (memory),
+//! plan (pure), send the batched pauses or resumes, report, and requeue at the next instant
+//! anything is due.
+//!
+//! - Instances come from the project's shared observer, never from a listing of our own: one
+//!   paged `GET /v2/instances` per project per resync serves every schedule. Mithril's answer to
+//!   each PATCH is written through to it, so the next reconcile reads STOPPING or CONFIRMED.
+//! - "Now" is [`Context::clock`]: the system clock in production, a simulated one in tests.
+//! - Conflicts are decided from every schedule in the reflector store (see [`super::claims`]).
+//! - The status is the only memory across reconciles and restarts: each instance's last action,
+//!   its outcome and the attempt count that sets the next backoff.
+//! - Deleting a schedule leaves its instances as they are: there is no finalizer.
+
+use super::claims::{other_claims, own_claim, schedule_ref};
+use super::conflicts::{Conflicts, select};
+use super::index::{ScheduleIndex, ScheduleKey};
+use super::latest::LatestStatus;
+use super::plan::{PlanInput, PlanSettings, SchedulePlan, SpecError, plan_with};
+use super::report::{Assessment, PatchOutcomes, batch_outcomes, events, status};
+use super::resolve::{Resolved, resolve};
+use super::windows::{Evaluation, Schedule};
+use crate::controller::{Context, Error, status::apply_status};
+use crate::crd::{InstanceSchedule, Time, status_changed};
+use crate::observe::InstanceFilter;
+use jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Resource, ResourceExt};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// The controller's name in metrics and logs.
+pub const CONTROLLER: &str = "instanceschedule";
+
+/// The InstanceSchedule controller's state beside the shared [`Context`].
+pub struct ScheduleContext {
+    pub shared: Arc<Context>,
+    /// Every schedule the controller watches: conflicts need all their selections.
+    pub store: Store<InstanceSchedule>,
+    pub index: ScheduleIndex,
+    pub latest: LatestStatus,
+    pub settings: PlanSettings,
+    /// Schedules to reconcile because another schedule's claims changed.
+    wake: mpsc::UnboundedSender<ScheduleKey>,
+}
+
+impl ScheduleContext {
+    /// A context whose wake-ups of other schedules go to `wake`.
+    pub fn new(
+        shared: Arc<Context>,
+        store: Store<InstanceSchedule>,
+        wake: mpsc::UnboundedSender<ScheduleKey>,
+    ) -> Self {
+        Self {
+            shared,
+            store,
+            index: ScheduleIndex::default(),
+            latest: LatestStatus::default(),
+            settings: PlanSettings::default(),
+            wake,
+        }
+    }
+
+    /// Forgets a deleted schedule and wakes the schedules it shared instances with.
+    pub fn forget(&self, schedule: &ScheduleKey) {
+        self.latest.forget(schedule);
+        self.wake_all(self.index.forget(schedule));
+    }
+
+    fn wake_all(&self, schedules: Vec<ScheduleKey>) {
+        for schedule in schedules {
+            // The receiver lives as long as the controller; a closed channel means shutdown.
+            let _ = self.wake.send(schedule);
+        }
+    }
+}
+
+/// Entry point for kube-runtime: times the reconcile and resets backoff on success.
+pub async fn reconcile(
+    schedule: Arc<InstanceSchedule>,
+    ctx: Arc<ScheduleContext>,
+) -> Result<Action, Error> {
+    let started = Instant::now();
+    let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = schedule.namespace().unwrap_or_default(), name = %schedule.name_any());
+    let result = tracing::Instrument::instrument(reconcile_schedule(&schedule, &ctx), span).await;
+    let shared = &ctx.shared;
+    shared.metrics.reconciled(
+        CONTROLLER,
+        started.elapsed(),
+        result.as_ref().err().map(Error::reason),
+    );
+    if result.is_ok() {
+        shared
+            .backoff
+            .succeeded(&schedule.uid().unwrap_or_default());
+    }
+    result
+}
+
+/// Entry point for kube-runtime on failure: per-object exponential backoff.
+pub fn error_policy(
+    schedule: Arc<InstanceSchedule>,
+    error: &Error,
+    ctx: Arc<ScheduleContext>,
+) -> Action {
+    let wait = ctx
+        .shared
+        .backoff
+        .failed(&schedule.uid().unwrap_or_default());
+    tracing::warn!(namespace = schedule.namespace().unwrap_or_default(), name = %schedule.name_any(), %error, retry_in = ?wait, "reconcile failed");
+    Action::requeue(wait)
+}
+
+/// One reconcile, as its steps see it.
+struct Run<'a> {
+    schedule: &'a InstanceSchedule,
+    ctx: &'a ScheduleContext,
+    key: ScheduleKey,
+    api: Api<InstanceSchedule>,
+    now: Timestamp,
+}
+
+async fn reconcile_schedule(
+    schedule: &InstanceSchedule,
+    ctx: &ScheduleContext,
+) -> Result<Action, Error> {
+    let run = Run {
+        schedule,
+        ctx,
+        key: ObjectRef::from_obj(schedule),
+        api: Api::namespaced(
+            ctx.shared.kube.clone(),
+            &schedule.namespace().unwrap_or_default(),
+        ),
+        now: (ctx.shared.clock)(),
+    };
+    let spec = &schedule.spec;
+    let windows = match Schedule::from_spec(spec) {
+        Ok(windows) => windows,
+        Err(error) => return run.invalid(error.into()).await,
+    };
+    if let Err(error) = spec.selector.validate() {
+        // It claims nothing any more: schedules it conflicted with may act again.
+        ctx.wake_all(
+            ctx.index
+                .record_selection(&run.key, BTreeSet::new(), BTreeSet::new()),
+        );
+        return run.invalid(error.into()).await;
+    }
+    let evaluation = windows.evaluate(run.now);
+    let resolved = match resolve(schedule, &ctx.shared).await {
+        Ok(Ok(resolved)) => resolved,
+        Ok(Err(error)) => return run.invalid(error).await,
+        // The API server failed (reading the key's Secret): nothing to say about Mithril.
+        Err(error @ Error::Kube(_)) => return Err(error),
+        Err(error) => {
+            run.unavailable(evaluation, &error.to_string()).await?;
+            return Err(error);
+        }
+    };
+    let health = resolved.observer.health();
+    if !health.synced {
+        if let Some(failure) = &health.failure {
+            run.unavailable(evaluation, &failure.message).await?;
+            return Ok(run.requeue(Some(evaluation_due(&evaluation, run.now))));
+        }
+        // The observer's first listing is under way; it wakes every schedule when done.
+        tracing::debug!("waiting for the first listing of the project's instances");
+        return Ok(Action::requeue(ctx.shared.config.resync));
+    }
+    // Written through on every accepted PATCH, the cache is never older than our own actions;
+    // it was last listed no later than now.
+    let observed_at = health
+        .last_success
+        .map_or(run.now, |listed| listed.min(run.now));
+    let plan = run.plan(&resolved, evaluation, observed_at).await;
+    let acted = run.act(&plan, &resolved).await;
+    run.report(
+        Assessment::Planned {
+            plan: &plan,
+            outcomes: &acted.outcomes,
+        },
+        &acted.outcomes,
+    )
+    .await?;
+    let due = if acted.untouched {
+        Some(run.now)
+    } else {
+        plan.requeue_at
+    };
+    Ok(run.requeue(due))
+}
+
+/// What sending a plan's batches came to.
+struct Acted {
+    outcomes: PatchOutcomes,
+    /// A batch was refused because of one of its instances: the others were not touched and go
+    /// again at once, without it (it backs off alone).
+    untouched: bool,
+}
+
+/// How long kube-runtime waits before reconciling again: until `due` by the schedule clock,
+/// at most `resync` (the safety net), and no wait at all for what is already due.
+pub fn requeue_after(now: Timestamp, due: Option<Timestamp>, resync: Duration) -> Duration {
+    due.map_or(resync, |due| {
+        Duration::try_from(now.duration_until(due))
+            .unwrap_or(Duration::ZERO)
+            .min(resync)
+    })
+}
+
+/// When a schedule that cannot see its instances looks again: at its next transition, or after
+/// a minute, whichever comes first.
+fn evaluation_due(evaluation: &Evaluation, now: Timestamp) -> Timestamp {
+    let soon = now
+        .checked_add(jiff::SignedDuration::from_mins(1))
+        .unwrap_or(now);
+    evaluation
+        .next_transition
+        .map_or(soon, |next| next.min(soon))
+}
+
+impl Run<'_> {
+    /// Selects, finds conflicts and plans.
+    async fn plan(
+        &self,
+        resolved: &Resolved,
+        evaluation: Evaluation,
+        observed_at: Timestamp,
+    ) -> SchedulePlan {
+        let spec = &self.schedule.spec;
+        let ctx = self.ctx;
+        let instances = resolved.observer.instances_matching(&InstanceFilter::any());
+        let selection = select(
+            &spec.selector,
+            resolved.instance_type_fid.as_deref(),
+            &instances,
+        );
+        let me = schedule_ref(self.schedule);
+        let mut claims = other_claims(
+            &me,
+            &ctx.store.state(),
+            resolved,
+            &ctx.shared.registry,
+            &spec.project,
+            &instances,
+        )
+        .await;
+        claims.push(own_claim(self.schedule, &selection));
+        let claimed_elsewhere = Conflicts::find(&claims).claimed_elsewhere(&me);
+        let selected = selection
+            .instances
+            .iter()
+            .map(|instance| instance.fid.clone())
+            .chain(selection.missing.iter().cloned())
+            .collect();
+        ctx.wake_all(
+            ctx.index
+                .record_selection(&self.key, selected, selection.claimed_fids()),
+        );
+        let previous = ctx.latest.previous(&self.key, self.schedule);
+        let previous_instances = previous
+            .as_ref()
+            .map(|status| status.instances.as_slice())
+            .unwrap_or_default();
+        plan_with(
+            &PlanInput {
+                evaluation,
+                suspend: spec.suspend,
+                instances: &selection.instances,
+                missing: &selection.missing,
+                claimed_elsewhere: &claimed_elsewhere,
+                previous: previous_instances,
+                observed_at,
+                now: self.now,
+            },
+            &ctx.settings,
+        )
+    }
+
+    /// Sends each batch; Mithril's answers are written through to the observer, so the next
+    /// reconcile reads STOPPING or CONFIRMED and follows the instances from there.
+    async fn act(&self, plan: &SchedulePlan, resolved: &Resolved) -> Acted {
+        let mut acted = Acted {
+            outcomes: PatchOutcomes::new(),
+            untouched: false,
+        };
+        for action in &plan.actions {
+            let answer = resolved.client.patch_instances(&action.request()).await;
+            let outcomes = batch_outcomes(action, answer.as_ref());
+            match &answer {
+                Ok(response) => {
+                    resolved
+                        .observer
+                        .record_instance_statuses(&response.instances);
+                }
+                Err(error) => {
+                    tracing::warn!(action = ?action.kind(), instances = ?action.fids(), %error, "Mithril refused a batch");
+                    acted.untouched |= action.fids().iter().any(|fid| !outcomes.contains_key(fid));
+                }
+            }
+            acted.outcomes.extend(outcomes);
+        }
+        acted
+    }
+
+    async fn invalid(&self, error: SpecError) -> Result<Action, Error> {
+        self.report(Assessment::InvalidSpec(&error), &PatchOutcomes::new())
+            .await?;
+        self.ctx.index.set_due(&self.key, None);
+        // A fixed Secret or a project created later is noticed without a spec edit.
+        Ok(Action::requeue(self.ctx.shared.config.problem_recheck))
+    }
+
+    async fn unavailable(&self, evaluation: Evaluation, error: &str) -> Result<(), Error> {
+        self.report(
+            Assessment::Unavailable { evaluation, error },
+            &PatchOutcomes::new(),
+        )
+        .await
+    }
+
+    /// Writes the status when it changed, then publishes the events it calls for.
+    async fn report(
+        &self,
+        assessment: Assessment<'_>,
+        outcomes: &PatchOutcomes,
+    ) -> Result<(), Error> {
+        let schedule = self.schedule;
+        let previous = self.ctx.latest.previous(&self.key, schedule);
+        let new = status(
+            previous.as_ref(),
+            assessment,
+            schedule.metadata.generation,
+            Time::new(self.now),
+        );
+        if status_changed(previous.as_ref(), &new) {
+            apply_status(&self.api, schedule, &new).await?;
+            self.ctx.latest.wrote(&self.key, schedule, new.clone());
+        }
+        let reference = schedule.object_ref(&());
+        for event in events(previous.as_ref(), &new, outcomes) {
+            if let Err(error) = self.ctx.shared.recorder.publish(&event, &reference).await {
+                tracing::warn!(reason = %event.reason, %error, "could not publish an event");
+            }
+        }
+        Ok(())
+    }
+
+    /// Requeues at `due` by the schedule clock, at the latest after the resync interval.
+    fn requeue(&self, due: Option<Timestamp>) -> Action {
+        self.ctx.index.set_due(&self.key, due);
+        Action::requeue(requeue_after(self.now, due, self.ctx.shared.config.resync))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requeues_at_the_instant_due_capped_by_the_resync() {
+        let now: Timestamp = "2025-03-24T06:59:00Z".parse().unwrap();
+        let resync = Duration::from_secs(300);
+        let at = |text: &str| Some(text.parse::<Timestamp>().unwrap());
+        assert_eq!(
+            requeue_after(now, at("2025-03-24T07:00:00Z"), resync),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            requeue_after(now, at("2025-03-24T06:59:00.25Z"), resync),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            requeue_after(now, at("2025-03-24T17:00:00Z"), resync),
+            resync
+        );
+        assert_eq!(requeue_after(now, None, resync), resync);
+        assert_eq!(
+            requeue_after(now, at("2025-03-24T06:00:00Z"), resync),
+            Duration::ZERO,
+            "overdue: at once"
+        );
+    }
+}

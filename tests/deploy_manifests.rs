@@ -1,0 +1,216 @@
+//! The manifests in `deploy/`: they render with kustomize, a server accepts them, the CRDs in
+//! them are the generated ones, and the Deployment runs hardened.
+//!
+//! After changing a CRD type, regenerate the copies with:
+//!     UPDATE_CRDS=1 cargo test --test deploy_manifests
+
+mod cli_support;
+
+use cli_support::Cluster;
+use cli_support::manifests::{deploy_dir, documents, grants, object, render};
+use mithril_operator::crd::{crd_file_name, crd_yaml, crds};
+use serde_json::{Value, json};
+
+#[test]
+fn the_crds_in_the_base_are_the_generated_crds() {
+    let update = std::env::var_os("UPDATE_CRDS").is_some_and(|v| v == "1");
+    let dir = deploy_dir().join("base/crds");
+    for crd in crds() {
+        let path = dir.join(crd_file_name(&crd));
+        if update {
+            std::fs::write(&path, crd_yaml(&crd)).unwrap();
+            continue;
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap_or_default(),
+            crd_yaml(&crd),
+            "{} differs from the generated CRD; regenerate with: UPDATE_CRDS=1 cargo test --test deploy_manifests",
+            path.display()
+        );
+    }
+}
+
+/// Applies `yaml` with `kubectl apply --dry-run=server` to an emulated cluster holding the
+/// operator's namespace; returns kubectl's output.
+async fn server_dry_run(yaml: &str) -> String {
+    let cluster = Cluster::start().await;
+    cluster.create_namespace("mithril-operator").await;
+    let path = cluster.dir.path().join("rendered.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let output = cluster
+        .kubectl
+        .ok(&["apply", "--dry-run=server", "-f", path.to_str().unwrap()])
+        .await;
+    assert_eq!(
+        cluster.emulator.object_count("apps", "deployments"),
+        0,
+        "a dry run stores nothing"
+    );
+    output
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_base_renders_and_a_server_accepts_it() {
+    let rendered = render("base").await;
+    let output = server_dry_run(&rendered).await;
+    for line in [
+        "customresourcedefinition.apiextensions.k8s.io/spotbids.mithril.ai created (server dry run)",
+        "customresourcedefinition.apiextensions.k8s.io/instanceschedules.mithril.ai created (server dry run)",
+        "serviceaccount/mithril-operator created (server dry run)",
+        "clusterrole.rbac.authorization.k8s.io/mithril-operator created (server dry run)",
+        "clusterrolebinding.rbac.authorization.k8s.io/mithril-operator created (server dry run)",
+        "role.rbac.authorization.k8s.io/mithril-operator-leader-election created (server dry run)",
+        "rolebinding.rbac.authorization.k8s.io/mithril-operator-leader-election created (server dry run)",
+        "service/mithril-operator-metrics created (server dry run)",
+        "deployment.apps/mithril-operator created (server dry run)",
+    ] {
+        assert!(output.contains(line), "{line} missing from:\n{output}");
+    }
+    let example =
+        std::fs::read_to_string(deploy_dir().join("base/api-key-secret.example.yaml")).unwrap();
+    assert!(example.contains("PLACEHOLDER"));
+    let output = server_dry_run(&example).await;
+    assert!(
+        output.contains("secret/mithril-api-key created (server dry run)"),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_namespaced_overlay_swaps_the_cluster_role_for_a_role() {
+    let base = documents(&render("base").await);
+    let rendered = render("overlays/namespaced").await;
+    let overlay = documents(&rendered);
+    assert!(
+        !overlay
+            .iter()
+            .any(|o| o["kind"] == "ClusterRole" || o["kind"] == "ClusterRoleBinding"),
+        "a namespaced install grants nothing cluster-wide"
+    );
+    let role = object(&overlay, "Role", "mithril-operator");
+    assert_eq!(role["metadata"]["namespace"], "mithril-operator");
+    assert_eq!(
+        grants(role),
+        grants(object(&base, "ClusterRole", "mithril-operator")),
+        "the Role grants what the ClusterRole grants"
+    );
+    let binding = object(&overlay, "RoleBinding", "mithril-operator");
+    assert_eq!(binding["roleRef"]["kind"], "Role");
+    assert_eq!(binding["subjects"][0]["name"], "mithril-operator");
+    let args = &object(&overlay, "Deployment", "mithril-operator")["spec"]["template"]["spec"]["containers"]
+        [0]["args"];
+    assert!(
+        args.as_array()
+            .unwrap()
+            .contains(&json!("--namespace=$(POD_NAMESPACE)")),
+        "{args}"
+    );
+    let output = server_dry_run(&rendered).await;
+    assert!(
+        output.contains("role.rbac.authorization.k8s.io/mithril-operator created (server dry run)"),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployment_runs_hardened_with_probes_and_limits() {
+    let objects = documents(&render("base").await);
+    let deployment = object(&objects, "Deployment", "mithril-operator");
+    assert_eq!(deployment["metadata"]["namespace"], "mithril-operator");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "mithril-operator");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(container["image"], "mithril-operator:0.1.0");
+    let security = &container["securityContext"];
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+    assert_eq!(security["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(
+        container["resources"]["requests"],
+        json!({"cpu": "50m", "memory": "64Mi"})
+    );
+    assert_eq!(
+        container["resources"]["limits"],
+        json!({"cpu": "500m", "memory": "256Mi"})
+    );
+    assert_eq!(
+        container["livenessProbe"]["httpGet"],
+        json!({"path": "/healthz", "port": "metrics"})
+    );
+    assert_eq!(
+        container["readinessProbe"]["httpGet"],
+        json!({"path": "/readyz", "port": "metrics"})
+    );
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(container["args"][0], "run");
+    let env: Vec<&Value> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["name"])
+        .collect();
+    assert_eq!(env, [&json!("POD_NAME"), &json!("POD_NAMESPACE")]);
+    let service = object(&objects, "Service", "mithril-operator-metrics");
+    assert_eq!(
+        service["spec"]["selector"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployment_args_are_flags_the_binary_accepts() {
+    // The flags of the manifest, with an address that cannot be reached: parsing must pass and
+    // the start must fail only at the API server, never on a flag.
+    let objects = documents(&render("base").await);
+    let container = &object(&objects, "Deployment", "mithril-operator")["spec"]["template"]["spec"]
+        ["containers"][0];
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    std::fs::write(
+        &kubeconfig,
+        mithril_operator::kube_emulator::Emulator::new().kubeconfig_yaml(addr),
+    )
+    .unwrap();
+    let mut args: Vec<String> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a.as_str()
+                .unwrap()
+                .replace("$(POD_NAMESPACE)", "mithril-operator")
+        })
+        .collect();
+    args.extend(["--metrics-addr".into(), "127.0.0.1:0".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut process = cli_support::Process::spawn(
+        dir.path(),
+        "manifest-flags",
+        &args,
+        &[
+            ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+            ("POD_NAME", "mithril-operator-0"),
+            ("POD_NAMESPACE", "mithril-operator"),
+        ],
+    );
+    let status = process.exit().await;
+    assert!(!status.success());
+    assert!(
+        process
+            .stderr()
+            .contains("cannot reach the Kubernetes API server"),
+        "{}",
+        process.stderr()
+    );
+}
