@@ -12,6 +12,7 @@
 //! `sim` and `kube_emulator` depend on nothing else in this crate; the operator never imports them.
 
 pub mod app;
+pub mod bench;
 pub mod controller;
 pub mod crd;
 pub mod kube_emulator;

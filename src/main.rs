@@ -30,6 +30,8 @@ enum Command {
     Sim(sim::cli::SimArgs),
     /// Serve the Kubernetes API emulator and write a kubeconfig for it.
     KubeEmulator(kube_emulator::cli::EmulatorArgs),
+    /// Measure the operator (a separate process) at N SpotBids against the emulator and simulator.
+    Bench(mithril_operator::bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -52,6 +54,9 @@ async fn main() -> ExitCode {
             telemetry::init(LogFormat::Text, None);
             sim::cli::run(args).await
         }
+        Command::Bench(args) => mithril_operator::bench::bench(args)
+            .await
+            .map_err(Into::into),
         Command::KubeEmulator(args) => {
             telemetry::init(LogFormat::Text, None);
             kube_emulator::cli::run(args).await

@@ -1,0 +1,188 @@
+//! What one run measured, and the tables it prints as.
+
+use crate::sim::Counters;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Mithril requests per endpoint (`METHOD /route/template`), all outcomes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestCounts(pub BTreeMap<String, u64>);
+
+impl RequestCounts {
+    pub fn from_counters(counters: &Counters) -> Self {
+        let mut counts = BTreeMap::new();
+        for (key, count) in &counters.entries {
+            *counts
+                .entry(format!("{} {}", key.method, key.route))
+                .or_insert(0) += count;
+        }
+        Self(counts)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    pub fn get(&self, endpoint: &str) -> u64 {
+        self.0.get(endpoint).copied().unwrap_or(0)
+    }
+}
+
+/// The median and 99th percentile of timed samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latencies {
+    pub samples: usize,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Latencies {
+    pub fn from_samples(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        let rank = |percent: usize| -> Duration {
+            if samples.is_empty() {
+                return Duration::ZERO;
+            }
+            // Nearest rank: the smallest sample with at least `percent` % of samples at or below it.
+            let rank = (samples.len() * percent).div_ceil(100).max(1);
+            samples[rank - 1]
+        };
+        Self {
+            samples: samples.len(),
+            p50: rank(50),
+            p99: rank(99),
+        }
+    }
+}
+
+/// One run's figures.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub resources: usize,
+    /// From the first create until every resource is Ready.
+    pub ready: Duration,
+    /// The same bids placed directly, until every instance runs.
+    pub floor: Duration,
+    pub convergence: RequestCounts,
+    pub reconciles_convergence: u64,
+    pub steady: RequestCounts,
+    pub steady_resyncs: u32,
+    pub reconciles_steady: u64,
+    pub peak_rss_bytes: u64,
+    pub cpu_seconds: f64,
+    pub edit_to_patch: Latencies,
+    pub change_to_status: Latencies,
+}
+
+impl Figures {
+    pub fn ratio(&self) -> f64 {
+        self.ready.as_secs_f64() / self.floor.as_secs_f64().max(f64::EPSILON)
+    }
+
+    /// Mithril requests per resync in the steady state.
+    pub fn steady_per_resync(&self) -> f64 {
+        self.steady.total() as f64 / f64::from(self.steady_resyncs.max(1))
+    }
+
+    /// The steady-state goal: one paged bid list plus two requests per resync.
+    pub fn steady_goal(&self) -> u64 {
+        self.resources.div_ceil(100) as u64 + 2
+    }
+}
+
+/// The summary table (Markdown), one row per size.
+pub fn summary_table(runs: &[Figures]) -> String {
+    let mut out = String::new();
+    out.push_str("| N | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / resync (goal) | Reconciles converging / steady | Peak RSS (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for run in runs {
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} ({}) | {} / {} | {:.1} | {:.2} | {} / {} | {} / {} |",
+            run.resources,
+            run.ready.as_secs_f64(),
+            run.floor.as_secs_f64(),
+            run.ratio(),
+            run.convergence.total(),
+            run.steady_per_resync(),
+            run.steady_goal(),
+            run.reconciles_convergence,
+            run.reconciles_steady,
+            run.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+            run.cpu_seconds,
+            run.edit_to_patch.p50.as_millis(),
+            run.edit_to_patch.p99.as_millis(),
+            run.change_to_status.p50.as_millis(),
+            run.change_to_status.p99.as_millis(),
+        );
+    }
+    out
+}
+
+/// Requests per endpoint, converging and steady, one table per size.
+pub fn endpoint_table(run: &Figures) -> String {
+    let mut endpoints: Vec<&String> = run
+        .convergence
+        .0
+        .keys()
+        .chain(run.steady.0.keys())
+        .collect();
+    endpoints.sort();
+    endpoints.dedup();
+    let mut out = format!(
+        "Mithril requests per endpoint, N = {} (steady window: {} resyncs)\n\n| Endpoint | Converging | Steady | Steady / resync |\n|---|---:|---:|---:|\n",
+        run.resources, run.steady_resyncs
+    );
+    for endpoint in endpoints {
+        let steady = run.steady.get(endpoint);
+        let _ = writeln!(
+            out,
+            "| `{endpoint}` | {} | {steady} | {:.1} |",
+            run.convergence.get(endpoint),
+            steady as f64 / f64::from(run.steady_resyncs.max(1)),
+        );
+    }
+    out
+}
+
+/// Sums every sample of a Prometheus counter (all label sets) in the text exposition format.
+/// Matches the name with or without a namespace prefix (`mithril_operator_reconciles_total`).
+pub fn sum_metric(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let metric = series.split('{').next()?;
+            (metric == name || metric.ends_with(&format!("_{name}")))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples = (1..=100).map(Duration::from_millis).collect();
+        let latencies = Latencies::from_samples(samples);
+        assert_eq!(latencies.p50, Duration::from_millis(50));
+        assert_eq!(latencies.p99, Duration::from_millis(99));
+        let one = Latencies::from_samples(vec![Duration::from_millis(7)]);
+        assert_eq!(
+            (one.p50, one.p99),
+            (Duration::from_millis(7), Duration::from_millis(7))
+        );
+        assert_eq!(Latencies::from_samples(Vec::new()).samples, 0);
+    }
+
+    #[test]
+    fn sums_a_counter_over_its_label_sets() {
+        let text = "# HELP reconciles Reconciles run\n# TYPE reconciles counter\nmithril_operator_reconciles_total{controller=\"spotbid\"} 12\nreconciles_total{controller=\"other\"} 3\nreconcile_errors_total{controller=\"spotbid\"} 9\n";
+        assert_eq!(sum_metric(text, "reconciles_total"), 15.0);
+    }
+}

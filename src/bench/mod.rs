@@ -1,0 +1,154 @@
+//! `mithril-operator bench`: the operator at scale, measured.
+//!
+//! The Kubernetes API emulator and the Mithril simulator run in this process (served on loopback
+//! sockets, the simulator's clock scaled); the operator runs as a separate process
+//! (`mithril-operator run`, this very executable), as it runs in a cluster. For each size N the
+//! benchmark
+//! - starts the operator, waits for `/readyz`, applies N SpotBids (one instance each, in an auction
+//!   big enough for all of them) and times until every one is `Ready`;
+//! - times the floor: the same N bids placed directly with the Mithril client at the same
+//!   concurrency on a fresh simulator, polled at the operator's interval until every instance runs;
+//! - counts Mithril requests per endpoint while converging and over a steady window of several
+//!   resyncs, and the operator's reconciles (its `/metrics`);
+//! - times spec edits to the bid's PATCH on Mithril, and bids cancelled on Mithril to the status
+//!   showing it;
+//! - reads the operator's peak RSS (`VmHWM`) and CPU time from `/proc`.
+//!
+//! The fault suite (`tests/fault_*.rs`) reuses [`Rig`] and [`OperatorProcess`].
+
+mod error;
+mod figures;
+mod measure;
+mod operator_process;
+mod rig;
+pub mod workload;
+pub mod world;
+
+pub use error::BenchError;
+pub use figures::{Figures, Latencies, RequestCounts, sum_metric};
+pub use measure::{BENCH_API_KEY, RunSettings};
+pub use operator_process::{Election, OperatorProcess, OperatorSpec, ProcessUsage};
+pub use rig::Rig;
+
+use crate::mithril::RateLimit;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Flags of `mithril-operator bench` (build with `--release` for meaningful figures:
+/// `cargo run --release -- bench`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Sizes to measure (SpotBids), repeat or separate with commas.
+    #[arg(long = "resources", value_delimiter = ',', default_values_t = [1_000usize, 10_000])]
+    pub resources: Vec<usize>,
+    /// Reconciles the operator runs at once; also the floor's requests in flight and the
+    /// benchmark's creates in flight.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: u16,
+    /// Seeds the simulator (FIDs, jitter): the same seed gives the same world and market.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Simulated seconds per real second (a clearing every 10 simulated seconds).
+    #[arg(long, default_value_t = 10.0)]
+    pub time_scale: f64,
+    /// The operator's Mithril poll interval (the floor polls as often).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// The operator's resync interval.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+    /// Resyncs the steady-state window lasts.
+    #[arg(long, default_value_t = 5)]
+    pub steady_resyncs: u32,
+    /// Edits and Mithril-side changes timed for the latency figures.
+    #[arg(long, default_value_t = 20)]
+    pub latency_samples: usize,
+    /// Mithril requests per second allowed to the operator and to the floor's client alike.
+    #[arg(long, default_value_t = 1_000.0)]
+    pub mithril_rate_limit: f64,
+    /// Mithril request burst allowed to the operator and to the floor's client alike.
+    #[arg(long, default_value_t = 100)]
+    pub mithril_burst: u32,
+    /// Bound on each wait (a run that exceeds it fails rather than reporting).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The operator executable (default: this one).
+    #[arg(long)]
+    pub operator_binary: Option<PathBuf>,
+}
+
+/// Runs every size in turn and prints the tables (Markdown) on stdout.
+pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
+    if args.resources.is_empty() || args.resources.contains(&0) {
+        return Err(BenchError::InvalidArgs(
+            "--resources needs sizes of at least 1".into(),
+        ));
+    }
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(BenchError::InvalidArgs(format!(
+            "--time-scale must be a positive number, not {}",
+            args.time_scale
+        )));
+    }
+    if args.concurrency == 0 || args.steady_resyncs == 0 {
+        return Err(BenchError::InvalidArgs(
+            "--concurrency and --steady-resyncs must be at least 1".into(),
+        ));
+    }
+    let binary = match &args.operator_binary {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().map_err(BenchError::io("finding this executable"))?,
+    };
+    let settings = RunSettings {
+        binary,
+        concurrency: args.concurrency,
+        seed: args.seed,
+        time_scale: args.time_scale,
+        poll_interval: args.poll_interval,
+        resync_interval: args.resync_interval,
+        steady_resyncs: args.steady_resyncs,
+        latency_samples: args.latency_samples,
+        rate_limit: RateLimit {
+            per_second: args.mithril_rate_limit,
+            burst: args.mithril_burst,
+        },
+        timeout: args.timeout,
+    };
+    println!(
+        "mithril-operator bench: seed {}, concurrency {}, time x{}, poll {:?}, resync {:?}, rate limit {}/s burst {}{}",
+        args.seed,
+        args.concurrency,
+        args.time_scale,
+        args.poll_interval,
+        args.resync_interval,
+        args.mithril_rate_limit,
+        args.mithril_burst,
+        if cfg!(debug_assertions) {
+            " (debug build: use --release for meaningful figures)"
+        } else {
+            ""
+        }
+    );
+    let mut runs = Vec::new();
+    for &resources in &args.resources {
+        eprintln!("measuring N = {resources} ...");
+        let figures = measure::run(&settings, resources).await?;
+        println!();
+        println!("{}", figures::endpoint_table(&figures));
+        runs.push(figures);
+    }
+    println!("{}", figures::summary_table(&runs));
+    Ok(())
+}
+
+/// Parses a positive duration flag: `30s`, `5m`, `500ms` or ISO 8601 (`PT5M`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let parsed: jiff::SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|error| format!("{text:?} is not a duration like 2s or 500ms: {error}"))?;
+    match Duration::try_from(parsed) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(format!("{text:?} must be a positive duration")),
+    }
+}
