@@ -12,6 +12,7 @@ pub mod events;
 pub mod instance_schedule;
 pub mod spot_bid;
 pub mod status;
+pub mod wiring;
 
 pub use context::{Context, ControllerConfig, OPERATOR_NAME};
 pub use error::{Error, Problem};

@@ -4,21 +4,17 @@
 use super::index::ScheduleKey;
 use super::reconcile::{CONTROLLER, ScheduleContext, error_policy, reconcile};
 use crate::controller::Context;
+use crate::controller::wiring::{export_phase_counts, scoped_api};
 use crate::crd::InstanceSchedule;
 use futures::{Stream, StreamExt, future, stream};
 use kube::runtime::controller::Config;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
-
-/// How often resource counts per wanted state are exported.
-const STATE_METRICS_EVERY: Duration = Duration::from_secs(15);
 
 /// Runs the InstanceSchedule controller over `namespace` (all namespaces: `None`) until
 /// `shutdown` completes; in-flight reconciles finish first.
@@ -40,10 +36,7 @@ pub async fn run_with_clock_moves(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     clock_moved: impl Stream<Item = ()> + Send + 'static,
 ) {
-    let api: Api<InstanceSchedule> = match namespace {
-        Some(namespace) => Api::namespaced(shared.kube.clone(), namespace),
-        None => Api::all(shared.kube.clone()),
-    };
+    let api: Api<InstanceSchedule> = scoped_api(shared.kube.clone(), namespace);
     let (store, writer) = reflector::store();
     let (wake, woken) = mpsc::unbounded_channel::<ScheduleKey>();
     let ctx = Arc::new(ScheduleContext::new(shared.clone(), store.clone(), wake));
@@ -74,7 +67,19 @@ pub async fn run_with_clock_moves(
         let ctx = ctx.clone();
         clock_moved.flat_map(move |()| stream::iter(ctx.index.due((ctx.shared.clock)())))
     };
-    let metrics_task = tokio::spawn(export_state_counts(shared.clone(), store.clone()));
+    // Schedules are counted by the state they want their instances in.
+    let metrics_task = tokio::spawn(export_phase_counts(
+        shared.metrics.clone(),
+        CONTROLLER,
+        store.clone(),
+        |schedule: &InstanceSchedule| {
+            schedule
+                .status
+                .as_ref()?
+                .wanted_state
+                .map(|w| format!("{w:?}"))
+        },
+    ));
 
     Controller::for_stream(schedules, store)
         .with_config(Config::default().concurrency(shared.config.concurrency))
@@ -86,21 +91,4 @@ pub async fn run_with_clock_moves(
         .for_each(|_| future::ready(()))
         .await;
     metrics_task.abort();
-}
-
-async fn export_state_counts(shared: Arc<Context>, store: reflector::Store<InstanceSchedule>) {
-    let mut tick = tokio::time::interval(STATE_METRICS_EVERY);
-    loop {
-        tick.tick().await;
-        let mut counts = BTreeMap::new();
-        for schedule in store.state() {
-            let wanted = schedule
-                .status
-                .as_ref()
-                .and_then(|s| s.wanted_state)
-                .map_or("Unknown".to_owned(), |w| format!("{w:?}"));
-            *counts.entry(wanted).or_insert(0) += 1;
-        }
-        shared.metrics.set_phase_counts(CONTROLLER, &counts);
-    }
 }

@@ -2,18 +2,14 @@
 
 use super::reconcile::{CONTROLLER, SpotBidContext, error_policy, reconcile};
 use crate::controller::Context;
+use crate::controller::wiring::{export_phase_counts, scoped_api};
 use crate::crd::SpotBid;
 use futures::{StreamExt, future, stream};
 use kube::runtime::controller::Config;
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How often resource counts per phase are exported.
-const PHASE_METRICS_EVERY: Duration = Duration::from_secs(15);
 
 /// Runs the SpotBid controller over `namespace` (all namespaces: `None`) until `shutdown`
 /// completes; in-flight reconciles finish first.
@@ -22,10 +18,7 @@ pub async fn run(
     namespace: Option<&str>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<SpotBid> = match namespace {
-        Some(namespace) => Api::namespaced(shared.kube.clone(), namespace),
-        None => Api::all(shared.kube.clone()),
-    };
+    let api: Api<SpotBid> = scoped_api(shared.kube.clone(), namespace);
     let (store, writer) = reflector::store();
     let resources = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
@@ -43,7 +36,12 @@ pub async fn run(
             .subscribe()
             .flat_map(move |change| stream::iter(ctx.index.resources_for(&change, &store)))
     };
-    let metrics_task = tokio::spawn(export_phase_counts(shared.clone(), store.clone()));
+    let metrics_task = tokio::spawn(export_phase_counts(
+        shared.metrics.clone(),
+        CONTROLLER,
+        store.clone(),
+        |resource: &SpotBid| resource.status.as_ref()?.phase.map(|p| format!("{p:?}")),
+    ));
 
     Controller::for_stream(resources, store)
         .with_config(Config::default().concurrency(shared.config.concurrency))
@@ -53,21 +51,4 @@ pub async fn run(
         .for_each(|_| future::ready(()))
         .await;
     metrics_task.abort();
-}
-
-async fn export_phase_counts(shared: Arc<Context>, store: reflector::Store<SpotBid>) {
-    let mut tick = tokio::time::interval(PHASE_METRICS_EVERY);
-    loop {
-        tick.tick().await;
-        let mut counts = BTreeMap::new();
-        for resource in store.state() {
-            let phase = resource
-                .status
-                .as_ref()
-                .and_then(|s| s.phase)
-                .map_or("Unknown".to_owned(), |p| format!("{p:?}"));
-            *counts.entry(phase).or_insert(0) += 1;
-        }
-        shared.metrics.set_phase_counts(CONTROLLER, &counts);
-    }
 }
