@@ -12,7 +12,7 @@ pub mod error;
 pub mod run;
 pub mod settings;
 
-mod durations;
+pub mod durations;
 mod examples;
 mod leadership;
 mod operator;

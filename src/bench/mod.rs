@@ -30,6 +30,7 @@ pub use measure::{BENCH_API_KEY, RunSettings};
 pub use operator_process::{Election, OperatorProcess, OperatorSpec, ProcessUsage};
 pub use rig::Rig;
 
+use crate::app::durations::parse_duration;
 use crate::mithril::RateLimit;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -139,16 +140,4 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
     }
     println!("{}", figures::summary_table(&runs));
     Ok(())
-}
-
-/// Parses a positive duration flag: `30s`, `5m`, `500ms` or ISO 8601 (`PT5M`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let parsed: jiff::SignedDuration = text
-        .trim()
-        .parse()
-        .map_err(|error| format!("{text:?} is not a duration like 2s or 500ms: {error}"))?;
-    match Duration::try_from(parsed) {
-        Ok(duration) if !duration.is_zero() => Ok(duration),
-        _ => Err(format!("{text:?} must be a positive duration")),
-    }
 }
