@@ -58,6 +58,9 @@ impl MithrilObserver {
         match self.observe(&mut cursor, full).await {
             Ok(observation) => {
                 let requests = observation.requests;
+                if let Some(failure) = self.read().health.failure.as_ref() {
+                    tracing::info!(project = %self.inner.project, failed_cycles = failure.consecutive, "Mithril observation recovered");
+                }
                 let (changed, bids, instances) = self.merge(observation);
                 cursor.cycles_since_full = if full {
                     0
