@@ -18,8 +18,8 @@ pub enum Change {
     BidChanged { fid: String, name: String },
     /// A reserved instance's status changed (or it appeared or disappeared).
     InstanceChanged { fid: String, reservation: String },
-    /// Re-check everything: the observer has just synced, its health changed, or the subscriber
-    /// fell behind and missed changes.
+    /// Re-check everything: the observer has just synced, Mithril started or stopped rejecting
+    /// the API key, more changed at once than is worth listing, or the subscriber fell behind.
     Resync,
 }
 

@@ -58,6 +58,9 @@ impl MithrilObserver {
         match self.observe(&mut cursor, full).await {
             Ok(observation) => {
                 let requests = observation.requests;
+                if let Some(failure) = self.read().health.failure.as_ref() {
+                    tracing::info!(project = %self.inner.project, failed_cycles = failure.consecutive, "Mithril observation recovered");
+                }
                 let (changed, bids, instances) = self.merge(observation);
                 cursor.cycles_since_full = if full {
                     0
@@ -77,13 +80,24 @@ impl MithrilObserver {
             }
             Err(error) => {
                 let error = ObserveError::from(error);
-                let kind_changed = self.write().health.failed(&error, clock.wall_time());
-                if kind_changed {
+                let (auth_changed, first) = {
+                    let mut state = self.write();
+                    let auth_changed = state.health.failed(&error, clock.wall_time());
+                    let first = state
+                        .health
+                        .failure
+                        .as_ref()
+                        .is_some_and(|failure| failure.consecutive == 1);
+                    (auth_changed, first)
+                };
+                if first {
                     tracing::warn!(project = %self.inner.project, %error, "Mithril observation failed; keeping the last picture");
-                    // Controllers re-check their resources to surface (or clear) the condition.
-                    self.emit(vec![Change::Resync]);
                 } else {
                     tracing::debug!(project = %self.inner.project, %error, "Mithril observation failed again");
+                }
+                if auth_changed {
+                    // Controllers re-check their resources to surface (or clear) the condition.
+                    self.emit(vec![Change::Resync]);
                 }
                 Err(error)
             }
@@ -216,7 +230,7 @@ impl MithrilObserver {
         state.stale_bids.retain(|_, epoch| *epoch > start);
 
         let first_sync = !state.health.synced;
-        let recovered = state.health.succeeded(clock.wall_time());
+        let key_accepted_again = state.health.succeeded(clock.wall_time());
         let mut changes = if first_sync {
             state.baseline();
             Vec::new()
@@ -224,7 +238,7 @@ impl MithrilObserver {
             state.diff_all()
         };
         let found = changes.len();
-        if first_sync || recovered {
+        if first_sync || key_accepted_again {
             changes.push(Change::Resync);
         }
         let (bids, instances) = (state.snapshot.bid_count(), state.snapshot.instance_count());

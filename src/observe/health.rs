@@ -19,9 +19,9 @@ pub struct PollFailure {
     pub kind: FailureKind,
     /// The latest error (never contains the API key).
     pub message: String,
-    /// When the first of the consecutive failures happened.
+    /// When the first of the consecutive failures of this kind happened.
     pub since: Timestamp,
-    /// Failed cycles in a row.
+    /// Failed cycles of this kind in a row.
     pub consecutive: u32,
 }
 
@@ -49,16 +49,18 @@ impl ObserverHealth {
             .is_some_and(|failure| failure.kind == FailureKind::Unauthorized)
     }
 
-    /// Records a successful cycle; true when the failure kind changed.
+    /// Records a successful cycle; true when it ends an authentication failure.
     pub(crate) fn succeeded(&mut self, at: Timestamp) -> bool {
-        let was = self.failure_kind();
+        let was_auth = self.is_auth_failure();
         self.synced = true;
         self.last_success = Some(at);
         self.failure = None;
-        was.is_some()
+        was_auth
     }
 
-    /// Records a failed cycle; true when the failure kind changed.
+    /// Records a failed cycle; true when it starts or ends an authentication failure (the
+    /// transitions controllers turn into a condition). Outages alone wake nobody: the cache
+    /// stays usable, and the cycle that recovers reports what changed meanwhile.
     pub(crate) fn failed(&mut self, error: &ObserveError, at: Timestamp) -> bool {
         let kind = if error.is_auth() {
             FailureKind::Unauthorized
@@ -67,8 +69,10 @@ impl ObserverHealth {
         };
         let was = self.failure_kind();
         let (since, consecutive) = match &self.failure {
-            Some(previous) => (previous.since, previous.consecutive.saturating_add(1)),
-            None => (at, 1),
+            Some(previous) if previous.kind == kind => {
+                (previous.since, previous.consecutive.saturating_add(1))
+            }
+            _ => (at, 1),
         };
         self.failure = Some(PollFailure {
             kind,
@@ -77,9 +81,57 @@ impl ObserverHealth {
             consecutive,
         });
         was != Some(kind)
+            && (kind == FailureKind::Unauthorized || was == Some(FailureKind::Unauthorized))
     }
 
     fn failure_kind(&self) -> Option<FailureKind> {
         self.failure.as_ref().map(|failure| failure.kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mithril::MithrilError;
+    use crate::mithril::endpoint::LIST_BIDS;
+    use crate::mithril::models::ErrorDetail;
+
+    fn auth() -> ObserveError {
+        ObserveError::from(MithrilError::Unauthorized {
+            endpoint: LIST_BIDS,
+            status: 401,
+            detail: ErrorDetail::Message("Invalid API key".into()),
+        })
+    }
+
+    fn outage() -> ObserveError {
+        ObserveError::from(MithrilError::Server {
+            endpoint: LIST_BIDS,
+            status: 503,
+            attempts: 4,
+            detail: ErrorDetail::Message("Service Unavailable".into()),
+        })
+    }
+
+    #[test]
+    fn only_auth_transitions_are_announced() {
+        let t0: Timestamp = "2025-01-01T00:00:00Z".parse().unwrap();
+        let t1: Timestamp = "2025-01-01T00:01:00Z".parse().unwrap();
+        let mut health = ObserverHealth::default();
+        assert!(!health.succeeded(t0));
+        assert!(!health.failed(&outage(), t1), "an outage wakes nobody");
+        assert!(!health.failed(&outage(), t1));
+        assert_eq!(health.failure.as_ref().unwrap().consecutive, 2);
+        assert!(health.failed(&auth(), t1), "the key got rejected");
+        assert_eq!(health.failure.as_ref().unwrap().consecutive, 1);
+        assert!(!health.failed(&auth(), t1));
+        assert!(
+            health.failed(&outage(), t1),
+            "the key is no longer rejected"
+        );
+        assert!(health.failed(&auth(), t1));
+        assert!(health.succeeded(t1), "the key works again");
+        assert_eq!(health.last_success, Some(t1));
+        assert!(!health.is_stale());
     }
 }
