@@ -399,6 +399,7 @@ fn full_statuses_pass_the_schema() {
             target_price: Some("$10.73".into()),
             preemption_raise: Some("$0.50".into()),
             raised_preemptions: 1,
+            raised_on: Some("ClearingPrice +10%, raise $0.50".into()),
             reason: "WithinStep".into(),
             message: "the target $10.73 is within the reprice step of the limit $10.50".into(),
         }),

@@ -9,14 +9,12 @@
 mod operator_harness;
 
 use kube::api::{Api, PostParams};
+use mithril_operator::controller::ControllerConfig;
 use mithril_operator::controller::spot_bid::names::bid_name;
-use mithril_operator::controller::{Context, ControllerConfig};
 use mithril_operator::crd::{ConditionStatus, SYNCED, SpotBid, SpotBidPhase, find_condition};
-use mithril_operator::mithril::{ApiKey, Bid, BidStatus};
-use mithril_operator::runtime::metrics::Metrics;
-use operator_harness::{API_KEY, Harness};
+use mithril_operator::mithril::{Bid, BidStatus};
+use operator_harness::{Harness, test_config};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 
 const NS: &str = "default";
@@ -29,24 +27,14 @@ const B: &str = "us-central1-b";
 const C: &str = "us-central2-a";
 const PATCH_BID: (&str, &str) = ("PATCH", "/v2/spot/bids/{bid_fid}");
 
-/// The harness with a controller whose resync is short.
+/// The harness with a controller whose resync is short, on the simulator's clock.
 async fn harness() -> Harness {
     let mut h = Harness::start().await;
-    h.kill_controller().await;
-    let config = ControllerConfig {
+    h.restart_operator_with(ControllerConfig {
         resync: Duration::from_millis(200),
-        backoff_base: Duration::from_millis(50),
-        backoff_max: Duration::from_secs(1),
-        ..ControllerConfig::default()
-    };
-    h.ctx = Arc::new(Context::new(
-        h.kube.clone(),
-        h.registry.clone(),
-        Some(ApiKey::new(API_KEY).unwrap()),
-        Metrics::new(),
-        config,
-    ));
-    h.start_controller();
+        ..test_config()
+    })
+    .await;
     h
 }
 

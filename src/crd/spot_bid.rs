@@ -33,10 +33,16 @@ pub const PRICE_PATTERN: &str = r"^\$(0|[1-9][0-9]{0,5})\.[0-9]{2}$";
         description = "Bid phase on Mithril"
     ),
     printcolumn(
+        name = "Region",
+        type_ = "string",
+        json_path = ".status.region",
+        description = "Region the bid is placed in (or about to be)"
+    ),
+    printcolumn(
         name = "Limit",
         type_ = "string",
-        json_path = ".spec.limitPrice",
-        description = "Limit price per instance-hour"
+        json_path = ".status.limitPrice",
+        description = "Limit price per instance-hour in force on Mithril (fixed, or set by the pricing strategy)"
     ),
     printcolumn(
         name = "Paying",
@@ -177,7 +183,9 @@ pub struct Pricing {
     pub reprice_step: Option<String>,
 
     /// Added to the limit after each preemption, up to `maxPrice`, e.g. `"$0.50"`, so the bid
-    /// wins its capacity back. Raises add up over the bid's life; each is reported as an event.
+    /// wins its capacity back. Raises add up on top of the fixed or strategy price (total in
+    /// `status.pricing.preemptionRaise`) until the price is restated: editing `limitPrice`,
+    /// `strategy`, `marginPercent` or `preemptionRaise` drops them. Each raise is an event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = PRICE_PATTERN))]
     pub preemption_raise: Option<String>,
@@ -383,12 +391,19 @@ pub struct PricingStatus {
     /// The limit the operator aims for now (the limit in force may differ by less than a step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_price: Option<String>,
-    /// Total added after preemptions, e.g. `"$1.00"`.
+    /// Total added after preemptions, on top of the fixed or strategy price (the sum stays at
+    /// or below `maxPrice`), e.g. `"$1.00"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preemption_raise: Option<String>,
     /// Preemptions already answered with a raise (compared with `preemptionCount`).
     #[serde(default)]
     pub raised_preemptions: i64,
+    /// The price the raises are added to and the raise step, e.g. `Fixed $9.00, raise $0.75` or
+    /// `ClearingPrice +10%, raise $0.50`. Raises last while it stays the same: editing
+    /// `spec.limitPrice`, `pricing.strategy`, `pricing.marginPercent` or `pricing.preemptionRaise`
+    /// drops them; editing `maxPrice` or `repriceStep` keeps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raised_on: Option<String>,
     /// UpperCamelCase reason for the limit in force, e.g. `FollowingMarket`, `CappedAtMaxPrice`.
     pub reason: String,
     /// The same in words.

@@ -11,6 +11,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::{Client, Resource};
+use mithril_operator::controller::context::WallClock;
 use mithril_operator::controller::{Context, ControllerConfig};
 use mithril_operator::crd;
 use mithril_operator::kube_emulator::Emulator;
@@ -76,29 +77,49 @@ impl<K> Namespaced for K where
 {
 }
 
-/// A fresh operator (observer registry polled by the test, shared context) for the simulator at `base`.
-fn operator(base: &str, kube: &Client) -> (ObserverRegistry, Arc<Context>) {
+/// The simulator's clock as the operator's wall clock: status times, region-hold periods and
+/// schedule windows all run on the time the test moves.
+pub fn sim_clock(sim: &Sim) -> WallClock {
+    let sim = sim.clone();
+    Arc::new(move || sim.now())
+}
+
+/// The controller tunables of these tests: quick retries, Secrets read on every reconcile.
+pub fn test_config() -> ControllerConfig {
+    ControllerConfig {
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_secs(1),
+        // Secrets are read on every reconcile, so a test that rotates a key sees it at once.
+        secret_ttl: Duration::ZERO,
+        ..ControllerConfig::default()
+    }
+}
+
+/// A fresh operator (observer registry polled by the test, shared context on the simulator's
+/// clock) for the simulator at `base`.
+fn operator(
+    base: &str,
+    kube: &Client,
+    sim: &Sim,
+    config: ControllerConfig,
+) -> (ObserverRegistry, Arc<Context>) {
     let connect_base = base.to_owned();
     let registry = ObserverRegistry::new(
         Arc::new(move |key: &ApiKey| Ok(mithril_client(&connect_base, key))),
         RegistryConfig::default(),
         Polling::Manual,
     );
-    let config = ControllerConfig {
-        backoff_base: Duration::from_millis(50),
-        backoff_max: Duration::from_secs(1),
-        // Secrets are read on every reconcile, so a test that rotates a key sees it at once.
-        secret_ttl: Duration::ZERO,
-        ..ControllerConfig::default()
-    };
     let key = ApiKey::new(API_KEY).unwrap();
-    let ctx = Arc::new(Context::new(
-        kube.clone(),
-        registry.clone(),
-        Some(key),
-        Metrics::new(),
-        config,
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            kube.clone(),
+            registry.clone(),
+            Some(key),
+            Metrics::new(),
+            config,
+        )
+        .with_clock(sim_clock(sim)),
+    );
     (registry, ctx)
 }
 
@@ -132,7 +153,7 @@ impl Harness {
         let base = format!("http://{}", sim_server.addr);
         let key = ApiKey::new(API_KEY).unwrap();
         let mithril = mithril_client(&base, &key);
-        let (registry, ctx) = operator(&base, &kube);
+        let (registry, ctx) = operator(&base, &kube, &sim, test_config());
         Self {
             sim,
             sim_server,
@@ -149,9 +170,14 @@ impl Harness {
     /// A crash and a restart: the controller dies mid-flight and a new operator starts with empty
     /// caches (no observer synced, no memory of earlier attempts), as a new process would.
     pub async fn restart_operator(&mut self) {
+        self.restart_operator_with(test_config()).await;
+    }
+
+    /// A restart as [`Harness::restart_operator`], the new operator tuned by `config`.
+    pub async fn restart_operator_with(&mut self, config: ControllerConfig) {
         self.kill_controller().await;
         let base = format!("http://{}", self.sim_server.addr);
-        (self.registry, self.ctx) = operator(&base, &self.kube);
+        (self.registry, self.ctx) = operator(&base, &self.kube, &self.sim, config);
         self.start_controller();
     }
 

@@ -47,6 +47,8 @@ pub struct MarketView {
     /// Preemptions of the bid so far, including one that started now.
     pub preemptions: i64,
     pub raises: RaiseMemory,
+    /// The price the remembered raises were made for (see [`PricingPolicy::raise_basis`]).
+    pub raised_on: Option<String>,
     /// A cheaper region seen before, and since when.
     pub region_candidate: Option<RegionCandidate>,
     pub now: Timestamp,
@@ -60,6 +62,7 @@ impl MarketView {
             auctions: Vec::new(),
             preemptions: 0,
             raises: RaiseMemory::default(),
+            raised_on: None,
             region_candidate: None,
             now,
         }
@@ -277,6 +280,7 @@ fn decide_market(desired: &DesiredBid, live: Option<&Bid>) -> MarketDecision {
         in_force,
         preemptions: market.preemptions,
         memory: market.raises,
+        raised_on: market.raised_on.as_deref(),
     });
     MarketDecision { region, price }
 }

@@ -11,7 +11,10 @@
 //!   step (a ceiling or a raise after a preemption applies at once), so a jittery market does not
 //!   turn into a PATCH per resync;
 //! - a market price that is the bid's own limit (an open bid setting the clearing price, or the
-//!   bid being the lowest winner) is not followed: following it would raise the bid against itself.
+//!   bid being the lowest winner) is not followed: following it would raise the bid against itself;
+//! - raises after preemptions add up on top of the fixed or strategy price for as long as the
+//!   user's price stands: restating it (`limitPrice`, `strategy`, `marginPercent` or
+//!   `preemptionRaise`) drops them, while moving `maxPrice` or `repriceStep` keeps them.
 
 use crate::crd::SpotBidSpec;
 use crate::crd::spot_bid::PricingStrategy;
@@ -134,6 +137,34 @@ impl PricingPolicy {
         }
     }
 
+    /// The price raises are added to, and the raise, in short, e.g. `Fixed $9.00, raise $0.75`
+    /// or `ClearingPrice +10%`. The status keeps it beside the raise total: a different one means
+    /// the user restated the price, and raises made for the old one no longer apply. `maxPrice`
+    /// and `repriceStep` are left out on purpose: raising the ceiling gives the raises room, it
+    /// does not restate the price.
+    pub fn raise_basis(&self) -> String {
+        let base = match self.base {
+            PriceBase::Fixed(limit) => format!("Fixed {limit}"),
+            PriceBase::Market {
+                strategy,
+                margin_percent,
+            } => format!("{strategy:?} +{margin_percent}%"),
+        };
+        match self.preemption_raise {
+            Some(raise) => format!("{base}, raise {raise}"),
+            None => base,
+        }
+    }
+
+    /// The most raises can add: what the ceiling leaves above a fixed price, the ceiling itself
+    /// above a market price (the market may fall to nothing), unbounded without a ceiling.
+    fn raise_room(&self) -> Option<Price> {
+        match (self.base, self.max_price) {
+            (PriceBase::Fixed(limit), Some(max)) => max.checked_sub(limit),
+            (_, max) => max,
+        }
+    }
+
     /// `price` cut down to the ceiling, and whether it is at the ceiling.
     fn cap(&self, price: Price) -> (Price, bool) {
         match self.max_price {
@@ -172,7 +203,7 @@ pub struct RaiseMemory {
 
 /// Everything [`decide`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PricingInput {
+pub struct PricingInput<'a> {
     pub policy: PricingPolicy,
     /// The auction of the bid's region; `None` when it is not known.
     pub market: Option<MarketPrices>,
@@ -181,6 +212,9 @@ pub struct PricingInput {
     /// Preemptions of the bid so far, including one that started now.
     pub preemptions: i64,
     pub memory: RaiseMemory,
+    /// The [`PricingPolicy::raise_basis`] the remembered raises were made for; `None` (a status
+    /// written before it was recorded) keeps them.
+    pub raised_on: Option<&'a str>,
 }
 
 /// Why the chosen limit is what it is.
@@ -227,11 +261,25 @@ pub struct PriceDecision {
     pub capped: bool,
     /// The policy's basis (`Fixed` or the strategy).
     pub basis: String,
+    /// The [`PricingPolicy::raise_basis`] the raise memory belongs to, for the status.
+    pub raised_on: String,
+    /// The raise total dropped because the user restated the price, for an event.
+    pub dropped_raise: Option<Price>,
 }
 
 impl PriceDecision {
     /// The reason in words, for the status.
     pub fn message(&self) -> String {
+        let reason = self.reason_message();
+        match self.dropped_raise {
+            Some(dropped) => format!(
+                "{reason}; the {dropped} raised after earlier preemptions was dropped: the price was restated"
+            ),
+            None => reason,
+        }
+    }
+
+    fn reason_message(&self) -> String {
         let market = self
             .market_price
             .map_or_else(|| "unknown".to_owned(), |p| p.to_string());
@@ -274,9 +322,10 @@ impl PriceDecision {
 }
 
 /// The limit price to keep on Mithril.
-pub fn decide(input: PricingInput) -> PriceDecision {
+pub fn decide(input: PricingInput<'_>) -> PriceDecision {
     let policy = input.policy;
-    let (memory, raised_by) = remember_raises(&policy, input.memory, input.preemptions);
+    let (carried, dropped_raise) = carry_over(&policy, input.memory, input.raised_on);
+    let (memory, raised_by) = remember_raises(&policy, carried, input.preemptions);
     let raised_now = raised_by.unwrap_or(Price::ZERO);
     let decision = |limit, target, market_price, reason, capped| PriceDecision {
         limit,
@@ -287,6 +336,8 @@ pub fn decide(input: PricingInput) -> PriceDecision {
         reason,
         capped,
         basis: policy.basis(),
+        raised_on: policy.raise_basis(),
+        dropped_raise,
     };
 
     let (market_price, base_target, followed_own_price) = match policy.base {
@@ -369,12 +420,7 @@ fn remember_raises(
                     .saturating_mul(u64::try_from(new).unwrap_or(u64::MAX)),
             );
             // More than the ceiling allows on top of the base could never be used.
-            let room = match (policy.base, policy.max_price) {
-                (PriceBase::Fixed(limit), Some(max)) => max.checked_sub(limit),
-                (_, max) => max,
-            };
-            let total = add(memory.total, raised);
-            let total = room.map_or(total, |room| total.min(room));
+            let total = within_room(policy, add(memory.total, raised));
             (
                 RaiseMemory {
                     total,
@@ -391,6 +437,35 @@ fn remember_raises(
             None,
         ),
     }
+}
+
+/// The remembered raises that still apply under `policy`, and the total dropped, if any.
+///
+/// Raises answer preemptions at the price the user set. When the user restates that price (a new
+/// `limitPrice`, strategy, margin or raise step) the raises no longer answer anything: the total
+/// starts again from nothing. Preemptions already answered stay answered, so the edit itself
+/// never brings a raise.
+fn carry_over(
+    policy: &PricingPolicy,
+    memory: RaiseMemory,
+    raised_on: Option<&str>,
+) -> (RaiseMemory, Option<Price>) {
+    let restated = raised_on.is_some_and(|basis| basis != policy.raise_basis());
+    if restated {
+        let dropped = (memory.total > Price::ZERO).then_some(memory.total);
+        let reset = RaiseMemory {
+            total: Price::ZERO,
+            ..memory
+        };
+        return (reset, dropped);
+    }
+    // A lowered ceiling leaves less room: more could never be used.
+    let total = within_room(policy, memory.total);
+    (RaiseMemory { total, ..memory }, None)
+}
+
+fn within_room(policy: &PricingPolicy, total: Price) -> Price {
+    policy.raise_room().map_or(total, |room| total.min(room))
 }
 
 /// `price` plus `percent` percent, rounded up to the cent so a margin never rounds away.
@@ -436,13 +511,14 @@ mod tests {
         })
     }
 
-    fn input(policy: PricingPolicy, market: Option<MarketPrices>) -> PricingInput {
+    fn input(policy: PricingPolicy, market: Option<MarketPrices>) -> PricingInput<'static> {
         PricingInput {
             policy,
             market,
             in_force: None,
             preemptions: 0,
             memory: RaiseMemory::default(),
+            raised_on: None,
         }
     }
 

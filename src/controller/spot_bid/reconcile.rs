@@ -336,6 +336,7 @@ fn market_view(
                 .unwrap_or(Price::ZERO),
             raised_preemptions: pricing.map_or(0, |p| p.raised_preemptions),
         },
+        raised_on: pricing.and_then(|p| p.raised_on.clone()),
         region_candidate: previous.and_then(|s| s.region_candidate.clone()),
         now,
     }
@@ -399,7 +400,7 @@ async fn apply(
         Ok(observed) => observed,
         Err(action) => return Ok(action),
     };
-    let now = Timestamp::now();
+    let now = (ctx.shared.clock)();
     let desired = desired(&resource, &resolved, &policies, observed.as_ref(), now);
     let plan = plan(&Intent::Present(Box::new(desired)), observed.as_ref());
     if !plan.drift.is_empty() {
@@ -456,7 +457,8 @@ async fn apply(
     Ok(Action::requeue(ctx.shared.config.resync))
 }
 
-/// A raise after a preemption is an event of its own: it changes what the bid may cost.
+/// A raise after a preemption is an event of its own: it changes what the bid may cost. So is
+/// dropping the raises when the user restates the price.
 async fn report_raise(
     resource: &SpotBid,
     ctx: &SpotBidContext,
@@ -464,6 +466,19 @@ async fn report_raise(
     observed: Option<&Bid>,
 ) {
     let price = &market.price;
+    if let Some(dropped) = price.dropped_raise {
+        events::normal(
+            &ctx.shared.recorder,
+            resource,
+            "RaiseReset",
+            "Reprice",
+            format!(
+                "the price was restated ({}): the {dropped} raised after earlier preemptions no longer applies",
+                price.raised_on
+            ),
+        )
+        .await;
+    }
     if price.raised_by.is_none() {
         return;
     }
@@ -769,7 +784,7 @@ async fn observe_only(
         &resolved,
         &policies,
         observed.as_ref(),
-        Timestamp::now(),
+        (ctx.shared.clock)(),
     );
     let plan = plan(&Intent::Present(Box::new(desired)), observed.as_ref());
     let sync = match &plan.action {
@@ -900,7 +915,7 @@ async fn report(
         bid_name,
         observation,
         sync,
-        Time::new(jiff::Timestamp::now()),
+        Time::new((ctx.shared.clock)()),
     );
     if !status_changed(previous, &new) {
         return Ok(());

@@ -220,6 +220,7 @@ fn record_market(status: &mut SpotBidStatus, market: &MarketDecision) {
         target_price: Some(price.target.to_string()),
         preemption_raise: (raise > Price::ZERO).then(|| raise.to_string()),
         raised_preemptions: price.memory.raised_preemptions,
+        raised_on: Some(price.raised_on.clone()),
         reason: price.reason.to_string(),
         message: price.message(),
     });
