@@ -11,6 +11,7 @@ mod operator_harness;
 use kube::api::{Api, PostParams};
 use mithril_operator::controller::ControllerConfig;
 use mithril_operator::controller::spot_bid::names::bid_name;
+use mithril_operator::crd::spot_bid::RegionCandidate;
 use mithril_operator::crd::{ConditionStatus, SYNCED, SpotBid, SpotBidPhase, find_condition};
 use mithril_operator::mithril::{Bid, BidStatus};
 use operator_harness::{Harness, test_config};
@@ -428,4 +429,317 @@ async fn pricing_without_a_price_is_reported_and_nothing_is_placed() {
     assert!(message.contains("spec.limitPrice"), "{message}");
     h.wait_for_event(NS, "priceless", "InvalidPricing").await;
     assert_eq!(h.requests("POST", "/v2/spot/bids"), 0);
+}
+
+fn candidate(resource: &SpotBid) -> Option<&RegionCandidate> {
+    resource.status.as_ref()?.region_candidate.as_ref()
+}
+
+fn region_reason(resource: &SpotBid) -> &str {
+    status_of(resource)
+        .region_reason
+        .as_deref()
+        .unwrap_or_default()
+}
+
+const DELETE_BID: (&str, &str) = ("DELETE", "/v2/spot/bids/{bid_fid}");
+
+/// A bid with a fixed $9.00 limit that may run in A (preferred) or B and moves after `30m`,
+/// placed in A (the regions tie at the floor); then A gets dearer while keeping room: a 10-instance
+/// bidder at $10.00 wins, an 8-instance one at $9.50 no longer fits and sets A's price at $9.50,
+/// which the $9.00 bid loses. B stays at the $8.00 floor, 15% cheaper. Returns the resource once it
+/// shows B as the candidate, with the bid's name.
+async fn open_bid_with_a_cheaper_region(h: &Harness, name: &str) -> (SpotBid, String) {
+    let (placed, bid) = placed_after_market(
+        h,
+        name,
+        json!({"limitPrice": "$9.00", "regions": [B],
+               "regionChange": {"minSavingPercent": 10, "sustainedFor": "30m"}}),
+    )
+    .await;
+    assert_eq!(status_of(&placed).region.as_deref(), Some(A));
+    h.sim.add_demand(A, H100, 10, 1_000).unwrap();
+    h.sim.add_demand(A, H100, 8, 950).unwrap();
+    h.advance_minutes(2).await;
+    let waiting = h
+        .wait_for::<SpotBid>(NS, name, "B favoured", |r| {
+            candidate(r).is_some_and(|c| c.region == B)
+        })
+        .await;
+    assert_eq!(phase(&waiting), Some(SpotBidPhase::Open));
+    (waiting, bid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_bid_moves_once_another_region_has_stayed_cheaper_for_the_whole_period() {
+    let h = harness().await;
+    let (waiting, name) = open_bid_with_a_cheaper_region(&h, "settler").await;
+    let first_fid = status_of(&waiting).bid_fid.clone().unwrap();
+    // The status says which region is favoured, since when (simulated time), and when it moves.
+    let since = candidate(&waiting).unwrap().since.timestamp();
+    assert_eq!(since, h.sim.now(), "first seen cheaper now");
+    let due = since + jiff::SignedDuration::from_mins(30);
+    assert_eq!(status_of(&waiting).region.as_deref(), Some(A));
+    assert!(
+        region_reason(&waiting).contains(&format!("moves there at {due}")),
+        "{}",
+        region_reason(&waiting)
+    );
+
+    // 28 minutes on, still short of the period: the bid stays where it is.
+    h.advance_minutes(28).await;
+    h.a_fresh_reconcile().await;
+    let held = Api::<SpotBid>::namespaced(h.kube.clone(), NS)
+        .get("settler")
+        .await
+        .unwrap();
+    assert_eq!(status_of(&held).region.as_deref(), Some(A));
+    assert_eq!(candidate(&held).map(|c| c.since.timestamp()), Some(since));
+    assert_eq!(
+        status_of(&held).bid_fid.as_deref(),
+        Some(first_fid.as_str())
+    );
+    assert_eq!(live_bid(&h, &name).await.region.as_deref(), Some(A));
+    assert_eq!(h.requests(DELETE_BID.0, DELETE_BID.1), 0);
+
+    // Past the period: cancelled in A, placed anew in B, once.
+    h.advance_minutes(3).await;
+    let moved = h
+        .wait_for::<SpotBid>(NS, "settler", "placed in B", |r| {
+            r.status.as_ref().is_some_and(|s| {
+                s.region.as_deref() == Some(B)
+                    && s.bid_fid.as_deref().is_some_and(|fid| fid != first_fid)
+            })
+        })
+        .await;
+    assert_eq!(
+        candidate(&moved),
+        None,
+        "the period starts again after a move"
+    );
+    h.wait_for_event(NS, "settler", "RegionChanged").await;
+    let bids = h.bids_named(&name).await;
+    assert_eq!(bids.len(), 2, "{bids:#?}");
+    let old = bids.iter().find(|b| b.fid == first_fid).unwrap();
+    assert_eq!(old.status, BidStatus::Terminated);
+    assert_eq!(old.region.as_deref(), Some(A));
+    let new = live_bid(&h, &name).await;
+    assert_eq!(new.region.as_deref(), Some(B));
+    assert_eq!(new.limit_price.to_string(), "$9.00");
+    assert_eq!(h.requests(DELETE_BID.0, DELETE_BID.1), 1);
+    assert_eq!(h.event_count(NS, "settler", "RegionChanged").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_cheaper_only_for_a_while_never_moves_the_bid() {
+    let h = harness().await;
+    let (waiting, name) = open_bid_with_a_cheaper_region(&h, "steady").await;
+    let first_since = candidate(&waiting).unwrap().since.timestamp();
+
+    // Ten minutes in, B gets busy too (4 held at $10.00, 8 more at $9.40 no longer fit): at $9.40
+    // it is no longer 10% cheaper than A, and the clock stops.
+    h.advance_minutes(10).await;
+    let busy = h.sim.add_demand(B, H100, 8, 940).unwrap();
+    h.sim.add_demand(B, H100, 4, 1_000).unwrap();
+    h.advance_minutes(2).await;
+    let level = h
+        .wait_for::<SpotBid>(NS, "steady", "no candidate", |r| candidate(r).is_none())
+        .await;
+    assert!(
+        region_reason(&level).contains("no other listed region is cheaper"),
+        "{}",
+        region_reason(&level)
+    );
+
+    // B drops back to the floor: the period starts again from when it does.
+    h.sim.remove_demand(&busy).unwrap();
+    h.advance_minutes(2).await;
+    let again = h
+        .wait_for::<SpotBid>(NS, "steady", "B favoured again", |r| {
+            candidate(r).is_some_and(|c| c.region == B)
+        })
+        .await;
+    let second_since = candidate(&again).unwrap().since.timestamp();
+    assert_eq!(second_since, h.sim.now());
+    assert!(second_since > first_since);
+
+    // Past the end of the first period, within the second: the bid stays.
+    h.advance_minutes(20).await;
+    assert!(h.sim.now() > first_since + jiff::SignedDuration::from_mins(30));
+    h.a_fresh_reconcile().await;
+    assert_eq!(live_bid(&h, &name).await.region.as_deref(), Some(A));
+    assert_eq!(h.requests(DELETE_BID.0, DELETE_BID.1), 0);
+    assert_eq!(h.event_count(NS, "steady", "RegionChanged").await, 0);
+
+    // B has now stayed cheaper for the whole second period: the bid moves.
+    h.advance_minutes(11).await;
+    h.wait_for::<SpotBid>(NS, "steady", "placed in B", |r| {
+        status_of(r).region.as_deref() == Some(B) && phase(r) == Some(SpotBidPhase::Open)
+    })
+    .await;
+    assert_eq!(live_bid(&h, &name).await.region.as_deref(), Some(B));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bid_holding_instances_never_moves_however_long_another_region_is_cheaper() {
+    let h = harness().await;
+    let (_, name) = placed_after_market(
+        &h,
+        "holder",
+        json!({"limitPrice": "$9.50", "regions": [B],
+               "regionChange": {"minSavingPercent": 10, "sustainedFor": "30m"}}),
+    )
+    .await;
+    h.advance_minutes(8).await;
+    h.wait_for::<SpotBid>(NS, "holder", "allocated in A", |r| {
+        phase(r) == Some(SpotBidPhase::Allocated)
+    })
+    .await;
+
+    // 16 more instances at $9.40 lose to the bid but set A's price: B is 15% cheaper.
+    h.sim.add_demand(A, H100, 16, 940).unwrap();
+    h.advance_minutes(2).await;
+    let holding = h
+        .wait_for::<SpotBid>(NS, "holder", "B favoured", |r| {
+            candidate(r).is_some_and(|c| c.region == B)
+        })
+        .await;
+    let since = candidate(&holding).unwrap().since.timestamp();
+    assert!(
+        region_reason(&holding).contains("holds instances"),
+        "{}",
+        region_reason(&holding)
+    );
+
+    // Far past the period, the bid still holds its instance in A, and stays there.
+    h.advance_minutes(45).await;
+    h.a_fresh_reconcile().await;
+    let later = Api::<SpotBid>::namespaced(h.kube.clone(), NS)
+        .get("holder")
+        .await
+        .unwrap();
+    let status = status_of(&later);
+    assert_eq!(status.phase, Some(SpotBidPhase::Allocated));
+    assert_eq!(status.region.as_deref(), Some(A));
+    assert_eq!(status.current_price.as_deref(), Some("$9.40"));
+    assert_eq!(candidate(&later).map(|c| c.since.timestamp()), Some(since));
+    assert_eq!(h.bids_named(&name).await.len(), 1, "never re-placed");
+    assert_eq!(h.requests(DELETE_BID.0, DELETE_BID.1), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restating_the_price_drops_the_raises_after_preemptions() {
+    let h = harness().await;
+    create(
+        &h,
+        "restated",
+        json!({"limitPrice": "$9.00", "pricing": {"maxPrice": "$11.00", "preemptionRaise": "$0.75"}}),
+    )
+    .await;
+    h.wait_for::<SpotBid>(NS, "restated", "placed", |r| limit(r) == Some("$9.00"))
+        .await;
+    h.advance_minutes(8).await;
+    h.wait_for::<SpotBid>(NS, "restated", "allocated", |r| {
+        phase(r) == Some(SpotBidPhase::Allocated)
+    })
+    .await;
+    h.sim.add_demand(A, H100, 16, 950).unwrap();
+    h.advance_minutes(2).await;
+    let raised = h
+        .wait_for::<SpotBid>(NS, "restated", "raised", |r| limit(r) == Some("$9.75"))
+        .await;
+    let pricing = status_of(&raised).pricing.clone().unwrap();
+    assert_eq!(pricing.preemption_raise.as_deref(), Some("$0.75"));
+    assert_eq!(
+        pricing.raised_on.as_deref(),
+        Some("Fixed $9.00, raise $0.75")
+    );
+
+    // A higher ceiling gives the raises room; it does not restate the price.
+    let api = Api::<SpotBid>::namespaced(h.kube.clone(), NS);
+    let merge = |spec: serde_json::Value| kube::api::Patch::Merge(json!({ "spec": spec }));
+    let params = kube::api::PatchParams::default();
+    api.patch(
+        "restated",
+        &params,
+        &merge(json!({"pricing": {"maxPrice": "$12.00"}})),
+    )
+    .await
+    .unwrap();
+    h.wait_for::<SpotBid>(NS, "restated", "the new generation seen", |r| {
+        status_of(r).observed_generation == r.metadata.generation
+    })
+    .await;
+    h.a_fresh_reconcile().await;
+    let kept = api.get("restated").await.unwrap();
+    assert_eq!(limit(&kept), Some("$9.75"));
+    assert_eq!(h.event_count(NS, "restated", "RaiseReset").await, 0);
+
+    // A new limitPrice is the price the user wants: the raise goes, at once.
+    api.patch("restated", &params, &merge(json!({"limitPrice": "$9.20"})))
+        .await
+        .unwrap();
+    let reset = h
+        .wait_for::<SpotBid>(NS, "restated", "reset", |r| limit(r) == Some("$9.20"))
+        .await;
+    let pricing = status_of(&reset).pricing.clone().unwrap();
+    assert_eq!(pricing.preemption_raise, None);
+    assert_eq!(
+        pricing.raised_on.as_deref(),
+        Some("Fixed $9.20, raise $0.75")
+    );
+    assert_eq!(
+        pricing.raised_preemptions, 1,
+        "the edit is not a preemption"
+    );
+    assert_eq!(status_of(&reset).preemption_count, 1);
+    assert_eq!(
+        live_bid(&h, &bid_name_of(&reset))
+            .await
+            .limit_price
+            .to_string(),
+        "$9.20"
+    );
+    h.wait_for_event(NS, "restated", "RaiseReset").await;
+    assert_eq!(h.event_count(NS, "restated", "RaiseReset").await, 1);
+}
+
+fn bid_name_of(resource: &SpotBid) -> String {
+    status_of(resource).bid_name.clone().expect("a bid name")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_shows_the_region_and_the_limit_in_force() {
+    let h = harness().await;
+    placed_after_market(
+        &h,
+        "follower",
+        json!({"regions": [B], "pricing": {"strategy": "ClearingPrice", "maxPrice": "$12.00"}}),
+    )
+    .await;
+    create(&h, "fixed", json!({"limitPrice": "$9.00"})).await;
+    h.wait_for::<SpotBid>(NS, "fixed", "placed", |r| limit(r) == Some("$9.00"))
+        .await;
+    let (columns, rows) = h
+        .table("/apis/mithril.ai/v1alpha1/namespaces/default/spotbids")
+        .await;
+    assert_eq!(
+        columns,
+        [
+            "Name", "Phase", "Region", "Limit", "Paying", "Ready", "Bid", "Age"
+        ]
+    );
+    let row = |name: &str| {
+        rows.iter()
+            .find(|row| row[0] == name)
+            .unwrap_or_else(|| panic!("no row for {name}: {rows:?}"))
+            .clone()
+    };
+    let fixed = row("fixed");
+    assert_eq!(fixed[1..5], ["Open", A, "$9.00", ""]);
+    assert_eq!(fixed[5], "0/1");
+    assert!(fixed[6].starts_with("bid_"), "{fixed:?}");
+    // A strategy bid has no spec.limitPrice: the column shows the limit the strategy set.
+    let follower = row("follower");
+    assert_eq!(follower[1..4], ["Open", A, "$8.80"]);
 }

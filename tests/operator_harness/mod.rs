@@ -348,6 +348,85 @@ impl Harness {
             .expect("bid placed by hand")
     }
 
+    /// Reconciles the SpotBid controller has finished, failed ones included.
+    pub fn spot_bid_reconciles(&self) -> u64 {
+        let exported = self.ctx.metrics.encode();
+        exported
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(r#"mithril_operator_reconciles_total{controller="spotbid"} "#)
+            })
+            .map_or(0, |count| count.trim().parse().expect("a counter"))
+    }
+
+    /// Waits until the SpotBid controller has finished a whole reconcile that started after this
+    /// call, so that it has acted on the simulated time and market as they are now. For a test with
+    /// one SpotBid: kube-runtime never reconciles one object twice at once, so of the next two
+    /// reconciles to finish, the second started after this call.
+    pub async fn a_fresh_reconcile(&self) {
+        let target = self.spot_bid_reconciles() + 2;
+        self.wait_until("a reconcile that started after now", || {
+            self.spot_bid_reconciles() >= target
+        })
+        .await;
+    }
+
+    /// Occurrences of events with `reason` about `name` (a repeated event counts each time).
+    pub async fn event_count(&self, namespace: &str, name: &str, reason: &str) -> usize {
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.kube.clone(), namespace);
+        let list = events
+            .list(&kube::api::ListParams::default())
+            .await
+            .expect("events");
+        list.items
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .map(|e| {
+                let count = e.series.as_ref().map_or(1, |series| series.count.max(1));
+                usize::try_from(count).unwrap_or(1)
+            })
+            .sum()
+    }
+
+    /// What `kubectl get` shows for `path` (e.g. `/apis/mithril.ai/v1alpha1/namespaces/default/spotbids`):
+    /// the column names and each row's cells, as text.
+    pub async fn table(&self, path: &str) -> (Vec<String>, Vec<Vec<String>>) {
+        let request = http::Request::get(path)
+            .header(
+                http::header::ACCEPT,
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+            )
+            .body(Vec::new())
+            .expect("a request");
+        let table: serde_json::Value = self.kube.request(request).await.expect("a Table");
+        let columns = table["columnDefinitions"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .map(|column| column["name"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let rows = table["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|row| {
+                row["cells"]
+                    .as_array()
+                    .expect("cells")
+                    .iter()
+                    .map(|cell| match cell {
+                        serde_json::Value::String(text) => text.clone(),
+                        serde_json::Value::Null => String::new(),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .collect();
+        (columns, rows)
+    }
+
     /// Requests the simulator counted for (method, route template).
     pub fn requests(&self, method: &str, route: &str) -> u64 {
         self.sim.counters().total(method, route)

@@ -585,6 +585,63 @@ fn a_preemption_raises_the_limit_at_once() {
 }
 
 #[test]
+fn restating_the_price_drops_the_raises_at_once() {
+    let raised_under = PricingPolicy {
+        max_price: Some(price("$14.00")),
+        preemption_raise: Some(price("$0.50")),
+        ..fixed("$12.50")
+    };
+    let remembered = MarketView {
+        preemptions: 2,
+        raises: RaiseMemory {
+            total: price("$1.00"),
+            raised_preemptions: 2,
+        },
+        raised_on: Some(raised_under.raise_basis()),
+        ..MarketView::unobserved(at(0))
+    };
+    let raised = with_limit(bid(BidStatus::Open), "$13.50");
+
+    // The ceiling moves: the raises stay.
+    let roomier = DesiredBid {
+        pricing: PricingPolicy {
+            max_price: Some(price("$16.00")),
+            ..raised_under
+        },
+        market: remembered.clone(),
+        ..desired()
+    };
+    let kept = plan(&present(roomier), Some(&raised));
+    assert!(kept.is_in_sync(), "{kept:?}");
+
+    // The fixed price is restated: the raises go, and the limit is the new price.
+    let restated = DesiredBid {
+        pricing: PricingPolicy {
+            max_price: Some(price("$14.00")),
+            preemption_raise: Some(price("$0.50")),
+            ..fixed("$12.75")
+        },
+        market: remembered,
+        ..desired()
+    };
+    let plan = plan(&present(restated), Some(&raised));
+    assert_eq!(
+        update_of(&plan),
+        &UpdateBidRequest::default().limit_price(price("$12.75"))
+    );
+    let decision = &plan.market.as_ref().unwrap().price;
+    assert_eq!(decision.dropped_raise, Some(price("$1.00")));
+    assert_eq!(
+        decision.memory,
+        RaiseMemory {
+            total: Price::ZERO,
+            raised_preemptions: 2
+        }
+    );
+    assert_eq!(decision.raised_on, "Fixed $12.75, raise $0.50");
+}
+
+#[test]
 fn a_bid_in_an_unlisted_region_is_drift_of_the_region_list() {
     let wanted = market_desired(vec![auction(A, 8, "$8.00"), auction(B, 8, "$8.00")], 0);
     let mut elsewhere = with_limit(bid(BidStatus::Open), "$8.80");

@@ -8,7 +8,7 @@
 //! - with a `maxPrice`, no limit above it is ever chosen, so the bid never pays more than
 //!   `maxPrice` per instance-hour;
 //! - a strategy's limit changes on Mithril only when its target moves by more than the reprice
-//!   step (a ceiling or a raise after a preemption applies at once), so a jittery market does not
+//!   step (a ceiling, a raise after a preemption or dropping the raises applies at once), so a jittery market does not
 //!   turn into a PATCH per resync;
 //! - a market price that is the bid's own limit (an open bid setting the clearing price, or the
 //!   bid being the lowest winner) is not followed: following it would raise the bid against itself;
@@ -382,7 +382,10 @@ pub fn decide(input: PricingInput<'_>) -> PriceDecision {
     };
     let above_ceiling = policy.max_price.is_some_and(|max| in_force > max);
     let moved_enough = distance(target, in_force) > policy.reprice_step;
-    let apply_now = !policy.follows_market() || raised_by.is_some() || above_ceiling;
+    // A raise, a dropped raise (the user restated the price) and the ceiling are decisions, not
+    // market jitter: they apply whatever the step.
+    let apply_now =
+        !policy.follows_market() || raised_by.is_some() || dropped_raise.is_some() || above_ceiling;
     let limit = if apply_now || moved_enough {
         target
     } else {
@@ -823,5 +826,158 @@ mod tests {
         assert_eq!(decision.raised_by, None);
         assert_eq!(decision.memory.raised_preemptions, 3);
         assert_eq!(decision.memory.total, Price::ZERO);
+    }
+
+    fn raising(limit: &str, max: &str, raise: &str) -> PricingPolicy {
+        PricingPolicy {
+            max_price: Some(price(max)),
+            preemption_raise: Some(price(raise)),
+            ..PricingPolicy::fixed(price(limit))
+        }
+    }
+
+    /// Two preemptions answered under `Fixed $9.00, raise $0.50`.
+    fn two_raises() -> RaiseMemory {
+        RaiseMemory {
+            total: price("$1.00"),
+            raised_preemptions: 2,
+        }
+    }
+
+    #[test]
+    fn the_raise_basis_names_the_restatable_price_only() {
+        assert_eq!(
+            raising("$9.00", "$12.00", "$0.50").raise_basis(),
+            "Fixed $9.00, raise $0.50"
+        );
+        assert_eq!(
+            strategy(PricingStrategy::LowestAllocatedPrice, "$14.00").raise_basis(),
+            "LowestAllocatedPrice +10%"
+        );
+        let ceiling_and_step = PricingPolicy {
+            max_price: Some(price("$20.00")),
+            reprice_step: price("$1.00"),
+            ..raising("$9.00", "$12.00", "$0.50")
+        };
+        assert_eq!(
+            ceiling_and_step.raise_basis(),
+            raising("$9.00", "$12.00", "$0.50").raise_basis()
+        );
+    }
+
+    #[test]
+    fn restating_the_price_drops_the_raises_without_raising_anew() {
+        let remembered = "Fixed $9.00, raise $0.50";
+        for restated in [
+            raising("$9.50", "$12.00", "$0.50"),
+            raising("$9.00", "$12.00", "$0.25"),
+            PricingPolicy {
+                max_price: Some(price("$12.00")),
+                ..PricingPolicy::fixed(price("$9.00"))
+            },
+        ] {
+            let decision = decide(PricingInput {
+                in_force: Some(price("$10.00")),
+                preemptions: 2,
+                memory: two_raises(),
+                raised_on: Some(remembered),
+                ..input(restated, None)
+            });
+            let PriceBase::Fixed(base) = restated.base else {
+                unreachable!()
+            };
+            assert_eq!(decision.limit, base, "{restated:?}");
+            assert_eq!(decision.memory.total, Price::ZERO);
+            assert_eq!(
+                decision.memory.raised_preemptions, 2,
+                "the edit is not a preemption"
+            );
+            assert_eq!(decision.raised_by, None);
+            assert_eq!(decision.dropped_raise, Some(price("$1.00")));
+            assert_eq!(decision.raised_on, restated.raise_basis());
+            assert!(decision.message().contains("dropped"), "{decision:?}");
+        }
+
+        // A preemption after the edit is answered under the new price.
+        let restated = raising("$9.50", "$12.00", "$0.50");
+        let after = decide(PricingInput {
+            in_force: Some(price("$9.50")),
+            preemptions: 3,
+            memory: RaiseMemory {
+                total: Price::ZERO,
+                raised_preemptions: 2,
+            },
+            raised_on: Some("Fixed $9.50, raise $0.50"),
+            ..input(restated, None)
+        });
+        assert_eq!(after.limit, price("$10.00"));
+        assert_eq!(after.dropped_raise, None);
+    }
+
+    #[test]
+    fn a_restated_strategy_drops_the_raises_on_top_of_the_market() {
+        let before = PricingPolicy {
+            preemption_raise: Some(price("$0.50")),
+            ..strategy(PricingStrategy::ClearingPrice, "$14.00")
+        };
+        let wider_margin = PricingPolicy {
+            base: PriceBase::Market {
+                strategy: PricingStrategy::ClearingPrice,
+                margin_percent: 20,
+            },
+            ..before
+        };
+        let decision = decide(PricingInput {
+            in_force: Some(price("$9.80")),
+            preemptions: 2,
+            memory: two_raises(),
+            raised_on: Some(&before.raise_basis()),
+            ..input(wider_margin, market("$8.00", None))
+        });
+        assert_eq!(decision.limit, price("$9.60"), "$8.00 + 20%, no raise");
+        assert_eq!(decision.dropped_raise, Some(price("$1.00")));
+    }
+
+    #[test]
+    fn moving_the_ceiling_keeps_the_raises_within_it() {
+        let remembered = "Fixed $9.00, raise $0.50";
+        let higher = decide(PricingInput {
+            in_force: Some(price("$10.00")),
+            preemptions: 2,
+            memory: two_raises(),
+            raised_on: Some(remembered),
+            ..input(raising("$9.00", "$14.00", "$0.50"), None)
+        });
+        assert_eq!(higher.limit, price("$10.00"));
+        assert_eq!(higher.memory, two_raises());
+        assert_eq!(higher.dropped_raise, None);
+
+        let lower = decide(PricingInput {
+            in_force: Some(price("$10.00")),
+            preemptions: 2,
+            memory: two_raises(),
+            raised_on: Some(remembered),
+            ..input(raising("$9.00", "$9.75", "$0.50"), None)
+        });
+        assert_eq!(lower.limit, price("$9.75"));
+        assert_eq!(
+            lower.memory.total,
+            price("$0.75"),
+            "no more than the room left"
+        );
+    }
+
+    #[test]
+    fn raises_remembered_before_their_basis_was_recorded_are_kept() {
+        let decision = decide(PricingInput {
+            in_force: Some(price("$10.00")),
+            preemptions: 2,
+            memory: two_raises(),
+            raised_on: None,
+            ..input(raising("$9.50", "$12.00", "$0.50"), None)
+        });
+        assert_eq!(decision.limit, price("$10.50"));
+        assert_eq!(decision.dropped_raise, None);
+        assert_eq!(decision.raised_on, "Fixed $9.50, raise $0.50");
     }
 }

@@ -230,20 +230,29 @@ async fn find_bid(
         .clone()
         .or_else(|| resource.status.as_ref().and_then(|s| s.bid_fid.clone()));
     if let Some(fid) = &known_fid {
+        let adopted = resource.spec.bid_fid.is_some();
+        // The status may name a bid this resource has replaced since (moved to another region,
+        // or placed anew after an outside cancel) in a write this copy of the resource predates:
+        // an ended bid of our own is looked up by name again, so that its live successor is found
+        // instead of being placed a second time.
+        let current = |bid: &Bid| adopted || bid.status != BidStatus::Terminated;
         if let Some(bid) = observer.bid_by_fid(fid) {
-            return Ok(Some(bid));
-        }
-        if !observer.is_synced() {
+            if current(&bid) {
+                return Ok(Some(bid));
+            }
+        } else if !observer.is_synced() {
             match resolved.client.get_bid(fid).await {
                 Ok(bid) => {
                     observer.record_bid(bid.clone());
-                    return Ok(Some(bid));
+                    if current(&bid) {
+                        return Ok(Some(bid));
+                    }
                 }
                 Err(error) if error.is_not_found() => {}
                 Err(error) => return Err(error.into()),
             }
         }
-        if resource.spec.bid_fid.is_some() {
+        if adopted {
             return Ok(None);
         }
     }

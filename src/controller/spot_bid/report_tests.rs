@@ -479,6 +479,10 @@ mod market {
         assert_eq!(pricing.target_price.as_deref(), Some("$8.80"));
         assert_eq!(pricing.reason, "FollowingMarket");
         assert!(pricing.message.contains("$8.80"), "{}", pricing.message);
+        assert_eq!(pricing.raised_on.as_deref(), Some("ClearingPrice +10%"));
+        assert_eq!(pricing.preemption_raise, None);
+        // The printer columns: the region and the limit in force on Mithril.
+        assert_eq!(status.limit_price, Some(bid.limit_price.to_string()));
         assert_eq!(status.region.as_deref(), Some("us-central1-a"));
         assert!(
             status
