@@ -554,7 +554,8 @@ fn names_columns_and_scope() {
         .collect();
     let expected = [
         ("Phase", ".status.phase"),
-        ("Limit", ".spec.limitPrice"),
+        ("Region", ".status.region"),
+        ("Limit", ".status.limitPrice"),
         ("Paying", ".status.currentPrice"),
         ("Ready", ".status.ready"),
         ("Bid", ".status.bidFid"),
