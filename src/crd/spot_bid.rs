@@ -86,8 +86,9 @@ pub struct SpotBidSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("project is immutable: a bid cannot move between projects"))]
     pub project: String,
 
-    /// Region to run in, e.g. `us-central1-a`. Immutable: Mithril cannot move a live bid. With
-    /// `regions`, the preferred region: the bid starts here when the listed regions cost the same.
+    /// Region to run in, e.g. `us-central1-a`. Always required. Immutable: Mithril cannot move a
+    /// live bid. With `regions`, the preferred one of the candidates: the bid starts here when
+    /// they cost the same; the region it is in is `status.region`.
     #[schemars(length(min = 1, max = 64))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("region is immutable: Mithril cannot move a live bid; create a new SpotBid"))]
     pub region: String,
@@ -177,7 +178,8 @@ pub struct Pricing {
     pub max_price: Option<String>,
 
     /// Smallest move of the strategy's price that changes the limit on Mithril, e.g. `"$0.25"`
-    /// (the default): smaller moves leave the bid alone. A ceiling or a raise applies at once.
+    /// (the default): smaller moves leave the bid alone. A ceiling, a raise or dropping the
+    /// raises applies at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = PRICE_PATTERN))]
     pub reprice_step: Option<String>,
@@ -322,7 +324,8 @@ pub struct SpotBidStatus {
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["fid"]))]
     pub instances: Vec<SpotBidInstance>,
 
-    /// Limit price in force on Mithril, e.g. `"$12.50"`.
+    /// Limit price in force on Mithril, e.g. `"$12.50"`: the fixed `limitPrice` or the
+    /// strategy's price, plus any raise after preemptions, never above `maxPrice`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_price: Option<String>,
 
