@@ -9,8 +9,8 @@ use kube::runtime::events::{Recorder, Reporter};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The wall clock schedules are evaluated against: the system clock in production, a simulated
-/// clock in tests.
+/// The operator's wall clock: schedule windows, SpotBid region holds and status times are all
+/// read from it. The system clock in production, the simulator's clock in tests.
 pub type WallClock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
 /// The operator's name in events, field managers and the lease.
