@@ -229,22 +229,31 @@ async fn find_bid(
         .bid_fid
         .clone()
         .or_else(|| resource.status.as_ref().and_then(|s| s.bid_fid.clone()));
+    let adopted = resource.spec.bid_fid.is_some();
+    // Our own bid that has ended (cancelled outside the operator, or left for another region):
+    // a replacement placed under the same name is the bid to manage now, so look the name up
+    // before trusting it. Without this, a reconcile that read the status from before the
+    // replacement would keep finding the ended bid, place again ("name already used") and
+    // write the ended bid back into the status.
+    let mut ended = None;
     if let Some(fid) = &known_fid {
-        if let Some(bid) = observer.bid_by_fid(fid) {
-            return Ok(Some(bid));
-        }
-        if !observer.is_synced() {
-            match resolved.client.get_bid(fid).await {
+        let known = match observer.bid_by_fid(fid) {
+            Some(bid) => Some(bid),
+            None if !observer.is_synced() => match resolved.client.get_bid(fid).await {
                 Ok(bid) => {
                     observer.record_bid(bid.clone());
-                    return Ok(Some(bid));
+                    Some(bid)
                 }
-                Err(error) if error.is_not_found() => {}
+                Err(error) if error.is_not_found() => None,
                 Err(error) => return Err(error.into()),
-            }
-        }
-        if resource.spec.bid_fid.is_some() {
-            return Ok(None);
+            },
+            None => None,
+        };
+        match known {
+            Some(bid) if adopted || bid.status != BidStatus::Terminated => return Ok(Some(bid)),
+            Some(bid) => ended = Some(bid),
+            None if adopted => return Ok(None),
+            None => {}
         }
     }
     let uid = resource.uid().unwrap_or_default();
@@ -259,11 +268,17 @@ async fn find_bid(
             observer.record_bid(bid.clone());
         }
         ctx.mark_uncertain(&uid, false);
-        return Ok(prefer_live(bids));
+        return Ok(prefer_live(bids.into_iter().chain(ended).collect()));
     }
-    Ok(observer
-        .live_bid_by_name(&resolved.bid_name)
-        .or_else(|| prefer_live(observer.bids_by_name(&resolved.bid_name))))
+    Ok(observer.live_bid_by_name(&resolved.bid_name).or_else(|| {
+        prefer_live(
+            observer
+                .bids_by_name(&resolved.bid_name)
+                .into_iter()
+                .chain(ended)
+                .collect(),
+        )
+    }))
 }
 
 /// Of several bids with one name, the live one, else the newest.
