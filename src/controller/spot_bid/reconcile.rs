@@ -431,6 +431,11 @@ async fn apply(
         )
         .await;
     }
+    if matches!(plan.action, Some(BidAction::Create(_)))
+        && let Some(problem) = create_refused_for_this_spec(&resource)
+    {
+        return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
+    }
     let bid = match act(&resource, &resolved, ctx, &plan, observed.as_ref()).await {
         Ok(bid) => bid.or_else(|| observed.clone()),
         Err(Acted::Problem(problem)) => {
@@ -519,6 +524,23 @@ async fn report_raise(
     }
 }
 
+/// Why a create Mithril refused is reported (the condition reason).
+const CREATE_REFUSED: &str = "BidRejected";
+
+/// A create Mithril refused as such (400, 422) is final for the spec it was made from: the same
+/// request would be refused again, so nothing is sent until the spec changes. The refusal is
+/// read back from the status (Synced=False for this generation), so it also holds across
+/// restarts and leader changes.
+fn create_refused_for_this_spec(resource: &SpotBid) -> Option<Problem> {
+    let status = resource.status.as_ref()?;
+    let synced = crate::crd::find_condition(&status.conditions, crate::crd::SYNCED)?;
+    let generation = synced.observed_generation.or(status.observed_generation);
+    (synced.status == crate::crd::ConditionStatus::False
+        && synced.reason == CREATE_REFUSED
+        && generation == resource.metadata.generation)
+        .then(|| Problem::new(CREATE_REFUSED, synced.message.clone()))
+}
+
 /// How an action failed.
 enum Acted {
     /// Mithril refused the request as such (422, 400): retrying the same request cannot help.
@@ -574,7 +596,7 @@ async fn act(
                         error.to_string(),
                     )
                     .await;
-                    Err(refusal_or_failure(error, "BidRejected"))
+                    Err(refusal_or_failure(error, CREATE_REFUSED))
                 }
             }
         }
