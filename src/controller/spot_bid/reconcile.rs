@@ -431,6 +431,20 @@ async fn apply(
         )
         .await;
     }
+    // A blocker only a spec change can lift is the user's to fix: say so once, as for problems.
+    if plan.blocker.as_ref().is_some_and(|b| b.is_terminal()) {
+        let outcome = SyncOutcome::from_plan(&plan);
+        if synced_reason(&resource) != Some(outcome.reason.as_str()) {
+            events::warning(
+                &ctx.shared.recorder,
+                resource.as_ref(),
+                &outcome.reason,
+                "Plan",
+                outcome.message,
+            )
+            .await;
+        }
+    }
     if matches!(plan.action, Some(BidAction::Create(_)))
         && let Some(problem) = create_refused_for_this_spec(&resource)
     {
@@ -862,6 +876,15 @@ async fn remove_finalizer(api: &Api<SpotBid>, resource: &SpotBid) -> Result<(), 
 }
 
 /// Reports a problem only the user can fix, and looks again later.
+/// The reason of the `Synced` condition the resource was last reported with.
+fn synced_reason(resource: &SpotBid) -> Option<&str> {
+    resource
+        .status
+        .as_ref()
+        .and_then(|s| crate::crd::find_condition(&s.conditions, crate::crd::SYNCED))
+        .map(|c| c.reason.as_str())
+}
+
 async fn report_problem(
     api: &Api<SpotBid>,
     resource: &SpotBid,
@@ -869,12 +892,7 @@ async fn report_problem(
     resolved: Option<&Resolved>,
     problem: Problem,
 ) -> Result<Action, Error> {
-    let previous_reason = resource
-        .status
-        .as_ref()
-        .and_then(|s| crate::crd::find_condition(&s.conditions, crate::crd::SYNCED))
-        .map(|c| c.reason.clone());
-    if previous_reason.as_deref() != Some(problem.reason) {
+    if synced_reason(resource) != Some(problem.reason) {
         events::warning(
             &ctx.shared.recorder,
             resource,
