@@ -1,6 +1,6 @@
 //! Secrets: with the operator logging at trace level through Mithril faults, a resource acting
-//! with its own key Secret, a Secret without the key and a bid cancelled behind the operator's
-//! back, neither the operator's API key nor the per-resource key appears in any log line, event,
+//! with its own key Secret, a Secret without the key, bad input Mithril refuses (unknown region
+//! and project) and a bid cancelled behind the operator's back, neither the operator's API key nor the per-resource key appears in any log line, event,
 //! status or metric.
 
 mod fault_support;
@@ -68,12 +68,19 @@ async fn api_keys_appear_in_no_log_event_status_or_metric() {
     api.create(&params, &with_key_ref("keyless", "no-key"))
         .await
         .unwrap();
+    // Bad input Mithril itself refuses, with the team's key: its error answers are logged.
+    let mut unknown_region = with_key_ref("unknown-region", "team-key");
+    unknown_region.spec.region = "mars-north1-a".to_owned();
+    api.create(&params, &unknown_region).await.unwrap();
+    let mut unknown_project = with_key_ref("unknown-project", "team-key");
+    unknown_project.spec.project = "no-such-project".to_owned();
+    api.create(&params, &unknown_project).await.unwrap();
     let placed: BTreeSet<String> = (0..4)
         .map(resource_name)
         .chain(["team".to_owned()])
         .collect();
     wait_for(
-        "the valid resources placed, the keyless one refused",
+        "the valid resources placed, the keyless and unknown ones refused",
         || async {
             let all = spot_bids(&rig).await;
             let with_bid: BTreeSet<String> = all
@@ -81,11 +88,16 @@ async fn api_keys_appear_in_no_log_event_status_or_metric() {
                 .filter(|r| r.status.as_ref().is_some_and(|s| s.bid_fid.is_some()))
                 .filter_map(|r| r.metadata.name.clone())
                 .collect();
-            let keyless_reported = all.iter().any(|r| {
-                r.metadata.name.as_deref() == Some("keyless")
-                    && r.status.as_ref().is_some_and(|s| !s.conditions.is_empty())
-            });
-            with_bid == placed && keyless_reported
+            let reported = |name: &str| {
+                all.iter().any(|r| {
+                    r.metadata.name.as_deref() == Some(name)
+                        && r.status.as_ref().is_some_and(|s| !s.conditions.is_empty())
+                })
+            };
+            with_bid == placed
+                && ["keyless", "unknown-region", "unknown-project"]
+                    .into_iter()
+                    .all(reported)
         },
     )
     .await;
