@@ -11,9 +11,10 @@
 use super::Cause;
 use super::causes::{DUPLICATE, FORBIDDEN, INVALID, REQUIRED};
 use super::cel_rules::{CompiledRule, ENVIRONMENT, RuleReason, RuleTree};
-use super::cel_values::{resource_to_cel, to_cel};
+use super::cel_values::{escape_property, resource_to_cel, to_cel};
 use super::list_types::map_key;
 use super::node::{ListType, SchemaNode};
+use cel::objects::KeyRef;
 use cel::{Context, ExecutionError, Value as CelValue};
 use serde_json::Value;
 
@@ -30,8 +31,38 @@ pub(crate) fn evaluate(
         schema,
         root: true,
     };
-    level.walk(object, old, "", &mut causes);
+    level.walk(object, old, Converted::default(), "", &mut causes);
     causes
+}
+
+/// The CEL values of a level (new and old), when a level above already converted its subtree:
+/// converting once and handing members down keeps a write's cost to one conversion per level
+/// that holds rules, whatever the depth.
+#[derive(Default)]
+struct Converted {
+    new: Option<CelValue>,
+    old: Option<CelValue>,
+}
+
+impl Converted {
+    /// The members at `key` of both maps, for a level below.
+    fn member(&self, key: &str) -> Self {
+        let member = |value: &Option<CelValue>| match value {
+            Some(CelValue::Map(map)) => map.get(&KeyRef::String(key)).cloned(),
+            _ => None,
+        };
+        Self {
+            new: member(&self.new),
+            old: member(&self.old),
+        }
+    }
+}
+
+fn item(list: Option<&CelValue>, index: Option<usize>) -> Option<CelValue> {
+    match (list, index) {
+        (Some(CelValue::List(items)), Some(index)) => items.get(index).cloned(),
+        _ => None,
+    }
 }
 
 struct Level<'a> {
@@ -41,13 +72,30 @@ struct Level<'a> {
 }
 
 impl Level<'_> {
-    fn walk(&self, value: &Value, old: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
+    fn walk(
+        &self,
+        value: &Value,
+        old: Option<&Value>,
+        mut converted: Converted,
+        path: &str,
+        causes: &mut Vec<Cause>,
+    ) {
         if value.is_null() {
             return;
         }
         let old = old.filter(|old| !old.is_null());
         if !self.tree.rules.is_empty() {
-            self.run_rules(value, old, path, causes);
+            let new = converted.new.take().unwrap_or_else(|| self.as_cel(value));
+            let old_cel = match (converted.old.take(), old) {
+                (Some(converted), Some(_)) => Some(converted),
+                (_, Some(old)) => Some(self.as_cel(old)),
+                (_, None) => None,
+            };
+            self.run_rules(&new, old_cel.as_ref(), path, causes);
+            converted = Converted {
+                new: Some(new),
+                old: old_cel,
+            };
         }
         match value {
             Value::Object(fields) => {
@@ -63,7 +111,10 @@ impl Level<'_> {
                         root: false,
                     };
                     let old_child = old.and_then(|old| old.get(name));
-                    level.walk(child, old_child, &join(path, name), causes);
+                    let below = escape_property(name)
+                        .map(|identifier| converted.member(&identifier))
+                        .unwrap_or_default();
+                    level.walk(child, old_child, below, &join(path, name), causes);
                 }
                 if let (Some(subtree), Some(schema)) = (
                     &self.tree.additional_properties,
@@ -79,7 +130,8 @@ impl Level<'_> {
                             continue;
                         }
                         let old_child = old.and_then(|old| old.get(key));
-                        level.walk(child, old_child, &join(path, key), causes);
+                        let below = converted.member(key);
+                        level.walk(child, old_child, below, &join(path, key), causes);
                     }
                 }
             }
@@ -93,35 +145,53 @@ impl Level<'_> {
                     root: false,
                 };
                 let old_items = old.and_then(Value::as_array);
-                for (index, item) in items.iter().enumerate() {
-                    let old_item = match (self.schema.list_type(), old_items) {
+                for (index, item_value) in items.iter().enumerate() {
+                    let old_index = match (self.schema.list_type(), old_items) {
                         (ListType::Map { keys }, Some(old_items)) => {
-                            let identity = map_key(item, keys);
+                            let identity = map_key(item_value, keys);
                             old_items
                                 .iter()
-                                .find(|candidate| map_key(candidate, keys) == identity)
+                                .position(|candidate| map_key(candidate, keys) == identity)
                         }
                         _ => None,
                     };
-                    level.walk(item, old_item, &format!("{path}[{index}]"), causes);
+                    let old_item = old_index.and_then(|at| old_items?.get(at));
+                    let below = Converted {
+                        new: item(converted.new.as_ref(), Some(index)),
+                        old: item(converted.old.as_ref(), old_index),
+                    };
+                    level.walk(
+                        item_value,
+                        old_item,
+                        below,
+                        &format!("{path}[{index}]"),
+                        causes,
+                    );
                 }
             }
             _ => {}
         }
     }
 
-    fn run_rules(&self, value: &Value, old: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
-        let as_cel = |value: &Value| {
-            if self.root {
-                resource_to_cel(value, self.schema)
-            } else {
-                to_cel(value, self.schema)
-            }
-        };
+    fn as_cel(&self, value: &Value) -> CelValue {
+        if self.root {
+            resource_to_cel(value, self.schema)
+        } else {
+            to_cel(value, self.schema)
+        }
+    }
+
+    fn run_rules(
+        &self,
+        value: &CelValue,
+        old: Option<&CelValue>,
+        path: &str,
+        causes: &mut Vec<Cause>,
+    ) {
         let mut context = Context::with_env(ENVIRONMENT.clone());
-        context.add_variable_from_value("self", as_cel(value));
+        context.add_variable_from_value("self", value.clone());
         if let Some(old) = old {
-            context.add_variable_from_value("oldSelf", as_cel(old));
+            context.add_variable_from_value("oldSelf", old.clone());
         }
         let type_name = self.schema.type_().unwrap_or("object");
         let field = if path.is_empty() { "<nil>" } else { path };

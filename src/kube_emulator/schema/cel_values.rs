@@ -8,7 +8,7 @@ use cel::Value as CelValue;
 use cel::objects::Key;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// Words the CEL lexer reserves: a property with one of these names is `__name__` in a rule.
 const RESERVED: &[&str] = &[
@@ -34,6 +34,9 @@ const RESERVED: &[&str] = &[
     "void",
     "while",
 ];
+
+/// The schema of values the schema does not describe (kept unknown fields, untyped items).
+static UNDECLARED: LazyLock<SchemaNode> = LazyLock::new(SchemaNode::default);
 
 /// The CEL identifier of a declared property, or `None` when no rule can name it (Kubernetes
 /// leaves such properties out of `self`).
@@ -79,12 +82,9 @@ pub(crate) fn to_cel(value: &Value, schema: &SchemaNode) -> CelValue {
         }
         Value::String(text) => CelValue::String(Arc::new(text.clone())),
         Value::Array(items) => {
-            let item_schema = schema.items().cloned().unwrap_or_default();
+            let item_schema = schema.items().unwrap_or(&UNDECLARED);
             CelValue::List(Arc::new(
-                items
-                    .iter()
-                    .map(|item| to_cel(item, &item_schema))
-                    .collect(),
+                items.iter().map(|item| to_cel(item, item_schema)).collect(),
             ))
         }
         Value::Object(fields) => {
@@ -97,10 +97,7 @@ pub(crate) fn to_cel(value: &Value, schema: &SchemaNode) -> CelValue {
                 } else if let Some(additional) = schema.additional_properties() {
                     map.insert(Key::from(name.clone()), to_cel(field, additional));
                 } else if schema.preserve_unknown_fields() {
-                    map.insert(
-                        Key::from(name.clone()),
-                        to_cel(field, &SchemaNode::default()),
-                    );
+                    map.insert(Key::from(name.clone()), to_cel(field, &UNDECLARED));
                 }
             }
             CelValue::Map(map.into())
