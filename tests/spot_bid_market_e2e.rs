@@ -413,10 +413,28 @@ async fn a_bid_leaves_a_sold_out_region_and_then_stays_with_its_instances() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pricing_without_a_price_is_reported_and_nothing_is_placed() {
+async fn pricing_the_schema_admits_but_cannot_work_is_reported_and_nothing_is_placed() {
     let h = harness().await;
-    // The schema's structural part admits it (CEL, where evaluated, would refuse it).
-    create(&h, "priceless", json!({"pricing": {"maxPrice": "$10.00"}})).await;
+    // No price at all: the CRD's CEL rule refuses it, naming the field.
+    let priceless: SpotBid = serde_json::from_value(json!({
+        "apiVersion": "mithril.ai/v1alpha1", "kind": "SpotBid",
+        "metadata": {"name": "priceless", "namespace": NS},
+        "spec": {"project": "demo", "region": A, "instanceType": H100, "instanceQuantity": 1,
+                 "pricing": {"maxPrice": "$10.00"}},
+    }))
+    .unwrap();
+    let refused = Api::<SpotBid>::namespaced(h.kube.clone(), NS)
+        .create(&PostParams::default(), &priceless)
+        .await
+        .expect_err("no price");
+    assert!(refused.to_string().contains("limitPrice"), "{refused}");
+    // A fixed limit above the ceiling passes the schema; only the operator can compare prices.
+    create(
+        &h,
+        "priceless",
+        json!({"limitPrice": "$12.00", "pricing": {"maxPrice": "$10.00"}}),
+    )
+    .await;
     let failed = h
         .wait_for::<SpotBid>(NS, "priceless", "InvalidPricing", |r| {
             synced_reason(r) == Some("InvalidPricing")

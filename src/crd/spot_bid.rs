@@ -76,9 +76,6 @@ pub const PRICE_PATTERN: &str = r"^\$(0|[1-9][0-9]{0,5})\.[0-9]{2}$";
 ).message("set exactly one of limitPrice and pricing.strategy"))]
 #[x_kube(validation = Rule::new("!has(self.bidFid) || !has(self.regions)")
     .message("an adopted bid (bidFid) stays in its region: regions cannot be set with bidFid"))]
-// Structural twin of the first CEL rule above, for servers and tools that do not evaluate CEL:
-// a spec names a fixed limit price or a pricing block.
-#[schemars(extend("anyOf" = [{"required": ["limitPrice"]}, {"required": ["pricing"]}]))]
 #[serde(rename_all = "camelCase")]
 pub struct SpotBidSpec {
     /// Mithril project that owns the bid: its name or its `proj_` FID. Immutable.

@@ -2,7 +2,9 @@
 //! Depends on nothing else in this crate.
 //!
 //! What it serves: CustomResourceDefinitions and their custom resources (schema pruning, defaults,
-//! validation as 422 with causes, `fieldValidation`, status subresource, printer columns), and
+//! validation as 422 with causes, CEL validation rules (`x-kubernetes-validations`, with
+//! `oldSelf` transition rules, `messageExpression`, `reason` and `fieldPath`), `fieldValidation`,
+//! status subresource, printer columns), and
 //! schemaless built-ins (Namespaces, Secrets, ConfigMaps, Events in both APIs over one storage,
 //! Leases, ServiceAccounts, Services, Deployments, RBAC kinds). One global resourceVersion; lists
 //! page from one snapshot; watches resume from a resourceVersion within a bounded history (older:
@@ -16,8 +18,13 @@
 //! Not emulated (documented limits):
 //! - authentication, authorization, TLS: every request is allowed; sockets are plain HTTP, meant
 //!   for loopback only;
-//! - admission webhooks, CEL `x-kubernetes-validations`, CRD conversion webhooks (all served
-//!   versions share one storage; only `apiVersion` changes), validation ratcheting;
+//! - admission webhooks, CRD conversion webhooks (all served versions share one storage; only
+//!   `apiVersion` changes), validation ratcheting;
+//! - CEL rules are parsed when the CRD is written (a rule that does not parse refuses the CRD) but
+//!   not type-checked against the schema (a rule naming an undeclared field fails when it runs,
+//!   not when the CRD is written), have no cost budget, and offer the standard library with the
+//!   strings, lists and math extensions only (no Kubernetes `quantity`, `url`, `ip`, `format`
+//!   libraries); `optionalOldSelf` rules run only when an old value exists;
 //! - protobuf: request bodies in protobuf get 415 (kubectl's typed commands such as
 //!   `kubectl create namespace` send it: use `kubectl apply -f`); answers are always JSON;
 //! - foreground and orphan deletion propagation: garbage collection is always background

@@ -2,7 +2,7 @@
 //! registered CustomResourceDefinition.
 
 use super::resources::{ResourceType, built_ins};
-use super::schema::{Cause, CompiledSchema};
+use super::schema::{Cause, CompiledSchema, SchemaError};
 use super::table::PrinterColumn;
 use serde_json::Value;
 use std::sync::Arc;
@@ -142,13 +142,21 @@ pub fn types_from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<Cause>> {
             )));
             continue;
         } else {
-            match CompiledSchema::compile(&raw_schema) {
+            let at = format!("spec.versions[{index}].schema.openAPIV3Schema");
+            match CompiledSchema::try_compile(&raw_schema) {
                 Ok(schema) => schema,
-                Err(message) => {
+                Err(SchemaError::InvalidRules(errors)) => {
+                    causes.extend(errors.into_iter().map(|cause| Cause {
+                        field: format!("{at}{}", cause.field),
+                        ..cause
+                    }));
+                    continue;
+                }
+                Err(error) => {
                     causes.push(Cause {
                         reason: "FieldValueInvalid".into(),
-                        message,
-                        field: format!("spec.versions[{index}].schema.openAPIV3Schema"),
+                        message: error.to_string(),
+                        field: at,
                     });
                     continue;
                 }

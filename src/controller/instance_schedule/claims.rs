@@ -7,6 +7,7 @@
 
 use super::conflicts::{Claim, ScheduleRef, Selection, select};
 use super::resolve::Resolved;
+use super::windows::Schedule;
 use crate::crd::InstanceSchedule;
 use crate::mithril::Instance;
 use crate::observe::ObserverRegistry;
@@ -40,7 +41,9 @@ pub fn own_claim(schedule: &InstanceSchedule, selection: &Selection<'_>) -> Clai
 }
 
 /// The claims of the other schedules in `schedules` on `instances` (the project of `resolved`).
-/// Schedules of other projects, and selectors that do not validate, claim nothing.
+/// Schedules of other projects, and specs that do not validate (selector, windows, time zone,
+/// minimum pause), claim nothing: a schedule that can never act must not keep a valid one from
+/// driving the instances.
 pub async fn other_claims(
     me: &ScheduleRef,
     schedules: &[Arc<InstanceSchedule>],
@@ -52,7 +55,10 @@ pub async fn other_claims(
     let mut claims = Vec::new();
     for other in schedules {
         let other_ref = schedule_ref(other);
-        if other_ref == *me || other.spec.selector.validate().is_err() {
+        if other_ref == *me
+            || other.spec.selector.validate().is_err()
+            || Schedule::from_spec(&other.spec).is_err()
+        {
             continue;
         }
         let same_project = other.spec.project == project

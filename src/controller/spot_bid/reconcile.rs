@@ -229,31 +229,31 @@ async fn find_bid(
         .bid_fid
         .clone()
         .or_else(|| resource.status.as_ref().and_then(|s| s.bid_fid.clone()));
+    let adopted = resource.spec.bid_fid.is_some();
+    // Our own bid that has ended (cancelled outside the operator, or left for another region):
+    // a replacement placed under the same name is the bid to manage now, so look the name up
+    // before trusting it. Without this, a reconcile that read the status from before the
+    // replacement would keep finding the ended bid, place again ("name already used") and
+    // write the ended bid back into the status.
+    let mut ended = None;
     if let Some(fid) = &known_fid {
-        let adopted = resource.spec.bid_fid.is_some();
-        // The status may name a bid this resource has replaced since (moved to another region,
-        // or placed anew after an outside cancel) in a write this copy of the resource predates:
-        // an ended bid of our own is looked up by name again, so that its live successor is found
-        // instead of being placed a second time.
-        let current = |bid: &Bid| adopted || bid.status != BidStatus::Terminated;
-        if let Some(bid) = observer.bid_by_fid(fid) {
-            if current(&bid) {
-                return Ok(Some(bid));
-            }
-        } else if !observer.is_synced() {
-            match resolved.client.get_bid(fid).await {
+        let known = match observer.bid_by_fid(fid) {
+            Some(bid) => Some(bid),
+            None if !observer.is_synced() => match resolved.client.get_bid(fid).await {
                 Ok(bid) => {
                     observer.record_bid(bid.clone());
-                    if current(&bid) {
-                        return Ok(Some(bid));
-                    }
+                    Some(bid)
                 }
-                Err(error) if error.is_not_found() => {}
+                Err(error) if error.is_not_found() => None,
                 Err(error) => return Err(error.into()),
-            }
-        }
-        if adopted {
-            return Ok(None);
+            },
+            None => None,
+        };
+        match known {
+            Some(bid) if adopted || bid.status != BidStatus::Terminated => return Ok(Some(bid)),
+            Some(bid) => ended = Some(bid),
+            None if adopted => return Ok(None),
+            None => {}
         }
     }
     let uid = resource.uid().unwrap_or_default();
@@ -268,11 +268,17 @@ async fn find_bid(
             observer.record_bid(bid.clone());
         }
         ctx.mark_uncertain(&uid, false);
-        return Ok(prefer_live(bids));
+        return Ok(prefer_live(bids.into_iter().chain(ended).collect()));
     }
-    Ok(observer
-        .live_bid_by_name(&resolved.bid_name)
-        .or_else(|| prefer_live(observer.bids_by_name(&resolved.bid_name))))
+    Ok(observer.live_bid_by_name(&resolved.bid_name).or_else(|| {
+        prefer_live(
+            observer
+                .bids_by_name(&resolved.bid_name)
+                .into_iter()
+                .chain(ended)
+                .collect(),
+        )
+    }))
 }
 
 /// Of several bids with one name, the live one, else the newest.
@@ -426,6 +432,25 @@ async fn apply(
         )
         .await;
     }
+    // A blocker only a spec change can lift is the user's to fix: say so once, as for problems.
+    if plan.blocker.as_ref().is_some_and(|b| b.is_terminal()) {
+        let outcome = SyncOutcome::from_plan(&plan);
+        if synced_reason(&resource) != Some(outcome.reason.as_str()) {
+            events::warning(
+                &ctx.shared.recorder,
+                resource.as_ref(),
+                &outcome.reason,
+                "Plan",
+                outcome.message,
+            )
+            .await;
+        }
+    }
+    if matches!(plan.action, Some(BidAction::Create(_)))
+        && let Some(problem) = create_refused_for_this_spec(&resource)
+    {
+        return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
+    }
     let bid = match act(&resource, &resolved, ctx, &plan, observed.as_ref()).await {
         Ok(bid) => bid.or_else(|| observed.clone()),
         Err(Acted::Problem(problem)) => {
@@ -528,6 +553,23 @@ async fn report_raise(
     }
 }
 
+/// Why a create Mithril refused is reported (the condition reason).
+const CREATE_REFUSED: &str = "BidRejected";
+
+/// A create Mithril refused as such (400, 422) is final for the spec it was made from: the same
+/// request would be refused again, so nothing is sent until the spec changes. The refusal is
+/// read back from the status (Synced=False for this generation), so it also holds across
+/// restarts and leader changes.
+fn create_refused_for_this_spec(resource: &SpotBid) -> Option<Problem> {
+    let status = resource.status.as_ref()?;
+    let synced = crate::crd::find_condition(&status.conditions, crate::crd::SYNCED)?;
+    let generation = synced.observed_generation.or(status.observed_generation);
+    (synced.status == crate::crd::ConditionStatus::False
+        && synced.reason == CREATE_REFUSED
+        && generation == resource.metadata.generation)
+        .then(|| Problem::new(CREATE_REFUSED, synced.message.clone()))
+}
+
 /// How an action failed.
 enum Acted {
     /// Mithril refused the request as such (422, 400): retrying the same request cannot help.
@@ -583,7 +625,7 @@ async fn act(
                         error.to_string(),
                     )
                     .await;
-                    Err(refusal_or_failure(error, "BidRejected"))
+                    Err(refusal_or_failure(error, CREATE_REFUSED))
                 }
             }
         }
@@ -849,6 +891,15 @@ async fn remove_finalizer(api: &Api<SpotBid>, resource: &SpotBid) -> Result<(), 
 }
 
 /// Reports a problem only the user can fix, and looks again later.
+/// The reason of the `Synced` condition the resource was last reported with.
+fn synced_reason(resource: &SpotBid) -> Option<&str> {
+    resource
+        .status
+        .as_ref()
+        .and_then(|s| crate::crd::find_condition(&s.conditions, crate::crd::SYNCED))
+        .map(|c| c.reason.as_str())
+}
+
 async fn report_problem(
     api: &Api<SpotBid>,
     resource: &SpotBid,
@@ -856,12 +907,7 @@ async fn report_problem(
     resolved: Option<&Resolved>,
     problem: Problem,
 ) -> Result<Action, Error> {
-    let previous_reason = resource
-        .status
-        .as_ref()
-        .and_then(|s| crate::crd::find_condition(&s.conditions, crate::crd::SYNCED))
-        .map(|c| c.reason.clone());
-    if previous_reason.as_deref() != Some(problem.reason) {
+    if synced_reason(resource) != Some(problem.reason) {
         events::warning(
             &ctx.shared.recorder,
             resource,

@@ -160,7 +160,9 @@ pub fn status(
 
     status.phase = Some(phase);
     status.bid_name = bid_name.map(str::to_owned).or(status.bid_name);
-    status.bid_fid = observed.bid.map(|bid| bid.fid.clone());
+    // A bid the resource owns is never forgotten: when none is observed (Mithril unreachable,
+    // the project or key unusable), the last one known stays, so it is found again.
+    status.bid_fid = observed.bid.map(|bid| bid.fid.clone()).or(status.bid_fid);
     status.limit_price = observed.bid.map(|bid| bid.limit_price.to_string());
     status.current_price = match phase {
         SpotBidPhase::Allocated | SpotBidPhase::Preempting => {

@@ -325,6 +325,39 @@ fn a_terminal_failure_without_a_bid_is_failed() {
 }
 
 #[test]
+fn a_failure_that_observes_no_bid_keeps_the_bid_fid() {
+    let bid = bid(BidStatus::Open);
+    let observed = Observation {
+        bid: Some(&bid),
+        instances: &[],
+        clearing_price: None,
+        market: None,
+    };
+    let placed = status(
+        None,
+        &spec(2),
+        Some(1),
+        None,
+        observed,
+        &SyncOutcome::in_sync(),
+        at(0),
+    );
+    // The project became one the key cannot see: nothing is observed, the FID stays.
+    let sync = SyncOutcome::failed("ProjectNotFound", "Mithril has no project \"other\"", true);
+    let failed = status(
+        Some(&placed),
+        &spec(2),
+        Some(2),
+        None,
+        Observation::default(),
+        &sync,
+        at(1),
+    );
+    assert_eq!(failed.bid_fid.as_deref(), Some("bid_0123456789abcdef"));
+    assert_eq!(condition(&failed, SYNCED).reason, "ProjectNotFound");
+}
+
+#[test]
 fn a_transient_failure_keeps_the_observed_phase() {
     let bid = bid(BidStatus::Allocated);
     let sync = SyncOutcome::failed(

@@ -14,6 +14,22 @@ pub(crate) const NOT_SUPPORTED: &str = "FieldValueNotSupported";
 pub(crate) const DUPLICATE: &str = "FieldValueDuplicate";
 pub(crate) const TOO_LONG: &str = "FieldValueTooLong";
 pub(crate) const TOO_MANY: &str = "FieldValueTooMany";
+pub(crate) const FORBIDDEN: &str = "FieldValueForbidden";
+
+/// Whether a schema failure keeps kube-apiserver from evaluating CEL rules: wrong types, missing
+/// required fields, values outside an enum, too long strings, too many items or properties.
+pub(crate) fn blocks_rules(reason: &str) -> bool {
+    [NOT_SUPPORTED, REQUIRED, TOO_LONG, TOO_MANY, TYPE_INVALID].contains(&reason)
+}
+
+/// The cause kube-apiserver adds when [`blocks_rules`] held for another cause.
+pub(crate) fn rules_not_checked() -> Cause {
+    Cause {
+        reason: INVALID.to_owned(),
+        message: "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".to_owned(),
+        field: "<nil>".to_owned(),
+    }
+}
 
 /// The message of an Invalid (422) error, as kube-apiserver composes it from the causes:
 /// `SpotBid.mithril.ai "x" is invalid: spec.region: Required value` for one cause,

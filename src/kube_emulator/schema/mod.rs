@@ -2,13 +2,18 @@
 //! with kube-apiserver's (apiextensions-apiserver) semantics and error wording.
 //!
 //! On every write of a custom resource the server calls, in order:
-//! [`CompiledSchema::prune_and_default`] then [`CompiledSchema::validate`].
+//! [`CompiledSchema::prune_and_default`] then [`CompiledSchema::validate`], which also evaluates
+//! the CEL validation rules (`x-kubernetes-validations`, compiled once with the schema) when the
+//! object passed the checks that block them upstream (types, required fields, enums, sizes).
 //!
-//! Not evaluated: CEL rules (`x-kubernetes-validations`) are accepted in schemas and ignored;
-//! validation ratcheting (unchanged invalid fields of an update pass upstream) is not done:
-//! every write is validated whole, as a create is.
+//! Not done: validation ratcheting (unchanged invalid fields of an update pass upstream): every
+//! write is validated whole, as a create is; CEL rules are parsed but not type-checked against
+//! the schema, have no cost budget, and `optionalOldSelf` rules run only when an old value exists.
 
 mod causes;
+mod cel_eval;
+mod cel_rules;
+mod cel_values;
 mod dialect;
 mod list_types;
 mod node;
@@ -18,6 +23,7 @@ mod structural;
 pub use causes::invalid_message;
 pub use node::{ListType, MapType, SchemaNode};
 
+use cel_rules::RuleTree;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -41,6 +47,18 @@ pub enum SchemaError {
     /// The schema is structural but not a schema the validator can compile (e.g. a bad `pattern`).
     #[error("openAPIV3Schema: Invalid value: {0}")]
     Uncompilable(String),
+    /// Validation rules that cannot be served, one cause each; fields are paths below
+    /// `openAPIV3Schema`, e.g. `.properties[spec].x-kubernetes-validations[0].rule`.
+    #[error("{}", render_rule_errors(.0))]
+    InvalidRules(Vec<Cause>),
+}
+
+fn render_rule_errors(errors: &[Cause]) -> String {
+    let rendered: Vec<String> = errors
+        .iter()
+        .map(|cause| format!("openAPIV3Schema{}: {}", cause.field, cause.message))
+        .collect();
+    render_violations(&rendered)
 }
 
 fn render_violations(violations: &[String]) -> String {
@@ -58,6 +76,7 @@ pub struct CompiledSchema {
     /// The schema in plain JSON Schema, which `validator` was built from (error causes read it).
     translated: Arc<Value>,
     validator: Arc<jsonschema::Validator>,
+    rules: Arc<RuleTree>,
 }
 
 impl std::fmt::Debug for CompiledSchema {
@@ -86,11 +105,13 @@ impl CompiledSchema {
             .should_ignore_unknown_formats(true)
             .build(&translated)
             .map_err(|error| SchemaError::Uncompilable(error.to_string()))?;
+        let rules = RuleTree::compile(open_api_v3_schema).map_err(SchemaError::InvalidRules)?;
         Ok(Self {
             raw: open_api_v3_schema.clone(),
             root: SchemaNode::parse(open_api_v3_schema),
             translated: Arc::new(translated),
             validator: Arc::new(validator),
+            rules: Arc::new(rules),
         })
     }
 
@@ -111,14 +132,27 @@ impl CompiledSchema {
         prune::default_resource(object, &self.root);
     }
 
-    /// Validates the object (already pruned and defaulted). Empty when valid.
-    pub fn validate(&self, object: &Value) -> Vec<Cause> {
+    /// Validates the object (already pruned and defaulted); `old` is the stored object on an
+    /// update (transition rules compare with it). Empty when valid.
+    pub fn validate(&self, object: &Value, old: Option<&Value>) -> Vec<Cause> {
         let mut found: Vec<Cause> = self
             .validator
             .iter_errors(object)
             .map(|error| causes::from_validation_error(&error, &self.translated, object))
             .collect();
         list_types::duplicates(object, &self.root, "", &mut found);
+        if self.rules.is_empty() {
+            return found;
+        }
+        if found
+            .iter()
+            .any(|cause| causes::blocks_rules(&cause.reason))
+        {
+            // kube-apiserver does not run rules on an object of the wrong shape, and says so.
+            found.push(causes::rules_not_checked());
+        } else {
+            found.extend(cel_eval::evaluate(&self.rules, &self.root, object, old));
+        }
         found
     }
 }

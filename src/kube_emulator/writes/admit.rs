@@ -43,7 +43,7 @@ pub(super) fn admit(
             fields = unknown.join(", ")
         )));
     }
-    let causes: Vec<Cause> = schema.validate(object);
+    let causes: Vec<Cause> = schema.validate(object, old);
     if !causes.is_empty() {
         return Err(ApiError::invalid(rt, &name, &causes));
     }
