@@ -29,6 +29,58 @@ impl RequestCounts {
     }
 }
 
+/// Reconciles per trigger (`Kind: reason`), from the operator's `reconcile_triggers_total`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TriggerCounts(pub BTreeMap<String, u64>);
+
+impl TriggerCounts {
+    /// Reads every `reconcile_triggers_total` sample of an exposition.
+    pub fn from_exposition(exposition: &str) -> Self {
+        let mut counts = BTreeMap::new();
+        for line in exposition.lines().filter(|line| !line.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Some((metric, labels)) = series.split_once('{') else {
+                continue;
+            };
+            if !metric.ends_with("reconcile_triggers_total") {
+                continue;
+            }
+            let label = |name: &str| {
+                let start = labels.find(&format!("{name}=\""))? + name.len() + 2;
+                let end = labels[start..].find('"')? + start;
+                Some(labels[start..end].to_owned())
+            };
+            let (Some(kind), Some(reason), Ok(value)) =
+                (label("kind"), label("reason"), value.parse::<f64>())
+            else {
+                continue;
+            };
+            *counts.entry(format!("{kind}: {reason}")).or_insert(0) += value as u64;
+        }
+        Self(counts)
+    }
+
+    /// What was counted since `earlier`.
+    pub fn since(&self, earlier: &TriggerCounts) -> TriggerCounts {
+        TriggerCounts(
+            self.0
+                .iter()
+                .map(|(key, count)| {
+                    let before = earlier.0.get(key).copied().unwrap_or(0);
+                    (key.clone(), count.saturating_sub(before))
+                })
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, trigger: &str) -> u64 {
+        self.0.get(trigger).copied().unwrap_or(0)
+    }
+}
+
 /// The median and 99th percentile of timed samples.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Latencies {
@@ -69,6 +121,9 @@ pub struct Figures {
     pub steady: RequestCounts,
     pub steady_resyncs: u32,
     pub reconciles_steady: u64,
+    /// Reconciles by trigger while converging and in the steady window.
+    pub triggers_convergence: TriggerCounts,
+    pub triggers_steady: TriggerCounts,
     pub peak_rss_bytes: u64,
     pub cpu_seconds: f64,
     pub edit_to_patch: Latencies,
@@ -146,6 +201,33 @@ pub fn endpoint_table(run: &Figures) -> String {
     out
 }
 
+/// Reconciles per trigger, converging and steady, one table per size.
+pub fn trigger_table(run: &Figures) -> String {
+    let mut triggers: Vec<&String> = run
+        .triggers_convergence
+        .0
+        .keys()
+        .chain(run.triggers_steady.0.keys())
+        .collect();
+    triggers.sort();
+    triggers.dedup();
+    let per_resource = |count: u64| count as f64 / run.resources.max(1) as f64;
+    let mut out = format!(
+        "Reconciles by trigger, N = {}\n\n| Trigger | Converging | per resource | Steady |\n|---|---:|---:|---:|\n",
+        run.resources
+    );
+    for trigger in triggers {
+        let converging = run.triggers_convergence.get(trigger);
+        let _ = writeln!(
+            out,
+            "| {trigger} | {converging} | {:.2} | {} |",
+            per_resource(converging),
+            run.triggers_steady.get(trigger),
+        );
+    }
+    out
+}
+
 /// Sums every sample of a Prometheus counter (all label sets) in the text exposition format.
 /// Matches the name with or without a namespace prefix (`mithril_operator_reconciles_total`).
 pub fn sum_metric(exposition: &str, name: &str) -> f64 {
@@ -184,5 +266,22 @@ mod tests {
     fn sums_a_counter_over_its_label_sets() {
         let text = "# HELP reconciles Reconciles run\n# TYPE reconciles counter\nmithril_operator_reconciles_total{controller=\"spotbid\"} 12\nreconciles_total{controller=\"other\"} 3\nreconcile_errors_total{controller=\"spotbid\"} 9\n";
         assert_eq!(sum_metric(text, "reconciles_total"), 15.0);
+    }
+
+    #[test]
+    fn reads_reconcile_triggers_by_kind_and_reason() {
+        let before = TriggerCounts::from_exposition(
+            "mithril_operator_reconcile_triggers_total{kind=\"SpotBid\",reason=\"object updated\"} 2\n",
+        );
+        let after = TriggerCounts::from_exposition(
+            "# TYPE mithril_operator_reconcile_triggers counter\n\
+             mithril_operator_reconcile_triggers_total{kind=\"SpotBid\",reason=\"object updated\"} 5\n\
+             mithril_operator_reconcile_triggers_total{kind=\"SpotBid\",reason=\"unknown\"} 4\n\
+             mithril_operator_reconciles_total{controller=\"spotbid\"} 9\n",
+        );
+        let since = after.since(&before);
+        assert_eq!(since.get("SpotBid: object updated"), 3);
+        assert_eq!(since.get("SpotBid: unknown"), 4);
+        assert_eq!(since.0.len(), 2);
     }
 }

@@ -25,7 +25,7 @@ pub mod workload;
 pub mod world;
 
 pub use error::BenchError;
-pub use figures::{Figures, Latencies, RequestCounts, sum_metric};
+pub use figures::{Figures, Latencies, RequestCounts, TriggerCounts, sum_metric};
 pub use measure::{BENCH_API_KEY, RunSettings};
 pub use operator_process::{Election, OperatorProcess, OperatorSpec, ProcessUsage};
 pub use rig::Rig;
@@ -136,6 +136,7 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         let figures = measure::run(&settings, resources).await?;
         println!();
         println!("{}", figures::endpoint_table(&figures));
+        println!("{}", figures::trigger_table(&figures));
         runs.push(figures);
     }
     println!("{}", figures::summary_table(&runs));
