@@ -119,7 +119,11 @@ pub struct Figures {
     pub convergence: RequestCounts,
     pub reconciles_convergence: u64,
     pub steady: RequestCounts,
+    /// The steady window: this many Kubernetes resync intervals.
     pub steady_resyncs: u32,
+    /// The operator's Mithril observation (poll) interval and Kubernetes resync interval.
+    pub poll_interval: Duration,
+    pub resync_interval: Duration,
     pub reconciles_steady: u64,
     /// Reconciles by trigger while converging and in the steady window.
     pub triggers_convergence: TriggerCounts,
@@ -135,12 +139,25 @@ impl Figures {
         self.ready.as_secs_f64() / self.floor.as_secs_f64().max(f64::EPSILON)
     }
 
-    /// Mithril requests per resync in the steady state.
+    /// Mithril observation cycles in the steady window (the window over the poll interval).
+    pub fn steady_cycles(&self) -> f64 {
+        let window = self.resync_interval.as_secs_f64() * f64::from(self.steady_resyncs.max(1));
+        (window / self.poll_interval.as_secs_f64().max(f64::EPSILON)).max(1.0)
+    }
+
+    /// Mithril requests per observation cycle in the steady state: the operator's resync against
+    /// Mithril (one paged list of bids, the unsettled instances, the market).
+    pub fn steady_per_cycle(&self) -> f64 {
+        self.steady.total() as f64 / self.steady_cycles()
+    }
+
+    /// Mithril requests per Kubernetes resync interval in the steady state. The resync's
+    /// reconciles read the observers' cache, so this is the cycles that fit in one interval.
     pub fn steady_per_resync(&self) -> f64 {
         self.steady.total() as f64 / f64::from(self.steady_resyncs.max(1))
     }
 
-    /// The steady-state goal: one paged bid list plus two requests per resync.
+    /// The steady-state goal per observation cycle: one paged bid list plus two requests.
     pub fn steady_goal(&self) -> u64 {
         self.resources.div_ceil(100) as u64 + 2
     }
@@ -149,19 +166,20 @@ impl Figures {
 /// The summary table (Markdown), one row per size.
 pub fn summary_table(runs: &[Figures]) -> String {
     let mut out = String::new();
-    out.push_str("| N | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / resync (goal) | Reconciles converging / steady | Peak RSS (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) |\n");
-    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| N | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / observation cycle (goal) | Mithril req. / Kubernetes resync | Reconciles converging / steady | Peak RSS (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for run in runs {
         let _ = writeln!(
             out,
-            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} ({}) | {} / {} | {:.1} | {:.2} | {} / {} | {} / {} |",
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} ({}) | {:.1} | {} / {} | {:.1} | {:.2} | {} / {} | {} / {} |",
             run.resources,
             run.ready.as_secs_f64(),
             run.floor.as_secs_f64(),
             run.ratio(),
             run.convergence.total(),
-            run.steady_per_resync(),
+            run.steady_per_cycle(),
             run.steady_goal(),
+            run.steady_per_resync(),
             run.reconciles_convergence,
             run.reconciles_steady,
             run.peak_rss_bytes as f64 / (1024.0 * 1024.0),
@@ -186,15 +204,20 @@ pub fn endpoint_table(run: &Figures) -> String {
     endpoints.sort();
     endpoints.dedup();
     let mut out = format!(
-        "Mithril requests per endpoint, N = {} (steady window: {} resyncs)\n\n| Endpoint | Converging | Steady | Steady / resync |\n|---|---:|---:|---:|\n",
-        run.resources, run.steady_resyncs
+        "Mithril requests per endpoint, N = {} (steady window: {} Kubernetes resyncs of {:?} = {:.0} observation cycles of {:?})\n\n| Endpoint | Converging | Steady | Steady / observation cycle | Steady / Kubernetes resync |\n|---|---:|---:|---:|---:|\n",
+        run.resources,
+        run.steady_resyncs,
+        run.resync_interval,
+        run.steady_cycles(),
+        run.poll_interval
     );
     for endpoint in endpoints {
         let steady = run.steady.get(endpoint);
         let _ = writeln!(
             out,
-            "| `{endpoint}` | {} | {steady} | {:.1} |",
+            "| `{endpoint}` | {} | {steady} | {:.1} | {:.1} |",
             run.convergence.get(endpoint),
+            steady as f64 / run.steady_cycles(),
             steady as f64 / f64::from(run.steady_resyncs.max(1)),
         );
     }

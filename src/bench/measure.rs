@@ -114,6 +114,8 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
         reconciles_convergence: reconciles_converged - reconciles_before,
         steady,
         steady_resyncs: settings.steady_resyncs,
+        poll_interval: settings.poll_interval,
+        resync_interval: settings.resync_interval,
         reconciles_steady,
         triggers_convergence: triggers_converged.since(&triggers_before),
         triggers_steady,
