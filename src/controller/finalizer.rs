@@ -8,8 +8,9 @@
 //!
 //! The reconcile's object comes from the controller's cache, which may not yet show a finalizer
 //! added a moment ago (a Mithril change can wake the resource before the watch delivers the
-//! patch). The patch then fails its `test`; the object is read again and, if it carries the
-//! finalizer, used as it is instead of failing the reconcile.
+//! patch). The patch then fails its `test`; that is no failure of the reconcile (no error, no
+//! warning): it is tried again shortly, when the cache has caught up. (Reading the object back
+//! instead would need `get` on the resource, which the operator's role does not grant.)
 
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -19,6 +20,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How soon a reconcile whose cached object was behind the server runs again: the watch
+/// delivers the newer object within milliseconds.
+const CACHE_BEHIND_RETRY: Duration = Duration::from_secs(1);
 
 /// Runs `reconcile` for `object` under the finalizer `name`: adds it first when missing (and
 /// carries on with the patched object), and removes it after a successful cleanup. A resource
@@ -52,7 +58,10 @@ where
         // Being deleted and never guarded (or already cleaned up): nothing of ours to undo.
         (None, true) => Ok(Action::await_change()),
         (None, false) => {
-            let object = add(api, name, &object).await?;
+            let Some(object) = add(api, name, &object).await? else {
+                tracing::debug!(object = %object.name_any(), "cached object behind the server; finalizer not added yet");
+                return Ok(Action::requeue(CACHE_BEHIND_RETRY));
+            };
             if object.meta().deletion_timestamp.is_some() {
                 // Deleted in the meantime: the next reconcile (the deletion's watch event) cleans up.
                 return Ok(Action::await_change());
@@ -64,8 +73,9 @@ where
     }
 }
 
-/// Adds the finalizer unless the stored object already has it; returns the stored object.
-async fn add<K, E>(api: &Api<K>, name: &str, object: &K) -> Result<K, Error<E>>
+/// Adds the finalizer; returns the stored object, or `None` when `object` (from the cache) is
+/// behind the stored one (the patch's `test` failed).
+async fn add<K, E>(api: &Api<K>, name: &str, object: &K) -> Result<Option<K>, Error<E>>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
     E: std::error::Error + 'static,
@@ -95,16 +105,8 @@ where
         )
         .await
     {
-        Ok(patched) => Ok(patched),
-        Err(error) if is_stale(&error) => {
-            // The cache was behind the server: look at the object as stored.
-            let current = api.get(&object_name).await.map_err(Error::AddFinalizer)?;
-            if current.finalizers().iter().any(|f| f == name) {
-                Ok(current)
-            } else {
-                Err(Error::AddFinalizer(error))
-            }
-        }
+        Ok(patched) => Ok(Some(patched)),
+        Err(error) if is_stale(&error) => Ok(None),
         Err(error) => Err(Error::AddFinalizer(error)),
     }
 }
