@@ -2,7 +2,7 @@
 //! bids placed directly with the Mithril client), the steady state, and two latencies.
 
 use super::error::BenchError;
-use super::figures::{Figures, Latencies, RequestCounts};
+use super::figures::{Figures, Latencies, RequestCounts, TriggerCounts};
 use super::operator_process::{OperatorProcess, OperatorSpec};
 use super::rig::Rig;
 use super::workload::{self, NAMESPACE, resource_name};
@@ -77,6 +77,7 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
     // Convergence: apply everything, wait until every resource is Ready.
     rig.sim.reset_counters();
     let reconciles_before = reconciles(&operator).await?;
+    let triggers_before = triggers(&operator).await?;
     let started = Instant::now();
     workload::apply(&rig.kube, resources, usize::from(settings.concurrency)).await?;
     workload::wait_for_count(
@@ -90,12 +91,14 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
     let ready = started.elapsed();
     let convergence = RequestCounts::from_counters(&rig.sim.counters());
     let reconciles_converged = reconciles(&operator).await?;
+    let triggers_converged = triggers(&operator).await?;
 
     // Steady state: nothing changes for several resyncs.
     rig.sim.reset_counters();
     tokio::time::sleep(settings.resync_interval * settings.steady_resyncs).await;
     let steady = RequestCounts::from_counters(&rig.sim.counters());
     let reconciles_steady = reconciles(&operator).await? - reconciles_converged;
+    let triggers_steady = triggers(&operator).await?.since(&triggers_converged);
 
     let edit_to_patch = edit_to_patch(&rig, settings, resources).await?;
     let change_to_status = change_to_status(&rig, settings, resources).await?;
@@ -111,7 +114,11 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
         reconciles_convergence: reconciles_converged - reconciles_before,
         steady,
         steady_resyncs: settings.steady_resyncs,
+        poll_interval: settings.poll_interval,
+        resync_interval: settings.resync_interval,
         reconciles_steady,
+        triggers_convergence: triggers_converged.since(&triggers_before),
+        triggers_steady,
         peak_rss_bytes: usage.peak_rss_bytes,
         cpu_seconds: usage.cpu_seconds,
         edit_to_patch,
@@ -268,6 +275,10 @@ async fn wait_until(
 }
 
 /// Reconciles the operator ran so far, summed over controllers, from its `/metrics`.
+async fn triggers(operator: &OperatorProcess) -> Result<TriggerCounts, BenchError> {
+    Ok(TriggerCounts::from_exposition(&operator.metrics().await?))
+}
+
 async fn reconciles(operator: &OperatorProcess) -> Result<u64, BenchError> {
     Ok(super::figures::sum_metric(&operator.metrics().await?, "reconciles_total") as u64)
 }

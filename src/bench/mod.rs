@@ -9,7 +9,8 @@
 //! - times the floor: the same N bids placed directly with the Mithril client at the same
 //!   concurrency on a fresh simulator, polled at the operator's interval until every instance runs;
 //! - counts Mithril requests per endpoint while converging and over a steady window of several
-//!   resyncs, and the operator's reconciles (its `/metrics`);
+//!   resyncs (reported per observation cycle and per Kubernetes resync), and the operator's
+//!   reconciles by trigger (its `/metrics`);
 //! - times spec edits to the bid's PATCH on Mithril, and bids cancelled on Mithril to the status
 //!   showing it;
 //! - reads the operator's peak RSS (`VmHWM`) and CPU time from `/proc`.
@@ -25,7 +26,7 @@ pub mod workload;
 pub mod world;
 
 pub use error::BenchError;
-pub use figures::{Figures, Latencies, RequestCounts, sum_metric};
+pub use figures::{Figures, Latencies, RequestCounts, TriggerCounts, sum_metric};
 pub use measure::{BENCH_API_KEY, RunSettings};
 pub use operator_process::{Election, OperatorProcess, OperatorSpec, ProcessUsage};
 pub use rig::Rig;
@@ -52,10 +53,12 @@ pub struct BenchArgs {
     /// Simulated seconds per real second (a clearing every 10 simulated seconds).
     #[arg(long, default_value_t = 10.0)]
     pub time_scale: f64,
-    /// The operator's Mithril poll interval (the floor polls as often).
+    /// The operator's Mithril poll interval: one observation cycle (the operator's resync against
+    /// Mithril: paged lists of bids and instances) each (the floor polls as often).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
-    /// The operator's resync interval.
+    /// The operator's Kubernetes resync interval (every resource requeued; served from the
+    /// observers' cache, no Mithril request).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub resync_interval: Duration,
     /// Resyncs the steady-state window lasts.
@@ -136,6 +139,7 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         let figures = measure::run(&settings, resources).await?;
         println!();
         println!("{}", figures::endpoint_table(&figures));
+        println!("{}", figures::trigger_table(&figures));
         runs.push(figures);
     }
     println!("{}", figures::summary_table(&runs));

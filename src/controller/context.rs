@@ -2,10 +2,11 @@
 
 use super::api_keys::ApiKeys;
 use super::backoff::Backoffs;
+use super::events::Recorder;
 use crate::observe::ObserverRegistry;
 use crate::runtime::metrics::Metrics;
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use std::sync::Arc;
 use std::time::Duration;
 

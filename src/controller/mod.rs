@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod finalizer;
 pub mod instance_schedule;
 pub mod spot_bid;
 pub mod status;

@@ -1,7 +1,7 @@
 //! The in-memory picture of one project on Mithril: bids, instances and market prices, with the
 //! indexes the read API needs.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::mithril::{Auction, Bid, BidStatus, Instance, InstanceStatus, Price};
 
@@ -102,19 +102,33 @@ impl Snapshot {
 
     /// Replaces every bid with `bids`, except those for which `keep_cached` holds and a cached
     /// version exists: that version stays (it was written after the list was read).
+    ///
+    /// In place: the old and the new picture never both exist whole (at 10,000 bids that would
+    /// be megabytes at every cycle).
     pub(crate) fn replace_bids(&mut self, bids: Vec<Bid>, keep_cached: impl Fn(&str) -> bool) {
-        let old = std::mem::take(&mut self.bids);
-        self.names.clear();
+        let gone: Vec<String> = {
+            let listed: HashSet<&str> = bids.iter().map(|bid| bid.fid.as_str()).collect();
+            self.bids
+                .keys()
+                .filter(|fid| !listed.contains(fid.as_str()) && !keep_cached(fid))
+                .cloned()
+                .collect()
+        };
+        for fid in gone {
+            if let Some(bid) = self.bids.remove(&fid) {
+                self.unindex_name(&bid.name, &fid);
+            }
+        }
         for bid in bids {
-            if !(keep_cached(&bid.fid) && old.contains_key(&bid.fid)) {
+            if !(keep_cached(&bid.fid) && self.bids.contains_key(&bid.fid)) {
                 self.put_bid(bid);
             }
         }
-        for (fid, bid) in old {
-            if keep_cached(&fid) {
-                self.put_bid(bid);
-            }
-        }
+    }
+
+    /// Every bid.
+    pub(crate) fn bids(&self) -> impl Iterator<Item = &Bid> {
+        self.bids.values()
     }
 
     /// Adds or replaces instances.

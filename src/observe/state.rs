@@ -69,26 +69,36 @@ impl State {
     }
 
     /// Recomputes everything reported and returns what changed since the last report, sorted.
+    ///
+    /// Bid fingerprints are updated in place rather than rebuilt: one set of them at a time.
     pub(crate) fn diff_all(&mut self) -> Vec<Change> {
-        let fingerprints = self.snapshot.fingerprints();
-        let reserved = self.snapshot.reserved_statuses();
         let mut changes = Vec::new();
-        for (fid, fingerprint) in &fingerprints {
-            if self.fingerprints.get(fid) != Some(fingerprint) {
+        for bid in self.snapshot.bids() {
+            let fingerprint = self.snapshot.fingerprint(bid);
+            match self.fingerprints.get_mut(&bid.fid) {
+                Some(known) if *known == fingerprint => continue,
+                Some(known) => *known = fingerprint,
+                None => {
+                    self.fingerprints.insert(bid.fid.clone(), fingerprint);
+                }
+            }
+            changes.push(Change::BidChanged {
+                fid: bid.fid.clone(),
+                name: bid.name.clone(),
+            });
+        }
+        let snapshot = &self.snapshot;
+        self.fingerprints.retain(|fid, fingerprint| {
+            let present = snapshot.bid(fid).is_some();
+            if !present {
                 changes.push(Change::BidChanged {
                     fid: fid.clone(),
                     name: fingerprint.name().to_owned(),
                 });
             }
-        }
-        for (fid, fingerprint) in &self.fingerprints {
-            if !fingerprints.contains_key(fid) {
-                changes.push(Change::BidChanged {
-                    fid: fid.clone(),
-                    name: fingerprint.name().to_owned(),
-                });
-            }
-        }
+            present
+        });
+        let reserved = self.snapshot.reserved_statuses();
         for (fid, current) in &reserved {
             if self.reserved.get(fid) != Some(current) {
                 changes.push(Change::InstanceChanged {
@@ -105,7 +115,6 @@ impl State {
                 });
             }
         }
-        self.fingerprints = fingerprints;
         self.reserved = reserved;
         changes.sort_by(|a, b| change_key(a).cmp(&change_key(b)));
         changes

@@ -11,17 +11,27 @@ impl MithrilObserver {
     /// Records a bid as answered by a create or update. Emits [`super::Change::BidChanged`] when
     /// it differs from what was last reported; returns whether it did.
     pub fn record_bid(&self, bid: Bid) -> bool {
-        let fid = bid.fid.clone();
-        let change = {
-            let mut state = self.write();
-            let epoch = state.next_write();
-            state.written_bids.insert(fid.clone(), epoch);
-            state.snapshot.put_bid(bid);
-            state.refresh_bid(&fid)
-        };
+        let change = self.put_written_bid(bid);
         let changed = change.is_some();
         self.emit(change.into_iter().collect());
         changed
+    }
+
+    /// Records a bid as answered by the caller's own create or update, waking nobody: the caller
+    /// reports what it wrote itself, and a wake-up would only make it reconcile again to find
+    /// nothing to do. The bid counts as reported, so the next cycle wakes the caller only if
+    /// Mithril moves it on from here. Returns whether it differed from what was last reported.
+    pub fn record_own_bid(&self, bid: Bid) -> bool {
+        self.put_written_bid(bid).is_some()
+    }
+
+    fn put_written_bid(&self, bid: Bid) -> Option<super::Change> {
+        let fid = bid.fid.clone();
+        let mut state = self.write();
+        let epoch = state.next_write();
+        state.written_bids.insert(fid.clone(), epoch);
+        state.snapshot.put_bid(bid);
+        state.refresh_bid(&fid)
     }
 
     /// Records a successful cancellation: the bid is terminated, and the next cycle lists its

@@ -1,4 +1,4 @@
-//! Prometheus metrics (prometheus-client): reconciles, Mithril requests, resources by phase, leadership.
+//! Prometheus metrics (prometheus-client): reconciles (and their triggers), Mithril requests, resources by phase, leadership.
 //!
 //! Label values are bounded: controller names, phases, error reasons and Mithril path templates
 //! (never FIDs or resource names), so cardinality stays fixed at any scale.
@@ -88,6 +88,11 @@ impl Metrics {
             "reconciles",
             "Reconciles run, per controller",
             reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_triggers",
+            "Reconciles started, per resource kind and kube-runtime trigger reason",
+            super::reconcile_triggers::TRIGGERS.clone(),
         );
         registry.register(
             "reconcile_errors",

@@ -4,5 +4,6 @@
 pub mod health;
 pub mod leader;
 pub mod metrics;
+pub mod reconcile_triggers;
 pub mod shutdown;
 pub mod telemetry;

@@ -9,6 +9,7 @@ use super::pricing::{PriceReason, PricingPolicy, RaiseMemory};
 use super::regions::{RegionMarket, RegionPolicy};
 use super::report::{Observation, SyncOutcome, preemption_count, status};
 use crate::controller::error::mithril_reason;
+use crate::controller::finalizer::with_finalizer;
 use crate::controller::{Context, Error, Problem, events, status::apply_status};
 use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
 use crate::mithril::{
@@ -18,7 +19,7 @@ use crate::mithril::{
 use crate::observe::{MithrilObserver, ObserveError};
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use std::collections::HashSet;
@@ -127,7 +128,8 @@ async fn reconcile_resource(resource: Arc<SpotBid>, ctx: &SpotBidContext) -> Res
     if annotated(&resource, OBSERVE_ONLY_ANNOTATION) {
         return observe_only(&api, resource, ctx).await;
     }
-    finalizer(&api, FINALIZER, resource, |event| async {
+    // The finalizer is added and the bid placed in one reconcile.
+    with_finalizer(&api, FINALIZER, resource, |event| async {
         match event {
             FinalizerEvent::Apply(resource) => apply(&api, resource, ctx).await,
             FinalizerEvent::Cleanup(resource) => cleanup(&api, resource, ctx).await,
@@ -599,7 +601,8 @@ async fn act(
             };
             match resolved.client.create_bid(request, &key).await {
                 Ok(bid) => {
-                    resolved.observer.record_bid(bid.clone());
+                    // This reconcile reports the bid: no wake-up for it.
+                    resolved.observer.record_own_bid(bid.clone());
                     let note = format!(
                         "placed bid {} for {} x {} in {} at a limit of {}",
                         bid.fid,
@@ -632,7 +635,8 @@ async fn act(
         Some(BidAction::Update { fid, request }) => {
             match resolved.client.update_bid(fid, request).await {
                 Ok(bid) => {
-                    resolved.observer.record_bid(bid.clone());
+                    // This reconcile reports the bid: no wake-up for it.
+                    resolved.observer.record_own_bid(bid.clone());
                     let why = match (&request.limit_price, &plan.market) {
                         (Some(_), Some(market)) if market.price.reason != PriceReason::Fixed => {
                             format!(" ({})", market.price.message())
