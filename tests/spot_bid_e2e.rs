@@ -355,6 +355,39 @@ async fn unknown_project_and_instance_type_are_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_without_spot_auctions_is_reported_without_a_create() {
+    let h = Harness::start().await;
+    create(&h, &spot_bid("placed", json!({}))).await;
+    h.wait_for::<SpotBid>(NS, "placed", "a bid", |r| {
+        r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+    })
+    .await;
+    // The observer has read the auctions: a region none of them mentions is caught here.
+    h.poll().await;
+    create(
+        &h,
+        &spot_bid("nowhere", json!({"regions": ["mars-north1-a"]})),
+    )
+    .await;
+    let resource = h
+        .wait_for::<SpotBid>(NS, "nowhere", "RegionNotFound", |r| {
+            condition_is(r, SYNCED, ConditionStatus::False, "RegionNotFound")
+        })
+        .await;
+    let message = &find_condition(&resource.status.as_ref().unwrap().conditions, SYNCED)
+        .unwrap()
+        .message;
+    assert!(message.contains("mars-north1-a"), "{message}");
+    assert!(message.contains("us-central1-a"), "{message}");
+    h.wait_for_event(NS, "nowhere", "RegionNotFound").await;
+    assert_eq!(
+        h.requests("POST", "/v2/spot/bids"),
+        1,
+        "only the valid resource was placed; the unknown region was never sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_manifest_is_refused_by_the_schema() {
     let h = Harness::start().await;
     let resource = kube::api::ApiResource::erase::<SpotBid>(&());

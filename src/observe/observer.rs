@@ -220,6 +220,23 @@ impl MithrilObserver {
         found
     }
 
+    /// The regions of `regions` in which Mithril runs no spot auction at all (for any instance
+    /// type), with the regions that have one; `None` until the cache has synced and seen auctions.
+    /// A region no auction mentions is unknown to the spot market: a bid there would be refused.
+    pub fn unknown_regions(&self, regions: &[String]) -> Option<(Vec<String>, Vec<String>)> {
+        let state = self.read();
+        if !state.health.synced {
+            return None;
+        }
+        let known = state.snapshot.auction_regions()?;
+        let unknown = regions
+            .iter()
+            .filter(|region| !known.contains(region.as_str()))
+            .cloned()
+            .collect();
+        Some((unknown, known.into_iter().map(str::to_owned).collect()))
+    }
+
     /// The spot market of an instance type in a region; its `last_instance_price` is what an
     /// allocated bid there pays.
     pub fn auction(&self, region: &str, instance_type_fid: &str) -> Option<Auction> {

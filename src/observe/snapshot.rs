@@ -170,6 +170,16 @@ impl Snapshot {
         self.instances.remove(fid);
     }
 
+    /// Every region with at least one spot auction, or `None` before any auction was observed.
+    pub(crate) fn auction_regions(&self) -> Option<std::collections::BTreeSet<&str>> {
+        (!self.auctions.is_empty()).then(|| {
+            self.auctions
+                .keys()
+                .map(|(region, _)| region.as_str())
+                .collect()
+        })
+    }
+
     pub(crate) fn replace_auctions(&mut self, auctions: &[Auction]) {
         self.auctions = auctions
             .iter()

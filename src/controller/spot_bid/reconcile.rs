@@ -388,7 +388,37 @@ async fn observe(
         &resolved.bid_name,
         bid.as_ref().map(|b| b.fid.as_str()),
     );
+    let to_place = resource.spec.bid_fid.is_none()
+        && bid
+            .as_ref()
+            .is_none_or(|b| b.status == BidStatus::Terminated);
+    if to_place && let Some(problem) = unknown_region(&resolved.observer, &policies.regions) {
+        return Ok(Err(report_problem(
+            api,
+            resource,
+            ctx,
+            Some(&resolved),
+            problem,
+        )
+        .await?));
+    }
     Ok(Ok((resolved, bid, policies)))
+}
+
+/// A listed region the spot market does not know, caught before a create Mithril would refuse.
+/// Only once auctions have been observed: until then Mithril's answer to the create decides.
+fn unknown_region(observer: &MithrilObserver, regions: &RegionPolicy) -> Option<Problem> {
+    let (unknown, known) = observer.unknown_regions(&regions.regions)?;
+    (!unknown.is_empty()).then(|| {
+        Problem::new(
+            "RegionNotFound",
+            format!(
+                "Mithril runs no spot auction in {}; regions with auctions: {}",
+                unknown.join(", "),
+                known.join(", ")
+            ),
+        )
+    })
 }
 
 fn policies(spec: &crate::crd::SpotBidSpec) -> Result<Policies, Problem> {
