@@ -69,7 +69,7 @@ async fn dropped_and_expired_watches_and_failed_writes_miss_nothing() {
         async move {
             let mut round = 0u64;
             while on.load(Ordering::SeqCst) {
-                if round % 2 == 0 {
+                if round.is_multiple_of(2) {
                     faults_of.faults().drop_all_watches();
                 } else {
                     faults_of.faults().expire_next_watch();

@@ -15,12 +15,15 @@ use std::time::{Duration, Instant};
 /// (namespace, Secret name, key in the Secret).
 type CacheKey = (String, String, String);
 
+/// When a key was resolved, and how: a key, or what stops it being used.
+type CacheEntry = (Instant, Result<ApiKey, Problem>);
+
 /// Resolves API keys for resources.
 pub struct ApiKeys {
     client: Client,
     default_key: Option<ApiKey>,
     ttl: Duration,
-    cache: Mutex<HashMap<CacheKey, (Instant, Result<ApiKey, Problem>)>>,
+    cache: Mutex<HashMap<CacheKey, CacheEntry>>,
 }
 
 impl ApiKeys {
@@ -71,9 +74,7 @@ impl ApiKeys {
         Ok(key)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<CacheKey, (Instant, Result<ApiKey, Problem>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, CacheEntry>> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

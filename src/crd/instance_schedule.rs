@@ -19,6 +19,8 @@ pub const TIME_ZONE_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)
 
 /// Runs reserved Mithril instances inside the given time windows and pauses them outside (paused
 /// reserved instances earn a credit).
+// kube's derive takes one `printcolumn(...)` per column, which clippy reads as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[kube(
     group = "mithril.ai",

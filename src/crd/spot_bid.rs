@@ -13,6 +13,8 @@ pub const PRICE_PATTERN: &str = r"^\$(0|[1-9][0-9]{0,5})\.[0-9]{2}$";
 
 /// A Mithril spot bid: the operator places it, keeps its limit price, pause state and volumes in
 /// line with this spec, and reports the bid and its instances in the status.
+// kube's derive takes one `printcolumn(...)` per column, which clippy reads as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[kube(
     group = "mithril.ai",

@@ -188,9 +188,8 @@ fn validator(
     method: &Method,
     status: StatusCode,
 ) -> Option<Arc<jsonschema::Validator>> {
-    static CACHE: OnceLock<
-        Mutex<HashMap<(String, String, u16), Option<Arc<jsonschema::Validator>>>>,
-    > = OnceLock::new();
+    type Validators = HashMap<(String, String, u16), Option<Arc<jsonschema::Validator>>>;
+    static CACHE: OnceLock<Mutex<Validators>> = OnceLock::new();
     let template = template_of(path)
         .map(|(template, _)| template)
         .unwrap_or_default();

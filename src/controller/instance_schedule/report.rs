@@ -565,8 +565,8 @@ pub fn events(
     let mut events = Vec::new();
     // Keyed by the action's name: one event per action, and per kind of refusal.
     let mut accepted: BTreeMap<&str, (ScheduleAction, Vec<String>)> = BTreeMap::new();
-    let mut refused: BTreeMap<(&str, PatchFailure), (ScheduleAction, Vec<String>, BTreeSet<&str>)> =
-        BTreeMap::new();
+    type Refusals<'a> = (ScheduleAction, Vec<String>, BTreeSet<&'a str>);
+    let mut refused: BTreeMap<(&str, PatchFailure), Refusals> = BTreeMap::new();
     for (fid, outcome) in outcomes {
         let name = action_name(outcome.action);
         match &outcome.result {

@@ -23,8 +23,9 @@ fn bad_request(detail: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(bad_request)
+/// The body as `T`, or the 400 to answer with (boxed: a response is large beside a request).
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|error| Box::new(bad_request(error)))
 }
 
 pub async fn time(State(sim): State<Sim>) -> Response {
@@ -44,7 +45,7 @@ struct Advance {
 pub async fn advance(State(sim): State<Sim>, body: Bytes) -> Response {
     let request: Advance = match parse(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let step = match Duration::try_from_secs_f64(request.seconds) {
         Ok(step) if step <= MAX_ADVANCE => step,
@@ -71,7 +72,7 @@ struct Demand {
 pub async fn add_demand(State(sim): State<Sim>, body: Bytes) -> Response {
     let request: Demand = match parse(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(limit_cents) = parse_price(&request.limit_price) else {
         return bad_request("limit_price must look like \"$D.CC\"");
@@ -105,7 +106,7 @@ struct Capacity {
 pub async fn set_capacity(State(sim): State<Sim>, body: Bytes) -> Response {
     let request: Capacity = match parse(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match sim.set_capacity(&request.region, &request.instance_type, request.capacity) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -126,7 +127,7 @@ struct Faults {
 pub async fn set_faults(State(sim): State<Sim>, body: Bytes) -> Response {
     let request: Faults = match parse(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match (request.method, request.route) {
         (Some(method), Some(route)) => sim.faults().set_route(&method, &route, request.spec),
