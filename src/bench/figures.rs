@@ -129,6 +129,9 @@ pub struct Figures {
     pub triggers_convergence: TriggerCounts,
     pub triggers_steady: TriggerCounts,
     pub peak_rss_bytes: u64,
+    /// At the end of the run (steady state): private memory and the executable's mapped pages.
+    pub rss_anon_bytes: u64,
+    pub rss_file_bytes: u64,
     pub cpu_seconds: f64,
     pub edit_to_patch: Latencies,
     pub change_to_status: Latencies,
@@ -163,15 +166,17 @@ impl Figures {
     }
 }
 
+const MIB: f64 = 1024.0 * 1024.0;
+
 /// The summary table (Markdown), one row per size.
 pub fn summary_table(runs: &[Figures]) -> String {
     let mut out = String::new();
-    out.push_str("| N | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / observation cycle (goal) | Mithril req. / Kubernetes resync | Reconciles converging / steady | Peak RSS (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) |\n");
-    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| N | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / observation cycle (goal) | Mithril req. / Kubernetes resync | Reconciles converging / steady | Peak RSS (MiB) | RSS at end: anon / file (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for run in runs {
         let _ = writeln!(
             out,
-            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} ({}) | {:.1} | {} / {} | {:.1} | {:.2} | {} / {} | {} / {} |",
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} ({}) | {:.1} | {} / {} | {:.1} | {:.1} / {:.1} | {:.2} | {} / {} | {} / {} |",
             run.resources,
             run.ready.as_secs_f64(),
             run.floor.as_secs_f64(),
@@ -182,7 +187,9 @@ pub fn summary_table(runs: &[Figures]) -> String {
             run.steady_per_resync(),
             run.reconciles_convergence,
             run.reconciles_steady,
-            run.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+            run.peak_rss_bytes as f64 / MIB,
+            run.rss_anon_bytes as f64 / MIB,
+            run.rss_file_bytes as f64 / MIB,
             run.cpu_seconds,
             run.edit_to_patch.p50.as_millis(),
             run.edit_to_patch.p99.as_millis(),

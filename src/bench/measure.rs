@@ -120,6 +120,8 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
         triggers_convergence: triggers_converged.since(&triggers_before),
         triggers_steady,
         peak_rss_bytes: usage.peak_rss_bytes,
+        rss_anon_bytes: usage.rss_anon_bytes,
+        rss_file_bytes: usage.rss_file_bytes,
         cpu_seconds: usage.cpu_seconds,
         edit_to_patch,
         change_to_status,

@@ -67,6 +67,10 @@ impl OperatorSpec {
 pub struct ProcessUsage {
     /// Peak resident set size (`VmHWM`), bytes.
     pub peak_rss_bytes: u64,
+    /// Resident now: private memory (`RssAnon`: heap, stacks) and mapped files (`RssFile`: the
+    /// executable's pages, shared with every process running it), bytes.
+    pub rss_anon_bytes: u64,
+    pub rss_file_bytes: u64,
     /// User plus system CPU time.
     pub cpu_seconds: f64,
 }
@@ -220,12 +224,18 @@ impl OperatorProcess {
         let stat_path = format!("/proc/{}/stat", self.pid);
         let stat = std::fs::read_to_string(&stat_path)
             .map_err(BenchError::io(format!("reading {stat_path}")))?;
-        let peak_rss_bytes = parse_vm_hwm(&status)
-            .ok_or_else(|| BenchError::Operator(format!("no VmHWM in {status_path}")))?;
+        let field = |name: &str| {
+            parse_kib_field(&status, name)
+                .ok_or_else(|| BenchError::Operator(format!("no {name} in {status_path}")))
+        };
+        let (peak_rss_bytes, rss_anon_bytes, rss_file_bytes) =
+            (field("VmHWM")?, field("RssAnon")?, field("RssFile")?);
         let ticks = parse_cpu_ticks(&stat)
             .ok_or_else(|| BenchError::Operator(format!("unreadable {stat_path}")))?;
         Ok(ProcessUsage {
             peak_rss_bytes,
+            rss_anon_bytes,
+            rss_file_bytes,
             cpu_seconds: ticks as f64 / USER_HZ,
         })
     }
@@ -252,9 +262,11 @@ fn millis(duration: Duration) -> String {
     format!("{}ms", duration.as_millis().max(1))
 }
 
-/// `VmHWM:   12345 kB` in `/proc/PID/status`, in bytes.
-fn parse_vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+/// A field such as `VmHWM:   12345 kB` of `/proc/PID/status`, in bytes.
+fn parse_kib_field(status: &str, name: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(':')))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -275,8 +287,11 @@ mod tests {
 
     #[test]
     fn reads_peak_rss_and_cpu_ticks() {
-        let status = "Name:\tmithril\nVmPeak:\t  900 kB\nVmHWM:\t   2048 kB\nVmRSS:\t 1024 kB\n";
-        assert_eq!(parse_vm_hwm(status), Some(2 * 1024 * 1024));
+        let status = "Name:\tmithril\nVmPeak:\t  900 kB\nVmHWM:\t   2048 kB\nVmRSS:\t 1024 kB\nRssAnon:\t  768 kB\nRssFile:\t  256 kB\n";
+        assert_eq!(parse_kib_field(status, "VmHWM"), Some(2 * 1024 * 1024));
+        assert_eq!(parse_kib_field(status, "RssAnon"), Some(768 * 1024));
+        assert_eq!(parse_kib_field(status, "RssFile"), Some(256 * 1024));
+        assert_eq!(parse_kib_field(status, "Rss"), None);
         let stat = "4242 (mithril (op)) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0";
         assert_eq!(parse_cpu_ticks(stat), Some(300));
     }
@@ -284,7 +299,8 @@ mod tests {
     #[test]
     fn this_process_has_usage() {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        assert!(parse_vm_hwm(&status).unwrap() > 0);
+        assert!(parse_kib_field(&status, "VmHWM").unwrap() > 0);
+        assert!(parse_kib_field(&status, "RssAnon").unwrap() > 0);
         let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
         assert!(parse_cpu_ticks(&stat).is_some());
     }

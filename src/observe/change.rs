@@ -1,5 +1,6 @@
 //! What the observer tells controllers, and how it decides that something changed.
 
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
@@ -35,19 +36,19 @@ pub(crate) fn change_stream(receiver: broadcast::Receiver<Change>) -> ChangeStre
     }))
 }
 
-/// Everything about a bid whose change is worth a reconcile. Compared cycle to cycle.
+/// Everything about a bid whose change is worth a reconcile, as a digest compared cycle to cycle:
+/// its status, limit price, quantity, instances (sorted) with their status as last seen, and its
+/// market's clearing price (left out for terminated bids, which pay nothing and must not wake up
+/// on every market move).
+///
+/// One is kept per bid for the observer's life; a 64-bit digest instead of a copy of those fields
+/// keeps that to the bid's name and eight bytes (a collision would cost one missed wake-up, which
+/// the next resync makes up for).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BidFingerprint {
     /// Never changes for a bid; kept so a vanished bid can still be named in its change.
     name: String,
-    status: BidStatus,
-    limit_price: Price,
-    instance_quantity: i64,
-    /// The bid's instances (sorted) with their status as last seen (`None`: not seen yet).
-    instances: Vec<(String, Option<InstanceStatus>)>,
-    /// The clearing price of the bid's market; left out for terminated bids, which pay nothing
-    /// and must not wake up on every market move.
-    clearing_price: Option<Price>,
+    digest: u64,
 }
 
 impl BidFingerprint {
@@ -60,23 +61,30 @@ impl BidFingerprint {
         instance_status: impl Fn(&str) -> Option<InstanceStatus>,
         clearing_price: Option<Price>,
     ) -> Self {
-        let mut instances: Vec<(String, Option<InstanceStatus>)> = bid
+        let mut instances: Vec<(&str, Option<InstanceStatus>)> = bid
             .instances
             .iter()
-            .map(|fid| (fid.clone(), instance_status(fid)))
+            .map(|fid| (fid.as_str(), instance_status(fid)))
             .collect();
         instances.sort();
+        let clearing_price = if bid.status == BidStatus::Terminated {
+            None
+        } else {
+            clearing_price
+        };
+        // SipHash with fixed keys: the same fields give the same digest for the process's life.
+        let mut hasher = std::hash::DefaultHasher::new();
+        (
+            &bid.status,
+            bid.limit_price,
+            bid.instance_quantity,
+            &instances,
+            clearing_price,
+        )
+            .hash(&mut hasher);
         BidFingerprint {
             name: bid.name.clone(),
-            status: bid.status.clone(),
-            limit_price: bid.limit_price,
-            instance_quantity: bid.instance_quantity,
-            instances,
-            clearing_price: if bid.status == BidStatus::Terminated {
-                None
-            } else {
-                clearing_price
-            },
+            digest: hasher.finish(),
         }
     }
 }

@@ -9,6 +9,7 @@ use super::change::Change;
 use super::error::ObserveError;
 use super::fetch::Fetcher;
 use super::observer::{CycleCursor, MithrilObserver, PollReport};
+use super::pages::{Listing, Pages};
 use super::settled::is_settled;
 use super::snapshot::Snapshot;
 
@@ -16,7 +17,7 @@ use super::snapshot::Snapshot;
 struct Observation {
     /// The write epoch when the cycle started.
     start_epoch: u64,
-    bids: Vec<Bid>,
+    bids: Listing<Bid>,
     instances: InstancesSeen,
     auctions: Arc<Vec<Auction>>,
     requests: u32,
@@ -24,10 +25,10 @@ struct Observation {
 
 enum InstancesSeen {
     /// Every instance of the project.
-    All(Vec<Instance>),
+    All(Listing<Instance>),
     /// The unsettled instances plus those listed by bid or reservation.
     Some {
-        listed: Vec<Instance>,
+        listed: Pages<Instance>,
         /// Instances with neither bid nor reservation, fetched one by one.
         statuses: Vec<InstanceStatusResponse>,
         /// Instances Mithril no longer knows.
@@ -116,11 +117,27 @@ impl MithrilObserver {
             (state.write_epoch, stale)
         };
         let mut fetch = Fetcher::new(&inner.client, &inner.project);
-        let bids = fetch.bids().await?;
+        // Each page is compared with the cache as it arrives; what it already holds is dropped,
+        // so a steady cycle keeps the FIDs it read rather than a second copy of every bid.
+        let bids = fetch
+            .bids(|page| {
+                let state = self.read();
+                page.retain(|bid| !state.snapshot.holds_unchanged_bid(bid));
+            })
+            .await?;
         let instances = if full {
-            InstancesSeen::All(fetch.all_instances().await?)
+            InstancesSeen::All(
+                fetch
+                    .all_instances(|page| {
+                        let state = self.read();
+                        page.retain(|instance| !state.snapshot.holds_unchanged_instance(instance));
+                    })
+                    .await?,
+            )
         } else {
-            self.changed_instances(&mut fetch, &bids, &stale_bids)
+            // The bids dropped as unchanged name no instance the cache lacks and kept their
+            // status, so they would add nothing to the targets.
+            self.changed_instances(&mut fetch, &bids.changed, &stale_bids)
                 .await?
         };
         let auctions = inner
@@ -145,7 +162,7 @@ impl MithrilObserver {
     async fn changed_instances(
         &self,
         fetch: &mut Fetcher<'_>,
-        bids: &[Bid],
+        bids: &Pages<Bid>,
         stale_bids: &[String],
     ) -> Result<InstancesSeen, MithrilError> {
         let unsettled = fetch.unsettled_instances().await?;
@@ -153,9 +170,9 @@ impl MithrilObserver {
         let batch = self.inner.config.targeted_batch;
         let mut listed = unsettled;
         let by_bid: Vec<String> = targets.bids.into_iter().collect();
-        listed.extend(fetch.instances_of_bids(&by_bid, batch).await?);
+        listed.append(fetch.instances_of_bids(&by_bid, batch).await?);
         let by_reservation: Vec<String> = targets.reservations.into_iter().collect();
-        listed.extend(
+        listed.append(
             fetch
                 .instances_of_reservations(&by_reservation, batch)
                 .await?,
@@ -250,13 +267,13 @@ impl MithrilObserver {
 
 /// Whose instances a partial cycle lists, given the cache before the cycle, the bids just read
 /// and the unsettled instances just read.
-fn targets(
+fn targets<'a>(
     snapshot: &Snapshot,
-    bids: &[Bid],
-    unsettled: &[Instance],
+    bids: impl IntoIterator<Item = &'a Bid>,
+    unsettled: impl IntoIterator<Item = &'a Instance>,
     stale_bids: &[String],
 ) -> Targets {
-    let listed: HashSet<&str> = unsettled.iter().map(|i| i.fid.as_str()).collect();
+    let listed: HashSet<&str> = unsettled.into_iter().map(|i| i.fid.as_str()).collect();
     let mut targets = Targets::default();
     // Instances that were unsettled and are no longer listed as such have settled.
     for instance in snapshot.instances() {
@@ -441,8 +458,8 @@ mod tests {
     fn observation(start_epoch: u64, bids: Vec<Bid>, instances: Vec<Instance>) -> Observation {
         Observation {
             start_epoch,
-            bids,
-            instances: InstancesSeen::All(instances),
+            bids: bids.into(),
+            instances: InstancesSeen::All(instances.into()),
             auctions: Arc::default(),
             requests: 0,
         }

@@ -11,6 +11,7 @@ use crate::mithril::{
     MithrilError, Page,
 };
 
+use super::pages::{Keyed, Listing, Pages};
 use super::settled::unsettled_statuses;
 
 /// Reads one project, counting requests.
@@ -30,28 +31,49 @@ impl<'a> Fetcher<'a> {
         }
     }
 
-    /// Every bid of the project, all statuses, in full pages.
-    pub(crate) async fn bids(&mut self) -> Result<Vec<Bid>, MithrilError> {
+    /// Every bid of the project, all statuses, in full pages; `drop_unchanged` takes out of each
+    /// page the bids the cache already holds as they are.
+    pub(crate) async fn bids(
+        &mut self,
+        drop_unchanged: impl FnMut(&mut Vec<Bid>),
+    ) -> Result<Listing<Bid>, MithrilError> {
         let client = self.client;
         let query = ListBidsQuery::default()
             .project(self.project)
             .limit(MAX_PAGE_LIMIT);
-        self.pages(LIST_BIDS, |cursor| {
-            let mut page = query.clone();
-            page.next_cursor = cursor;
-            async move { client.list_bids(&page).await }
-        })
+        self.listing(
+            LIST_BIDS,
+            |cursor| {
+                let mut page = query.clone();
+                page.next_cursor = cursor;
+                async move { client.list_bids(&page).await }
+            },
+            drop_unchanged,
+        )
         .await
     }
 
-    /// Every instance of the project.
-    pub(crate) async fn all_instances(&mut self) -> Result<Vec<Instance>, MithrilError> {
-        self.instances(ListInstancesQuery::for_project(self.project))
-            .await
+    /// Every instance of the project; `drop_unchanged` as for [`Self::bids`].
+    pub(crate) async fn all_instances(
+        &mut self,
+        drop_unchanged: impl FnMut(&mut Vec<Instance>),
+    ) -> Result<Listing<Instance>, MithrilError> {
+        let client = self.client;
+        let query = ListInstancesQuery::for_project(self.project).limit(MAX_PAGE_LIMIT);
+        self.listing(
+            LIST_INSTANCES,
+            |cursor| {
+                let mut page = query.clone();
+                page.next_cursor = cursor;
+                async move { client.list_instances(&page).await }
+            },
+            drop_unchanged,
+        )
+        .await
     }
 
     /// The instances of the project in a status they walk out of on their own.
-    pub(crate) async fn unsettled_instances(&mut self) -> Result<Vec<Instance>, MithrilError> {
+    pub(crate) async fn unsettled_instances(&mut self) -> Result<Pages<Instance>, MithrilError> {
         self.instances(
             ListInstancesQuery::for_project(self.project).status_in(unsettled_statuses()),
         )
@@ -63,12 +85,12 @@ impl<'a> Fetcher<'a> {
         &mut self,
         bids: &[String],
         batch: usize,
-    ) -> Result<Vec<Instance>, MithrilError> {
-        let mut found = Vec::new();
+    ) -> Result<Pages<Instance>, MithrilError> {
+        let mut found = Pages::default();
         for chunk in bids.chunks(batch.max(1)) {
             let query =
                 ListInstancesQuery::for_project(self.project).bid_fid_in(chunk.iter().cloned());
-            found.extend(self.instances(query).await?);
+            found.append(self.instances(query).await?);
         }
         Ok(found)
     }
@@ -78,12 +100,12 @@ impl<'a> Fetcher<'a> {
         &mut self,
         reservations: &[String],
         batch: usize,
-    ) -> Result<Vec<Instance>, MithrilError> {
-        let mut found = Vec::new();
+    ) -> Result<Pages<Instance>, MithrilError> {
+        let mut found = Pages::default();
         for chunk in reservations.chunks(batch.max(1)) {
             let query = ListInstancesQuery::for_project(self.project)
                 .reservation_fid_in(chunk.iter().cloned());
-            found.extend(self.instances(query).await?);
+            found.append(self.instances(query).await?);
         }
         Ok(found)
     }
@@ -104,7 +126,7 @@ impl<'a> Fetcher<'a> {
     async fn instances(
         &mut self,
         query: ListInstancesQuery,
-    ) -> Result<Vec<Instance>, MithrilError> {
+    ) -> Result<Pages<Instance>, MithrilError> {
         let client = self.client;
         let query = query.limit(MAX_PAGE_LIMIT);
         self.pages(LIST_INSTANCES, |cursor| {
@@ -115,27 +137,62 @@ impl<'a> Fetcher<'a> {
         .await
     }
 
-    /// Follows `next_cursor` to the end, refusing a cursor already followed (a server bug that
-    /// would otherwise loop forever).
+    /// Every item of a paged list.
     async fn pages<T, F, Fut>(
         &mut self,
         endpoint: Endpoint,
-        mut fetch: F,
-    ) -> Result<Vec<T>, MithrilError>
+        fetch: F,
+    ) -> Result<Pages<T>, MithrilError>
     where
         F: FnMut(Option<String>) -> Fut,
         Fut: Future<Output = Result<Page<T>, MithrilError>>,
     {
-        let mut items = Vec::new();
+        let mut items = Pages::default();
+        self.each_page(endpoint, fetch, |page| items.push_page(page))
+            .await?;
+        Ok(items)
+    }
+
+    /// A full list: [`Self::pages`] keeping only what `drop_unchanged` leaves of each page.
+    async fn listing<T: Keyed, F, Fut>(
+        &mut self,
+        endpoint: Endpoint,
+        fetch: F,
+        mut drop_unchanged: impl FnMut(&mut Vec<T>),
+    ) -> Result<Listing<T>, MithrilError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: Future<Output = Result<Page<T>, MithrilError>>,
+    {
+        let mut listing = Listing::default();
+        self.each_page(endpoint, fetch, |page| {
+            listing.push_page(page, &mut drop_unchanged)
+        })
+        .await?;
+        Ok(listing)
+    }
+
+    /// Follows `next_cursor` to the end, handing each page's items to `take`, refusing a cursor
+    /// already followed (a server bug that would otherwise loop forever).
+    async fn each_page<T, F, Fut>(
+        &mut self,
+        endpoint: Endpoint,
+        mut fetch: F,
+        mut take: impl FnMut(Vec<T>),
+    ) -> Result<(), MithrilError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: Future<Output = Result<Page<T>, MithrilError>>,
+    {
         let mut tracker = CursorTracker::starting_at(None);
         let mut cursor = None;
         loop {
             self.requests += 1;
             let page = fetch(cursor.take()).await?;
-            items.extend(page.items);
+            take(page.items);
             match tracker.follow(page.next_cursor) {
                 Ok(Some(next)) => cursor = Some(next),
-                Ok(None) => return Ok(items),
+                Ok(None) => return Ok(()),
                 Err(cursor) => return Err(MithrilError::RepeatedCursor { endpoint, cursor }),
             }
         }

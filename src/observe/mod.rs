@@ -19,6 +19,7 @@ mod error;
 mod fetch;
 mod health;
 mod observer;
+mod pages;
 mod registry;
 mod settled;
 mod snapshot;

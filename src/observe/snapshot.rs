@@ -1,26 +1,30 @@
 //! The in-memory picture of one project on Mithril: bids, instances and market prices, with the
 //! indexes the read API needs.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::mithril::{Auction, Bid, BidStatus, Instance, InstanceStatus, Price};
 
 use super::change::BidFingerprint;
+use super::pages::Listing;
 
 /// Bids, instances and auctions as last observed (or written through).
+///
+/// Bids and instances are boxed: a hash table keeps spare slots (up to half of them at 10,000
+/// entries), and a spare slot costs a pointer instead of a whole API model.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
-    bids: HashMap<String, Bid>,
+    bids: HashMap<String, Box<Bid>>,
     /// Bid name → FIDs of every bid with that name (a name is reused once a bid is terminated).
     names: HashMap<String, Vec<String>>,
-    instances: HashMap<String, Instance>,
+    instances: HashMap<String, Box<Instance>>,
     /// (region, instance type FID) → market.
     auctions: HashMap<(String, String), Auction>,
 }
 
 impl Snapshot {
     pub(crate) fn bid(&self, fid: &str) -> Option<&Bid> {
-        self.bids.get(fid)
+        self.bids.get(fid).map(Box::as_ref)
     }
 
     pub(crate) fn bid_count(&self) -> usize {
@@ -28,11 +32,11 @@ impl Snapshot {
     }
 
     pub(crate) fn instance(&self, fid: &str) -> Option<&Instance> {
-        self.instances.get(fid)
+        self.instances.get(fid).map(Box::as_ref)
     }
 
     pub(crate) fn instances(&self) -> impl Iterator<Item = &Instance> {
-        self.instances.values()
+        self.instances.values().map(Box::as_ref)
     }
 
     pub(crate) fn instance_count(&self) -> usize {
@@ -51,7 +55,7 @@ impl Snapshot {
             .get(name)
             .into_iter()
             .flatten()
-            .filter_map(|fid| self.bids.get(fid))
+            .filter_map(|fid| self.bid(fid))
             .collect();
         bids.sort_by(|a, b| {
             let a_dead = a.status == BidStatus::Terminated;
@@ -77,7 +81,7 @@ impl Snapshot {
             .get(fid)
             .into_iter()
             .flat_map(|bid| bid.instances.iter())
-            .filter_map(|instance| self.instances.get(instance))
+            .filter_map(|instance| self.instance(instance))
             .collect()
     }
 
@@ -93,67 +97,80 @@ impl Snapshot {
         if !fids.contains(&bid.fid) {
             fids.push(bid.fid.clone());
         }
-        self.bids.insert(bid.fid.clone(), bid);
+        self.bids.insert(bid.fid.clone(), Box::new(bid));
     }
 
     pub(crate) fn bid_mut(&mut self, fid: &str) -> Option<&mut Bid> {
-        self.bids.get_mut(fid)
+        self.bids.get_mut(fid).map(Box::as_mut)
     }
 
-    /// Replaces every bid with `bids`, except those for which `keep_cached` holds and a cached
-    /// version exists: that version stays (it was written after the list was read).
+    /// Replaces every bid with what a full list showed: bids it did not name go, bids that
+    /// changed are put, except those for which `keep_cached` holds and a cached version exists:
+    /// that version stays (it was written after the list was read).
     ///
     /// In place: the old and the new picture never both exist whole (at 10,000 bids that would
     /// be megabytes at every cycle).
-    pub(crate) fn replace_bids(&mut self, bids: Vec<Bid>, keep_cached: impl Fn(&str) -> bool) {
-        let gone: Vec<String> = {
-            let listed: HashSet<&str> = bids.iter().map(|bid| bid.fid.as_str()).collect();
-            self.bids
-                .keys()
-                .filter(|fid| !listed.contains(fid.as_str()) && !keep_cached(fid))
-                .cloned()
-                .collect()
-        };
+    pub(crate) fn replace_bids(&mut self, bids: Listing<Bid>, keep_cached: impl Fn(&str) -> bool) {
+        let gone: Vec<String> = self
+            .bids
+            .keys()
+            .filter(|fid| !bids.seen.contains(fid.as_str()) && !keep_cached(fid))
+            .cloned()
+            .collect();
         for fid in gone {
             if let Some(bid) = self.bids.remove(&fid) {
                 self.unindex_name(&bid.name, &fid);
             }
         }
-        for bid in bids {
+        for bid in bids.changed {
             if !(keep_cached(&bid.fid) && self.bids.contains_key(&bid.fid)) {
                 self.put_bid(bid);
             }
         }
     }
 
+    /// True when the cache holds `bid` as it is, and every instance it names: a cycle need not
+    /// keep it (it changes nothing, and it asks for no instance list).
+    pub(crate) fn holds_unchanged_bid(&self, bid: &Bid) -> bool {
+        self.bid(&bid.fid) == Some(bid)
+            && bid
+                .instances
+                .iter()
+                .all(|fid| self.instances.contains_key(fid))
+    }
+
+    /// True when the cache holds `instance` as it is.
+    pub(crate) fn holds_unchanged_instance(&self, instance: &Instance) -> bool {
+        self.instance(&instance.fid) == Some(instance)
+    }
+
     /// Every bid.
     pub(crate) fn bids(&self) -> impl Iterator<Item = &Bid> {
-        self.bids.values()
+        self.bids.values().map(Box::as_ref)
     }
 
     /// Adds or replaces instances.
     pub(crate) fn put_instances(&mut self, instances: impl IntoIterator<Item = Instance>) {
         for instance in instances {
-            self.instances.insert(instance.fid.clone(), instance);
+            self.instances
+                .insert(instance.fid.clone(), Box::new(instance));
         }
     }
 
-    /// Replaces every instance with `instances`, except those for which `keep_cached` holds and a
-    /// cached version exists.
+    /// Replaces every instance with what a full list showed, as [`Self::replace_bids`] does.
     pub(crate) fn replace_instances(
         &mut self,
-        instances: Vec<Instance>,
+        instances: Listing<Instance>,
         keep_cached: impl Fn(&str) -> bool,
     ) {
-        let mut old = std::mem::take(&mut self.instances);
-        for instance in instances {
-            if !(keep_cached(&instance.fid) && old.contains_key(&instance.fid)) {
-                old.remove(&instance.fid);
-                self.instances.insert(instance.fid.clone(), instance);
+        self.instances
+            .retain(|fid, _| instances.seen.contains(fid) || keep_cached(fid));
+        for instance in instances.changed {
+            if !(keep_cached(&instance.fid) && self.instances.contains_key(&instance.fid)) {
+                self.instances
+                    .insert(instance.fid.clone(), Box::new(instance));
             }
         }
-        self.instances
-            .extend(old.into_iter().filter(|(fid, _)| keep_cached(fid)));
     }
 
     pub(crate) fn set_instance_status(&mut self, fid: &str, status: InstanceStatus) -> bool {
@@ -392,7 +409,8 @@ mod tests {
             vec![
                 bid("bid_a", "a", "2025-01-01T00:00:00Z", BidStatus::Allocated),
                 bid("bid_w", "w", "2025-01-01T00:00:00Z", BidStatus::Open),
-            ],
+            ]
+            .into(),
             |fid| fid == "bid_w",
         );
         assert_eq!(snapshot.bid("bid_a").unwrap().status, BidStatus::Allocated);

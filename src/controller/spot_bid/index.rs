@@ -7,27 +7,40 @@ use crate::crd::SpotBid;
 use crate::observe::Change;
 use kube::runtime::reflector::{ObjectRef, Store};
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
+/// Both maps share one reference per resource: a hash table keeps spare slots, and at 10,000
+/// resources a spare slot of a pointer instead of a whole reference is megabytes.
 #[derive(Default)]
 pub struct BidIndex {
-    by_name: Mutex<HashMap<String, ObjectRef<SpotBid>>>,
-    by_fid: Mutex<HashMap<String, ObjectRef<SpotBid>>>,
+    by_name: Mutex<HashMap<String, Arc<ObjectRef<SpotBid>>>>,
+    by_fid: Mutex<HashMap<String, Arc<ObjectRef<SpotBid>>>>,
 }
 
 impl BidIndex {
     /// Remembers that `resource` manages the bid named `name` (and, once known, of FID `fid`).
-    pub fn record(&self, resource: ObjectRef<SpotBid>, name: &str, fid: Option<&str>) {
+    pub fn record(&self, mut resource: ObjectRef<SpotBid>, name: &str, fid: Option<&str>) {
+        // The uid and resourceVersion take no part in finding or comparing the reference (nor in
+        // kube-runtime's scheduling), and would be two more strings per resource, twice.
+        resource.extra = Default::default();
+        let mut by_name = self.by_name.lock().unwrap_or_else(PoisonError::into_inner);
+        let shared = match by_name.get(name) {
+            Some(known) if **known == resource => known.clone(),
+            _ => {
+                let shared = Arc::new(resource);
+                by_name.insert(name.to_owned(), shared.clone());
+                shared
+            }
+        };
         if let Some(fid) = fid {
-            self.by_fid
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(fid.to_owned(), resource.clone());
+            let mut by_fid = self.by_fid.lock().unwrap_or_else(PoisonError::into_inner);
+            if by_fid
+                .get(fid)
+                .is_none_or(|known| !Arc::ptr_eq(known, &shared))
+            {
+                by_fid.insert(fid.to_owned(), shared);
+            }
         }
-        self.by_name
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_owned(), resource);
     }
 
     /// Forgets a resource that is gone.
@@ -35,11 +48,11 @@ impl BidIndex {
         self.by_name
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, r| r != resource);
+            .retain(|_, r| **r != *resource);
         self.by_fid
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, r| r != resource);
+            .retain(|_, r| **r != *resource);
     }
 
     /// The resources to reconcile for `change`: the one concerned, or all of them on a resync.
@@ -55,14 +68,14 @@ impl BidIndex {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .get(fid)
-                    .cloned();
+                    .map(|r| ObjectRef::clone(r));
                 by_fid
                     .or_else(|| {
                         self.by_name
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
                             .get(name)
-                            .cloned()
+                            .map(|r| ObjectRef::clone(r))
                     })
                     .into_iter()
                     .collect()
@@ -74,5 +87,48 @@ impl BidIndex {
                 .map(|bid| ObjectRef::from_obj(bid.as_ref()))
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector;
+
+    fn changed(fid: &str, name: &str) -> Change {
+        Change::BidChanged {
+            fid: fid.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_change_finds_its_resource_by_fid_or_by_name_until_forgotten() {
+        let (store, _writer) = reflector::store::<SpotBid>();
+        let index = BidIndex::default();
+        let mut resource = ObjectRef::<SpotBid>::new("train").within("ml");
+        resource.extra.uid = Some("uid-1".into());
+        index.record(resource.clone(), "k8s.ml.train.uid", None);
+        assert_eq!(
+            index.resources_for(&changed("bid_1", "k8s.ml.train.uid"), &store),
+            [resource.clone()]
+        );
+        index.record(resource.clone(), "k8s.ml.train.uid", Some("bid_1"));
+        // An adopted or renamed bid is found by its FID whatever its name.
+        assert_eq!(
+            index.resources_for(&changed("bid_1", "other"), &store),
+            [resource.clone()]
+        );
+        assert!(
+            index
+                .resources_for(&changed("bid_2", "other"), &store)
+                .is_empty()
+        );
+        index.forget(&resource);
+        assert!(
+            index
+                .resources_for(&changed("bid_1", "k8s.ml.train.uid"), &store)
+                .is_empty()
+        );
     }
 }
