@@ -407,7 +407,7 @@ fn full_statuses_pass_the_schema() {
             ssh_destination: Some("ubuntu@203.0.113.7".into()),
         }],
         limit_price: Some("$12.50".into()),
-        pricing: Some(mithril_operator::crd::spot_bid::PricingStatus {
+        pricing: Some(Box::new(mithril_operator::crd::spot_bid::PricingStatus {
             basis: "ClearingPrice".into(),
             market_price: Some("$9.75".into()),
             target_price: Some("$10.73".into()),
@@ -416,7 +416,7 @@ fn full_statuses_pass_the_schema() {
             raised_on: Some("ClearingPrice +10%, raise $0.50".into()),
             reason: "WithinStep".into(),
             message: "the target $10.73 is within the reprice step of the limit $10.50".into(),
-        }),
+        })),
         region: Some("us-central1-a".into()),
         region_reason: Some("us-central1-a is the cheapest listed region".into()),
         region_candidate: Some(mithril_operator::crd::spot_bid::RegionCandidate {

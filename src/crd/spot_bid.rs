@@ -125,8 +125,10 @@ pub struct SpotBidSpec {
 
     /// Market-aware pricing: a strategy that derives the limit price from the auction, and/or a
     /// raise after each preemption. Every limit the operator sets stays at or below `maxPrice`.
+    // Boxed here and in the status: every SpotBid in the operator's cache carries room for both
+    // inline, and most never set them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pricing: Option<Pricing>,
+    pub pricing: Option<Box<Pricing>>,
 
     /// Pause the bid on Mithril; setting it back to false resumes it. Changing it updates the
     /// live bid.
@@ -331,7 +333,7 @@ pub struct SpotBidStatus {
     /// How the operator priced the bid: the market it read, its target and why the limit in
     /// force is what it is. Set for every bid the operator prices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pricing: Option<PricingStatus>,
+    pub pricing: Option<Box<PricingStatus>>,
 
     /// Region the bid is placed in (or about to be).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -532,7 +532,7 @@ mod tests {
         }))
         .unwrap();
         spec.limit_price = limit.unwrap_or_default().to_owned();
-        spec.pricing = pricing;
+        spec.pricing = pricing.map(Box::new);
         spec
     }
 

@@ -216,7 +216,7 @@ pub fn preemption_count(previous: Option<&SpotBidStatus>, bid: Option<&Bid>) -> 
 fn record_market(status: &mut SpotBidStatus, market: &MarketDecision) {
     let price = &market.price;
     let raise = price.memory.total;
-    status.pricing = Some(PricingStatus {
+    status.pricing = Some(Box::new(PricingStatus {
         basis: price.basis.clone(),
         market_price: price.market_price.map(|p| p.to_string()),
         target_price: Some(price.target.to_string()),
@@ -225,7 +225,7 @@ fn record_market(status: &mut SpotBidStatus, market: &MarketDecision) {
         raised_on: Some(price.raised_on.clone()),
         reason: price.reason.to_string(),
         message: price.message(),
-    });
+    }));
     status.region = Some(market.region.region.clone());
     status.region_reason = Some(market.region.message());
     status.region_candidate = market.region.candidate.clone();
