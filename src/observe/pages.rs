@@ -124,38 +124,29 @@ impl<'a, T> IntoIterator for &'a Pages<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mithril::{BidStatus, LaunchSpecification, Price};
 
-    fn bid(fid: &str) -> Bid {
-        Bid {
-            fid: fid.into(),
-            name: format!("name-{fid}"),
-            project: "proj_1".into(),
-            created_by: "user_1".into(),
-            created_at: "2025-01-01T00:00:00Z".parse().unwrap(),
-            deactivated_at: None,
-            limit_price: Price::from_cents(200),
-            instance_quantity: 1,
-            instance_type: "it_1".into(),
-            region: Some("us-central1-a".into()),
-            instances: Vec::new(),
-            launch_specification: LaunchSpecification::default(),
-            status: BidStatus::Open,
+    /// Any keyed item will do: the listing only reads the FID.
+    #[derive(Debug, PartialEq)]
+    struct Item(&'static str);
+
+    impl Keyed for Item {
+        fn fid(&self) -> &str {
+            self.0
         }
     }
 
     #[test]
     fn a_listing_sees_every_fid_and_keeps_only_what_changed() {
         let mut listing = Listing::default();
-        listing.push_page(vec![bid("bid_a"), bid("bid_b")], |page| {
-            page.retain(|bid| bid.fid != "bid_a")
+        listing.push_page(vec![Item("bid_a"), Item("bid_b")], |page| {
+            page.retain(|item| item.0 != "bid_a")
         });
-        listing.push_page(vec![bid("bid_c")], |_| {});
+        listing.push_page(vec![Item("bid_c")], |_| {});
         let mut seen: Vec<&str> = listing.seen.iter().map(String::as_str).collect();
         seen.sort();
         assert_eq!(seen, ["bid_a", "bid_b", "bid_c"]);
-        let changed: Vec<String> = listing.changed.into_iter().map(|bid| bid.fid).collect();
-        assert_eq!(changed, ["bid_b", "bid_c"]);
+        let changed: Vec<Item> = listing.changed.into_iter().collect();
+        assert_eq!(changed, [Item("bid_b"), Item("bid_c")]);
     }
 
     #[test]

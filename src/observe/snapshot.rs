@@ -420,6 +420,54 @@ mod tests {
         assert_eq!(snapshot.live_bid_named("w").unwrap().fid, "bid_w");
     }
 
+    fn running(fid: &str) -> Instance {
+        serde_json::from_value(serde_json::json!({
+            "fid": fid, "name": fid, "project": "proj_1",
+            "created_at": "2025-01-01T00:00:00Z", "created_by": "user_1",
+            "instance_type": "it_1", "bid": "bid_a", "status": "STATUS_RUNNING"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_listed_bid_is_unchanged_only_when_it_and_every_instance_it_names_are_cached() {
+        let mut snapshot = Snapshot::default();
+        let mut listed = bid("bid_a", "a", "2025-01-01T00:00:00Z", BidStatus::Allocated);
+        listed.instances = vec!["inst_1".into()];
+        assert!(!snapshot.holds_unchanged_bid(&listed));
+        snapshot.put_bid(listed.clone());
+        // Kept while its instance is unknown: the cycle must still list that instance.
+        assert!(!snapshot.holds_unchanged_bid(&listed));
+        snapshot.put_instances([running("inst_1")]);
+        assert!(snapshot.holds_unchanged_bid(&listed));
+        let mut preempting = listed.clone();
+        preempting.status = BidStatus::Preempting;
+        assert!(!snapshot.holds_unchanged_bid(&preempting));
+        assert!(snapshot.holds_unchanged_instance(&running("inst_1")));
+    }
+
+    #[test]
+    fn a_full_instance_list_removes_what_it_did_not_name_unless_written_since() {
+        let mut snapshot = Snapshot::default();
+        snapshot.put_instances(["inst_1", "inst_same", "inst_gone", "inst_w"].map(running));
+        let mut moved = running("inst_1");
+        moved.status = InstanceStatus::Preempting;
+        let mut listing = Listing::default();
+        // inst_same is listed as the cache holds it, so the page drops it: it is only seen.
+        listing.push_page(vec![moved, running("inst_same")], |page| {
+            page.retain(|instance| instance.fid != "inst_same")
+        });
+        // inst_w is not listed, but was written through after the list was read.
+        snapshot.replace_instances(listing, |fid| fid == "inst_w");
+        assert_eq!(
+            snapshot.instance("inst_1").unwrap().status,
+            InstanceStatus::Preempting
+        );
+        assert!(snapshot.instance("inst_same").is_some());
+        assert!(snapshot.instance("inst_gone").is_none());
+        assert!(snapshot.instance("inst_w").is_some());
+    }
+
     #[test]
     fn filters_combine_every_criterion() {
         let instance: Instance = serde_json::from_value(serde_json::json!({
