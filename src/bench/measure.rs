@@ -148,7 +148,7 @@ async fn floor(settings: &RunSettings, resources: usize) -> Result<Duration, Ben
                 project: project.clone(),
                 region: REGION.to_owned(),
                 instance_type: instance_type.clone(),
-                limit_price: limit_price.clone(),
+                limit_price,
                 instance_quantity: 1,
                 name: format!("floor-{index:05}"),
                 launch_specification: LaunchSpecification::default(),

@@ -19,14 +19,16 @@ pub const LIMIT_PRICE: &str = "$2.00";
 /// The default world with the benchmark auction holding `capacity` instances and fast timings
 /// (simulated seconds): a clearing every 10 s, an instance RUNNING 8 s after its bid wins.
 pub fn bench_world(capacity: u32) -> WorldSpec {
-    let mut world = WorldSpec::default();
-    world.timings = Timings {
-        tick_seconds: 10,
-        new_to_confirmed_seconds: 2,
-        confirmed_to_initializing_seconds: 2,
-        initializing_to_starting_seconds: 2,
-        starting_to_running_seconds: 2,
-        ..Timings::default()
+    let mut world = WorldSpec {
+        timings: Timings {
+            tick_seconds: 10,
+            new_to_confirmed_seconds: 2,
+            confirmed_to_initializing_seconds: 2,
+            initializing_to_starting_seconds: 2,
+            starting_to_running_seconds: 2,
+            ..Timings::default()
+        },
+        ..WorldSpec::default()
     };
     world
         .auctions
