@@ -264,9 +264,10 @@ fn millis(duration: Duration) -> String {
 
 /// A field such as `VmHWM:   12345 kB` of `/proc/PID/status`, in bytes.
 fn parse_kib_field(status: &str, name: &str) -> Option<u64> {
-    let line = status
-        .lines()
-        .find(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(':')))?;
+    let line = status.lines().find(|line| {
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

@@ -43,11 +43,7 @@ impl<'a> Fetcher<'a> {
             .limit(MAX_PAGE_LIMIT);
         self.listing(
             LIST_BIDS,
-            |cursor| {
-                let mut page = query.clone();
-                page.next_cursor = cursor;
-                async move { client.list_bids(&page).await }
-            },
+            |cursor| bid_page(client, &query, cursor),
             drop_unchanged,
         )
         .await
@@ -62,11 +58,7 @@ impl<'a> Fetcher<'a> {
         let query = ListInstancesQuery::for_project(self.project).limit(MAX_PAGE_LIMIT);
         self.listing(
             LIST_INSTANCES,
-            |cursor| {
-                let mut page = query.clone();
-                page.next_cursor = cursor;
-                async move { client.list_instances(&page).await }
-            },
+            |cursor| instance_page(client, &query, cursor),
             drop_unchanged,
         )
         .await
@@ -130,9 +122,7 @@ impl<'a> Fetcher<'a> {
         let client = self.client;
         let query = query.limit(MAX_PAGE_LIMIT);
         self.pages(LIST_INSTANCES, |cursor| {
-            let mut page = query.clone();
-            page.next_cursor = cursor;
-            async move { client.list_instances(&page).await }
+            instance_page(client, &query, cursor)
         })
         .await
     }
@@ -197,4 +187,26 @@ impl<'a> Fetcher<'a> {
             }
         }
     }
+}
+
+/// One page of a bid list, from `cursor` (the first page for `None`).
+async fn bid_page(
+    client: &MithrilClient,
+    query: &ListBidsQuery,
+    cursor: Option<String>,
+) -> Result<Page<Bid>, MithrilError> {
+    let mut page = query.clone();
+    page.next_cursor = cursor;
+    client.list_bids(&page).await
+}
+
+/// One page of an instance list, from `cursor` (the first page for `None`).
+async fn instance_page(
+    client: &MithrilClient,
+    query: &ListInstancesQuery,
+    cursor: Option<String>,
+) -> Result<Page<Instance>, MithrilError> {
+    let mut page = query.clone();
+    page.next_cursor = cursor;
+    client.list_instances(&page).await
 }
