@@ -1,6 +1,7 @@
 //! Wiring every controller shares: the API scope and the per-phase resource counts for metrics.
 
 use crate::runtime::metrics::Metrics;
+use kube::api::ObjectMeta;
 use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -25,6 +26,27 @@ where
     }
 }
 
+/// Prefix of the annotations the operator reads; the others are never looked at.
+const OPERATOR_ANNOTATION_PREFIX: &str = "mithril.ai/";
+
+/// Drops from a watched object's metadata what no controller reads before it is cached: the
+/// cache holds every resource for as long as the operator runs, so each byte here is a byte per
+/// resource. managedFields are often the largest part of an object (and set to `None`, not
+/// emptied: an emptied vector keeps its buffer); labels and foreign annotations, such as
+/// `kubectl.kubernetes.io/last-applied-configuration` (a second copy of the whole manifest),
+/// are the user's. Writes never send the cached metadata back (status is applied on its own,
+/// finalizers are patched), so nothing dropped here is lost on the server.
+pub fn trim_cached_metadata(metadata: &mut ObjectMeta) {
+    metadata.managed_fields = None;
+    metadata.labels = None;
+    if let Some(annotations) = &mut metadata.annotations {
+        annotations.retain(|key, _| key.starts_with(OPERATOR_ANNOTATION_PREFIX));
+        if annotations.is_empty() {
+            metadata.annotations = None;
+        }
+    }
+}
+
 /// Exports, every few seconds until aborted, how many resources of `controller` are in each
 /// phase; `phase` reads it from a resource (`None`: not reported yet, counted as `Unknown`).
 pub async fn export_phase_counts<K>(
@@ -44,5 +66,50 @@ pub async fn export_phase_counts<K>(
             *counts.entry(label).or_insert(0) += 1;
         }
         metrics.set_phase_counts(controller, &counts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+
+    #[test]
+    fn cached_metadata_keeps_what_controllers_read_and_nothing_else() {
+        let annotations = [
+            ("mithril.ai/observe-only", "true"),
+            ("kubectl.kubernetes.io/last-applied-configuration", "{\"spec\":{}}"),
+        ];
+        let mut metadata = ObjectMeta {
+            name: Some("train".into()),
+            namespace: Some("ml".into()),
+            uid: Some("uid-1".into()),
+            generation: Some(3),
+            finalizers: Some(vec!["mithril.ai/spot-bid".into()]),
+            labels: Some([("team".to_owned(), "ml".to_owned())].into()),
+            annotations: Some(
+                annotations
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            managed_fields: Some(vec![ManagedFieldsEntry::default()]),
+            ..ObjectMeta::default()
+        };
+        let kept = ObjectMeta {
+            annotations: Some([("mithril.ai/observe-only".to_owned(), "true".to_owned())].into()),
+            labels: None,
+            managed_fields: None,
+            ..metadata.clone()
+        };
+        trim_cached_metadata(&mut metadata);
+        assert_eq!(metadata, kept);
+
+        let mut foreign_only = ObjectMeta {
+            annotations: Some([("example.com/note".to_owned(), "x".to_owned())].into()),
+            ..ObjectMeta::default()
+        };
+        trim_cached_metadata(&mut foreign_only);
+        assert_eq!(foreign_only.annotations, None);
     }
 }

@@ -4,13 +4,13 @@
 use super::index::ScheduleKey;
 use super::reconcile::{CONTROLLER, ScheduleContext, error_policy, reconcile};
 use crate::controller::Context;
-use crate::controller::wiring::{export_phase_counts, scoped_api};
+use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::crd::InstanceSchedule;
 use futures::{Stream, StreamExt, future, stream};
 use kube::runtime::controller::Config;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
-use kube::{Api, ResourceExt};
+use kube::Api;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -44,8 +44,7 @@ pub async fn run_with_clock_moves(
     let forget = ctx.clone();
     let schedules = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
-        // managedFields are a large share of each object and never read.
-        .modify(|schedule: &mut InstanceSchedule| schedule.managed_fields_mut().clear())
+        .modify(|schedule: &mut InstanceSchedule| trim_cached_metadata(&mut schedule.metadata))
         .reflect(writer)
         .inspect(move |event| {
             // A deleted schedule is never reconciled again; the schedules it conflicted with

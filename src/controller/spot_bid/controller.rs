@@ -1,4 +1,4 @@
-//! Wiring the SpotBid controller: watch (managedFields stripped), Mithril change triggers, run.
+//! Wiring the SpotBid controller: watch (unread metadata trimmed), Mithril change triggers, run.
 //!
 //! Not every watch event is worth a reconcile. The operator's own writes (the status after every
 //! reconcile, the finalizer it adds before placing a bid) come back through the watch; at 10,000
@@ -12,7 +12,7 @@ use super::reconcile::{
     error_policy, reconcile,
 };
 use crate::controller::Context;
-use crate::controller::wiring::{export_phase_counts, scoped_api};
+use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::crd::SpotBid;
 use futures::{StreamExt, future, stream};
 use kube::runtime::controller::Config;
@@ -34,9 +34,7 @@ pub async fn run(
     let (store, writer) = reflector::store();
     let resources = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
-        // managedFields are a large share of each object and never read: at 10,000 resources the
-        // cache would hold megabytes of them.
-        .modify(|resource: &mut SpotBid| resource.managed_fields_mut().clear())
+        .modify(|resource: &mut SpotBid| trim_cached_metadata(&mut resource.metadata))
         .reflect(writer)
         .touched_objects()
         // The store above keeps every version; only changes a reconcile acts on wake one.
