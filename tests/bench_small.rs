@@ -1,4 +1,4 @@
-//! `mithril-operator bench` at a small size: the command runs the operator as a separate process,
+//! `mithril-dev bench` at a small size: the command runs the operator as a separate process,
 //! every resource becomes Ready (the command fails otherwise), and the tables are printed. No
 //! figure is asserted: timings belong in the printed table.
 
@@ -6,7 +6,7 @@ use std::process::Command;
 
 #[test]
 fn bench_at_fifty_resources_prints_the_tables() {
-    let output = Command::new(env!("CARGO_BIN_EXE_mithril-operator"))
+    let output = Command::new(env!("CARGO_BIN_EXE_mithril-dev"))
         .args([
             "bench",
             "--resources",

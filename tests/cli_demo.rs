@@ -1,4 +1,4 @@
-//! `mithril-operator demo` as a user runs it: a separate process, kubectl against the kubeconfig
+//! `mithril-dev demo` as a user runs it: a separate process, kubectl against the kubeconfig
 //! it writes, the simulator's HTTP API to see what happened on "Mithril", SIGTERM to stop it.
 
 mod cli_support;

@@ -1,4 +1,4 @@
-//! `mithril-operator sim` as a process: it prints where it listens and answers real requests.
+//! `mithril-dev sim` as a process: it prints where it listens and answers real requests.
 
 mod sim_support;
 
@@ -11,7 +11,7 @@ use tokio::process::{Child, Command};
 
 /// Starts the binary and returns it with the base URL from its first stdout line.
 async fn start(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mithril-operator"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mithril-dev"))
         .arg("sim")
         .args(["--listen", "127.0.0.1:0"])
         .args(args)

@@ -1,4 +1,4 @@
-//! `mithril-operator demo`: the Kubernetes API emulator, the Mithril simulator (time running
+//! `mithril-dev demo`: the Kubernetes API emulator, the Mithril simulator (time running
 //! faster than the clock) and the operator, in one process, with the examples applied.
 
 use super::durations::parse_duration;
@@ -19,7 +19,7 @@ use url::Url;
 /// The key the operator uses with the simulator (which accepts any `fkey_` key).
 const SIMULATOR_KEY: &str = "fkey_mithril_operator_demo";
 
-/// Flags of `mithril-operator demo`.
+/// Flags of `mithril-dev demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
     /// Start with no example resources.

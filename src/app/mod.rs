@@ -2,11 +2,14 @@
 //!
 //! - [`run`]: `mithril-operator run`, the operator as deployed: flags ([`run::RunArgs`]), start-up
 //!   checks, leader election, health and metrics, controllers, graceful shutdown.
-//! - [`demo`]: `mithril-operator demo`, the same operator pointed at an in-process Kubernetes API
+//! - [`demo`]: `mithril-dev demo`, the same operator pointed at an in-process Kubernetes API
 //!   emulator and Mithril simulator, with the example resources applied.
 //!
-//! `main.rs` only parses and dispatches, so tests drive these entry points in process.
+//! - [`cli`]: the command lines of `mithril-operator` (what the image ships) and `mithril-dev`.
+//!
+//! The binaries only parse and dispatch, so tests drive these entry points in process.
 
+pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod run;

@@ -1,4 +1,4 @@
-//! `mithril-operator bench`: the operator at scale, measured.
+//! `mithril-dev bench`: the operator at scale, measured.
 //!
 //! The Kubernetes API emulator and the Mithril simulator run in this process (served on loopback
 //! sockets, the simulator's clock scaled); the operator runs as a separate process
@@ -36,7 +36,7 @@ use crate::mithril::RateLimit;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Flags of `mithril-operator bench` (build with `--release` for meaningful figures:
+/// Flags of `mithril-dev bench` (build with `--release` for meaningful figures:
 /// `cargo run --release -- bench`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -76,7 +76,8 @@ pub struct BenchArgs {
     /// Bound on each wait (a run that exceeds it fails rather than reporting).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// The operator executable (default: this one).
+    /// The operator executable (default: `mithril-operator` beside this executable, as
+    /// `cargo build --release` leaves it).
     #[arg(long)]
     pub operator_binary: Option<PathBuf>,
 }
@@ -101,7 +102,7 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
     }
     let binary = match &args.operator_binary {
         Some(path) => path.clone(),
-        None => std::env::current_exe().map_err(BenchError::io("finding this executable"))?,
+        None => sibling_operator_binary()?,
     };
     let settings = RunSettings {
         binary,
@@ -119,7 +120,7 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         timeout: args.timeout,
     };
     println!(
-        "mithril-operator bench: seed {}, concurrency {}, time x{}, poll {:?}, resync {:?}, rate limit {}/s burst {}{}",
+        "mithril-dev bench: seed {}, concurrency {}, time x{}, poll {:?}, resync {:?}, rate limit {}/s burst {}{}",
         args.seed,
         args.concurrency,
         args.time_scale,
@@ -144,4 +145,35 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
     }
     println!("{}", figures::summary_table(&runs));
     Ok(())
+}
+
+/// The `mithril-operator` executable built beside this one: the operator as the image ships it.
+///
+/// `cargo run --bin mithril-dev` builds only this executable, so the sibling may be missing or
+/// left from an older build; measuring old code would be worse than refusing.
+fn sibling_operator_binary() -> Result<PathBuf, BenchError> {
+    let this = std::env::current_exe().map_err(BenchError::io("finding this executable"))?;
+    let sibling = this.with_file_name(format!("mithril-operator{}", std::env::consts::EXE_SUFFIX));
+    let modified = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_err(BenchError::io(format!("reading {}", path.display())))
+    };
+    let stale = || {
+        BenchError::InvalidArgs(format!(
+            "{} is missing or older than {}: build both with `cargo build --release` \
+             (or pass --operator-binary)",
+            sibling.display(),
+            this.display()
+        ))
+    };
+    if !sibling.exists() {
+        return Err(stale());
+    }
+    // Both are linked by the same build; a minute covers one linked after the other.
+    let slack = Duration::from_secs(60);
+    if modified(&sibling)? + slack < modified(&this)? {
+        return Err(stale());
+    }
+    Ok(sibling)
 }

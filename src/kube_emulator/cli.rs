@@ -1,9 +1,9 @@
-//! `mithril-operator kube-emulator`.
+//! `mithril-dev kube-emulator`.
 
 use super::Emulator;
 use std::{net::SocketAddr, path::PathBuf};
 
-/// Flags of `mithril-operator kube-emulator`.
+/// Flags of `mithril-dev kube-emulator`.
 #[derive(Debug, clap::Args)]
 pub struct EmulatorArgs {
     /// Address to listen on.

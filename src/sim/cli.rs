@@ -1,4 +1,4 @@
-//! `mithril-operator sim`.
+//! `mithril-dev sim`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::handle::{ClockMode, Sim, SimConfig};
 use super::world_spec::WorldSpec;
 
-/// Flags of `mithril-operator sim`.
+/// Flags of `mithril-dev sim`.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
     /// Address to listen on.

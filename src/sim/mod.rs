@@ -19,7 +19,7 @@
 //! # Time
 //! Simulated time starts at 2025-01-01T00:00:00Z with [`ClockMode::Manual`] (nothing moves unless
 //! [`Sim::advance`] or `POST /_sim/advance` moves it), at the wall clock with
-//! [`ClockMode::Scaled`] (simulated time runs X times real time; `mithril-operator sim` uses it with
+//! [`ClockMode::Scaled`] (simulated time runs X times real time; `mithril-dev sim` uses it with
 //! X = `--time-scale`, 1 by default), or at the world's `start_time`. Advancing runs, in time order,
 //! every lifecycle step and every clearing due; a step due at the instant of a clearing runs first.
 //!

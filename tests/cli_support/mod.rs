@@ -16,8 +16,10 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
-/// The binary under test.
+/// The operator as deployed (`run`, `crds`).
 pub const BIN: &str = env!("CARGO_BIN_EXE_mithril-operator");
+/// The development tools (`demo`, `bench`, `sim`, `kube-emulator`, and the operator's commands).
+pub const DEV_BIN: &str = env!("CARGO_BIN_EXE_mithril-dev");
 /// The bound on any single wait: generous, it only limits how long a failure takes to show.
 pub const DEADLINE: Duration = Duration::from_secs(90);
 
@@ -173,12 +175,17 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts the binary with `args`, in `dir`, with an environment holding nothing the
-    /// operator reads but `env`.
+    /// Starts the binary chosen by `args`' command ([`DEV_BIN`] for the development commands,
+    /// [`BIN`] for the operator's own) in `dir`, with an environment holding nothing the operator
+    /// reads but `env`.
     pub fn spawn(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let bin = match args.first() {
+            Some(&("run" | "crds")) => BIN,
+            _ => DEV_BIN,
+        };
         let stdout = dir.join(format!("{name}.stdout"));
         let stderr = dir.join(format!("{name}.stderr"));
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin);
         command
             .args(args)
             .current_dir(dir)
