@@ -4,7 +4,10 @@
 use std::process::Command;
 
 fn run(bin: &str, args: &[&str]) -> (bool, String) {
-    let output = Command::new(bin).args(args).output().expect("the binary starts");
+    let output = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("the binary starts");
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
@@ -23,7 +26,10 @@ fn the_deployed_binary_holds_the_operator_commands_only() {
     for command in ["demo", "bench", "kube-emulator"] {
         assert!(!help.contains(command), "{command} offered by:\n{help}");
         let (ok, refused) = run(OPERATOR, &[command]);
-        assert!(!ok && refused.contains("unrecognized subcommand"), "{refused}");
+        assert!(
+            !ok && refused.contains("unrecognized subcommand"),
+            "{refused}"
+        );
     }
 }
 

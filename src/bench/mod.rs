@@ -134,6 +134,7 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
             ""
         }
     );
+    println!("operator: {}", settings.binary.display());
     let mut runs = Vec::new();
     for &resources in &args.resources {
         eprintln!("measuring N = {resources} ...");

@@ -20,7 +20,8 @@ pub const OPERATOR_NAME: &str = "mithril-operator";
 /// Tunables shared by the controllers.
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
-    /// Safety-net requeue of every resource; Mithril changes arrive sooner through the observers.
+    /// Safety-net revisit of every resource, once per interval (paced: [`super::resync`]);
+    /// Mithril changes arrive sooner through the observers.
     pub resync: Duration,
     /// How soon a resource with a problem only the user can fix (bad key, unknown project) is
     /// looked at again, so a fixed Secret is noticed without a spec edit.

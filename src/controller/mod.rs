@@ -2,7 +2,7 @@
 //!
 //! Shared pieces: [`context`] (clients, observers, keys, events, metrics), [`error`] (the one
 //! error type), [`backoff`] (per-object retry delays), [`api_keys`] (keys from Secrets),
-//! [`events`] and [`status`] (reporting).
+//! [`events`] and [`status`] (reporting), [`resync`] (the periodic resync, paced).
 
 pub mod api_keys;
 pub mod backoff;
@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod finalizer;
 pub mod instance_schedule;
+pub mod resync;
 pub mod spot_bid;
 pub mod status;
 pub mod wiring;

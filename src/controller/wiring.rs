@@ -78,7 +78,10 @@ mod tests {
     fn cached_metadata_keeps_what_controllers_read_and_nothing_else() {
         let annotations = [
             ("mithril.ai/observe-only", "true"),
-            ("kubectl.kubernetes.io/last-applied-configuration", "{\"spec\":{}}"),
+            (
+                "kubectl.kubernetes.io/last-applied-configuration",
+                "{\"spec\":{}}",
+            ),
         ];
         let mut metadata = ObjectMeta {
             name: Some("train".into()),

@@ -24,10 +24,7 @@ pub fn negotiate(accept: Option<&str>, include: IncludeObject) -> Result<Form, A
     for clause in accept.split(',') {
         let mut parts = clause.split(';').map(str::trim);
         let media = parts.next().unwrap_or_default();
-        if !matches!(
-            media,
-            "application/json" | "application/*" | "*/*"
-        ) {
+        if !matches!(media, "application/json" | "application/*" | "*/*") {
             continue;
         }
         let (mut as_, mut group, mut version) = (None, None, None);

@@ -4,14 +4,15 @@
 //! reconcile, the finalizer it adds before placing a bid) come back through the watch; at 10,000
 //! resources reconciling again for each would double or triple the work while converging, and
 //! each such reconcile reads a status the reconcile before it has just written. Mithril-side
-//! changes arrive through the observers' change stream instead, and every resource is requeued
-//! each resync interval as a safety net.
+//! changes arrive through the observers' change stream instead, and every resource is revisited
+//! once each resync interval as a safety net, paced over the interval ([`crate::controller::resync`]).
 
 use super::reconcile::{
     CONTROLLER, FINALIZER, OBSERVE_ONLY_ANNOTATION, RECONCILE_PAUSED_ANNOTATION, SpotBidContext,
     error_policy, reconcile,
 };
 use crate::controller::Context;
+use crate::controller::resync::paced_resync;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::crd::SpotBid;
 use futures::{StreamExt, future, stream};
@@ -48,6 +49,7 @@ pub async fn run(
             .subscribe()
             .flat_map(move |change| stream::iter(ctx.index.resources_for(&change, &store)))
     };
+    let triggers = stream::select(triggers, paced_resync(store.clone(), shared.config.resync));
     let metrics_task = tokio::spawn(export_phase_counts(
         shared.metrics.clone(),
         CONTROLLER,

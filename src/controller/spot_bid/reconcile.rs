@@ -520,7 +520,8 @@ async fn apply(
         }),
     )
     .await?;
-    Ok(Action::requeue(ctx.shared.config.resync))
+    // Revisited by the controller's paced resync, not by a pending requeue per resource.
+    Ok(Action::await_change())
 }
 
 /// A raise after a preemption is an event of its own: it changes what the bid may cost. So is
@@ -891,7 +892,8 @@ async fn observe_only(
         &sync,
     )
     .await?;
-    Ok(Action::requeue(ctx.shared.config.resync))
+    // Revisited by the controller's paced resync, not by a pending requeue per resource.
+    Ok(Action::await_change())
 }
 
 fn summary(action: &BidAction) -> String {
