@@ -64,7 +64,8 @@ pub struct RunArgs {
     /// Reconciles running at once, per controller.
     #[arg(long, env = "MITHRIL_OPERATOR_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
-    /// Safety-net reconcile of every resource (Mithril changes arrive sooner through polling).
+    /// Safety-net reconcile of every resource, once per interval and spread over it (Mithril
+    /// changes arrive sooner through polling).
     #[arg(long, env = "MITHRIL_OPERATOR_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub resync_interval: Duration,
     /// Time between two observations of each Mithril project (bids, instances, prices).

@@ -78,7 +78,7 @@ pub struct Settings {
     pub namespaces: Vec<String>,
     /// Reconciles running at once, per controller and namespace.
     pub concurrency: u16,
-    /// Safety-net requeue of every resource.
+    /// Safety-net reconcile of every resource, once per interval.
     pub resync: Duration,
     /// Time between two observations of a Mithril project.
     pub mithril_poll_interval: Duration,

@@ -151,30 +151,73 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
 /// The `mithril-operator` executable built beside this one: the operator as the image ships it.
 ///
 /// `cargo run --bin mithril-dev` builds only this executable, so the sibling may be missing or
-/// left from an older build; measuring old code would be worse than refusing.
+/// left from before the last change; measuring old code would be worse than refusing. Cargo
+/// leaves the library it links into both beside them (`cargo build`): a sibling older than that
+/// library was not linked from it.
 fn sibling_operator_binary() -> Result<PathBuf, BenchError> {
     let this = std::env::current_exe().map_err(BenchError::io("finding this executable"))?;
+    sibling_of(&this)
+}
+
+/// The operator executable beside `this`, if it was linked from the library beside them.
+fn sibling_of(this: &std::path::Path) -> Result<PathBuf, BenchError> {
     let sibling = this.with_file_name(format!("mithril-operator{}", std::env::consts::EXE_SUFFIX));
+    let library = this.with_file_name("libmithril_operator.rlib");
     let modified = |path: &std::path::Path| {
         std::fs::metadata(path)
             .and_then(|m| m.modified())
             .map_err(BenchError::io(format!("reading {}", path.display())))
     };
-    let stale = || {
+    let refuse = |why: &str| {
         BenchError::InvalidArgs(format!(
-            "{} is missing or older than {}: build both with `cargo build --release` \
-             (or pass --operator-binary)",
-            sibling.display(),
-            this.display()
+            "{} is {why}: build both executables with `cargo build --release` (or pass \
+             --operator-binary)",
+            sibling.display()
         ))
     };
     if !sibling.exists() {
-        return Err(stale());
+        return Err(refuse("missing"));
     }
-    // Both are linked by the same build; a minute covers one linked after the other.
-    let slack = Duration::from_secs(60);
-    if modified(&sibling)? + slack < modified(&this)? {
-        return Err(stale());
+    if library.exists() && modified(&sibling)? < modified(&library)? {
+        return Err(refuse("older than the library built since"));
     }
     Ok(sibling)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::{File, FileTimes};
+    use std::time::SystemTime;
+
+    fn touch(path: &std::path::Path, at: SystemTime) {
+        let file = File::create(path).unwrap();
+        file.set_times(FileTimes::new().set_modified(at)).unwrap();
+    }
+
+    #[test]
+    fn the_sibling_operator_must_exist_and_be_linked_from_the_latest_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let this = dir.path().join("mithril-dev");
+        let sibling = dir.path().join("mithril-operator");
+        let library = dir.path().join("libmithril_operator.rlib");
+        let earlier = SystemTime::now() - Duration::from_secs(600);
+        let later = SystemTime::now();
+        touch(&this, later);
+
+        let missing = sibling_of(&this).unwrap_err().to_string();
+        assert!(missing.contains("is missing"), "{missing}");
+
+        // No library beside them (binaries copied elsewhere, or a test build): trusted.
+        touch(&sibling, earlier);
+        assert_eq!(sibling_of(&this).unwrap(), sibling);
+
+        touch(&library, later);
+        let stale = sibling_of(&this).unwrap_err().to_string();
+        assert!(stale.contains("older than the library"), "{stale}");
+
+        touch(&library, earlier);
+        touch(&sibling, later);
+        assert_eq!(sibling_of(&this).unwrap(), sibling);
+    }
 }
