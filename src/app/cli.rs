@@ -17,7 +17,7 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Subcommand)]
 pub enum OperatorCommand {
     /// Run the operator against the cluster of the current Kubernetes configuration.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions (YAML) generated from the Rust types.
     Crds,
 }
@@ -27,7 +27,7 @@ impl OperatorCommand {
         match self {
             Self::Run(args) => {
                 telemetry::init(args.log.log_format, args.log.log_level.as_deref());
-                run::run(args).await.map_err(Into::into)
+                run::run(*args).await.map_err(Into::into)
             }
             Self::Crds => {
                 print!("{}", crd::crds_yaml());
