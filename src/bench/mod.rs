@@ -36,8 +36,8 @@ use crate::mithril::RateLimit;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Flags of `mithril-dev bench` (build with `--release` for meaningful figures:
-/// `cargo run --release -- bench`).
+/// Flags of `mithril-dev bench` (build with `--release` for meaningful figures, and both
+/// executables: `cargo build --release`, then `target/release/mithril-dev bench`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// Sizes to measure (SpotBids), repeat or separate with commas.
