@@ -10,7 +10,8 @@
 # runtime stage holds nothing but that binary.
 
 FROM rust:1.89-bookworm AS builder
-# aws-lc-sys (the TLS crypto provider) builds C sources with cmake.
+# aws-lc-sys (the TLS crypto provider) builds C sources with cmake; jemalloc (the allocator) with
+# the image's make and gcc.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends cmake \
     && rm -rf /var/lib/apt/lists/*

@@ -1,5 +1,6 @@
 //! The two executables: `mithril-operator` (what the image ships) offers the operator's commands
-//! only, `mithril-dev` those and the development tools; both print the same CRDs.
+//! only, `mithril-dev` those and the development tools; both print the same CRDs; the deployed one
+//! allocates with jemalloc.
 
 use std::process::Command;
 
@@ -45,4 +46,22 @@ fn the_development_binary_adds_the_tools_to_the_operator_commands() {
     assert!(operator_ok && dev_ok);
     assert_eq!(operator_crds, dev_crds);
     assert!(operator_crds.contains("kind: CustomResourceDefinition"));
+}
+
+/// The deployed binary's allocator is jemalloc (src/main.rs): asked through its run-time options
+/// to print its statistics at exit, it does.
+#[cfg(not(target_env = "msvc"))]
+#[test]
+fn the_deployed_binary_allocates_with_jemalloc() {
+    let output = Command::new(OPERATOR)
+        .arg("crds")
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .output()
+        .expect("the binary starts");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Begin jemalloc statistics"),
+        "no jemalloc statistics in:\n{stderr}"
+    );
 }
