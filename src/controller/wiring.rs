@@ -7,6 +7,7 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often resource counts per phase are exported.
@@ -48,25 +49,34 @@ pub fn trim_cached_metadata(metadata: &mut ObjectMeta) {
 }
 
 /// Exports, every few seconds until aborted, how many resources of `controller` are in each
-/// phase; `phase` reads it from a resource (`None`: not reported yet, counted as `Unknown`).
+/// phase; `count` counts the cached resources (see [`count_by`]).
 pub async fn export_phase_counts<K>(
     metrics: Metrics,
     controller: &'static str,
     store: Store<K>,
-    phase: impl Fn(&K) -> Option<String>,
+    count: impl Fn(&[Arc<K>]) -> BTreeMap<String, i64>,
 ) where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
     let mut tick = tokio::time::interval(COUNTS_EVERY);
     loop {
         tick.tick().await;
-        let mut counts = BTreeMap::new();
-        for resource in store.state() {
-            let label = phase(&resource).unwrap_or_else(|| "Unknown".to_owned());
-            *counts.entry(label).or_insert(0) += 1;
-        }
-        metrics.set_phase_counts(controller, &counts);
+        metrics.set_phase_counts(controller, &count(&store.state()));
     }
+}
+
+/// Counts `resources` by the phase `phase` reads off each (`None`: not reported yet, counted
+/// as `Unknown`).
+pub fn count_by<K>(
+    resources: &[Arc<K>],
+    phase: impl Fn(&K) -> Option<String>,
+) -> BTreeMap<String, i64> {
+    let mut counts = BTreeMap::new();
+    for resource in resources {
+        let label = phase(resource).unwrap_or_else(|| "Unknown".to_owned());
+        *counts.entry(label).or_insert(0) += 1;
+    }
+    counts
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use super::index::ScheduleKey;
 use super::reconcile::{CONTROLLER, ScheduleContext, error_policy, reconcile};
 use crate::controller::Context;
-use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
+use crate::controller::wiring::{count_by, export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::crd::InstanceSchedule;
 use futures::{Stream, StreamExt, future, stream};
 use kube::Api;
@@ -71,12 +71,11 @@ pub async fn run_with_clock_moves(
         shared.metrics.clone(),
         CONTROLLER,
         store.clone(),
-        |schedule: &InstanceSchedule| {
-            schedule
-                .status
-                .as_ref()?
-                .wanted_state
-                .map(|w| format!("{w:?}"))
+        |schedules: &[Arc<InstanceSchedule>]| {
+            count_by(schedules, |schedule| {
+                let wanted = schedule.status.as_ref()?.wanted_state;
+                wanted.map(|w| format!("{w:?}"))
+            })
         },
     ));
 

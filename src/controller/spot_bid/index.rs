@@ -3,7 +3,7 @@
 //! Filled by each reconcile (which knows both), read when the observers report a change, so a
 //! Mithril-side change wakes exactly the resources it concerns.
 
-use crate::crd::SpotBid;
+use super::controller::Watched;
 use crate::observe::Change;
 use kube::runtime::reflector::{ObjectRef, Store};
 use std::collections::HashMap;
@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// resources a spare slot of a pointer instead of a whole reference is megabytes.
 #[derive(Default)]
 pub struct BidIndex {
-    by_name: Mutex<HashMap<String, Arc<ObjectRef<SpotBid>>>>,
-    by_fid: Mutex<HashMap<String, Arc<ObjectRef<SpotBid>>>>,
+    by_name: Mutex<HashMap<String, Arc<ObjectRef<Watched>>>>,
+    by_fid: Mutex<HashMap<String, Arc<ObjectRef<Watched>>>>,
 }
 
 impl BidIndex {
     /// Remembers that `resource` manages the bid named `name` (and, once known, of FID `fid`).
-    pub fn record(&self, mut resource: ObjectRef<SpotBid>, name: &str, fid: Option<&str>) {
+    pub fn record(&self, mut resource: ObjectRef<Watched>, name: &str, fid: Option<&str>) {
         // The uid and resourceVersion take no part in finding or comparing the reference (nor in
         // kube-runtime's scheduling), and would be two more strings per resource, twice.
         resource.extra = Default::default();
@@ -44,7 +44,7 @@ impl BidIndex {
     }
 
     /// Forgets a resource that is gone.
-    pub fn forget(&self, resource: &ObjectRef<SpotBid>) {
+    pub fn forget(&self, resource: &ObjectRef<Watched>) {
         self.by_name
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -59,8 +59,8 @@ impl BidIndex {
     pub fn resources_for(
         &self,
         change: &Change,
-        store: &Store<SpotBid>,
-    ) -> Vec<ObjectRef<SpotBid>> {
+        store: &Store<Watched>,
+    ) -> Vec<ObjectRef<Watched>> {
         match change {
             Change::BidChanged { fid, name } => {
                 let by_fid = self
@@ -104,9 +104,9 @@ mod tests {
 
     #[test]
     fn a_change_finds_its_resource_by_fid_or_by_name_until_forgotten() {
-        let (store, _writer) = reflector::store::<SpotBid>();
+        let (store, _writer) = reflector::store::<Watched>();
         let index = BidIndex::default();
-        let mut resource = ObjectRef::<SpotBid>::new("train").within("ml");
+        let mut resource = ObjectRef::<Watched>::new("train").within("ml");
         resource.extra.uid = Some("uid-1".into());
         index.record(resource.clone(), "k8s.ml.train.uid", None);
         assert_eq!(

@@ -5,11 +5,14 @@
 //!   move, nothing), deciding the region with [`regions`] and the limit price with [`pricing`].
 //! - [`report`]: pure `observed + outcome -> status` (phase, instances, prices, conditions).
 //! - [`reconcile`]: the IO around them: observe from the shared observer, act, write status and events.
-//! - [`controller`]: the kube-runtime wiring (watch, Mithril change triggers).
+//! - [`controller`]: the kube-runtime wiring (metadata-only watch, Mithril change triggers).
+//! - [`index`] and [`phases`]: what reconciles note per resource, for the Mithril change
+//!   triggers and for the metrics.
 
 pub mod controller;
 pub mod index;
 pub mod names;
+pub mod phases;
 pub mod plan;
 pub mod pricing;
 pub mod reconcile;

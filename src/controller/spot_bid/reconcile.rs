@@ -1,7 +1,9 @@
 //! The SpotBid reconcile: observe (memory first), plan (pure), act (one Mithril write), report.
 
+use super::controller::{Watched, watched_ref};
 use super::index::BidIndex;
 use super::names::bid_name;
+use super::phases::PhaseTally;
 use super::plan::{
     Action as BidAction, DesiredBid, Intent, MarketDecision, MarketView, Plan, plan,
 };
@@ -40,6 +42,7 @@ pub const RECONCILE_PAUSED_ANNOTATION: &str = "mithril.ai/reconcile-paused";
 pub struct SpotBidContext {
     pub shared: Arc<Context>,
     pub index: BidIndex,
+    pub phases: PhaseTally,
     /// Resources (by uid) whose last create may have reached Mithril without an answer: the
     /// next attempt looks the bid up by name on Mithril itself before any POST.
     uncertain_creates: Mutex<HashSet<String>>,
@@ -50,6 +53,7 @@ impl SpotBidContext {
         Self {
             shared,
             index: BidIndex::default(),
+            phases: PhaseTally::default(),
             uncertain_creates: Mutex::default(),
         }
     }
@@ -74,12 +78,31 @@ impl SpotBidContext {
     }
 }
 
-/// Entry point for kube-runtime: times the reconcile and resets backoff on success.
-pub async fn reconcile(resource: Arc<SpotBid>, ctx: Arc<SpotBidContext>) -> Result<Action, Error> {
+/// Entry point for kube-runtime: reads the resource, times the reconcile and resets backoff on
+/// success. The controller caches metadata only ([`super::controller`]): the resource is read
+/// here, so the reconcile acts on what it says now.
+pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Result<Action, Error> {
     let started = Instant::now();
-    let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = resource.namespace().unwrap_or_default(), name = %resource.name_any());
-    let result =
-        tracing::Instrument::instrument(reconcile_resource(resource.clone(), &ctx), span).await;
+    let namespace = watched.namespace().unwrap_or_default();
+    let name = watched.name_any();
+    let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = %namespace, name = %name);
+    let result = tracing::Instrument::instrument(
+        async {
+            let api: Api<SpotBid> = Api::namespaced(ctx.shared.kube.clone(), &namespace);
+            match api.get_opt(&name).await? {
+                Some(resource) => reconcile_resource(Arc::new(resource), &ctx).await,
+                // Deleted since the watch saw it: nothing of ours is left to act on.
+                None => {
+                    let mut reference = ObjectRef::from_obj(watched.as_ref());
+                    reference.extra = Default::default();
+                    ctx.index.forget(&reference);
+                    Ok(Action::await_change())
+                }
+            }
+        },
+        span,
+    )
+    .await;
     let shared = &ctx.shared;
     shared.metrics.reconciled(
         CONTROLLER,
@@ -87,20 +110,18 @@ pub async fn reconcile(resource: Arc<SpotBid>, ctx: Arc<SpotBidContext>) -> Resu
         result.as_ref().err().map(Error::reason),
     );
     if result.is_ok() {
-        shared
-            .backoff
-            .succeeded(&resource.uid().unwrap_or_default());
+        shared.backoff.succeeded(&watched.uid().unwrap_or_default());
     }
     result
 }
 
 /// Entry point for kube-runtime on failure: per-object exponential backoff.
-pub fn error_policy(resource: Arc<SpotBid>, error: &Error, ctx: Arc<SpotBidContext>) -> Action {
+pub fn error_policy(watched: Arc<Watched>, error: &Error, ctx: Arc<SpotBidContext>) -> Action {
     let wait = ctx
         .shared
         .backoff
-        .failed(&resource.uid().unwrap_or_default());
-    tracing::warn!(namespace = resource.namespace().unwrap_or_default(), name = %resource.name_any(), %error, retry_in = ?wait, "reconcile failed");
+        .failed(&watched.uid().unwrap_or_default());
+    tracing::warn!(namespace = watched.namespace().unwrap_or_default(), name = %watched.name_any(), %error, retry_in = ?wait, "reconcile failed");
     Action::requeue(wait)
 }
 
@@ -112,6 +133,10 @@ fn annotated(resource: &SpotBid, annotation: &str) -> bool {
 }
 
 async fn reconcile_resource(resource: Arc<SpotBid>, ctx: &SpotBidContext) -> Result<Action, Error> {
+    ctx.phases.record(
+        &resource.uid().unwrap_or_default(),
+        resource.status.as_ref().and_then(|status| status.phase),
+    );
     let namespace = resource.namespace().unwrap_or_default();
     let api: Api<SpotBid> = Api::namespaced(ctx.shared.kube.clone(), &namespace);
     if annotated(&resource, RECONCILE_PAUSED_ANNOTATION) {
@@ -384,7 +409,7 @@ async fn observe(
     };
     let bid = find_bid(resource, &resolved, ctx).await?;
     ctx.index.record(
-        ObjectRef::from_obj(resource),
+        watched_ref(resource),
         &resolved.bid_name,
         bid.as_ref().map(|b| b.fid.as_str()),
     );
@@ -804,7 +829,7 @@ async fn cleanup(
     resource: Arc<SpotBid>,
     ctx: &SpotBidContext,
 ) -> Result<Action, Error> {
-    let resource_ref = ObjectRef::from_obj(resource.as_ref());
+    let resource_ref = watched_ref(&resource);
     if resource.spec.deletion_policy == DeletionPolicy::Orphan {
         let fid = resource
             .status
@@ -1012,6 +1037,8 @@ async fn report(
         return Ok(());
     }
     apply_status(api, resource, &new).await?;
+    ctx.phases
+        .record(&resource.uid().unwrap_or_default(), new.phase);
     if new.preemption_count > previous.map_or(0, |s| s.preemption_count) {
         let fid = new.bid_fid.clone().unwrap_or_default();
         events::warning(&ctx.shared.recorder, resource, "Preempted", "Observe", format!("the auction price rose above the limit of bid {fid}; Mithril is reclaiming its instances and the bid returns to Open")).await;
