@@ -10,6 +10,9 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The phase a resource is counted as before its phase is known.
+pub const UNKNOWN_PHASE: &str = "Unknown";
+
 /// How often resource counts per phase are exported.
 const COUNTS_EVERY: Duration = Duration::from_secs(15);
 
@@ -73,7 +76,7 @@ pub fn count_by<K>(
 ) -> BTreeMap<String, i64> {
     let mut counts = BTreeMap::new();
     for resource in resources {
-        let label = phase(resource).unwrap_or_else(|| "Unknown".to_owned());
+        let label = phase(resource).unwrap_or_else(|| UNKNOWN_PHASE.to_owned());
         *counts.entry(label).or_insert(0) += 1;
     }
     counts

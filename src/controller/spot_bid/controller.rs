@@ -171,16 +171,10 @@ mod tests {
         }
         assert_eq!(reconcile_worthy(&created), reconcile_worthy(&unrelated));
     }
-}
-
-#[cfg(test)]
-mod reference_tests {
-    use super::*;
-    use crate::crd::SpotBidSpec;
 
     #[test]
     fn a_resource_and_its_cached_metadata_have_the_same_reference() {
-        let spec: SpotBidSpec = serde_json::from_value(serde_json::json!({
+        let spec: crate::crd::SpotBidSpec = serde_json::from_value(serde_json::json!({
             "project": "proj", "region": "us-central1-a", "instanceType": "h100-80gb.sxm.8x",
             "limitPrice": "$2.00", "instanceQuantity": 1,
         }))
@@ -188,10 +182,7 @@ mod reference_tests {
         let mut resource = SpotBid::new("train", spec);
         resource.metadata.namespace = Some("ml".into());
         resource.metadata.uid = Some("uid-1".into());
-        let watched: Watched =
-            kube::core::PartialObjectMetaExt::into_response_partial(resource.metadata.clone());
-        let mut cached = ObjectRef::from_obj(&watched);
-        cached.extra = Default::default();
-        assert_eq!(watched_ref(&resource), cached);
+        let watched: Watched = resource.metadata.clone().into_response_partial();
+        assert_eq!(watched_ref(&resource), ObjectRef::from_obj(&watched));
     }
 }

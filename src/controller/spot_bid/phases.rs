@@ -4,6 +4,7 @@
 //! reconcile), so the phases are not in its cache: each reconcile notes the phase it read and
 //! the phase it reported, here, in eight bytes of key and one of phase per resource.
 
+use crate::controller::wiring::UNKNOWN_PHASE;
 use crate::crd::SpotBidPhase;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -16,9 +17,6 @@ pub struct PhaseTally {
     /// uid digest -> phase (`None`: no status yet).
     phases: Mutex<HashMap<u64, Option<SpotBidPhase>>>,
 }
-
-/// What a resource is counted as before a reconcile has noted its phase.
-const UNKNOWN: &str = "Unknown";
 
 fn key(uid: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
@@ -42,7 +40,7 @@ impl PhaseTally {
         for key in &live {
             let label = match phases.get(key).copied().flatten() {
                 Some(phase) => format!("{phase:?}"),
-                None => UNKNOWN.to_owned(),
+                None => UNKNOWN_PHASE.to_owned(),
             };
             *counts.entry(label).or_insert(0) += 1;
         }
@@ -69,7 +67,7 @@ mod tests {
         let counts = tally.count(["uid-a", "uid-b", "uid-c", "uid-new"]);
         assert_eq!(
             counts,
-            BTreeMap::from([("Allocated".to_owned(), 2), (UNKNOWN.to_owned(), 2)])
+            BTreeMap::from([("Allocated".to_owned(), 2), (UNKNOWN_PHASE.to_owned(), 2)])
         );
         assert_eq!(tally.lock().len(), 3, "the deleted resource is forgotten");
     }

@@ -90,12 +90,10 @@ pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Resul
         async {
             let api: Api<SpotBid> = Api::namespaced(ctx.shared.kube.clone(), &namespace);
             match api.get_opt(&name).await? {
-                Some(resource) => reconcile_resource(Arc::new(resource), &ctx).await,
+                Some(resource) => reconcile_resource(&api, Arc::new(resource), &ctx).await,
                 // Deleted since the watch saw it: nothing of ours is left to act on.
                 None => {
-                    let mut reference = ObjectRef::from_obj(watched.as_ref());
-                    reference.extra = Default::default();
-                    ctx.index.forget(&reference);
+                    ctx.index.forget(&ObjectRef::from_obj(watched.as_ref()));
                     Ok(Action::await_change())
                 }
             }
@@ -132,13 +130,15 @@ fn annotated(resource: &SpotBid, annotation: &str) -> bool {
         .is_some_and(|value| value == "true")
 }
 
-async fn reconcile_resource(resource: Arc<SpotBid>, ctx: &SpotBidContext) -> Result<Action, Error> {
+async fn reconcile_resource(
+    api: &Api<SpotBid>,
+    resource: Arc<SpotBid>,
+    ctx: &SpotBidContext,
+) -> Result<Action, Error> {
     ctx.phases.record(
         &resource.uid().unwrap_or_default(),
         resource.status.as_ref().and_then(|status| status.phase),
     );
-    let namespace = resource.namespace().unwrap_or_default();
-    let api: Api<SpotBid> = Api::namespaced(ctx.shared.kube.clone(), &namespace);
     if annotated(&resource, RECONCILE_PAUSED_ANNOTATION) {
         let sync = SyncOutcome::failed(
             "ReconcilePaused",
@@ -147,17 +147,17 @@ async fn reconcile_resource(resource: Arc<SpotBid>, ctx: &SpotBidContext) -> Res
             ),
             false,
         );
-        report(&api, &resource, ctx, None, None, None, &sync).await?;
+        report(api, &resource, ctx, None, None, None, &sync).await?;
         return Ok(Action::await_change());
     }
     if annotated(&resource, OBSERVE_ONLY_ANNOTATION) {
-        return observe_only(&api, resource, ctx).await;
+        return observe_only(api, resource, ctx).await;
     }
     // The finalizer is added and the bid placed in one reconcile.
-    with_finalizer(&api, FINALIZER, resource, |event| async {
+    with_finalizer(api, FINALIZER, resource, |event| async {
         match event {
-            FinalizerEvent::Apply(resource) => apply(&api, resource, ctx).await,
-            FinalizerEvent::Cleanup(resource) => cleanup(&api, resource, ctx).await,
+            FinalizerEvent::Apply(resource) => apply(api, resource, ctx).await,
+            FinalizerEvent::Cleanup(resource) => cleanup(api, resource, ctx).await,
         }
     })
     .await
