@@ -5,7 +5,8 @@
 //!
 //! [`Recorder`] publishes like kube-runtime's recorder (`events.k8s.io/v1`; an event repeated
 //! within a few minutes becomes a series on the first one) but remembers, per recent event, only
-//! what a repeat needs (its name, count and time), forgets them oldest first, and never scans all
+//! what a repeat needs (when it was created, its count and time: no string, since the event's
+//! namespace and name follow from the object and that time), forgets them oldest first, and never scans all
 //! of them: kube-runtime's keeps a full copy of every event of the last six minutes and walks them
 //! all under one lock on every publish, which at 10,000 resources costs megabytes and serializes
 //! every reconcile that reports something.
@@ -34,10 +35,11 @@ pub struct Recorder {
     recent: Mutex<RecentEvents>,
 }
 
-/// What a repeat of a recent event needs.
+/// What a repeat of a recent event needs: the event is named after its object and this creation
+/// time ([`event_name`]), in its object's namespace, which a repeat is about too (both are part
+/// of the key).
 struct Recent {
-    namespace: String,
-    name: String,
+    created: Timestamp,
     count: i32,
     last_seen: Timestamp,
 }
@@ -99,38 +101,36 @@ impl Recorder {
         let repeat = {
             let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
             recent.forget_before(now - SERIES_WINDOW);
-            recent
-                .by_key
-                .get(&key)
-                .map(|r| (r.namespace.clone(), r.name.clone(), r.count + 1))
+            recent.by_key.get(&key).map(|r| (r.created, r.count + 1))
         };
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
-        let (name, count) = match repeat {
-            Some((namespace, name, count)) => {
+        let (created, count) = match repeat {
+            Some((created, count)) => {
                 let series = serde_json::json!({
                     "series": EventSeries { count, last_observed_time: MicroTime(now) },
                 });
-                Api::<K8sEvent>::namespaced(self.client.clone(), &namespace)
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&series))
-                    .await?;
-                (name, count)
+                api.patch(
+                    &self.event_name(regarding, created),
+                    &PatchParams::default(),
+                    &Patch::Merge(&series),
+                )
+                .await?;
+                (created, count)
             }
             None => {
-                let created = api
-                    .create(
-                        &PostParams::default(),
-                        &self.new_event(event, regarding, now),
-                    )
-                    .await?;
-                (created.name_any(), 1)
+                api.create(
+                    &PostParams::default(),
+                    &self.new_event(event, regarding, now),
+                )
+                .await?;
+                (now, 1)
             }
         };
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         recent.by_key.insert(
             key,
             Recent {
-                namespace,
-                name,
+                created,
                 count,
                 last_seen: now,
             },
@@ -139,8 +139,13 @@ impl Recorder {
         Ok(())
     }
 
-    fn new_event(&self, event: &Event, regarding: &ObjectReference, now: Timestamp) -> K8sEvent {
+    /// The name of the event about `regarding` created at `created`, as kube-runtime names it.
+    fn event_name(&self, regarding: &ObjectReference, created: Timestamp) -> String {
         let object = regarding.name.as_deref().unwrap_or(&self.controller);
+        format!("{object}.{:x}", created.as_nanosecond())
+    }
+
+    fn new_event(&self, event: &Event, regarding: &ObjectReference, now: Timestamp) -> K8sEvent {
         K8sEvent {
             action: Some(event.action.clone()),
             reason: Some(event.reason.clone()),
@@ -150,7 +155,7 @@ impl Recorder {
             note: event.note.clone(),
             metadata: ObjectMeta {
                 namespace: regarding.namespace.clone(),
-                name: Some(format!("{object}.{:x}", now.as_nanosecond())),
+                name: Some(self.event_name(regarding, now)),
                 ..ObjectMeta::default()
             },
             reporting_controller: Some(self.controller.clone()),
@@ -243,8 +248,7 @@ mod tests {
 
     fn recent(last_seen: Timestamp) -> Recent {
         Recent {
-            namespace: "team".into(),
-            name: "bid.1".into(),
+            created: last_seen,
             count: 1,
             last_seen,
         }

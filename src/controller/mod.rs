@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod backoff;
 pub mod context;
+pub mod digest;
 pub mod error;
 pub mod events;
 pub mod finalizer;
@@ -15,6 +16,7 @@ pub mod resync;
 pub mod spot_bid;
 pub mod status;
 pub mod wiring;
+pub mod worthy_changes;
 
 pub use context::{Context, ControllerConfig, OPERATOR_NAME};
 pub use error::{Error, Problem};

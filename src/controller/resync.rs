@@ -8,10 +8,10 @@
 //! slot's turn the store is read for that slot's resources. Nothing is kept between turns but the
 //! slot number, and a resource created or deleted meanwhile is simply found or not.
 
+use crate::controller::digest::digest;
 use futures::{Stream, StreamExt, stream};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -28,12 +28,10 @@ fn slots_for(interval: Duration) -> u32 {
         .clamp(1, MAX_SLOTS)
 }
 
-/// The slot of the resource named `name` in `namespace`. `DefaultHasher::new()` has fixed keys,
-/// so a resource keeps its slot (and its place in the interval) for as long as it exists.
+/// The slot of the resource named `name` in `namespace`. A digest is fixed for the life of the
+/// process, so a resource keeps its slot (and its place in the interval) for as long as it exists.
 fn slot_of(namespace: Option<&str>, name: &str, slots: u32) -> u32 {
-    let mut hasher = DefaultHasher::new();
-    (namespace, name).hash(&mut hasher);
-    (hasher.finish() % u64::from(slots)) as u32
+    (digest(&(namespace, name)) % u64::from(slots)) as u32
 }
 
 /// Every resource of `store`, once per `interval`, the first turn one slot from now.

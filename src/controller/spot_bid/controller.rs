@@ -20,8 +20,10 @@ use super::reconcile::{
     error_policy, reconcile,
 };
 use crate::controller::Context;
+use crate::controller::digest::digest;
 use crate::controller::resync::paced_resync;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
+use crate::controller::worthy_changes::worthy_changes;
 use crate::crd::SpotBid;
 use futures::{StreamExt, future, stream};
 use kube::core::PartialObjectMeta;
@@ -29,9 +31,7 @@ use kube::runtime::controller::Config;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
-use std::collections::hash_map::DefaultHasher;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// What the controller caches and schedules of a SpotBid: its metadata.
@@ -59,10 +59,9 @@ pub async fn run(
     let resources = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .modify(|resource: &mut Watched| trim_cached_metadata(&mut resource.metadata))
-        .reflect(writer)
-        .touched_objects()
-        // The store above keeps every version; only changes a reconcile acts on wake one.
-        .predicate_filter(reconcile_worthy, Default::default());
+        .reflect(writer);
+    // The store above keeps every version; only changes a reconcile acts on wake one.
+    let resources = worthy_changes(resources, reconcile_worthy);
 
     let ctx = Arc::new(SpotBidContext::new(shared.clone()));
     let triggers = {
@@ -101,21 +100,20 @@ pub async fn run(
 /// (moved by every status the operator writes) and the operator's own finalizer (which it adds
 /// itself) are left out: both change in a reconcile that already acted on the resource. (Someone
 /// removing the operator's finalizer by hand is noticed at the next resync.)
-fn reconcile_worthy(resource: &Watched) -> Option<u64> {
-    let mut hasher = DefaultHasher::new();
-    resource.metadata.generation.hash(&mut hasher);
-    resource
-        .metadata
-        .deletion_timestamp
-        .is_some()
-        .hash(&mut hasher);
-    for finalizer in resource.finalizers().iter().filter(|f| *f != FINALIZER) {
-        finalizer.hash(&mut hasher);
-    }
-    for annotation in [OBSERVE_ONLY_ANNOTATION, RECONCILE_PAUSED_ANNOTATION] {
-        resource.annotations().get(annotation).hash(&mut hasher);
-    }
-    Some(hasher.finish())
+fn reconcile_worthy(resource: &Watched) -> u64 {
+    let others: Vec<&String> = resource
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .collect();
+    let annotations = [OBSERVE_ONLY_ANNOTATION, RECONCILE_PAUSED_ANNOTATION]
+        .map(|a| resource.annotations().get(a));
+    digest(&(
+        resource.metadata.generation,
+        resource.metadata.deletion_timestamp.is_some(),
+        others,
+        annotations,
+    ))
 }
 
 #[cfg(test)]

@@ -4,11 +4,10 @@
 //! reconcile), so the phases are not in its cache: each reconcile notes the phase it read and
 //! the phase it reported, here, in eight bytes of key and one of phase per resource.
 
+use crate::controller::digest::digest as key;
 use crate::controller::wiring::UNKNOWN_PHASE;
 use crate::crd::SpotBidPhase;
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 /// The last phase each resource (by uid) was read or reported with.
@@ -16,12 +15,6 @@ use std::sync::{Mutex, PoisonError};
 pub struct PhaseTally {
     /// uid digest -> phase (`None`: no status yet).
     phases: Mutex<HashMap<u64, Option<SpotBidPhase>>>,
-}
-
-fn key(uid: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    uid.hash(&mut hasher);
-    hasher.finish()
 }
 
 impl PhaseTally {
