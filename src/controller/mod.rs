@@ -2,7 +2,9 @@
 //!
 //! Shared pieces: [`context`] (clients, observers, keys, events, metrics), [`error`] (the one
 //! error type), [`backoff`] (per-object retry delays), [`api_keys`] (keys from Secrets),
-//! [`events`] and [`status`] (reporting), [`resync`] (the periodic resync, paced).
+//! [`events`] and [`status`] (reporting), [`resync`] (the periodic resync, paced),
+//! [`worthy_changes`] (which watch events wake a reconcile), [`trigger_gate`] (wake-ups waiting
+//! until the controller is ready), [`digest`] (compact keys for what is only compared).
 
 pub mod api_keys;
 pub mod backoff;
@@ -15,6 +17,7 @@ pub mod instance_schedule;
 pub mod resync;
 pub mod spot_bid;
 pub mod status;
+pub mod trigger_gate;
 pub mod wiring;
 pub mod worthy_changes;
 

@@ -12,8 +12,10 @@
 //! reconcile, the finalizer it adds before placing a bid) come back through the watch; at 10,000
 //! resources reconciling again for each would double or triple the work while converging, and
 //! each such reconcile reads a status the reconcile before it has just written. Mithril-side
-//! changes arrive through the observers' change stream instead, and every resource is revisited
-//! once each resync interval as a safety net, paced over the interval ([`crate::controller::resync`]).
+//! changes arrive through the observers' change stream instead (waiting in a trigger gate,
+//! [`crate::controller::trigger_gate`], until the controller is ready for them), and every
+//! resource is revisited once each resync interval as a safety net, paced over the interval
+//! ([`crate::controller::resync`]).
 
 use super::reconcile::{
     CONTROLLER, FINALIZER, OBSERVE_ONLY_ANNOTATION, RECONCILE_PAUSED_ANNOTATION, SpotBidContext,
@@ -64,14 +66,23 @@ pub async fn run(
     let resources = worthy_changes(resources, reconcile_worthy);
 
     let ctx = Arc::new(SpotBidContext::new(shared.clone()));
-    let triggers = {
+    // Mithril-side changes are read as they come (a subscriber that falls behind gets a resync
+    // of everything) and wait in the gate until the controller is ready for them.
+    let forward_task = {
         let (ctx, store) = (ctx.clone(), store.clone());
-        shared
-            .registry
-            .subscribe()
-            .flat_map(move |change| stream::iter(ctx.index.resources_for(&change, &store)))
+        let mut changes = shared.registry.subscribe();
+        tokio::spawn(async move {
+            while let Some(change) = changes.next().await {
+                for resource in ctx.index.resources_for(&change, &store) {
+                    ctx.gate.push(resource);
+                }
+            }
+        })
     };
-    let triggers = stream::select(triggers, paced_resync(store.clone(), shared.config.resync));
+    let triggers = stream::select(
+        ctx.gate.clone().triggers(store.clone()),
+        paced_resync(store.clone(), shared.config.resync),
+    );
     let metrics_task = {
         let ctx = ctx.clone();
         tokio::spawn(export_phase_counts(
@@ -93,6 +104,7 @@ pub async fn run(
         .for_each(|_| future::ready(()))
         .await;
     metrics_task.abort();
+    forward_task.abort();
 }
 
 /// What of a SpotBid's metadata a reconcile acts on, hashed: the spec (its generation), deletion,

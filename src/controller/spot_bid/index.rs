@@ -67,7 +67,7 @@ impl BidIndex {
         &self,
         change: &Change,
         store: &Store<Watched>,
-    ) -> Vec<ObjectRef<Watched>> {
+    ) -> Vec<Arc<ObjectRef<Watched>>> {
         match change {
             Change::BidChanged { fid, name } => {
                 let by_fid = self
@@ -75,14 +75,14 @@ impl BidIndex {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .get(&digest(fid))
-                    .map(|r| ObjectRef::clone(r));
+                    .cloned();
                 by_fid
                     .or_else(|| {
                         self.by_name
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
                             .get(&digest(name))
-                            .map(|r| ObjectRef::clone(r))
+                            .cloned()
                     })
                     .into_iter()
                     .collect()
@@ -91,7 +91,11 @@ impl BidIndex {
             Change::Resync => store
                 .state()
                 .iter()
-                .map(|bid| ObjectRef::from_obj(bid.as_ref()))
+                .map(|bid| {
+                    let mut resource = ObjectRef::from_obj(bid.as_ref());
+                    resource.extra = Default::default();
+                    Arc::new(resource)
+                })
                 .collect(),
         }
     }
@@ -118,13 +122,13 @@ mod tests {
         index.record(resource.clone(), "k8s.ml.train.uid", None);
         assert_eq!(
             index.resources_for(&changed("bid_1", "k8s.ml.train.uid"), &store),
-            [resource.clone()]
+            [Arc::new(resource.clone())]
         );
         index.record(resource.clone(), "k8s.ml.train.uid", Some("bid_1"));
         // An adopted or renamed bid is found by its FID whatever its name.
         assert_eq!(
             index.resources_for(&changed("bid_1", "other"), &store),
-            [resource.clone()]
+            [Arc::new(resource.clone())]
         );
         assert!(
             index

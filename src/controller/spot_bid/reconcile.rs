@@ -12,6 +12,7 @@ use super::regions::{RegionMarket, RegionPolicy};
 use super::report::{Observation, SyncOutcome, preemption_count, status};
 use crate::controller::error::mithril_reason;
 use crate::controller::finalizer::with_finalizer;
+use crate::controller::trigger_gate::TriggerGate;
 use crate::controller::{Context, Error, Problem, events, status::apply_status};
 use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
 use crate::mithril::{
@@ -43,6 +44,8 @@ pub struct SpotBidContext {
     pub shared: Arc<Context>,
     pub index: BidIndex,
     pub phases: PhaseTally,
+    /// Mithril-side changes waiting for the controller ([`TriggerGate`]).
+    pub gate: Arc<TriggerGate<Watched>>,
     /// Resources (by uid) whose last create may have reached Mithril without an answer: the
     /// next attempt looks the bid up by name on Mithril itself before any POST.
     uncertain_creates: Mutex<HashSet<String>>,
@@ -50,10 +53,14 @@ pub struct SpotBidContext {
 
 impl SpotBidContext {
     pub fn new(shared: Arc<Context>) -> Self {
+        // A few reconciles' worth per worker keeps every worker busy, and the rest waits in
+        // the gate at a pointer and a digest each.
+        let gate_limit = usize::from(shared.config.concurrency).saturating_mul(4);
         Self {
             shared,
             index: BidIndex::default(),
             phases: PhaseTally::default(),
+            gate: Arc::new(TriggerGate::new(gate_limit)),
             uncertain_creates: Mutex::default(),
         }
     }
@@ -85,6 +92,8 @@ pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Resul
     let started = Instant::now();
     let namespace = watched.namespace().unwrap_or_default();
     let name = watched.name_any();
+    ctx.gate
+        .started(watched.metadata.namespace.as_deref(), &name);
     let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = %namespace, name = %name);
     let result = tracing::Instrument::instrument(
         async {
