@@ -17,6 +17,8 @@ pub mod instance_schedule;
 pub mod resync;
 pub mod spot_bid;
 pub mod status;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod trigger_gate;
 pub mod wiring;
 pub mod worthy_changes;

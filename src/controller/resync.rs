@@ -9,6 +9,7 @@
 //! slot number, and a resource created or deleted meanwhile is simply found or not.
 
 use crate::controller::digest::digest;
+use crate::controller::wiring::scheduling_ref;
 use futures::{Stream, StreamExt, stream};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -56,13 +57,7 @@ where
                     let name = meta.name.as_deref().unwrap_or_default();
                     slot_of(meta.namespace.as_deref(), name, slots) == slot
                 })
-                .map(|resource| {
-                    // uid and resourceVersion take no part in scheduling: two strings less
-                    // per pending reconcile.
-                    let mut reference = ObjectRef::from_obj(resource.as_ref());
-                    reference.extra = Default::default();
-                    reference
-                })
+                .map(|resource| scheduling_ref(resource.as_ref()))
                 .collect();
             Some((stream::iter(due), (ticker, (slot + 1) % slots)))
         }
@@ -73,23 +68,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::test_support;
     use k8s_openapi::api::core::v1::ConfigMap;
-    use kube::api::ObjectMeta;
     use kube::runtime::reflector;
     use kube::runtime::watcher::Event;
     use std::collections::HashMap;
 
+    /// With a uid and a resourceVersion, which the resync must leave out of its references.
     fn config_map(name: &str) -> ConfigMap {
-        ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some("team".into()),
-                uid: Some(format!("uid-{name}")),
-                resource_version: Some("1".into()),
-                ..ObjectMeta::default()
-            },
-            ..ConfigMap::default()
-        }
+        let mut resource = test_support::config_map(name);
+        resource.metadata.uid = Some(format!("uid-{name}"));
+        resource.metadata.resource_version = Some("1".into());
+        resource
     }
 
     #[test]

@@ -162,21 +162,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::test_support::config_map;
     use k8s_openapi::api::core::v1::ConfigMap;
-    use kube::api::ObjectMeta;
     use kube::runtime::reflector;
     use kube::runtime::watcher::Event;
-
-    fn config_map(name: &str) -> ConfigMap {
-        ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some("team".into()),
-                ..ObjectMeta::default()
-            },
-            ..ConfigMap::default()
-        }
-    }
 
     fn reference(name: &str) -> Arc<ObjectRef<ConfigMap>> {
         Arc::new(ObjectRef::new(name).within("team"))

@@ -2,7 +2,7 @@
 
 use crate::runtime::metrics::Metrics;
 use kube::api::ObjectMeta;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -28,6 +28,15 @@ where
         Some(namespace) => Api::namespaced(client, namespace),
         None => Api::all(client),
     }
+}
+
+/// A reference to `resource` for scheduling a reconcile: its uid and resourceVersion take no
+/// part in scheduling (nor in comparing references), and would be two more strings per pending
+/// reconcile.
+pub fn scheduling_ref<K: Resource<DynamicType = ()>>(resource: &K) -> ObjectRef<K> {
+    let mut reference = ObjectRef::from_obj(resource);
+    reference.extra = Default::default();
+    reference
 }
 
 /// Prefix of the annotations the operator reads; the others are never looked at.

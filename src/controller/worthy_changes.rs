@@ -90,20 +90,14 @@ fn identity<K: Resource>(resource: &K) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::test_support;
     use k8s_openapi::api::core::v1::ConfigMap;
-    use kube::api::ObjectMeta;
 
     fn config_map(name: &str, uid: &str, generation: i64) -> ConfigMap {
-        ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some("team".into()),
-                uid: Some(uid.into()),
-                generation: Some(generation),
-                ..ObjectMeta::default()
-            },
-            ..ConfigMap::default()
-        }
+        let mut resource = test_support::config_map(name);
+        resource.metadata.uid = Some(uid.into());
+        resource.metadata.generation = Some(generation);
+        resource
     }
 
     fn generation(resource: &ConfigMap) -> u64 {

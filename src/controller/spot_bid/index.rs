@@ -5,6 +5,7 @@
 
 use super::controller::Watched;
 use crate::controller::digest::digest;
+use crate::controller::wiring::scheduling_ref;
 use crate::observe::Change;
 use kube::runtime::reflector::{ObjectRef, Store};
 use std::collections::HashMap;
@@ -91,11 +92,7 @@ impl BidIndex {
             Change::Resync => store
                 .state()
                 .iter()
-                .map(|bid| {
-                    let mut resource = ObjectRef::from_obj(bid.as_ref());
-                    resource.extra = Default::default();
-                    Arc::new(resource)
-                })
+                .map(|bid| Arc::new(scheduling_ref(bid.as_ref())))
                 .collect(),
         }
     }
