@@ -425,6 +425,7 @@ fn full_statuses_pass_the_schema() {
         }),
         current_price: Some("$9.75".into()),
         preemption_count: 1,
+        bid_preemptions: 1,
         last_preemption_time: Some(at("2026-11-22T03:00:00Z")),
         ready_instances: 1,
         wanted_instances: 1,

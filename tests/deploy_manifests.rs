@@ -81,11 +81,25 @@ async fn the_namespaced_overlay_swaps_the_cluster_role_for_a_role() {
     let base = documents(&render("base").await);
     let rendered = render("overlays/namespaced").await;
     let overlay = documents(&rendered);
+    let cluster_wide: Vec<(&serde_json::Value, &serde_json::Value)> = overlay
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "ClusterRoleBinding")
+        .map(|o| (&o["kind"], &o["metadata"]["name"]))
+        .collect();
     assert!(
-        !overlay
+        cluster_wide
             .iter()
-            .any(|o| o["kind"] == "ClusterRole" || o["kind"] == "ClusterRoleBinding"),
-        "a namespaced install grants nothing cluster-wide"
+            .all(|(_, name)| *name == "mithril-operator-cluster-identity"),
+        "a namespaced install grants nothing cluster-wide but the cluster's identity: {cluster_wide:?}"
+    );
+    assert_eq!(
+        grants(object(
+            &overlay,
+            "ClusterRole",
+            "mithril-operator-cluster-identity"
+        )),
+        vec![("".to_owned(), "namespaces".to_owned(), "get".to_owned())],
+        "reading kube-system (its uid names the cluster in bid names) is all"
     );
     let role = object(&overlay, "Role", "mithril-operator");
     assert_eq!(role["metadata"]["namespace"], "mithril-operator");

@@ -9,7 +9,7 @@ use cli_support::manifests::{Grant, documents, grants, object, render};
 use cli_support::{Cluster, DEADLINE, wait_for};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use mithril_operator::app::run::run_with;
-use mithril_operator::app::{ApiKeySource, LeaderElection, SecretName, Settings};
+use mithril_operator::app::{ApiKeySource, BidSafety, LeaderElection, SecretName, Settings};
 use mithril_operator::crd::{InstanceSchedule, READY, SpotBid, is_condition_true};
 use mithril_operator::kube_emulator::RequestRecord;
 use mithril_operator::mithril::RateLimit;
@@ -94,6 +94,8 @@ async fn the_cluster_role_allows_exactly_what_the_operator_does() {
         }),
         identity: "rbac-test".into(),
         startup_timeout: Duration::from_secs(10),
+        cluster_name: None,
+        bid_safety: BidSafety::default(),
     };
     let first_operator_request = cluster.emulator.request_log().len();
     let stop = CancellationToken::new();
@@ -224,6 +226,14 @@ async fn the_cluster_role_allows_exactly_what_the_operator_does() {
     let base = documents(&render("base").await);
     let cluster_grants: BTreeSet<Grant> = grants(object(&base, "ClusterRole", "mithril-operator"))
         .into_iter()
+        .collect();
+    let cluster_grants: BTreeSet<Grant> = cluster_grants
+        .into_iter()
+        .chain(grants(object(
+            &base,
+            "ClusterRole",
+            "mithril-operator-cluster-identity",
+        )))
         .collect();
     let lease_grants: BTreeSet<Grant> =
         grants(object(&base, "Role", "mithril-operator-leader-election"))

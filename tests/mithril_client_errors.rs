@@ -170,7 +170,7 @@ async fn server_errors_after_retries() {
 #[tokio::test]
 async fn decode_errors_say_what_was_wrong() {
     let mut bad_price = bid_json("bid_1", "a", "Open");
-    bad_price["limit_price"] = json!("15.60");
+    bad_price["limit_price"] = json!("about 15");
     let server = Server::start(vec![
         ok(bad_price.clone()),
         status(201, bad_price),
@@ -181,7 +181,7 @@ async fn decode_errors_say_what_was_wrong() {
     let error = client.get_bid("bid_1").await.unwrap_err();
     assert!(matches!(error, MithrilError::Decode { status: 200, .. }));
     let message = error.to_string();
-    assert!(message.starts_with("GET /v2/spot/bids/{bid_fid}: could not decode the HTTP 200 response: invalid price \"15.60\""), "{message}");
+    assert!(message.starts_with("GET /v2/spot/bids/{bid_fid}: could not decode the HTTP 200 response: invalid price \"about 15\""), "{message}");
     assert!(!error.is_ambiguous_write());
 
     let request = CreateBidRequest {
@@ -204,6 +204,21 @@ async fn decode_errors_say_what_was_wrong() {
         client.list_bids(&ListBidsQuery::default()).await,
         Err(MithrilError::Decode { .. })
     ));
+}
+
+#[tokio::test]
+async fn one_unreadable_bid_does_not_hide_the_others() {
+    let mut odd = bid_json("bid_odd", "theirs", "Open");
+    odd["limit_price"] = json!("$1,250.00");
+    let mut unreadable = bid_json("bid_bad", "theirs", "Open");
+    unreadable["limit_price"] = json!("about 15");
+    let ours = bid_json("bid_ours", "ours", "Open");
+    let server = Server::start(vec![ok(json!({"data": [odd, unreadable, ours]}))]).await;
+    let (client, _) = server.client();
+    let page = client.list_bids(&ListBidsQuery::default()).await.unwrap();
+    let fids: Vec<&str> = page.items.iter().map(|bid| bid.fid.as_str()).collect();
+    assert_eq!(fids, ["bid_odd", "bid_ours"]);
+    assert_eq!(page.items[0].limit_price, Price::from_cents(125_000));
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use mithril_operator::controller::spot_bid::names::bid_name;
 use mithril_operator::crd::spot_bid::RegionCandidate;
 use mithril_operator::crd::{ConditionStatus, SYNCED, SpotBid, SpotBidPhase, find_condition};
 use mithril_operator::mithril::{Bid, BidStatus};
-use operator_harness::{Harness, test_config};
+use operator_harness::{CLUSTER, Harness, test_config};
 use serde_json::json;
 use std::time::Duration;
 
@@ -105,7 +105,7 @@ async fn placed_after_market(
             r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
         })
         .await;
-    let name = bid_name(NS, name, created.metadata.uid.as_deref().unwrap());
+    let name = bid_name(CLUSTER, NS, name, created.metadata.uid.as_deref().unwrap());
     (resource, name)
 }
 
@@ -271,6 +271,54 @@ async fn a_preempted_bid_raises_its_limit_and_wins_again_within_max_price() {
         })
         .await;
     assert_eq!(limit(&open), Some("$10.00"), "never above maxPrice");
+}
+
+/// A preemption over before the operator looked (preempted, open again and won back between two
+/// polls) is counted from the bid's history and still raises the limit, with one PATCH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preemption_shorter_than_a_poll_still_counts_and_raises_once() {
+    let h = harness().await;
+    create(
+        &h,
+        "blink",
+        json!({"limitPrice": "$9.00", "pricing": {"maxPrice": "$10.00", "preemptionRaise": "$0.75"}}),
+    )
+    .await;
+    h.wait_for::<SpotBid>(NS, "blink", "placed", |r| limit(r) == Some("$9.00"))
+        .await;
+    h.advance_minutes(8).await;
+    let allocated = h
+        .wait_for::<SpotBid>(NS, "blink", "allocated", |r| {
+            phase(r) == Some(SpotBidPhase::Allocated) && !status_of(r).instances.is_empty()
+        })
+        .await;
+    let first_instances = status_of(&allocated).instances.clone();
+
+    // Outbid, preempted, open again and won back, all while nobody looks.
+    let rival = h.sim.add_demand(A, H100, 16, 950).unwrap();
+    h.sim.advance(Duration::from_secs(3 * 60));
+    h.sim.advance(Duration::from_secs(6 * 60));
+    h.sim.remove_demand(&rival).unwrap();
+    h.sim.advance(Duration::from_secs(3 * 60));
+    let patches = h.requests(PATCH_BID.0, PATCH_BID.1);
+    h.poll().await;
+    let raised = h
+        .wait_for::<SpotBid>(NS, "blink", "raised", |r| limit(r) == Some("$9.75"))
+        .await;
+    let status = status_of(&raised);
+    assert_eq!(status.preemption_count, 1);
+    assert_ne!(
+        status.instances, first_instances,
+        "won back with new instances"
+    );
+    h.wait_for_event(NS, "blink", "LimitRaised").await;
+    // Many reconciles later, still one PATCH for the one raise.
+    for _ in 0..5 {
+        h.a_fresh_reconcile().await;
+        h.poll().await;
+    }
+    assert_eq!(h.requests(PATCH_BID.0, PATCH_BID.1), patches + 1);
+    assert_eq!(h.event_count(NS, "blink", "LimitRaised").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use super::durations::parse_duration;
 use super::error::RunError;
 use super::examples::{self, ManifestError};
 use super::run::run_with;
-use super::settings::{ApiKeySource, Settings};
+use super::settings::{ApiKeySource, BidSafety, Settings};
 use crate::kube_emulator::{Emulator, EmulatorError};
 use crate::mithril::{ApiKey, ApiKeyError, RateLimit};
 use crate::runtime::shutdown;
@@ -156,6 +156,8 @@ pub async fn demo(args: DemoArgs) -> Result<(), DemoError> {
         leader_election: None,
         identity: "mithril-operator-demo".to_owned(),
         startup_timeout: Duration::from_secs(30),
+        cluster_name: None,
+        bid_safety: BidSafety::default(),
     };
     let outcome = run_with(settings, kube_config, shutdown::signal(), |addr| {
         println!("Operator metrics:    http://{addr}/metrics (health: /healthz, /readyz)");

@@ -23,4 +23,4 @@ mod preflight;
 mod sync;
 
 pub use error::RunError;
-pub use settings::{ApiKeySource, LeaderElection, SecretName, Settings};
+pub use settings::{ApiKeySource, BidSafety, LeaderElection, SecretName, Settings};

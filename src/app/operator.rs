@@ -43,6 +43,7 @@ impl Operator {
             RegistryConfig {
                 observer: ObserverConfig {
                     resync: settings.mithril_poll_interval,
+                    list_lag: settings.bid_safety.list_lag,
                     ..ObserverConfig::default()
                 },
                 ..RegistryConfig::default()
@@ -53,6 +54,12 @@ impl Operator {
             resync: settings.resync,
             concurrency: settings.concurrency,
             instance: identity.to_owned(),
+            cluster: settings
+                .cluster_name
+                .clone()
+                .unwrap_or_else(|| ControllerConfig::default().cluster),
+            create_grace: settings.bid_safety.create_grace,
+            orphan_grace: settings.bid_safety.orphan_grace,
             ..ControllerConfig::default()
         };
         let context = Arc::new(Context::new(client, registry, default_key, metrics, config));

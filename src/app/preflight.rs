@@ -5,7 +5,7 @@ use super::error::RunError;
 use super::settings::{ApiKeySource, SecretName, Settings};
 use crate::crd::{DEFAULT_API_KEY_KEY, InstanceSchedule, SpotBid};
 use crate::mithril::ApiKey;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::ListParams;
 use kube::{Api, Client, CustomResourceExt, Resource};
 use serde::de::DeserializeOwned;
@@ -139,6 +139,41 @@ async fn key_from_secret(
     })?;
     tracing::info!(%secret, "read the default Mithril API key");
     Ok(key)
+}
+
+/// The cluster's name in bid names: `--cluster-name`, else the first 8 characters of the
+/// kube-system namespace's uid (stable for the cluster's life, distinct between clusters).
+pub async fn cluster_name(
+    client: &Client,
+    settings: &Settings,
+    timeout: Duration,
+) -> Result<String, RunError> {
+    if let Some(name) = &settings.cluster_name {
+        return Ok(name.clone());
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let read = bounded(
+        timeout,
+        "read namespace kube-system (for the cluster's name in bid names; or set --cluster-name)",
+        namespaces.get("kube-system"),
+    )
+    .await?;
+    let uid: String = read
+        .metadata
+        .uid
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if uid.is_empty() {
+        return Err(RunError::InvalidSettings(
+            "namespace kube-system has no uid: set --cluster-name".into(),
+        ));
+    }
+    tracing::info!(cluster = %uid, "bids carry this cluster's name");
+    Ok(uid)
 }
 
 /// Runs one Kubernetes request with a deadline, naming it in the error.

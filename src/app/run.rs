@@ -4,7 +4,7 @@ use super::durations::parse_duration;
 use super::error::RunError;
 use super::leadership::Replica;
 use super::preflight;
-use super::settings::{ApiKeySource, LeaderElection, SecretName, Settings};
+use super::settings::{ApiKeySource, BidSafety, LeaderElection, SecretName, Settings};
 use crate::controller::OPERATOR_NAME;
 use crate::mithril::{ApiKey, DEFAULT_BASE_URL, RateLimit};
 use crate::runtime::health::{self, Readiness};
@@ -109,6 +109,24 @@ pub struct RunArgs {
     /// Bound on each start-up check (API server, CRDs, key Secret).
     #[arg(long, env = "MITHRIL_OPERATOR_STARTUP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: Duration,
+    /// This cluster's name in the bids it places, so clusters sharing a Mithril project tell their
+    /// bids apart (default: the first 8 characters of the kube-system namespace's uid).
+    #[arg(long, env = "MITHRIL_OPERATOR_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
+    /// How long a create whose answer was lost holds placing again, while its bid may still show
+    /// up: longer than a request's timeout (30s) plus how far Mithril's lists may lag.
+    #[arg(long, env = "MITHRIL_OPERATOR_CREATE_GRACE", default_value = "2m", value_parser = parse_duration)]
+    pub create_grace: Duration,
+    /// How long Mithril's bid lists may lag behind its writes: a bid this operator just wrote is
+    /// not taken back by a list older than that.
+    #[arg(long, env = "MITHRIL_OPERATOR_MITHRIL_LIST_LAG", default_value = "1m", value_parser = parse_duration)]
+    pub mithril_list_lag: Duration,
+    /// Cancel bids this cluster placed whose SpotBid no longer exists.
+    #[arg(long, env = "MITHRIL_OPERATOR_ORPHAN_SWEEP", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub orphan_sweep: bool,
+    /// How long such a bid must stay without its SpotBid before the sweeper cancels it.
+    #[arg(long, env = "MITHRIL_OPERATOR_ORPHAN_GRACE", default_value = "10m", value_parser = parse_duration)]
+    pub orphan_grace: Duration,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -148,6 +166,12 @@ impl RunArgs {
             }),
             identity: self.identity.clone().unwrap_or_else(default_identity),
             startup_timeout: self.startup_timeout,
+            cluster_name: self.cluster_name.clone(),
+            bid_safety: BidSafety {
+                create_grace: self.create_grace,
+                list_lag: self.mithril_list_lag,
+                orphan_grace: self.orphan_sweep.then_some(self.orphan_grace),
+            },
         }
     }
 }
@@ -175,6 +199,9 @@ pub async fn run_with(
     preflight::check_crds(&client, &settings, settings.startup_timeout).await?;
     let default_key =
         preflight::default_api_key(&client, &settings.api_key, settings.startup_timeout).await?;
+    let mut settings = settings;
+    let cluster = preflight::cluster_name(&client, &settings, settings.startup_timeout).await?;
+    settings.cluster_name = Some(cluster);
 
     let (metrics, readiness) = (Metrics::new(), Readiness::default());
     let stop_serving = CancellationToken::new();

@@ -92,6 +92,30 @@ pub struct Settings {
     pub identity: String,
     /// Bound on each start-up check (API server, CRDs, key Secret).
     pub startup_timeout: Duration,
+    /// This cluster's name in bid names; found at start when not given.
+    pub cluster_name: Option<String>,
+    pub bid_safety: BidSafety,
+}
+
+/// How the operator allows for what Mithril does not promise (see the README's bid guarantees).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BidSafety {
+    /// How long a create in doubt holds placing again.
+    pub create_grace: Duration,
+    /// How far Mithril's lists may lag behind its writes.
+    pub list_lag: Duration,
+    /// How long an orphaned bid lives before it is cancelled; `None`: never.
+    pub orphan_grace: Option<Duration>,
+}
+
+impl Default for BidSafety {
+    fn default() -> Self {
+        Self {
+            create_grace: Duration::from_secs(120),
+            list_lag: Duration::from_secs(60),
+            orphan_grace: Some(Duration::from_secs(600)),
+        }
+    }
 }
 
 impl Settings {
@@ -125,6 +149,11 @@ impl Settings {
                 "--mithril-url {} must be an http(s) URL",
                 self.mithril_url
             ));
+        }
+        if let Some(cluster) = &self.cluster_name {
+            crate::controller::spot_bid::names::validate_cluster_name(cluster).map_err(
+                |message| RunError::InvalidSettings(format!("--cluster-name: {message}")),
+            )?;
         }
         if let Some(election) = &self.leader_election {
             let (duration, grace) = (

@@ -39,6 +39,8 @@ pub struct OperatorSpec {
     pub log_level: String,
     /// Where stdout and stderr go; discarded when absent.
     pub log_file: Option<PathBuf>,
+    /// How long a create in doubt holds placing again (`--create-grace`).
+    pub create_grace: Duration,
 }
 
 impl OperatorSpec {
@@ -58,6 +60,7 @@ impl OperatorSpec {
             identity: "mithril-operator-bench".to_owned(),
             log_level: "warn".to_owned(),
             log_file: None,
+            create_grace: Duration::from_secs(120),
         }
     }
 }
@@ -108,6 +111,7 @@ impl OperatorProcess {
             ])
             .args(["--mithril-burst", &spec.rate_limit.burst.to_string()])
             .args(["--identity", &spec.identity])
+            .args(["--create-grace", &millis(spec.create_grace)])
             .args(["--log-format", "json", "--log-level", &spec.log_level]);
         match &spec.election {
             None => {

@@ -35,6 +35,16 @@ pub struct ControllerConfig {
     pub secret_ttl: Duration,
     /// This replica's name in events (the pod name in a cluster).
     pub instance: String,
+    /// This cluster's name in bid names (see `spot_bid::names`), so that clusters sharing a
+    /// Mithril project tell their bids apart.
+    pub cluster: String,
+    /// How long a create whose answer was lost (or that a previous leader may have had in flight)
+    /// holds further placement while its bid may still show up: longer than a POST's timeout plus
+    /// how far Mithril's lists may lag.
+    pub create_grace: Duration,
+    /// How long a live bid named by this cluster must stay without its resource before the sweeper
+    /// cancels it; `None` turns the sweeper off.
+    pub orphan_grace: Option<Duration>,
 }
 
 impl Default for ControllerConfig {
@@ -47,6 +57,9 @@ impl Default for ControllerConfig {
             backoff_max: Duration::from_secs(300),
             secret_ttl: Duration::from_secs(60),
             instance: OPERATOR_NAME.to_owned(),
+            cluster: "local".to_owned(),
+            create_grace: Duration::from_secs(120),
+            orphan_grace: Some(Duration::from_secs(600)),
         }
     }
 }

@@ -353,9 +353,13 @@ pub struct SpotBidStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_price: Option<String>,
 
-    /// How many times Mithril has preempted this bid's instances.
+    /// How many times Mithril has preempted this resource's bids' instances.
     #[serde(default)]
     pub preemption_count: i64,
+
+    /// Of those, the preemptions of the current bid (`bidFid`), as its history counts them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bid_preemptions: i64,
 
     /// When the bid's instances were last preempted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -425,7 +429,7 @@ pub struct RegionCandidate {
 }
 
 /// One instance of the bid.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SpotBidInstance {
     /// Mithril instance FID (`inst_...`).
@@ -465,4 +469,8 @@ impl SpotBidStatus {
     pub fn ready_text(ready: i32, wanted: i32) -> String {
         format!("{ready}/{wanted}")
     }
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }

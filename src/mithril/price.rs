@@ -11,9 +11,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A non-negative amount of US dollars, held as exact cents.
 ///
-/// Wire form: `$` then whole dollars then `.` then exactly two digits of cents (`"$0.00"`,
-/// `"$25.60"`). `Display` and `Serialize` produce that form; `FromStr` and `Deserialize` accept
-/// only that form.
+/// Canonical form: `$` then whole dollars then `.` then exactly two digits of cents (`"$0.00"`,
+/// `"$25.60"`). `Display`, `Serialize` and `FromStr` (what users write) use only that form.
+/// `Deserialize` (what Mithril answers) also reads what the spec's plain "string" allows in
+/// practice: no `$`, thousands commas, fewer or more decimals (`"12.5"`, `"$1,250.00"`), rounding
+/// sub-cent amounts up: another party's odd price must not make a whole list unreadable.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Price {
     cents: u64,
@@ -174,7 +176,38 @@ impl Serialize for Price {
 impl<'de> Deserialize<'de> for Price {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        text.parse()
+            .or_else(|error| Price::read_lenient(&text).ok_or(error))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Price {
+    /// A dollar amount in a looser form than the canonical one (see [`Price`]); `None` when it
+    /// is no amount at all.
+    pub fn read_lenient(text: &str) -> Option<Price> {
+        let amount = text.trim();
+        let amount = amount.strip_prefix('$').unwrap_or(amount);
+        let (dollars, decimals) = amount.split_once('.').unwrap_or((amount, ""));
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        // Thousands separators only between groups of three digits.
+        let mut groups = dollars.split(',');
+        let first = groups.next()?;
+        if !digits(first) || !groups.all(|group| group.len() == 3 && digits(group)) {
+            return None;
+        }
+        if !decimals.is_empty() && !digits(decimals) {
+            return None;
+        }
+        let whole: u64 = dollars.replace(',', "").parse().ok()?;
+        let cents_text = format!("{decimals:0<2}");
+        let (cents, rest) = cents_text.split_at(2);
+        let round_up = u64::from(rest.bytes().any(|b| b != b'0'));
+        whole
+            .checked_mul(100)?
+            .checked_add(cents.parse().ok()?)?
+            .checked_add(round_up)
+            .map(Price::from_cents)
     }
 }
 
@@ -276,11 +309,32 @@ mod tests {
         let price: Price = serde_json::from_str("\"$15.60\"").unwrap();
         assert_eq!(price.cents(), 1560);
         assert_eq!(serde_json::to_string(&price).unwrap(), "\"$15.60\"");
-        let err = serde_json::from_str::<Price>("\"15.60\"")
+        let err = serde_json::from_str::<Price>("\"about 15\"")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("\"15.60\""), "{err}");
+        assert!(err.contains("\"about 15\""), "{err}");
         assert!(serde_json::from_str::<Price>("15.6").is_err());
+    }
+
+    #[test]
+    fn mithril_answers_are_read_leniently_user_input_is_not() {
+        let read = |text: &str| serde_json::from_value::<Price>(serde_json::json!(text)).ok();
+        assert_eq!(read("12.5"), Some(Price::from_cents(1250)));
+        assert_eq!(read("$1,250.00"), Some(Price::from_cents(125_000)));
+        assert_eq!(read("7"), Some(Price::from_cents(700)));
+        assert_eq!(
+            read("$0.125"),
+            Some(Price::from_cents(13)),
+            "sub-cent rounds up"
+        );
+        assert_eq!(read("$2.500"), Some(Price::from_cents(250)));
+        for unreadable in ["", "$", "1,25.00", "-1.00", "$1.2x", "twelve", "$.50"] {
+            assert_eq!(read(unreadable), None, "{unreadable:?}");
+        }
+        assert!(
+            "12.5".parse::<Price>().is_err(),
+            "specs keep the canonical form"
+        );
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct ObserverConfig {
     pub change_capacity: usize,
     /// Time source for durations, health timestamps and the wait between cycles.
     pub clock: Arc<dyn Clock>,
+    /// How far Mithril's lists may lag behind its writes (real time): a bid written within this
+    /// is not taken back by a list still showing it as it was (nor dropped before it shows).
+    pub list_lag: Duration,
 }
 
 impl Default for ObserverConfig {
@@ -40,6 +43,7 @@ impl Default for ObserverConfig {
             targeted_batch: MAX_TARGETED_BATCH,
             change_capacity: 4096,
             clock: Arc::new(TokioClock::new()),
+            list_lag: Duration::from_secs(60),
         }
     }
 }

@@ -213,8 +213,16 @@ impl MithrilObserver {
                 .get(fid)
                 .is_some_and(|epoch| *epoch > start)
         };
+        let lag = self.inner.config.list_lag;
+        let recent = &state.recent_bids;
+        let behind = |fid: &str, listed: Option<&Bid>| {
+            bid_written(fid)
+                || recent.get(fid).is_some_and(|r| {
+                    r.at.elapsed() < lag && r.superseded.iter().any(|s| s.as_ref() == listed)
+                })
+        };
         let snapshot = &mut state.snapshot;
-        snapshot.replace_bids(observation.bids, bid_written);
+        snapshot.replace_bids(observation.bids, behind);
         match observation.instances {
             InstancesSeen::All(instances) => {
                 snapshot.replace_instances(instances, instance_written)
@@ -245,6 +253,9 @@ impl MithrilObserver {
         state.written_bids.retain(|_, epoch| *epoch > start);
         state.written_instances.retain(|_, epoch| *epoch > start);
         state.stale_bids.retain(|_, epoch| *epoch > start);
+        state
+            .recent_bids
+            .retain(|_, recent| recent.at.elapsed() < lag);
 
         let first_sync = !state.health.synced;
         let key_accepted_again = state.health.succeeded(clock.wall_time());

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::mithril::{Auction, Bid, Instance, MithrilClient};
+use crate::mithril::{Auction, Bid, BidStatus, Instance, MithrilClient};
 
 use super::auctions::AuctionFeed;
 use super::change::{Change, ChangeStream, change_stream};
@@ -180,6 +180,16 @@ impl MithrilObserver {
     /// The bid with this name that is not terminated.
     pub fn live_bid_by_name(&self, name: &str) -> Option<Bid> {
         self.read().snapshot.live_bid_named(name).cloned()
+    }
+
+    /// FID and name of every live bid whose name `keep` accepts.
+    pub fn live_bids_named(&self, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+        self.read()
+            .snapshot
+            .bids()
+            .filter(|bid| bid.status != BidStatus::Terminated && keep(&bid.name))
+            .map(|bid| (bid.fid.clone(), bid.name.clone()))
+            .collect()
     }
 
     /// Every bid with this name: the live one first, then the terminated ones, newest first.

@@ -110,11 +110,17 @@ impl Snapshot {
     ///
     /// In place: the old and the new picture never both exist whole (at 10,000 bids that would
     /// be megabytes at every cycle).
-    pub(crate) fn replace_bids(&mut self, bids: Listing<Bid>, keep_cached: impl Fn(&str) -> bool) {
+    /// `keep_cached(fid, listed)` says when the cache is newer than the list's view of a bid
+    /// (`listed`: `None` when absent from it).
+    pub(crate) fn replace_bids(
+        &mut self,
+        bids: Listing<Bid>,
+        keep_cached: impl Fn(&str, Option<&Bid>) -> bool,
+    ) {
         let gone: Vec<String> = self
             .bids
             .keys()
-            .filter(|fid| !bids.seen.contains(fid.as_str()) && !keep_cached(fid))
+            .filter(|fid| !bids.seen.contains(fid.as_str()) && !keep_cached(fid, None))
             .cloned()
             .collect();
         for fid in gone {
@@ -123,7 +129,7 @@ impl Snapshot {
             }
         }
         for bid in bids.changed {
-            if !(keep_cached(&bid.fid) && self.bids.contains_key(&bid.fid)) {
+            if !(keep_cached(&bid.fid, Some(&bid)) && self.bids.contains_key(&bid.fid)) {
                 self.put_bid(bid);
             }
         }
@@ -411,7 +417,7 @@ mod tests {
                 bid("bid_w", "w", "2025-01-01T00:00:00Z", BidStatus::Open),
             ]
             .into(),
-            |fid| fid == "bid_w",
+            |fid, _| fid == "bid_w",
         );
         assert_eq!(snapshot.bid("bid_a").unwrap().status, BidStatus::Allocated);
         assert_eq!(snapshot.bid("bid_w").unwrap().status, BidStatus::Allocated);

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::mithril::InstanceStatus;
+use crate::mithril::{Bid, InstanceStatus};
 
 use super::change::{BidFingerprint, Change};
 use super::health::ObserverHealth;
@@ -29,9 +29,39 @@ pub(crate) struct State {
     /// instances may have jumped between settled statuses (e.g. RUNNING → TERMINATED on cancel),
     /// which the unsettled list cannot show.
     pub(crate) stale_bids: HashMap<String, u64>,
+    /// Bids this replica wrote (or read one by one) lately, with the states that superseded:
+    /// Mithril's lists may lag behind its writes, so a list showing one of those states (or not
+    /// yet showing a new bid) within the list lag is older than the write and takes nothing back.
+    pub(crate) recent_bids: HashMap<String, RecentBid>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RecentBid {
+    pub(crate) at: tokio::time::Instant,
+    /// Earlier states of the bid; `None` when it did not exist before.
+    pub(crate) superseded: Vec<Option<Bid>>,
 }
 
 impl State {
+    /// Notes that `fid` moves from what the cache holds now to `next`.
+    pub(crate) fn supersede(&mut self, fid: &str, next: &Bid) {
+        let before = self.snapshot.bid(fid).cloned();
+        let recent = self
+            .recent_bids
+            .entry(fid.to_owned())
+            .or_insert_with(|| RecentBid {
+                at: tokio::time::Instant::now(),
+                superseded: Vec::new(),
+            });
+        recent.at = tokio::time::Instant::now();
+        if before.as_ref() != Some(next) && !recent.superseded.contains(&before) {
+            recent.superseded.push(before);
+        }
+        recent
+            .superseded
+            .retain(|state| state.as_ref() != Some(next));
+    }
+
     /// Starts a write-through and returns its epoch.
     pub(crate) fn next_write(&mut self) -> u64 {
         self.write_epoch += 1;

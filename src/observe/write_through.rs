@@ -28,6 +28,7 @@ impl MithrilObserver {
     fn put_written_bid(&self, bid: Bid) -> Option<super::Change> {
         let fid = bid.fid.clone();
         let mut state = self.write();
+        state.supersede(&fid, &bid);
         let epoch = state.next_write();
         state.written_bids.insert(fid.clone(), epoch);
         state.snapshot.put_bid(bid);
@@ -39,6 +40,11 @@ impl MithrilObserver {
     pub fn record_cancelled(&self, fid: &str) -> bool {
         let change = {
             let mut state = self.write();
+            let Some(mut cancelled) = state.snapshot.bid(fid).cloned() else {
+                return false;
+            };
+            cancelled.status = BidStatus::Terminated;
+            state.supersede(fid, &cancelled);
             let Some(bid) = state.snapshot.bid_mut(fid) else {
                 return false;
             };

@@ -39,6 +39,11 @@ struct EndpointLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BidCancelLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     controller: String,
     phase: String,
@@ -63,6 +68,7 @@ pub struct Metrics {
     resources: Family<PhaseLabels, Gauge>,
     phases_seen: Arc<Mutex<BTreeSet<(String, String)>>>,
     leader: Gauge,
+    safety_cancels: Family<BidCancelLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -84,6 +90,7 @@ impl Metrics {
             Histograms::<EndpointLabels>::new_with_constructor(latency_histogram);
         let resources = Family::<PhaseLabels, Gauge>::default();
         let leader = Gauge::default();
+        let safety_cancels = Family::<BidCancelLabels, Counter>::default();
         registry.register(
             "reconciles",
             "Reconciles run, per controller",
@@ -124,6 +131,11 @@ impl Metrics {
             "1 while this replica holds the leader lease",
             leader.clone(),
         );
+        registry.register(
+            "safety_bid_cancels",
+            "Bids cancelled because they should not exist, by reason (DuplicateBidCancelled, OrphanBidCancelled)",
+            safety_cancels.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             reconciles,
@@ -134,7 +146,24 @@ impl Metrics {
             resources,
             phases_seen: Arc::default(),
             leader,
+            safety_cancels,
         }
+    }
+
+    /// Counts a bid cancelled because it should not exist (a duplicate, an orphan).
+    pub fn safety_cancel(&self, reason: &str) {
+        let labels = BidCancelLabels {
+            reason: reason.to_owned(),
+        };
+        self.safety_cancels.get_or_create(&labels).inc();
+    }
+
+    /// Bids cancelled so far for `reason` (see [`Self::safety_cancel`]).
+    pub fn safety_cancels(&self, reason: &str) -> u64 {
+        let labels = BidCancelLabels {
+            reason: reason.to_owned(),
+        };
+        self.safety_cancels.get_or_create(&labels).get()
     }
 
     /// Records one reconcile of `controller` that took `elapsed`; `error` is its failure reason.

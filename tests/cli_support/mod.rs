@@ -268,7 +268,8 @@ pub async fn http_get(url: &str) -> Option<(u16, String)> {
 /// The bids the simulator holds whose name belongs to the SpotBid `namespace/name` (the
 /// operator names bids `k8s.NAMESPACE.NAME.HASH`).
 pub async fn sim_bids(sim_url: &str, key: &str, namespace: &str, name: &str) -> Vec<Value> {
-    let prefix = format!("k8s.{namespace}.{name}.");
+    // `k8s-<cluster>.<namespace>.<name>.<uid>`: whatever the cluster's name.
+    let prefix = format!("{namespace}.{name}.");
     let response = reqwest::Client::new()
         .get(format!("{sim_url}/v2/spot/bids"))
         .bearer_auth(key)
@@ -280,7 +281,13 @@ pub async fn sim_bids(sim_url: &str, key: &str, namespace: &str, name: &str) -> 
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|bid| bid["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+        .filter(|bid| {
+            bid["name"].as_str().is_some_and(|n| {
+                n.starts_with("k8s-")
+                    && n.split_once('.')
+                        .is_some_and(|(_, rest)| rest.starts_with(&prefix))
+            })
+        })
         .cloned()
         .collect()
 }

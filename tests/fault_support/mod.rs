@@ -6,7 +6,7 @@
 use futures::TryStreamExt;
 use kube::api::{Api, ListParams};
 use mithril_operator::bench::{BENCH_API_KEY, OperatorProcess, OperatorSpec, Rig};
-use mithril_operator::controller::spot_bid::names::bid_name;
+use mithril_operator::controller::spot_bid::names::{parse_bid_name, uid_tag};
 use mithril_operator::crd::SpotBid;
 use mithril_operator::mithril::{
     ApiKey, Bid, BidStatus, ClientConfig, ListBidsQuery, MithrilClient, RateLimit, RetryPolicy,
@@ -54,6 +54,9 @@ pub fn operator_spec() -> OperatorSpec {
     let mut spec = OperatorSpec::new(env!("CARGO_BIN_EXE_mithril-operator"), BENCH_API_KEY);
     spec.mithril_poll_interval = Duration::from_millis(300);
     spec.resync_interval = Duration::from_secs(5);
+    // The simulator commits every write before answering (or not at all) here: a lost answer
+    // shows within one list.
+    spec.create_grace = Duration::from_secs(3);
     spec
 }
 
@@ -147,27 +150,24 @@ pub struct Audit {
     pub missing: usize,
 }
 
-/// Compares Mithril's bids with the live SpotBids, by the bid name derived from each resource.
+/// Compares Mithril's bids with the live SpotBids, by the resource uid each bid's name carries.
 pub async fn audit(rig: &Rig) -> Audit {
     let resources = spot_bids(rig).await;
     let expected: BTreeSet<String> = resources
         .iter()
-        .map(|r| {
-            bid_name(
-                NAMESPACE,
-                r.metadata.name.as_deref().unwrap(),
-                r.metadata.uid.as_deref().unwrap(),
-            )
-        })
+        .map(|r| uid_tag(r.metadata.uid.as_deref().unwrap()))
         .collect();
     let mut placed: BTreeMap<String, usize> = BTreeMap::new();
     let mut live: BTreeSet<String> = BTreeSet::new();
     let mut live_bids = 0;
     for bid in all_bids(rig).await {
-        *placed.entry(bid.name.clone()).or_insert(0) += 1;
+        let Some(owner) = parse_bid_name(&bid.name).map(|parsed| parsed.uid.to_owned()) else {
+            continue;
+        };
+        *placed.entry(owner.clone()).or_insert(0) += 1;
         if bid.status != BidStatus::Terminated {
             live_bids += 1;
-            live.insert(bid.name.clone());
+            live.insert(owner);
         }
     }
     Audit {

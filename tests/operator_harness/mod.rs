@@ -25,6 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// The cluster's name in the bid names of these tests (the controllers' default).
+pub const CLUSTER: &str = "local";
 /// The operator's own key in these tests.
 pub const API_KEY: &str = "fkey_operatortest0000000000000000";
 /// How long a test waits for the controller to reach a state it must reach. Generous: the
@@ -91,6 +93,8 @@ pub fn test_config() -> ControllerConfig {
         backoff_max: Duration::from_secs(1),
         // Secrets are read on every reconcile, so a test that rotates a key sees it at once.
         secret_ttl: Duration::ZERO,
+        // Longer than the simulator's lost answers take to commit and show in tests.
+        create_grace: Duration::from_secs(2),
         ..ControllerConfig::default()
     }
 }

@@ -67,7 +67,8 @@ pub async fn run_with_clock_moves(
         clock_moved.flat_map(move |()| stream::iter(ctx.index.due((ctx.shared.clock)())))
     };
     // Schedules are counted by the state they want their instances in.
-    let metrics_task = tokio::spawn(export_phase_counts(
+    // Ends with the controller, also when its future is dropped mid-flight.
+    let metrics_task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(export_phase_counts(
         shared.metrics.clone(),
         CONTROLLER,
         store.clone(),
@@ -77,7 +78,7 @@ pub async fn run_with_clock_moves(
                 wanted.map(|w| format!("{w:?}"))
             })
         },
-    ));
+    )));
 
     Controller::for_stream(schedules, store)
         .with_config(Config::default().concurrency(shared.config.concurrency))
@@ -88,5 +89,5 @@ pub async fn run_with_clock_moves(
         .run(reconcile, error_policy, ctx)
         .for_each(|_| future::ready(()))
         .await;
-    metrics_task.abort();
+    drop(metrics_task);
 }

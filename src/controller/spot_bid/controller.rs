@@ -17,24 +17,30 @@
 //! resource is revisited once each resync interval as a safety net, paced over the interval
 //! ([`crate::controller::resync`]).
 
+use super::names::{parse_bid_name, uid_tag};
 use super::reconcile::{
     CONTROLLER, FINALIZER, OBSERVE_ONLY_ANNOTATION, RECONCILE_PAUSED_ANNOTATION, SpotBidContext,
     error_policy, reconcile,
 };
+use super::sweep::{Scope, Sweeper};
 use crate::controller::Context;
 use crate::controller::digest::digest;
 use crate::controller::resync::paced_resync;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::controller::worthy_changes::worthy_changes;
 use crate::crd::SpotBid;
+use crate::mithril::MithrilError;
 use futures::{StreamExt, future, stream};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Config;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::task::AbortOnDropHandle;
 
 /// What the controller caches and schedules of a SpotBid: its metadata.
 pub type Watched = PartialObjectMeta<SpotBid>;
@@ -68,24 +74,33 @@ pub async fn run(
     let ctx = Arc::new(SpotBidContext::new(shared.clone()));
     // Mithril-side changes are read as they come (a subscriber that falls behind gets a resync
     // of everything) and wait in the gate until the controller is ready for them.
+    // Every task beside the controller ends with it, also when its future is dropped mid-flight.
     let forward_task = {
         let (ctx, store) = (ctx.clone(), store.clone());
         let mut changes = shared.registry.subscribe();
-        tokio::spawn(async move {
+        AbortOnDropHandle::new(tokio::spawn(async move {
             while let Some(change) = changes.next().await {
                 for resource in ctx.index.resources_for(&change, &store) {
                     ctx.gate.push(resource);
                 }
             }
-        })
+        }))
     };
     let triggers = stream::select(
         ctx.gate.clone().triggers(store.clone()),
         paced_resync(store.clone(), shared.config.resync),
     );
+    let _sweep_task = shared.config.orphan_grace.map(|grace| {
+        AbortOnDropHandle::new(tokio::spawn(sweep_orphans(
+            shared.clone(),
+            namespace.map(str::to_owned),
+            store.clone(),
+            grace,
+        )))
+    });
     let metrics_task = {
         let ctx = ctx.clone();
-        tokio::spawn(export_phase_counts(
+        AbortOnDropHandle::new(tokio::spawn(export_phase_counts(
             shared.metrics.clone(),
             CONTROLLER,
             store.clone(),
@@ -93,7 +108,7 @@ pub async fn run(
                 ctx.phases
                     .count(resources.iter().filter_map(|r| r.metadata.uid.as_deref()))
             },
-        ))
+        )))
     };
 
     Controller::for_stream(resources, store)
@@ -103,8 +118,77 @@ pub async fn run(
         .run(reconcile, error_policy, ctx)
         .for_each(|_| future::ready(()))
         .await;
-    metrics_task.abort();
-    forward_task.abort();
+    drop((metrics_task, forward_task));
+}
+
+/// Cancels the live bids this cluster placed whose SpotBid is gone ([`Sweeper`]), looking every
+/// quarter of the grace. Only synced observers and a filled cache are judged: nothing is an
+/// orphan for want of looking. With no resource left to carry an event, each cancel is a log
+/// line and a metric.
+async fn sweep_orphans(
+    shared: Arc<Context>,
+    namespace: Option<String>,
+    store: reflector::Store<Watched>,
+    grace: Duration,
+) {
+    if store.wait_until_ready().await.is_err() {
+        return;
+    }
+    let mut sweeper = Sweeper::new(grace);
+    let every = (grace / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    let cluster = shared.config.cluster.clone();
+    loop {
+        tokio::time::sleep(every).await;
+        let uids: HashSet<String> = store
+            .state()
+            .iter()
+            .filter_map(|resource| resource.metadata.uid.as_deref().map(uid_tag))
+            .collect();
+        let scope = Scope {
+            cluster: &cluster,
+            namespace: namespace.as_deref(),
+            uids: &uids,
+        };
+        let ours = |name: &str| {
+            parse_bid_name(name).is_some_and(|parsed| parsed.cluster == Some(cluster.as_str()))
+        };
+        let observers: Vec<_> = shared
+            .registry
+            .observers()
+            .into_iter()
+            .filter(|observer| observer.is_synced())
+            .map(|observer| {
+                let live = observer.live_bids_named(ours);
+                (observer, live)
+            })
+            .collect();
+        let live = observers
+            .iter()
+            .flat_map(|(_, live)| live.iter().map(|(fid, name)| (fid.as_str(), name.as_str())));
+        for fid in sweeper.due(&scope, live, tokio::time::Instant::now()) {
+            let Some((observer, live)) = observers
+                .iter()
+                .find(|(_, live)| live.iter().any(|(f, _)| *f == fid))
+            else {
+                continue;
+            };
+            let name = live
+                .iter()
+                .find(|(f, _)| *f == fid)
+                .map_or("", |(_, name)| name.as_str());
+            match observer.client().cancel_bid(&fid).await {
+                Ok(()) | Err(MithrilError::NotFound { .. }) => {
+                    observer.record_cancelled(&fid);
+                    sweeper.cancelled(&fid);
+                    shared.metrics.safety_cancel("OrphanBidCancelled");
+                    tracing::warn!(bid = %fid, name, project = observer.project(), "cancelled a bid whose SpotBid no longer exists");
+                }
+                Err(error) => {
+                    tracing::warn!(bid = %fid, name, %error, "could not cancel an orphaned bid; trying again");
+                }
+            }
+        }
+    }
 }
 
 /// What of a SpotBid's metadata a reconcile acts on, hashed: the spec (its generation), deletion,

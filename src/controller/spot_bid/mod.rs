@@ -3,6 +3,8 @@
 //! - [`names`]: the deterministic Mithril bid name that makes creation idempotent.
 //! - [`plan`]: pure `desired + observed -> action` (create, patch the fields that differ, cancel,
 //!   move, nothing), deciding the region with [`regions`] and the limit price with [`pricing`].
+//! - [`tracking`]: pure: which bid the resource manages, which twins to cancel, when not to place.
+//! - [`sweep`]: pure: which bids this cluster placed have lost their resource.
 //! - [`report`]: pure `observed + outcome -> status` (phase, instances, prices, conditions).
 //! - [`reconcile`]: the IO around them: observe from the shared observer, act, write status and events.
 //! - [`controller`]: the kube-runtime wiring (metadata-only watch, Mithril change triggers).
@@ -18,5 +20,9 @@ pub mod pricing;
 pub mod reconcile;
 pub mod regions;
 pub mod report;
+pub mod sweep;
+#[cfg(test)]
+mod test_fixtures;
+pub mod tracking;
 
 pub use controller::run;

@@ -9,14 +9,17 @@ use super::plan::{
 };
 use super::pricing::{PriceReason, PricingPolicy, RaiseMemory};
 use super::regions::{RegionMarket, RegionPolicy};
-use super::report::{Observation, SyncOutcome, preemption_count, status};
+use super::report::{Observation, SyncOutcome, preemption_count, preemption_suspected, status};
+use super::tracking::{
+    CREATE_REFUSED, Sightings, Tracking, create_refused_for_this_spec, replacement_wait, track,
+};
 use crate::controller::error::mithril_reason;
 use crate::controller::finalizer::with_finalizer;
 use crate::controller::trigger_gate::TriggerGate;
 use crate::controller::{Context, Error, Problem, events, status::apply_status};
 use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
 use crate::mithril::{
-    ApiKey, Bid, BidStatus, LaunchSpecification, MithrilClient, MithrilError, Price,
+    ApiKey, Bid, BidEventType, BidStatus, LaunchSpecification, MithrilClient, MithrilError, Price,
     UpdateBidRequest,
 };
 use crate::observe::{MithrilObserver, ObserveError};
@@ -25,9 +28,9 @@ use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The controller's name in metrics and logs.
 pub const CONTROLLER: &str = "spotbid";
@@ -46,9 +49,25 @@ pub struct SpotBidContext {
     pub phases: PhaseTally,
     /// Mithril-side changes waiting for the controller ([`TriggerGate`]).
     pub gate: Arc<TriggerGate<Watched>>,
-    /// Resources (by uid) whose last create may have reached Mithril without an answer: the
-    /// next attempt looks the bid up by name on Mithril itself before any POST.
-    uncertain_creates: Mutex<HashSet<String>>,
+    /// Per resource uid, what this replica remembers between reconciles.
+    memory: Mutex<HashMap<String, Remembered>>,
+    /// When this controller started (it runs only while leading): a resource created before
+    /// then may have had a create of the previous leader in flight.
+    started: (Instant, Timestamp),
+}
+
+/// What a reconcile leaves for the next ones of the same resource.
+#[derive(Debug, Default)]
+struct Remembered {
+    /// A create whose answer was lost, and when it was sent.
+    uncertain_since: Option<Instant>,
+    /// Bids Mithril ended on its own in a row, and when the last replacement was placed.
+    endings: u32,
+    last_placed: Option<Instant>,
+    /// The bid this operator cancelled to move it: its ending is no reason to wait.
+    relocated: Option<String>,
+    /// This replica added the finalizer: every create for the resource went through it.
+    finalized_here: bool,
 }
 
 impl SpotBidContext {
@@ -61,27 +80,49 @@ impl SpotBidContext {
             index: BidIndex::default(),
             phases: PhaseTally::default(),
             gate: Arc::new(TriggerGate::new(gate_limit)),
-            uncertain_creates: Mutex::default(),
+            memory: Mutex::default(),
+            started: (Instant::now(), Timestamp::now()),
         }
     }
 
-    fn mark_uncertain(&self, uid: &str, uncertain: bool) {
-        let mut set = self
-            .uncertain_creates
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if uncertain {
-            set.insert(uid.to_owned());
-        } else {
-            set.remove(uid);
+    fn remember<T>(&self, uid: &str, change: impl FnOnce(&mut Remembered) -> T) -> T {
+        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        change(memory.entry(uid.to_owned()).or_default())
+    }
+
+    fn forget(&self, resource: &SpotBid) {
+        self.index.forget(&watched_ref(resource));
+        if let Some(uid) = resource.uid() {
+            self.memory
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&uid);
         }
     }
 
-    fn is_uncertain(&self, uid: &str) -> bool {
-        self.uncertain_creates
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(uid)
+    /// How much longer placement must wait for a create that may still show up: one whose
+    /// answer was lost here, or one a previous leader may have sent (the resource is older than
+    /// this controller and already had the finalizer, which goes on before any create). `None`
+    /// once the grace has passed.
+    fn create_uncertain(&self, resource: &SpotBid) -> Option<Duration> {
+        let grace = self.shared.config.create_grace;
+        let (lost, finalized_here) = self.remember(&resource.uid().unwrap_or_default(), |r| {
+            (r.uncertain_since, r.finalized_here)
+        });
+        // Creation times have whole seconds: a resource of the controller's first second counts
+        // as older.
+        let older = !finalized_here
+            && resource
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .is_none_or(|created| {
+                    created.0 < self.started.1 + jiff::SignedDuration::from_secs(1)
+                });
+        let since = lost.or(older.then_some(self.started.0))?;
+        grace
+            .checked_sub(since.elapsed())
+            .filter(|left| !left.is_zero())
     }
 }
 
@@ -103,6 +144,12 @@ pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Resul
                 // Deleted since the watch saw it: nothing of ours is left to act on.
                 None => {
                     ctx.index.forget(&ObjectRef::from_obj(watched.as_ref()));
+                    if let Some(uid) = watched.uid() {
+                        ctx.memory
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&uid);
+                    }
                     Ok(Action::await_change())
                 }
             }
@@ -156,17 +203,43 @@ async fn reconcile_resource(
             ),
             false,
         );
-        report(api, &resource, ctx, None, None, None, &sync).await?;
+        let paused = Report {
+            resolved: None,
+            bid: None,
+            market: None,
+            history_preemptions: None,
+            sync,
+        };
+        report(api, &resource, ctx, paused).await?;
         return Ok(Action::await_change());
     }
     if annotated(&resource, OBSERVE_ONLY_ANNOTATION) {
         return observe_only(api, resource, ctx).await;
     }
+    if resource.metadata.deletion_timestamp.is_some() {
+        if !resource.finalizers().iter().any(|f| f == FINALIZER) {
+            return Ok(Action::await_change());
+        }
+        return match cleanup(api, &resource, ctx).await? {
+            Some(wait) => Ok(wait),
+            None => {
+                remove_finalizer(api, &resource).await?;
+                ctx.forget(&resource);
+                Ok(Action::await_change())
+            }
+        };
+    }
+    if !resource.finalizers().iter().any(|f| f == FINALIZER) {
+        ctx.remember(&resource.uid().unwrap_or_default(), |r| {
+            r.finalized_here = true
+        });
+    }
     // The finalizer is added and the bid placed in one reconcile.
     with_finalizer(api, FINALIZER, resource, |event| async {
         match event {
             FinalizerEvent::Apply(resource) => apply(api, resource, ctx).await,
-            FinalizerEvent::Cleanup(resource) => cleanup(api, resource, ctx).await,
+            // Handled above, before the finalizer helper.
+            FinalizerEvent::Cleanup(_) => Ok(Action::await_change()),
         }
     })
     .await
@@ -182,6 +255,19 @@ struct Resolved {
     bid_name: String,
 }
 
+/// The resource's API key. `Ok(Err(problem))` for what only the user can fix.
+async fn resolve_key(
+    resource: &SpotBid,
+    ctx: &SpotBidContext,
+) -> Result<Result<ApiKey, Problem>, Error> {
+    let namespace = resource.namespace().unwrap_or_default();
+    Ok(ctx
+        .shared
+        .keys
+        .key_for(&namespace, resource.spec.api_key_secret_ref.as_ref())
+        .await?)
+}
+
 /// Resolves key, project and instance type. `Ok(Err(problem))` for what only the user can fix.
 async fn resolve(
     resource: &SpotBid,
@@ -190,11 +276,7 @@ async fn resolve(
     let shared = &ctx.shared;
     let namespace = resource.namespace().unwrap_or_default();
     let spec = &resource.spec;
-    let key: ApiKey = match shared
-        .keys
-        .key_for(&namespace, spec.api_key_secret_ref.as_ref())
-        .await?
-    {
+    let key = match resolve_key(resource, ctx).await? {
         Ok(key) => key,
         Err(problem) => return Ok(Err(problem)),
     };
@@ -221,6 +303,7 @@ async fn resolve(
     let observer = shared.registry.observer(&key, &project_fid)?;
     let client = shared.registry.client(&key)?;
     let bid_name = bid_name(
+        &shared.config.cluster,
         &namespace,
         &resource.name_any(),
         &resource.uid().unwrap_or_default(),
@@ -253,74 +336,109 @@ fn classify<T>(
     }
 }
 
-/// The bid this resource manages, from memory when the observer has synced.
-async fn find_bid(
+/// The names the resource's bids may carry: today's, and the one the status remembers if it
+/// differs (a bid placed before names carried the cluster).
+fn bid_names(resource: &SpotBid, resolved: &Resolved) -> Vec<String> {
+    let mut names = vec![resolved.bid_name.clone()];
+    let remembered = resource.status.as_ref().and_then(|s| s.bid_name.clone());
+    names.extend(remembered.filter(|name| *name != resolved.bid_name));
+    names
+}
+
+/// The bid of a known FID. The observer's lists may lag behind Mithril or skip a bid that moved
+/// between pages, so a bid missing from them is asked for; only that answer says it is gone.
+async fn confirmed_bid(
+    client: &MithrilClient,
+    observer: Option<&MithrilObserver>,
+    fid: &str,
+) -> Result<Option<Bid>, Error> {
+    if let Some(bid) = observer.and_then(|observer| observer.bid_by_fid(fid)) {
+        return Ok(Some(bid));
+    }
+    match client.get_bid(fid).await {
+        Ok(bid) => {
+            if let Some(observer) = observer {
+                // This reconcile reports it: no wake-up for it.
+                observer.record_own_bid(bid.clone());
+            }
+            Ok(Some(bid))
+        }
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Bids under the resource's names: from the observer's memory once it has synced, from
+/// Mithril itself while it has not or while a create may still show up.
+async fn named_bids(
+    resource: &SpotBid,
+    resolved: &Resolved,
+    direct: bool,
+) -> Result<Vec<Bid>, Error> {
+    let observer = &resolved.observer;
+    let mut bids = Vec::new();
+    for name in bid_names(resource, resolved) {
+        if direct || !observer.is_synced() {
+            let found = resolved
+                .client
+                .find_bids_by_name(&resolved.project_fid, &name)
+                .await?;
+            for bid in &found {
+                observer.record_own_bid(bid.clone());
+            }
+            bids.extend(found);
+        } else {
+            bids.extend(observer.bids_by_name(&name));
+        }
+    }
+    Ok(bids)
+}
+
+/// What Mithril shows of the resource's bids, and which one it manages ([`track`]).
+async fn sight(
     resource: &SpotBid,
     resolved: &Resolved,
     ctx: &SpotBidContext,
-) -> Result<Option<Bid>, Error> {
-    let observer = &resolved.observer;
+) -> Result<Tracking, Error> {
+    let adopting = resource.spec.bid_fid.is_some();
     let known_fid = resource
         .spec
         .bid_fid
         .clone()
         .or_else(|| resource.status.as_ref().and_then(|s| s.bid_fid.clone()));
-    let adopted = resource.spec.bid_fid.is_some();
-    // Our own bid that has ended (cancelled outside the operator, or left for another region):
-    // a replacement placed under the same name is the bid to manage now, so look the name up
-    // before trusting it. Without this, a reconcile that read the status from before the
-    // replacement would keep finding the ended bid, place again ("name already used") and
-    // write the ended bid back into the status.
-    let mut ended = None;
-    if let Some(fid) = &known_fid {
-        let known = match observer.bid_by_fid(fid) {
-            Some(bid) => Some(bid),
-            None if !observer.is_synced() => match resolved.client.get_bid(fid).await {
-                Ok(bid) => {
-                    observer.record_bid(bid.clone());
-                    Some(bid)
-                }
-                Err(error) if error.is_not_found() => None,
-                Err(error) => return Err(error.into()),
-            },
-            None => None,
-        };
-        match known {
-            Some(bid) if adopted || bid.status != BidStatus::Terminated => return Ok(Some(bid)),
-            Some(bid) => ended = Some(bid),
-            None if adopted => return Ok(None),
-            None => {}
+    let known = match known_fid {
+        Some(fid) => {
+            let bid = confirmed_bid(&resolved.client, Some(&resolved.observer), &fid).await?;
+            Some((fid, bid))
         }
+        None => None,
+    };
+    let uncertain = !adopting && ctx.create_uncertain(resource).is_some();
+    let named = if adopting {
+        Vec::new()
+    } else {
+        // While a create may still show up, only Mithril itself is fresh enough.
+        named_bids(resource, resolved, uncertain).await?
+    };
+    let tracking = track(Sightings {
+        known,
+        adopting,
+        named,
+        create_uncertain: uncertain,
+    });
+    if tracking
+        .bid
+        .as_ref()
+        .is_some_and(|bid| bid.status != BidStatus::Terminated)
+    {
+        ctx.remember(&resource.uid().unwrap_or_default(), |r| {
+            r.uncertain_since = None;
+            if tracking.bid.as_ref().map(|b| &b.status) == Some(&BidStatus::Allocated) {
+                r.endings = 0;
+            }
+        });
     }
-    let uid = resource.uid().unwrap_or_default();
-    // The cache answers for bids that existed when it last listed, and for our own writes; only a
-    // create whose outcome is unknown, or a cache not yet filled, needs Mithril itself.
-    if !observer.is_synced() || ctx.is_uncertain(&uid) {
-        let bids = resolved
-            .client
-            .find_bids_by_name(&resolved.project_fid, &resolved.bid_name)
-            .await?;
-        for bid in &bids {
-            observer.record_bid(bid.clone());
-        }
-        ctx.mark_uncertain(&uid, false);
-        return Ok(prefer_live(bids.into_iter().chain(ended).collect()));
-    }
-    Ok(observer.live_bid_by_name(&resolved.bid_name).or_else(|| {
-        prefer_live(
-            observer
-                .bids_by_name(&resolved.bid_name)
-                .into_iter()
-                .chain(ended)
-                .collect(),
-        )
-    }))
-}
-
-/// Of several bids with one name, the live one, else the newest.
-fn prefer_live(mut bids: Vec<Bid>) -> Option<Bid> {
-    bids.sort_by_key(|bid| (bid.status != BidStatus::Terminated, bid.created_at));
-    bids.pop()
+    Ok(tracking)
 }
 
 /// The spec's pricing and region rules, parsed once per reconcile.
@@ -334,6 +452,7 @@ fn desired(
     resolved: &Resolved,
     policies: &Policies,
     bid: Option<&Bid>,
+    history_preemptions: Option<i64>,
     now: Timestamp,
 ) -> DesiredBid {
     let spec = &resource.spec;
@@ -355,7 +474,14 @@ fn desired(
             memory_gb: launch.memory_gb,
         },
         adopt_fid: spec.bid_fid.clone(),
-        market: market_view(resource, resolved, &policies.regions, bid, now),
+        market: market_view(
+            resource,
+            resolved,
+            &policies.regions,
+            bid,
+            history_preemptions,
+            now,
+        ),
     }
 }
 
@@ -365,6 +491,7 @@ fn market_view(
     resolved: &Resolved,
     regions: &RegionPolicy,
     bid: Option<&Bid>,
+    history_preemptions: Option<i64>,
     now: Timestamp,
 ) -> MarketView {
     let observer = &resolved.observer;
@@ -379,7 +506,7 @@ fn market_view(
     MarketView {
         observed: observer.is_synced(),
         auctions,
-        preemptions: preemption_count(previous, bid),
+        preemptions: preemption_count(previous, bid, history_preemptions).total,
         raises: RaiseMemory {
             total: pricing
                 .and_then(|p| p.preemption_raise.as_deref())
@@ -393,50 +520,49 @@ fn market_view(
     }
 }
 
-/// Resolves and reads the bid; a problem is reported on the resource and ends the reconcile.
+/// What observing led to: the reconcile goes on with what it found, or it is over (a problem
+/// was reported).
+enum Observed {
+    Found(Box<(Resolved, Tracking, Policies)>),
+    Reported(Action),
+}
+
+/// Resolves and reads the bids; a problem is reported on the resource and ends the reconcile.
 async fn observe(
     api: &Api<SpotBid>,
     resource: &SpotBid,
     ctx: &SpotBidContext,
-) -> Result<Result<(Resolved, Option<Bid>, Policies), Action>, Error> {
+) -> Result<Observed, Error> {
     let resolved = match resolve(resource, ctx).await? {
         Ok(resolved) => resolved,
-        Err(problem) => return Ok(Err(report_problem(api, resource, ctx, None, problem).await?)),
+        Err(problem) => {
+            return Ok(Observed::Reported(
+                report_problem(api, resource, ctx, None, problem).await?,
+            ));
+        }
     };
     let policies = match policies(&resource.spec) {
         Ok(policies) => policies,
         Err(problem) => {
-            return Ok(Err(report_problem(
-                api,
-                resource,
-                ctx,
-                Some(&resolved),
-                problem,
-            )
-            .await?));
+            let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+            return Ok(Observed::Reported(action));
         }
     };
-    let bid = find_bid(resource, &resolved, ctx).await?;
-    ctx.index.record(
-        watched_ref(resource),
-        &resolved.bid_name,
-        bid.as_ref().map(|b| b.fid.as_str()),
-    );
+    let tracking = sight(resource, &resolved, ctx).await?;
+    let fid = tracking.bid.as_ref().map(|b| b.fid.as_str());
+    for name in bid_names(resource, &resolved) {
+        ctx.index.record(watched_ref(resource), &name, fid);
+    }
     let to_place = resource.spec.bid_fid.is_none()
-        && bid
+        && tracking
+            .bid
             .as_ref()
             .is_none_or(|b| b.status == BidStatus::Terminated);
     if to_place && let Some(problem) = unknown_region(&resolved.observer, &policies.regions) {
-        return Ok(Err(report_problem(
-            api,
-            resource,
-            ctx,
-            Some(&resolved),
-            problem,
-        )
-        .await?));
+        let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+        return Ok(Observed::Reported(action));
     }
-    Ok(Ok((resolved, bid, policies)))
+    Ok(Observed::Found(Box::new((resolved, tracking, policies))))
 }
 
 /// A listed region the spot market does not know, caught before a create Mithril would refuse.
@@ -477,12 +603,43 @@ async fn apply(
     resource: Arc<SpotBid>,
     ctx: &SpotBidContext,
 ) -> Result<Action, Error> {
-    let (resolved, observed, policies) = match observe(api, &resource, ctx).await? {
-        Ok(observed) => observed,
-        Err(action) => return Ok(action),
+    let (resolved, tracking, policies) = match observe(api, &resource, ctx).await? {
+        Observed::Found(found) => *found,
+        Observed::Reported(action) => return Ok(action),
     };
+    let observed = tracking.bid.clone();
+    let history_preemptions = match &observed {
+        Some(bid) if preemption_suspected(resource.status.as_ref(), bid) => {
+            Some(preemptions_in_history(&resolved.client, &bid.fid).await?)
+        }
+        _ => None,
+    };
+    let base = Report {
+        resolved: Some(&resolved),
+        bid: observed.as_ref(),
+        market: None,
+        history_preemptions,
+        sync: SyncOutcome::in_sync(),
+    };
+    let report_of = |sync| Report {
+        sync,
+        ..base.clone()
+    };
+    // Money first: a twin of the managed bid is cancelled before anything else is done.
+    if let Some(twin) = tracking.duplicates.first() {
+        cancel_duplicate(&resource, &resolved, ctx, twin, observed.as_ref()).await?;
+        report(api, &resource, ctx, report_of(SyncOutcome::in_sync())).await?;
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let now = (ctx.shared.clock)();
-    let desired = desired(&resource, &resolved, &policies, observed.as_ref(), now);
+    let desired = desired(
+        &resource,
+        &resolved,
+        &policies,
+        observed.as_ref(),
+        history_preemptions,
+        now,
+    );
     let plan = plan(&Intent::Present(Box::new(desired)), observed.as_ref());
     if !plan.drift.is_empty() {
         let outcome = SyncOutcome::from_plan(&Plan {
@@ -512,50 +669,137 @@ async fn apply(
             .await;
         }
     }
-    if matches!(plan.action, Some(BidAction::Create(_)))
-        && let Some(problem) = create_refused_for_this_spec(&resource)
-    {
-        return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
+    if matches!(plan.action, Some(BidAction::Create(_))) {
+        if let Some(problem) = create_refused_for_this_spec(&resource) {
+            return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
+        }
+        if let Some((sync, wait)) = placement_wait(&resource, ctx, &tracking) {
+            report(api, &resource, ctx, report_of(sync)).await?;
+            return Ok(Action::requeue(wait));
+        }
     }
     let bid = match act(&resource, &resolved, ctx, &plan, observed.as_ref()).await {
         Ok(bid) => bid.or_else(|| observed.clone()),
         Err(Acted::Problem(problem)) => {
             return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
         }
+        Err(Acted::Retry(problem)) => {
+            report_problem(api, &resource, ctx, Some(&resolved), problem.clone()).await?;
+            return Err(Error::Problem(problem));
+        }
         Err(Acted::Failed(error)) => {
             let sync = SyncOutcome::failed(mithril_reason(&error), error.to_string(), false);
             // The decisions were not carried out: the status keeps remembering the old ones.
-            report(
-                api,
-                &resource,
-                ctx,
-                Some(&resolved),
-                observed.as_ref(),
-                None,
-                &sync,
-            )
-            .await?;
+            report(api, &resource, ctx, report_of(sync)).await?;
             return Err(error.into());
         }
     };
     if let Some(market) = &plan.market {
         report_raise(&resource, ctx, market, observed.as_ref()).await;
     }
+    let sync = SyncOutcome::from_plan(&Plan {
+        action: None,
+        ..plan.clone()
+    });
     report(
         api,
         &resource,
         ctx,
-        Some(&resolved),
-        bid.as_ref(),
-        plan.market.as_ref(),
-        &SyncOutcome::from_plan(&Plan {
-            action: None,
-            ..plan.clone()
-        }),
+        Report {
+            bid: bid.as_ref(),
+            market: plan.market.as_ref(),
+            ..report_of(sync)
+        },
     )
     .await?;
     // Revisited by the controller's paced resync, not by a pending requeue per resource.
     Ok(Action::await_change())
+}
+
+/// Preemptions of a bid as its history counts them.
+async fn preemptions_in_history(client: &MithrilClient, fid: &str) -> Result<i64, Error> {
+    let history = client.bid_history(fid).await?;
+    let preempted = history
+        .events
+        .iter()
+        .filter(|event| event.event_type == BidEventType::Preempted)
+        .count();
+    Ok(i64::try_from(preempted).unwrap_or(i64::MAX))
+}
+
+/// Why a bid must not be placed now, and when to look again: a create that may still show up,
+/// or Mithril ending this resource's bids again and again.
+fn placement_wait(
+    resource: &SpotBid,
+    ctx: &SpotBidContext,
+    tracking: &Tracking,
+) -> Option<(SyncOutcome, Duration)> {
+    if tracking.hold {
+        let left = ctx.create_uncertain(resource).unwrap_or_default();
+        let sync = SyncOutcome::failed(
+            "CreateOutcomeUnknown",
+            format!(
+                "a bid placed for this resource may not show on Mithril yet; placing again only if none shows within {}s",
+                left.as_secs().max(1)
+            ),
+            false,
+        );
+        return Some((
+            sync,
+            left.clamp(Duration::from_millis(200), Duration::from_secs(5)),
+        ));
+    }
+    let ended = tracking.bid.as_ref()?;
+    let config = &ctx.shared.config;
+    let (endings, last_placed, relocated) = ctx
+        .remember(&resource.uid().unwrap_or_default(), |r| {
+            (r.endings, r.last_placed, r.relocated.clone())
+        });
+    if relocated.as_deref() == Some(ended.fid.as_str()) {
+        return None;
+    }
+    let wait = replacement_wait(endings + 1, config.backoff_base, config.backoff_max);
+    let left = wait.checked_sub(last_placed?.elapsed())?;
+    (!left.is_zero()).then(|| {
+        let sync = SyncOutcome::failed(
+            "BidEndedByMithril",
+            format!(
+                "Mithril ended bid {} ({} in a row); placing a new one in {}s",
+                ended.fid,
+                endings + 1,
+                left.as_secs().max(1)
+            ),
+            false,
+        );
+        (sync, left)
+    })
+}
+
+/// Cancels a live twin of the managed bid (several bids under one resource's names).
+async fn cancel_duplicate(
+    resource: &SpotBid,
+    resolved: &Resolved,
+    ctx: &SpotBidContext,
+    twin: &str,
+    kept: Option<&Bid>,
+) -> Result<(), Error> {
+    match resolved.client.cancel_bid(twin).await {
+        Ok(()) | Err(MithrilError::NotFound { .. }) => {
+            resolved.observer.record_cancelled(twin);
+            ctx.shared.metrics.safety_cancel("DuplicateBidCancelled");
+            let kept = kept.map_or("none", |bid| bid.fid.as_str());
+            events::warning(
+                &ctx.shared.recorder,
+                resource,
+                "DuplicateBidCancelled",
+                "Cancel",
+                format!("cancelled bid {twin}: a second live bid for this resource (kept {kept})"),
+            )
+            .await;
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// A raise after a preemption is an event of its own: it changes what the bid may cost. So is
@@ -620,27 +864,13 @@ async fn report_raise(
     }
 }
 
-/// Why a create Mithril refused is reported (the condition reason).
-const CREATE_REFUSED: &str = "BidRejected";
-
-/// A create Mithril refused as such (400, 422) is final for the spec it was made from: the same
-/// request would be refused again, so nothing is sent until the spec changes. The refusal is
-/// read back from the status (Synced=False for this generation), so it also holds across
-/// restarts and leader changes.
-fn create_refused_for_this_spec(resource: &SpotBid) -> Option<Problem> {
-    let status = resource.status.as_ref()?;
-    let synced = crate::crd::find_condition(&status.conditions, crate::crd::SYNCED)?;
-    let generation = synced.observed_generation.or(status.observed_generation);
-    (synced.status == crate::crd::ConditionStatus::False
-        && synced.reason == CREATE_REFUSED
-        && generation == resource.metadata.generation)
-        .then(|| Problem::new(CREATE_REFUSED, synced.message.clone()))
-}
-
 /// How an action failed.
 enum Acted {
     /// Mithril refused the request as such (422, 400): retrying the same request cannot help.
     Problem(Problem),
+    /// Mithril refused it, and it is retried with backoff all the same (a resource must not be
+    /// left without the bid it had).
+    Retry(Problem),
     Failed(MithrilError),
 }
 
@@ -668,6 +898,16 @@ async fn act(
                 Ok(bid) => {
                     // This reconcile reports the bid: no wake-up for it.
                     resolved.observer.record_own_bid(bid.clone());
+                    ctx.remember(&uid, |r| {
+                        r.uncertain_since = None;
+                        // A bid Mithril ended on its own counts toward waiting before the next.
+                        let ours = r.relocated.take();
+                        if observed.is_some_and(|ended| ours.as_deref() != Some(ended.fid.as_str()))
+                        {
+                            r.endings = r.endings.saturating_add(1);
+                        }
+                        r.last_placed = Some(Instant::now());
+                    });
                     let note = format!(
                         "placed bid {} for {} x {} in {} at a limit of {}",
                         bid.fid,
@@ -680,10 +920,10 @@ async fn act(
                     Ok(Some(bid))
                 }
                 Err(error) => {
-                    // A lost answer, or "name already used" (another attempt did land): look the
-                    // name up on Mithril before any further POST.
-                    if error.is_ambiguous_write() || error.status() == Some(400) {
-                        ctx.mark_uncertain(&uid, true);
+                    // A lost answer: the bid may exist, or appear later. No POST until it
+                    // shows or the grace has passed.
+                    if error.is_ambiguous_write() {
+                        ctx.remember(&uid, |r| r.uncertain_since = Some(Instant::now()));
                     }
                     events::warning(
                         recorder,
@@ -693,7 +933,12 @@ async fn act(
                         error.to_string(),
                     )
                     .await;
-                    Err(refusal_or_failure(error, CREATE_REFUSED))
+                    // Refusing a replacement is not final: the resource had a bid, and must not be
+                    // left without one until its spec changes.
+                    match refusal_or_failure(error, CREATE_REFUSED) {
+                        Acted::Problem(problem) if observed.is_some() => Err(Acted::Retry(problem)),
+                        acted => Err(acted),
+                    }
                 }
             }
         }
@@ -736,14 +981,21 @@ async fn act(
                 }
             }
         }
-        Some(BidAction::Cancel { fid }) => cancel(resource, resolved, ctx, fid)
-            .await
-            .map(|()| None)
-            .map_err(Acted::Failed),
+        Some(BidAction::Cancel { fid }) => cancel(
+            resource,
+            &resolved.client,
+            Some(&resolved.observer),
+            ctx,
+            fid,
+        )
+        .await
+        .map(|()| None)
+        .map_err(Acted::Failed),
         Some(BidAction::Relocate { fid, from, to }) => {
             match resolved.client.cancel_bid(fid).await {
                 Ok(()) | Err(MithrilError::NotFound { .. }) => {
                     resolved.observer.record_cancelled(fid);
+                    ctx.remember(&uid, |r| r.relocated = Some(fid.clone()));
                     let why = plan
                         .market
                         .as_ref()
@@ -807,15 +1059,18 @@ fn describe(request: &UpdateBidRequest) -> String {
 
 async fn cancel(
     resource: &SpotBid,
-    resolved: &Resolved,
+    client: &MithrilClient,
+    observer: Option<&MithrilObserver>,
     ctx: &SpotBidContext,
     fid: &str,
 ) -> Result<(), MithrilError> {
     let recorder = &ctx.shared.recorder;
-    match resolved.client.cancel_bid(fid).await {
+    match client.cancel_bid(fid).await {
         // Already gone counts as cancelled.
         Ok(()) | Err(MithrilError::NotFound { .. }) => {
-            resolved.observer.record_cancelled(fid);
+            if let Some(observer) = observer {
+                observer.record_cancelled(fid);
+            }
             events::normal(
                 recorder,
                 resource,
@@ -833,52 +1088,111 @@ async fn cancel(
     }
 }
 
+/// A deleted resource whose bid may be live and cannot be cancelled now: reported (what is wrong
+/// and how to let it go), kept, and retried with backoff.
+async fn hold_finalizer(
+    api: &Api<SpotBid>,
+    resource: &SpotBid,
+    ctx: &SpotBidContext,
+    problem: Problem,
+) -> Error {
+    let fid = resource
+        .status
+        .as_ref()
+        .and_then(|s| s.bid_fid.as_deref())
+        .unwrap_or("(a create in doubt)");
+    let problem = Problem::new(
+        problem.reason,
+        format!(
+            "{}; bid {fid} may still be live, so the resource keeps its finalizer {FINALIZER} until it is cancelled: \
+             fix the key, or set spec.deletionPolicy: Orphan to leave the bid on Mithril",
+            problem.message
+        ),
+    );
+    match report_problem(api, resource, ctx, None, problem.clone()).await {
+        Ok(_) => Error::Problem(problem),
+        Err(error) => error,
+    }
+}
+
+/// Cancels what the resource placed before it goes. `None`: nothing of it is left (or
+/// `Orphan`), the finalizer can go; `Some(action)`: keep it and look again.
+///
+/// The FID in the status is cancelled before anything is resolved by name, so a renamed project
+/// or instance type never lets a live bid go unnoticed; a resource that never placed anything
+/// (no FID, no create in doubt) goes at once, whatever its key.
 async fn cleanup(
     api: &Api<SpotBid>,
-    resource: Arc<SpotBid>,
+    resource: &SpotBid,
     ctx: &SpotBidContext,
-) -> Result<Action, Error> {
-    let resource_ref = watched_ref(&resource);
+) -> Result<Option<Action>, Error> {
+    let known_fid = resource.status.as_ref().and_then(|s| s.bid_fid.clone());
     if resource.spec.deletion_policy == DeletionPolicy::Orphan {
-        let fid = resource
-            .status
-            .as_ref()
-            .and_then(|s| s.bid_fid.clone())
-            .unwrap_or_else(|| "(none placed)".into());
+        let fid = known_fid.unwrap_or_else(|| "(none placed)".into());
         events::normal(
             &ctx.shared.recorder,
-            resource.as_ref(),
+            resource,
             "BidOrphaned",
             "Delete",
             format!("left bid {fid} on Mithril (deletionPolicy: Orphan)"),
         )
         .await;
-        ctx.index.forget(&resource_ref);
-        return Ok(Action::await_change());
+        return Ok(None);
     }
-    let resolved = match resolve(&resource, ctx).await? {
-        Ok(resolved) => resolved,
-        // No such project or instance type for this key: no bid of ours can exist there.
-        Err(problem)
-            if problem.reason.ends_with("NotFound") && problem.reason != "ApiKeySecretNotFound" =>
-        {
-            ctx.index.forget(&resource_ref);
-            return Ok(Action::await_change());
-        }
-        Err(problem) => {
-            report_problem(api, &resource, ctx, None, problem.clone()).await?;
-            // Keep retrying with backoff: letting go now could leave a paid bid running.
-            return Err(Error::Problem(problem));
-        }
+    let uncertain = ctx.create_uncertain(resource);
+    let placed_something = known_fid.is_some() || uncertain.is_some();
+    let key = match resolve_key(resource, ctx).await? {
+        Ok(key) => key,
+        Err(_) if !placed_something => return Ok(None),
+        Err(problem) => return Err(hold_finalizer(api, resource, ctx, problem).await),
     };
-    let bid = find_bid(&resource, &resolved, ctx).await?;
-    if let Some(BidAction::Cancel { fid }) =
-        plan(&Intent::Deleting(DeletionPolicy::Delete), bid.as_ref()).action
-    {
-        cancel(&resource, &resolved, ctx, &fid).await?;
+    let client = ctx.shared.registry.client(&key)?;
+    // The project resolves the observer (its cache and the names); a project Mithril no longer
+    // shows by that name leaves the FID as the only way to the bid.
+    let resolved = match resolve(resource, ctx).await? {
+        Ok(resolved) => Some(resolved),
+        Err(problem) if problem.reason.ends_with("NotFound") => None,
+        Err(problem) => return Err(hold_finalizer(api, resource, ctx, problem).await),
+    };
+    let observer = resolved.as_ref().map(|r| &r.observer);
+    let cancelled = async {
+        if let Some(fid) = &known_fid
+            && let Some(bid) = confirmed_bid(&client, observer, fid).await?
+            && bid.status != BidStatus::Terminated
+        {
+            cancel(resource, &client, observer, ctx, fid).await?;
+            return Ok(true);
+        }
+        if let Some(resolved) = &resolved {
+            // Asked of Mithril itself: a twin the cache has not listed yet must not be left.
+            let named = named_bids(resource, resolved, true).await?;
+            if let Some(live) = named.iter().find(|bid| bid.status != BidStatus::Terminated) {
+                cancel(resource, &client, observer, ctx, &live.fid).await?;
+                return Ok(true);
+            }
+        }
+        Ok::<bool, Error>(false)
+    };
+    match cancelled.await {
+        // Looked again at once: a twin or a late create may be next.
+        Ok(true) => return Ok(Some(Action::requeue(Duration::ZERO))),
+        Ok(false) => {}
+        Err(Error::Mithril(error)) if error.is_auth() => {
+            let problem = Problem::new(
+                "InvalidApiKey",
+                format!("Mithril rejected the API key: {error}"),
+            );
+            return Err(hold_finalizer(api, resource, ctx, problem).await);
+        }
+        Err(error) => return Err(error),
     }
-    ctx.index.forget(&resource_ref);
-    Ok(Action::await_change())
+    if let Some(left) = uncertain {
+        // A create may still show up: cancelling it needs the resource (and its finalizer).
+        return Ok(Some(Action::requeue(
+            left.clamp(Duration::from_millis(200), Duration::from_secs(5)),
+        )));
+    }
+    Ok(None)
 }
 
 /// Observe-only: report what Mithril shows and what the operator would do; never write to
@@ -895,37 +1209,44 @@ async fn observe_only(
     if resource.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let (resolved, observed, policies) = match observe(api, &resource, ctx).await? {
-        Ok(observed) => observed,
-        Err(action) => return Ok(action),
+    let (resolved, tracking, policies) = match observe(api, &resource, ctx).await? {
+        Observed::Found(found) => *found,
+        Observed::Reported(action) => return Ok(action),
     };
+    let observed = tracking.bid.as_ref();
     let desired = desired(
         &resource,
         &resolved,
         &policies,
-        observed.as_ref(),
+        observed,
+        None,
         (ctx.shared.clock)(),
     );
-    let plan = plan(&Intent::Present(Box::new(desired)), observed.as_ref());
-    let sync = match &plan.action {
-        Some(action) => SyncOutcome::failed(
+    let plan = plan(&Intent::Present(Box::new(desired)), observed);
+    let would = match (tracking.duplicates.first(), &plan.action) {
+        (Some(twin), _) => Some(format!(
+            "cancel bid {twin}, a second live bid for this resource"
+        )),
+        (None, Some(action)) => Some(summary(action)),
+        (None, None) => None,
+    };
+    let sync = match would {
+        Some(would) => SyncOutcome::failed(
             "ObserveOnly",
-            format!("observe-only: the operator would {}", summary(action)),
+            format!("observe-only: the operator would {would}"),
             false,
         ),
         None => SyncOutcome::from_plan(&plan),
     };
     // Nothing was carried out: the status keeps remembering what it did.
-    report(
-        api,
-        &resource,
-        ctx,
-        Some(&resolved),
-        observed.as_ref(),
-        None,
-        &sync,
-    )
-    .await?;
+    let report_now = Report {
+        resolved: Some(&resolved),
+        bid: observed,
+        market: None,
+        history_preemptions: None,
+        sync,
+    };
+    report(api, &resource, ctx, report_now).await?;
     // Revisited by the controller's paced resync, not by a pending requeue per resource.
     Ok(Action::await_change())
 }
@@ -996,8 +1317,26 @@ async fn report_problem(
             .and_then(|fid| resolved.observer.bid_by_fid(fid)),
         None => None,
     };
-    report(api, resource, ctx, resolved, bid.as_ref(), None, &sync).await?;
+    let problem_report = Report {
+        resolved,
+        bid: bid.as_ref(),
+        market: None,
+        history_preemptions: None,
+        sync,
+    };
+    report(api, resource, ctx, problem_report).await?;
     Ok(Action::requeue(ctx.shared.config.problem_recheck))
+}
+
+/// What a reconcile reports: what it observed and decided, and how syncing went.
+#[derive(Clone)]
+struct Report<'a> {
+    resolved: Option<&'a Resolved>,
+    bid: Option<&'a Bid>,
+    /// The market decisions carried out (`None` keeps what the status remembers).
+    market: Option<&'a MarketDecision>,
+    history_preemptions: Option<i64>,
+    sync: SyncOutcome,
 }
 
 /// Writes the status when it changed; a new preemption is also an event.
@@ -1005,11 +1344,15 @@ async fn report(
     api: &Api<SpotBid>,
     resource: &SpotBid,
     ctx: &SpotBidContext,
-    resolved: Option<&Resolved>,
-    bid: Option<&Bid>,
-    market: Option<&MarketDecision>,
-    sync: &SyncOutcome,
+    what: Report<'_>,
 ) -> Result<(), Error> {
+    let Report {
+        resolved,
+        bid,
+        market,
+        history_preemptions,
+        sync,
+    } = what;
     let instances = match (resolved, bid) {
         (Some(resolved), Some(bid)) => resolved.observer.instances_of_bid(&bid.fid),
         _ => Vec::new(),
@@ -1030,6 +1373,7 @@ async fn report(
         instances: &instances,
         clearing_price,
         market,
+        history_preemptions,
     };
     let previous = resource.status.as_ref();
     let bid_name = resolved.map(|resolved| resolved.bid_name.as_str());
@@ -1039,7 +1383,7 @@ async fn report(
         resource.metadata.generation,
         bid_name,
         observation,
-        sync,
+        &sync,
         Time::new((ctx.shared.clock)()),
     );
     if !status_changed(previous, &new) {

@@ -25,6 +25,8 @@ pub struct Observation<'a> {
     /// The planner's region and price decisions, when it made them and they were carried out;
     /// `None` keeps what the previous status remembers.
     pub market: Option<&'a MarketDecision>,
+    /// Preemptions of `bid` as its Mithril history counts them, when it was read.
+    pub history_preemptions: Option<i64>,
 }
 
 /// How syncing the spec to Mithril went; becomes the `Synced` condition.
@@ -133,11 +135,12 @@ pub fn status(
         phase(observed.bid, sync)
     };
 
-    let preemptions = preemption_count(previous, observed.bid);
-    if preemptions > status.preemption_count {
-        status.preemption_count = preemptions;
+    let preemptions = preemption_count(previous, observed.bid, observed.history_preemptions);
+    if preemptions.total > status.preemption_count {
         status.last_preemption_time = Some(now);
     }
+    status.preemption_count = preemptions.total;
+    status.bid_preemptions = preemptions.of_bid;
     match observed.market {
         Some(market) => record_market(&mut status, market),
         None => {
@@ -200,17 +203,62 @@ pub fn status(
     status
 }
 
-/// The preemption count once `bid` is taken into account: one more when the bid has just started
-/// a preemption (it is preempting now and the previous status did not say so).
-pub fn preemption_count(previous: Option<&SpotBidStatus>, bid: Option<&Bid>) -> i64 {
-    let counted = previous.map_or(0, |s| s.preemption_count);
-    let was_preempting = previous.and_then(|s| s.phase) == Some(SpotBidPhase::Preempting);
-    let preempting = bid.is_some_and(|bid| bid.status == BidStatus::Preempting);
-    if preempting && !was_preempting {
-        counted.saturating_add(1)
+/// Preemptions counted for a resource: over all its bids, and of the current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Preemptions {
+    pub total: i64,
+    pub of_bid: i64,
+}
+
+/// The preemptions once `bid` is taken into account. The bid's history (`history`, its
+/// `Preempted` events) is the count when it was read; otherwise a preemption seen starting now
+/// (preempting, and the previous status did not say so) adds one. Counts never go down.
+pub fn preemption_count(
+    previous: Option<&SpotBidStatus>,
+    bid: Option<&Bid>,
+    history: Option<i64>,
+) -> Preemptions {
+    let total = previous.map_or(0, |s| s.preemption_count);
+    let Some(bid) = bid else {
+        return Preemptions {
+            total,
+            of_bid: previous.map_or(0, |s| s.bid_preemptions),
+        };
+    };
+    let same_bid = previous.is_some_and(|s| s.bid_fid.as_deref() == Some(bid.fid.as_str()));
+    let counted = if same_bid {
+        previous.map_or(0, |s| s.bid_preemptions)
     } else {
-        counted
+        0
+    };
+    let was_preempting =
+        same_bid && previous.and_then(|s| s.phase) == Some(SpotBidPhase::Preempting);
+    let sampled = counted + i64::from(bid.status == BidStatus::Preempting && !was_preempting);
+    let of_bid = history.map_or(sampled, |history| history.max(counted));
+    Preemptions {
+        total: total.saturating_add(of_bid - counted),
+        of_bid,
     }
+}
+
+/// Whether the bid may have been preempted since the previous status without it being seen
+/// preempting (a preemption shorter than the poll interval): it was allocated and is open again,
+/// or holds other instances than before. Then its history is read to count.
+pub fn preemption_suspected(previous: Option<&SpotBidStatus>, bid: &Bid) -> bool {
+    let Some(previous) = previous.filter(|s| s.bid_fid.as_deref() == Some(bid.fid.as_str())) else {
+        return false;
+    };
+    let held = matches!(
+        previous.phase,
+        Some(SpotBidPhase::Allocated | SpotBidPhase::Preempting)
+    );
+    let instances_replaced = !previous.instances.is_empty()
+        && bid.status == BidStatus::Allocated
+        && previous
+            .instances
+            .iter()
+            .any(|instance| !bid.instances.contains(&instance.fid));
+    held && (bid.status == BidStatus::Open || instances_replaced)
 }
 
 fn record_market(status: &mut SpotBidStatus, market: &MarketDecision) {

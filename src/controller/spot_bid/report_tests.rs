@@ -98,6 +98,7 @@ fn an_open_bid_waits_for_capacity_and_pays_nothing() {
         instances: &[],
         clearing_price: Some("$15.00".parse().unwrap()),
         market: None,
+        history_preemptions: None,
     };
     let status = status(
         None,
@@ -128,6 +129,7 @@ fn ready_only_when_allocated_and_every_instance_runs() {
         instances: &starting,
         clearing_price: Some("$9.75".parse().unwrap()),
         market: None,
+        history_preemptions: None,
     };
     let first = status(
         None,
@@ -191,6 +193,7 @@ fn an_unchanged_observation_rebuilds_an_equal_status() {
         instances: &running,
         clearing_price: Some("$9.75".parse().unwrap()),
         market: None,
+        history_preemptions: None,
     };
     let first = status(
         None,
@@ -223,6 +226,7 @@ fn each_preemption_is_counted_once() {
         instances: &[],
         clearing_price: None,
         market: None,
+        history_preemptions: None,
     };
     let in_sync = SyncOutcome::in_sync();
 
@@ -332,6 +336,7 @@ fn a_failure_that_observes_no_bid_keeps_the_bid_fid() {
         instances: &[],
         clearing_price: None,
         market: None,
+        history_preemptions: None,
     };
     let placed = status(
         None,
@@ -370,6 +375,7 @@ fn a_transient_failure_keeps_the_observed_phase() {
         instances: &[],
         clearing_price: None,
         market: None,
+        history_preemptions: None,
     };
     let status = status(None, &spec(2), Some(3), None, observed, &sync, at(0));
     assert_eq!(status.phase, Some(SpotBidPhase::Allocated));
@@ -610,19 +616,78 @@ mod market {
     #[test]
     fn a_preemption_is_counted_once_across_reconciles() {
         let preempting = bid(BidStatus::Preempting);
-        assert_eq!(preemption_count(None, Some(&preempting)), 1);
+        let total = |previous: Option<&SpotBidStatus>, bid: &Bid| {
+            preemption_count(previous, Some(bid), None).total
+        };
+        assert_eq!(total(None, &preempting), 1);
         let counted = SpotBidStatus {
             phase: Some(SpotBidPhase::Preempting),
+            bid_fid: Some(preempting.fid.clone()),
             preemption_count: 1,
+            bid_preemptions: 1,
             ..SpotBidStatus::default()
         };
-        assert_eq!(preemption_count(Some(&counted), Some(&preempting)), 1);
+        assert_eq!(total(Some(&counted), &preempting), 1);
         let open = bid(BidStatus::Open);
-        assert_eq!(preemption_count(Some(&counted), Some(&open)), 1);
+        assert_eq!(total(Some(&counted), &open), 1);
         let reopened = SpotBidStatus {
             phase: Some(SpotBidPhase::Open),
             ..counted
         };
-        assert_eq!(preemption_count(Some(&reopened), Some(&preempting)), 2);
+        assert_eq!(total(Some(&reopened), &preempting), 2);
+    }
+
+    #[test]
+    fn the_history_counts_preemptions_the_polls_never_saw() {
+        let allocated = SpotBidStatus {
+            phase: Some(SpotBidPhase::Allocated),
+            bid_fid: Some("bid_0123456789abcdef".into()),
+            instances: vec![SpotBidInstance {
+                fid: "inst_old".into(),
+                ..SpotBidInstance::default()
+            }],
+            preemption_count: 3,
+            bid_preemptions: 1,
+            ..SpotBidStatus::default()
+        };
+        // Preempted and won back between two polls: other instances, same status.
+        let won_back = bid(BidStatus::Allocated);
+        assert!(preemption_suspected(Some(&allocated), &won_back));
+        assert_eq!(
+            preemption_count(Some(&allocated), Some(&won_back), Some(2)),
+            Preemptions {
+                total: 4,
+                of_bid: 2
+            }
+        );
+        // Preempted and back to Open between two polls.
+        assert!(preemption_suspected(
+            Some(&allocated),
+            &bid(BidStatus::Open)
+        ));
+        // Nothing suspicious: the same instances, or a first allocation.
+        let mut same = bid(BidStatus::Allocated);
+        same.instances = vec!["inst_old".into()];
+        assert!(!preemption_suspected(Some(&allocated), &same));
+        let open = SpotBidStatus {
+            phase: Some(SpotBidPhase::Open),
+            ..allocated.clone()
+        };
+        assert!(!preemption_suspected(Some(&open), &won_back));
+        // A history that lags behind what was seen never takes a count back.
+        assert_eq!(
+            preemption_count(Some(&allocated), Some(&same), Some(0)).total,
+            3
+        );
+        // A new bid starts its own count; the total carries on.
+        let mut replacement = bid(BidStatus::Preempting);
+        replacement.fid = "bid_new".into();
+        assert_eq!(
+            preemption_count(Some(&allocated), Some(&replacement), None),
+            Preemptions {
+                total: 4,
+                of_bid: 1
+            }
+        );
     }
 }

@@ -14,12 +14,27 @@ use crate::mithril::models::{
 };
 use crate::mithril::paging::{Page, paginate};
 
-/// `GetBidsResponse`.
+/// `GetBidsResponse`. Items are read one by one: a bid this client cannot read (another party's,
+/// in a form the spec does not rule out) is left out with a warning instead of failing the page.
 #[derive(Deserialize)]
 struct GetBidsResponse {
-    data: Vec<Bid>,
+    data: Vec<serde_json::Value>,
     #[serde(default)]
     next_cursor: Option<String>,
+}
+
+fn readable_bids(items: Vec<serde_json::Value>) -> Vec<Bid> {
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let fid = item.get("fid").and_then(|f| f.as_str()).map(str::to_owned);
+            serde_json::from_value(item)
+                .inspect_err(|error| {
+                    tracing::warn!(bid = fid.as_deref().unwrap_or("?"), %error, "left an unreadable bid out of a list");
+                })
+                .ok()
+        })
+        .collect()
 }
 
 impl MithrilClient {
@@ -33,7 +48,10 @@ impl MithrilClient {
         let response: GetBidsResponse = self
             .call_json(Call::new(LIST_BIDS).query(q.to_pairs()))
             .await?;
-        Ok(Page::new(response.data, response.next_cursor))
+        Ok(Page::new(
+            readable_bids(response.data),
+            response.next_cursor,
+        ))
     }
 
     /// `GET /v2/spot/bids`: every bid matching `q`, following `next_cursor` across pages.

@@ -1,0 +1,183 @@
+//! Money safety end to end, against Mithril as its spec documents it (names are not unique, lists
+//! may lag, answers may be lost): never a second live bid for a resource, never a bid left running
+//! without one.
+
+mod operator_harness;
+
+use kube::api::{Api, DeleteParams, PostParams};
+use mithril_operator::controller::ControllerConfig;
+use mithril_operator::controller::spot_bid::names::{bid_name, legacy_bid_name};
+use mithril_operator::crd::{SYNCED, SpotBid, find_condition};
+use mithril_operator::mithril::{Bid, BidStatus};
+use operator_harness::{CLUSTER, Harness, test_config};
+use serde_json::json;
+use std::time::Duration;
+
+const NS: &str = "default";
+const POST_BIDS: (&str, &str) = ("POST", "/v2/spot/bids");
+
+async fn create(h: &Harness, name: &str) -> SpotBid {
+    let resource: SpotBid = serde_json::from_value(json!({
+        "apiVersion": "mithril.ai/v1alpha1", "kind": "SpotBid",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "project": "demo", "region": "us-central1-a", "instanceType": "h100-80gb.sxm.8x",
+            "instanceQuantity": 1, "limitPrice": "$12.50",
+        },
+    }))
+    .unwrap();
+    Api::<SpotBid>::namespaced(h.kube.clone(), NS)
+        .create(&PostParams::default(), &resource)
+        .await
+        .expect("SpotBid is accepted")
+}
+
+/// Creates a SpotBid and waits for its bid; returns the resource and the bid's name.
+async fn placed(h: &Harness, name: &str) -> (SpotBid, String) {
+    let created = create(h, name).await;
+    let resource = h
+        .wait_for::<SpotBid>(NS, name, "placed", |r| {
+            r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+        })
+        .await;
+    let uid = created.metadata.uid.as_deref().unwrap();
+    (resource, bid_name(CLUSTER, NS, name, uid))
+}
+
+fn synced_reason(resource: &SpotBid) -> Option<String> {
+    resource
+        .status
+        .as_ref()
+        .and_then(|s| find_condition(&s.conditions, SYNCED))
+        .map(|c| c.reason.clone())
+}
+
+fn live(bids: &[Bid]) -> Vec<&Bid> {
+    bids.iter()
+        .filter(|b| b.status != BidStatus::Terminated)
+        .collect()
+}
+
+async fn bid(h: &Harness, fid: &str) -> Bid {
+    h.mithril.get_bid(fid).await.expect("the bid")
+}
+
+/// Mithril does not promise unique names: a second live bid under a resource's name (a create
+/// answered late, another replica's) is cancelled, and the one in the status is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_live_bid_under_the_resources_name_is_cancelled() {
+    let h = Harness::start().await;
+    let (resource, name) = placed(&h, "twin").await;
+    let kept = resource.status.unwrap().bid_fid.unwrap();
+    let twin = h.bid_by_hand(&name, "$12.50").await;
+    h.poll().await;
+    h.wait_for_event(NS, "twin", "DuplicateBidCancelled").await;
+    assert_eq!(bid(&h, &twin.fid).await.status, BidStatus::Terminated);
+    assert_ne!(bid(&h, &kept).await.status, BidStatus::Terminated);
+    assert_eq!(live(&h.bids_named(&name).await).len(), 1);
+    assert_eq!(h.ctx.metrics.safety_cancels("DuplicateBidCancelled"), 1);
+    let after = h
+        .wait_for::<SpotBid>(NS, "twin", "still on its bid", |r| {
+            r.status.as_ref().and_then(|s| s.bid_fid.as_deref()) == Some(kept.as_str())
+        })
+        .await;
+    assert_eq!(synced_reason(&after).as_deref(), Some("Synced"));
+}
+
+/// A bid this cluster placed whose resource is gone is cancelled after the grace; bids of other
+/// clusters, legacy names, hand-made names and bids with a resource are never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_cancels_only_this_clusters_orphans() {
+    let mut h = Harness::start().await;
+    h.restart_operator_with(ControllerConfig {
+        orphan_grace: Some(Duration::from_millis(400)),
+        ..test_config()
+    })
+    .await;
+    let (resource, _) = placed(&h, "owner").await;
+    let owned = resource.status.unwrap().bid_fid.unwrap();
+    let gone_uid = "0badc0de-0000-4000-8000-000000000000";
+    let orphan = h
+        .bid_by_hand(&bid_name(CLUSTER, NS, "ghost", gone_uid), "$5.00")
+        .await;
+    let keep = [
+        h.bid_by_hand(&bid_name("another", NS, "ghost", gone_uid), "$5.00")
+            .await,
+        h.bid_by_hand(&legacy_bid_name(NS, "ghost", gone_uid), "$5.00")
+            .await,
+        h.bid_by_hand("my-training-run", "$5.00").await,
+    ];
+    h.poll().await;
+    h.wait_until("the orphan is cancelled", || {
+        h.ctx.metrics.safety_cancels("OrphanBidCancelled") == 1
+    })
+    .await;
+    assert_eq!(bid(&h, &orphan.fid).await.status, BidStatus::Terminated);
+    // Several more sweeps: nothing else goes.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for kept in keep.iter().map(|b| b.fid.as_str()).chain([owned.as_str()]) {
+        assert_ne!(bid(&h, kept).await.status, BidStatus::Terminated, "{kept}");
+    }
+    assert_eq!(h.ctx.metrics.safety_cancels("OrphanBidCancelled"), 1);
+}
+
+/// A bid Mithril keeps ending is placed again with backoff, not in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bid_mithril_keeps_ending_is_placed_again_with_backoff() {
+    let mut h = Harness::start().await;
+    h.restart_operator_with(ControllerConfig {
+        backoff_base: Duration::from_secs(3),
+        backoff_max: Duration::from_secs(3),
+        ..test_config()
+    })
+    .await;
+    let (resource, _) = placed(&h, "ended").await;
+    let mut fid = resource.status.unwrap().bid_fid.unwrap();
+    // The first ending is answered at once.
+    h.mithril.cancel_bid(&fid).await.unwrap();
+    h.poll().await;
+    let again = h
+        .wait_for::<SpotBid>(NS, "ended", "placed again", |r| {
+            r.status.as_ref().and_then(|s| s.bid_fid.as_deref()) != Some(fid.as_str())
+        })
+        .await;
+    fid = again.status.unwrap().bid_fid.unwrap();
+    // The second one in a row waits.
+    let posts = h.requests(POST_BIDS.0, POST_BIDS.1);
+    h.mithril.cancel_bid(&fid).await.unwrap();
+    h.poll().await;
+    let waiting = h
+        .wait_for::<SpotBid>(NS, "ended", "waiting to place again", |r| {
+            synced_reason(r).as_deref() == Some("BidEndedByMithril")
+        })
+        .await;
+    assert_eq!(
+        waiting.status.unwrap().bid_fid.as_deref(),
+        Some(fid.as_str())
+    );
+    assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), posts, "no POST yet");
+    let placed = h
+        .wait_for::<SpotBid>(NS, "ended", "placed after the wait", |r| {
+            r.status.as_ref().and_then(|s| s.bid_fid.as_deref()) != Some(fid.as_str())
+        })
+        .await;
+    assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), posts + 1);
+    assert_eq!(synced_reason(&placed).as_deref(), Some("Synced"));
+}
+
+/// Deleting a resource cancels its bid by the FID in its status, and releases it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_cancels_the_known_bid_and_its_twins() {
+    let h = Harness::start().await;
+    let (resource, name) = placed(&h, "leaving").await;
+    let fid = resource.status.unwrap().bid_fid.unwrap();
+    let twin = h.bid_by_hand(&name, "$12.50").await;
+    Api::<SpotBid>::namespaced(h.kube.clone(), NS)
+        .delete("leaving", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone::<SpotBid>(NS, "leaving").await;
+    for fid in [fid.as_str(), twin.fid.as_str()] {
+        assert_eq!(bid(&h, fid).await.status, BidStatus::Terminated, "{fid}");
+    }
+}
