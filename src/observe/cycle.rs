@@ -330,6 +330,16 @@ fn targets<'a>(
 mod tests {
     use super::*;
     use crate::mithril::{BidStatus, InstanceStatus, LaunchSpecification, Price};
+    use std::time::Duration;
+
+    /// The observers' defaults the tests rely on.
+    struct ObserverConfigDefaults;
+
+    impl ObserverConfigDefaults {
+        fn lag() -> Duration {
+            crate::observe::ObserverConfig::default().list_lag
+        }
+    }
 
     fn bid(fid: &str, status: BidStatus, instances: &[&str]) -> Bid {
         Bid {
@@ -502,6 +512,45 @@ mod tests {
         assert_eq!(
             observer.bid_by_fid("bid_a").unwrap().limit_price,
             Price::from_cents(1000)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lagging_list_takes_back_no_recent_write_until_the_lag_has_passed() {
+        let observer = offline_observer();
+        let placed = bid("bid_old", BidStatus::Allocated, &[]);
+        observer.merge(observation(0, vec![placed.clone()], vec![]));
+        // Written here: a new bid placed, and the old one's price raised.
+        let created = bid("bid_new", BidStatus::Open, &[]);
+        assert!(observer.record_own_bid(created));
+        let mut raised = placed.clone();
+        raised.limit_price = Price::from_cents(2500);
+        assert!(observer.record_own_bid(raised));
+        // A list read after the writes but still showing the world before them.
+        let epoch = || observer.read().write_epoch;
+        let behind = |epoch| observation(epoch, vec![placed.clone()], vec![]);
+        observer.merge(behind(epoch()));
+        assert!(observer.bid_by_fid("bid_new").is_some(), "not dropped");
+        assert_eq!(
+            observer.bid_by_fid("bid_old").unwrap().limit_price,
+            Price::from_cents(2500),
+            "not taken back"
+        );
+        // A state Mithril moved on to by itself is taken at once.
+        let mut won = bid("bid_new", BidStatus::Allocated, &[]);
+        won.limit_price = Price::from_cents(2000);
+        observer.merge(observation(epoch(), vec![placed.clone(), won], vec![]));
+        assert_eq!(
+            observer.bid_by_fid("bid_new").unwrap().status,
+            BidStatus::Allocated
+        );
+        // Past the lag, the list is the truth again.
+        tokio::time::advance(ObserverConfigDefaults::lag() + Duration::from_secs(1)).await;
+        observer.merge(behind(epoch()));
+        assert!(observer.bid_by_fid("bid_new").is_none());
+        assert_eq!(
+            observer.bid_by_fid("bid_old").unwrap().limit_price,
+            Price::from_cents(2000)
         );
     }
 
