@@ -38,7 +38,10 @@
 //! - strategic merge patch is applied as a JSON merge patch (lists are replaced, not merged by key);
 //! - built-in kinds are not validated beyond Secret data, events.k8s.io Events and CRDs, and have
 //!   no controllers (a Deployment never gets Pods, a Service no endpoints);
-//! - `resourceVersionMatch=NotOlderThan` with a future resourceVersion does not wait.
+//! - `resourceVersionMatch=NotOlderThan` with a future resourceVersion does not wait;
+//! - built-ins have no OpenAPI schema (`kubectl explain` shows no fields), Services get no cluster
+//!   IP, node ports or defaults, and no subresource but `status` is served (no `scale`,
+//!   `serviceaccounts/token`); no access or self subject reviews (`kubectl auth can-i|whoami`).
 
 pub mod cli;
 pub mod openapi;
