@@ -213,7 +213,7 @@ async fn tables_carry_printer_columns_in_lists_gets_and_watches() {
     assert_eq!(events[1]["object"]["columnDefinitions"], json!([]));
     assert_eq!(events[1]["object"]["rows"][0]["cells"][1], 5);
 
-    // Built-ins without printer columns: Name and Age.
+    // Built-ins: kube-apiserver's printer columns (namespaces: Name, Status, Age).
     let (_, body) = raw(&client, table_of("/api/v1/namespaces")).await;
     let namespaces: Value = serde_json::from_str(&body).unwrap();
     let columns: Vec<&str> = namespaces["columnDefinitions"]
@@ -222,7 +222,7 @@ async fn tables_carry_printer_columns_in_lists_gets_and_watches() {
         .iter()
         .filter_map(|c| c["name"].as_str())
         .collect();
-    assert_eq!(columns, ["Name", "Age"]);
+    assert_eq!(columns, ["Name", "Status", "Age"]);
 }
 
 #[tokio::test]

@@ -275,12 +275,7 @@ async fn kubectl_rejects_bad_manifests_with_the_schema_message() {
 #[tokio::test]
 async fn kubectl_server_dry_run_of_a_deployment_manifest() {
     let cluster = Cluster::start().await;
-    // `kubectl create namespace` would send protobuf (refused with 415): apply a manifest instead.
-    let namespace = cluster.write(
-        "namespace.yaml",
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mithril-system\n",
-    );
-    cluster.ok(&["apply", "-f", &namespace]).await;
+    cluster.ok(&["create", "namespace", "mithril-system"]).await;
     let output = cluster
         .ok(&[
             "apply",
@@ -321,12 +316,433 @@ async fn kubectl_server_dry_run_of_a_deployment_manifest() {
     );
 }
 
+/// The whitespace-separated words of each line of kubectl's output.
+fn words(output: &str) -> Vec<Vec<&str>> {
+    output
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect()
+}
+
+fn yaml(output: &str) -> serde_json::Value {
+    serde_yaml::from_str(output).expect("kubectl printed YAML")
+}
+
 #[tokio::test]
-async fn kubectl_typed_commands_get_415_for_protobuf_bodies() {
+async fn kubectl_typed_create_commands_send_protobuf_and_succeed() {
     let cluster = Cluster::start().await;
-    let (success, _, stderr) = cluster.run(&["create", "namespace", "typed"]).await;
+    // client-go's typed clients send protobuf bodies for built-in kinds.
+    for (args, created) in [
+        (
+            &["create", "namespace", "typed"][..],
+            "namespace/typed created",
+        ),
+        (
+            &[
+                "create",
+                "secret",
+                "generic",
+                "s1",
+                "-n",
+                "typed",
+                "--from-literal=k=v",
+            ][..],
+            "secret/s1 created",
+        ),
+        (
+            &[
+                "create",
+                "configmap",
+                "c1",
+                "-n",
+                "typed",
+                "--from-literal=k=v",
+                "--from-literal=n=1",
+            ][..],
+            "configmap/c1 created",
+        ),
+    ] {
+        assert_eq!(cluster.ok(args).await.trim(), created);
+    }
+
+    let namespace = yaml(
+        &cluster
+            .ok(&["get", "namespace", "typed", "-o", "yaml"])
+            .await,
+    );
+    assert_eq!(namespace["kind"], "Namespace");
+    assert_eq!(namespace["status"]["phase"], "Active");
+    assert_eq!(namespace["spec"]["finalizers"], json!(["kubernetes"]));
+    let secret = yaml(
+        &cluster
+            .ok(&["get", "secret", "s1", "-n", "typed", "-o", "yaml"])
+            .await,
+    );
+    assert_eq!(secret["data"], json!({"k": "dg=="}));
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(secret["metadata"]["namespace"], "typed");
     assert!(
-        !success && stderr.contains("UnsupportedMediaType"),
+        secret["metadata"]["uid"].is_string()
+            && secret["metadata"]["creationTimestamp"].is_string()
+    );
+    let config_map = yaml(
+        &cluster
+            .ok(&["get", "configmap", "c1", "-n", "typed", "-o", "yaml"])
+            .await,
+    );
+    assert_eq!(config_map["data"], json!({"k": "v", "n": "1"}));
+    // The field manager kubectl names in the query, as on a real server.
+    let managed = cluster
+        .ok(&[
+            "get",
+            "cm",
+            "c1",
+            "-n",
+            "typed",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[0].manager}",
+        ])
+        .await;
+    assert_eq!(managed, "kubectl-create");
+
+    // A server dry run stores nothing; a second create is refused.
+    let dry = yaml(
+        &cluster
+            .ok(&[
+                "create",
+                "configmap",
+                "c2",
+                "-n",
+                "typed",
+                "--from-literal=a=b",
+                "--dry-run=server",
+                "-o",
+                "yaml",
+            ])
+            .await,
+    );
+    assert_eq!(dry["data"], json!({"a": "b"}));
+    let (found, _, stderr) = cluster
+        .run(&["get", "configmap", "c2", "-n", "typed"])
+        .await;
+    assert!(!found && stderr.contains("NotFound"), "{stderr}");
+    let (created, _, stderr) = cluster
+        .run(&[
+            "create",
+            "secret",
+            "generic",
+            "s1",
+            "-n",
+            "typed",
+            "--from-literal=k=v",
+        ])
+        .await;
+    assert!(
+        !created && stderr.contains(r#"secrets "s1" already exists"#),
         "{stderr}"
     );
+
+    // kubectl apply of the same objects.
+    let manifest = cluster.write(
+        "typed.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: typed\n  labels: {team: gpu}\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata:\n  name: s1\n  namespace: typed\nstringData:\n  k: w\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\n  namespace: typed\ndata:\n  k: w\n",
+    );
+    let applied = cluster.ok(&["apply", "-f", &manifest]).await;
+    for line in [
+        "namespace/typed configured",
+        "secret/s1 configured",
+        "configmap/c1 configured",
+    ] {
+        assert!(applied.contains(line), "{line} missing from {applied}");
+    }
+    let value = cluster
+        .ok(&[
+            "get",
+            "secret",
+            "s1",
+            "-n",
+            "typed",
+            "-o",
+            "jsonpath={.data.k}",
+        ])
+        .await;
+    assert_eq!(value, "dw==");
+    let again = cluster.ok(&["apply", "-f", &manifest]).await;
+    assert!(again.contains("configmap/c1 unchanged"), "{again}");
+
+    for (args, deleted) in [
+        (
+            &["delete", "secret", "s1", "-n", "typed"][..],
+            r#"secret "s1" deleted"#,
+        ),
+        (
+            &["delete", "configmap", "c1", "-n", "typed"][..],
+            r#"configmap "c1" deleted"#,
+        ),
+        (
+            &["delete", "namespace", "typed"][..],
+            r#"namespace "typed" deleted"#,
+        ),
+    ] {
+        assert_eq!(cluster.ok(args).await.trim(), deleted);
+    }
+    let (found, _, stderr) = cluster.run(&["get", "namespace", "typed"]).await;
+    assert!(!found && stderr.contains("NotFound"), "{stderr}");
+}
+
+/// Creates one object through the in-process client.
+async fn create(cluster: &Cluster, api_version: &str, plural: &str, object: serde_json::Value) {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let kind = object["kind"].as_str().unwrap().to_string();
+    let resource = kube::api::ApiResource::from_gvk_with_plural(
+        &kube::api::GroupVersionKind::gvk(group, version, &kind),
+        plural,
+    );
+    let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
+        Some(namespace) => Api::namespaced_with(cluster.emulator.client(), namespace, &resource),
+        None => Api::all_with(cluster.emulator.client(), &resource),
+    };
+    api.create(
+        &Default::default(),
+        &serde_json::from_value(object).unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn kubectl_get_shows_a_real_servers_columns_for_built_ins() {
+    let cluster = Cluster::start().await;
+    let objects = [
+        (
+            "v1",
+            "namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gpu"}}),
+        ),
+        (
+            "v1",
+            "secrets",
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": "gpu"},
+            "type": "kubernetes.io/basic-auth", "stringData": {"username": "u", "password": "p"}}),
+        ),
+        (
+            "v1",
+            "configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "gpu"},
+            "data": {"a": "1", "b": "2"}, "binaryData": {"c": "AA=="}}),
+        ),
+        (
+            "v1",
+            "serviceaccounts",
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "runner", "namespace": "gpu"},
+            "secrets": [{"name": "creds"}]}),
+        ),
+        (
+            "coordination.k8s.io/v1",
+            "leases",
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "leader", "namespace": "gpu"}, "spec": {"holderIdentity": "pod-a"}}),
+        ),
+        (
+            "coordination.k8s.io/v1",
+            "leases",
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "vacant", "namespace": "gpu"}, "spec": {}}),
+        ),
+    ];
+    for (api_version, plural, object) in objects {
+        create(&cluster, api_version, plural, object).await;
+    }
+    let twenty_minutes_ago =
+        jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 1200)
+            .unwrap()
+            .to_string();
+    create(&cluster, "v1", "events", json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "p1.1", "namespace": "gpu"},
+        "involvedObject": {"kind": "Pod", "name": "p1", "namespace": "gpu", "fieldPath": "spec.containers{main}"},
+        "type": "Warning", "reason": "BackOff", "message": "Back-off restarting failed container\n",
+        "source": {"component": "kubelet", "host": "node-1"},
+        "firstTimestamp": twenty_minutes_ago, "lastTimestamp": twenty_minutes_ago, "count": 3})).await;
+
+    assert_eq!(
+        words(&cluster.ok(&["get", "namespaces"]).await)[0],
+        ["NAME", "STATUS", "AGE"]
+    );
+    let namespaces = cluster
+        .ok(&["get", "namespace", "gpu", "--no-headers"])
+        .await;
+    assert_eq!(words(&namespaces)[0][..2], ["gpu", "Active"]);
+    let secrets = cluster.ok(&["get", "secrets", "-n", "gpu"]).await;
+    assert_eq!(words(&secrets)[0], ["NAME", "TYPE", "DATA", "AGE"]);
+    assert_eq!(
+        words(&secrets)[1][..3],
+        ["creds", "kubernetes.io/basic-auth", "2"]
+    );
+    let config_maps = cluster.ok(&["get", "configmaps", "-n", "gpu"]).await;
+    assert_eq!(words(&config_maps)[0], ["NAME", "DATA", "AGE"]);
+    assert_eq!(words(&config_maps)[1][..2], ["settings", "3"]);
+    let accounts = cluster.ok(&["get", "serviceaccounts", "-n", "gpu"]).await;
+    assert_eq!(words(&accounts)[0], ["NAME", "SECRETS", "AGE"]);
+    assert_eq!(words(&accounts)[1][..2], ["runner", "1"]);
+    let leases = cluster.ok(&["get", "leases", "-n", "gpu"]).await;
+    assert_eq!(words(&leases)[0], ["NAME", "HOLDER", "AGE"]);
+    assert_eq!(words(&leases)[1][..2], ["leader", "pod-a"]);
+    // An empty cell is printed as nothing: the age follows the name.
+    assert_eq!(words(&leases)[2].len(), 2, "{leases}");
+
+    // Events: no Name column; the object as kind/name; wide adds the priority-1 columns.
+    let events = cluster.ok(&["get", "events", "-n", "gpu"]).await;
+    let expected = [
+        "LAST SEEN   TYPE      REASON    OBJECT   MESSAGE",
+        "20m         Warning   BackOff   pod/p1   Back-off restarting failed container",
+    ];
+    assert_eq!(events.lines().collect::<Vec<_>>(), expected, "{events}");
+    let new_api = cluster
+        .ok(&["get", "events.v1.events.k8s.io", "-n", "gpu"])
+        .await;
+    assert_eq!(new_api.lines().collect::<Vec<_>>(), expected, "{new_api}");
+    let wide = cluster
+        .ok(&["get", "events", "-n", "gpu", "-o", "wide"])
+        .await;
+    assert_eq!(
+        words(&wide),
+        [
+            vec![
+                "LAST",
+                "SEEN",
+                "TYPE",
+                "REASON",
+                "OBJECT",
+                "SUBOBJECT",
+                "SOURCE",
+                "MESSAGE",
+                "FIRST",
+                "SEEN",
+                "COUNT",
+                "NAME"
+            ],
+            vec![
+                "20m",
+                "Warning",
+                "BackOff",
+                "pod/p1",
+                "spec.containers{main}",
+                "kubelet,",
+                "node-1",
+                "Back-off",
+                "restarting",
+                "failed",
+                "container",
+                "20m",
+                "3",
+                "p1.1"
+            ],
+        ]
+    );
+}
+
+#[tokio::test]
+async fn kubectl_typed_create_of_accounts_rbac_and_services() {
+    let cluster = Cluster::start().await;
+    for (args, created) in [
+        (
+            &["create", "serviceaccount", "runner"][..],
+            "serviceaccount/runner created",
+        ),
+        (
+            &[
+                "create",
+                "role",
+                "reader",
+                "--verb=get,list",
+                "--resource=secrets",
+            ][..],
+            "role.rbac.authorization.k8s.io/reader created",
+        ),
+        (
+            &[
+                "create",
+                "rolebinding",
+                "read",
+                "--role=reader",
+                "--serviceaccount=default:runner",
+                "--user=alice",
+            ][..],
+            "rolebinding.rbac.authorization.k8s.io/read created",
+        ),
+        (
+            &[
+                "create",
+                "clusterrole",
+                "lister",
+                "--verb=list",
+                "--resource=configmaps",
+            ][..],
+            "clusterrole.rbac.authorization.k8s.io/lister created",
+        ),
+        (
+            &[
+                "create",
+                "clusterrolebinding",
+                "list",
+                "--clusterrole=lister",
+                "--group=devs",
+            ][..],
+            "clusterrolebinding.rbac.authorization.k8s.io/list created",
+        ),
+        (
+            &["create", "service", "clusterip", "web", "--tcp=80:8080"][..],
+            "service/web created",
+        ),
+    ] {
+        assert_eq!(cluster.ok(args).await.trim(), created);
+    }
+    let role = yaml(&cluster.ok(&["get", "role", "reader", "-o", "yaml"]).await);
+    assert_eq!(
+        role["rules"],
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])
+    );
+    let bindings = cluster.ok(&["get", "rolebinding", "-o", "wide"]).await;
+    assert_eq!(
+        words(&bindings)[0],
+        ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"]
+    );
+    let row = &words(&bindings)[1];
+    assert_eq!(
+        [row[0], row[1], row[3], row[4]],
+        ["read", "Role/reader", "alice", "default/runner"]
+    );
+    let service = yaml(&cluster.ok(&["get", "service", "web", "-o", "yaml"]).await);
+    assert_eq!(
+        service["spec"]["ports"],
+        json!([{"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080}])
+    );
+    assert_eq!(service["spec"]["selector"], json!({"app": "web"}));
+    let roles = cluster.ok(&["get", "clusterroles"]).await;
+    assert_eq!(words(&roles)[0], ["NAME", "CREATED", "AT"]);
+
+    // get -w prints a built-in's columns for each change.
+    let mut watch = cluster
+        .kubectl(&["get", "serviceaccounts", "-w"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut watched = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let header = watched.next_line().await.unwrap().unwrap();
+    assert_eq!(words(&header)[0], ["NAME", "SECRETS", "AGE"]);
+    let first = watched.next_line().await.unwrap().unwrap();
+    assert_eq!(words(&first)[0][..2], ["runner", "0"]);
+    cluster.ok(&["create", "serviceaccount", "builder"]).await;
+    let change = watched.next_line().await.unwrap().unwrap();
+    assert_eq!(words(&change)[0][..2], ["builder", "0"]);
+    watch.kill().await.unwrap();
+
+    // Deployments are not decoded from protobuf: 415, and `kubectl apply -f` instead.
+    let (created, _, stderr) = cluster
+        .run(&["create", "deployment", "d1", "--image=nginx"])
+        .await;
+    assert!(!created && stderr.contains("unknown format"), "{stderr}");
 }

@@ -6,7 +6,9 @@
 //! `oldSelf` transition rules, `messageExpression`, `reason` and `fieldPath`), `fieldValidation`,
 //! status subresource, printer columns), and
 //! schemaless built-ins (Namespaces, Secrets, ConfigMaps, Events in both APIs over one storage,
-//! Leases, ServiceAccounts, Services, Deployments, RBAC kinds). One global resourceVersion; lists
+//! Leases, ServiceAccounts, Services, Deployments, RBAC kinds) with kube-apiserver's table columns,
+//! whose bodies may be JSON, YAML or (except Deployments and CRDs) protobuf, as client-go's typed
+//! clients and kubectl's typed `create` commands send them. One global resourceVersion; lists
 //! page from one snapshot; watches resume from a resourceVersion within a bounded history (older:
 //! a 410 ERROR event); bookmarks, streaming lists, selectors, metadata-only and Table forms;
 //! merge, JSON, strategic-merge patches and server-side apply; finalizers, dry runs, background
@@ -25,8 +27,9 @@
 //!   not when the CRD is written), have no cost budget, and offer the standard library with the
 //!   strings, lists and math extensions only (no Kubernetes `quantity`, `url`, `ip`, `format`
 //!   libraries); `optionalOldSelf` rules run only when an old value exists;
-//! - protobuf: request bodies in protobuf get 415 (kubectl's typed commands such as
-//!   `kubectl create namespace` send it: use `kubectl apply -f`); answers are always JSON;
+//! - protobuf: answers are always JSON; Deployment and CRD bodies in protobuf get 415
+//!   (`kubectl create deployment`: use `kubectl apply -f`); custom resources get 415 as on a real
+//!   server;
 //! - foreground and orphan deletion propagation: garbage collection is always background
 //!   (dependents whose owners are all gone are deleted right after the last owner);
 //! - namespace termination: deleting a namespace deletes its content at once (objects holding
@@ -35,7 +38,10 @@
 //! - strategic merge patch is applied as a JSON merge patch (lists are replaced, not merged by key);
 //! - built-in kinds are not validated beyond Secret data, events.k8s.io Events and CRDs, and have
 //!   no controllers (a Deployment never gets Pods, a Service no endpoints);
-//! - `resourceVersionMatch=NotOlderThan` with a future resourceVersion does not wait.
+//! - `resourceVersionMatch=NotOlderThan` with a future resourceVersion does not wait;
+//! - built-ins have no OpenAPI schema (`kubectl explain` shows no fields), Services get no cluster
+//!   IP, node ports or defaults, and no subresource but `status` is served (no `scale`,
+//!   `serviceaccounts/token`); no access or self subject reviews (`kubectl auth can-i|whoami`).
 
 pub mod cli;
 pub mod openapi;
@@ -52,6 +58,7 @@ mod kubeconfig;
 mod object;
 mod output;
 mod patch;
+mod protobuf;
 mod reads;
 mod registry;
 mod request_log;

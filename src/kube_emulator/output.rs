@@ -3,7 +3,7 @@
 
 use super::resources::ResourceType;
 use super::status::ApiError;
-use super::table::{IncludeObject, table};
+use super::table::{IncludeObject, builtin_table, table};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -84,7 +84,7 @@ pub fn present_object(rt: &ResourceType, object: &Value, form: Form) -> Value {
     match form {
         Form::Full => full(rt, object),
         Form::Metadata => partial_metadata(object),
-        Form::Table(include) => table(&rt.printer_columns, &[full(rt, object)], include, json!({})),
+        Form::Table(include) => as_table(rt, &[full(rt, object)], include, json!({})),
     }
 }
 
@@ -110,8 +110,21 @@ pub fn present_list(
         }),
         Form::Table(include) => {
             let objects: Vec<Value> = items.iter().map(|o| full(rt, o)).collect();
-            table(&rt.printer_columns, &objects, include, list_meta)
+            as_table(rt, &objects, include, list_meta)
         }
+    }
+}
+
+/// A Table: a built-in kind's printer, or a custom resource's printer columns.
+fn as_table(
+    rt: &ResourceType,
+    objects: &[Value],
+    include: IncludeObject,
+    list_meta: Value,
+) -> Value {
+    match rt.builtin_table {
+        Some(printer) => builtin_table(printer, objects, include, list_meta),
+        None => table(&rt.printer_columns, objects, include, list_meta),
     }
 }
 

@@ -190,6 +190,7 @@ pub fn types_from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<Cause>> {
             schema: Some(Arc::new(schema)),
             raw_schema: Some(Arc::new(raw_schema)),
             printer_columns,
+            builtin_table: None,
             custom: true,
             storage: format!("{group}/{plural}"),
             view: Default::default(),

@@ -3,7 +3,7 @@
 
 use super::conversion::View;
 use super::schema::CompiledSchema;
-use super::table::PrinterColumn;
+use super::table::{BuiltInTable, PrinterColumn};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -28,6 +28,8 @@ pub struct ResourceType {
     /// The raw `openAPIV3Schema`, for the OpenAPI documents.
     pub raw_schema: Option<Arc<Value>>,
     pub printer_columns: Vec<PrinterColumn>,
+    /// kube-apiserver's printer of a built-in kind (None: a custom resource's printer columns).
+    pub builtin_table: Option<BuiltInTable>,
     /// True for resources defined by a CustomResourceDefinition.
     pub custom: bool,
     /// The collection objects are stored in (`group/plural`, shared by versions and by core/v1 Events
@@ -269,6 +271,7 @@ pub fn built_ins() -> Vec<ResourceType> {
             schema: None,
             raw_schema: None,
             printer_columns: Vec::new(),
+            builtin_table: Some(BuiltInTable::of(b.group, b.kind)),
             custom: false,
             storage: if (b.group, b.kind) == ("", "Event") {
                 "events.k8s.io/events".to_string()

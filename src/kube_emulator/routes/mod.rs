@@ -5,6 +5,7 @@ mod discovery_routes;
 mod resource;
 
 use super::emulator::Shared;
+use super::protobuf::{self, ProtobufError};
 use super::resources::ResourceType;
 use super::status::ApiError;
 use axum::Router;
@@ -76,16 +77,33 @@ async fn route(app: App, request: Request) -> Result<Response, ApiError> {
         };
         resolve(&state.registry, group, version, rest).ok_or_else(ApiError::not_found_path)?
     };
-    // Protobuf bodies (client-go's typed clients) are not decoded: 415 names the media types served.
-    if let Some(content_type) = header_str(&parts.headers, header::CONTENT_TYPE)
-        && content_type.starts_with("application/vnd.kubernetes.protobuf")
-    {
-        return Err(ApiError::unsupported_media_type(content_type));
-    }
-    let body = axum::body::to_bytes(body, MAX_BODY)
+    let mut headers = parts.headers;
+    let mut body = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
-    resource_request(app, target, parts.method, &parts.headers, query, body).await
+    // kube-apiserver takes protobuf for built-in kinds (client-go's typed clients send it
+    // unasked), not for custom resources: decoded here into the JSON the rest works on.
+    if let Some(content_type) = header_str(&headers, header::CONTENT_TYPE)
+        && content_type.starts_with(protobuf::MEDIA_TYPE)
+    {
+        if target.rt.custom {
+            return Err(ApiError::unsupported_media_type(content_type));
+        }
+        let object = protobuf::decode(&body).map_err(|error| match error {
+            ProtobufError::UnknownKind(..) => ApiError::unsupported_media_type(content_type),
+            ProtobufError::Malformed(reason) => ApiError::bad_request(format!(
+                "the body of the request could not be decoded: {reason}"
+            )),
+        })?;
+        body = serde_json::to_vec(&object)
+            .expect("JSON values serialise")
+            .into();
+        headers.insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+    }
+    resource_request(app, target, parts.method, &headers, query, body).await
 }
 
 /// Resolves the part of a resource URL after `/api/v1` or `/apis/{g}/{v}`.

@@ -5,8 +5,10 @@
 //! such as `5m`), null when the path selects nothing (kubectl shows `<none>`).
 
 mod age;
+mod builtin;
 mod json_path;
 
+pub use builtin::BuiltInTable;
 pub use json_path::{JsonPath, JsonPathError};
 
 use serde_json::{Map, Value, json};
@@ -111,7 +113,7 @@ pub fn table_at(
         })
     }));
 
-    let rows: Vec<Value> = objects
+    let rows = objects
         .iter()
         .map(|object| {
             let mut cells = vec![
@@ -126,6 +128,55 @@ pub fn table_at(
                     .and_then(|path| path.find(object).into_iter().next());
                 selected.map_or(Value::Null, |value| cell(&column.type_, value, now))
             }));
+            cells
+        })
+        .collect();
+    assemble(definitions, rows, objects, include, list_metadata)
+}
+
+/// The Table kube-apiserver's printer for a built-in kind makes of these objects.
+pub fn builtin_table(
+    printer: BuiltInTable,
+    objects: &[Value],
+    include: IncludeObject,
+    list_metadata: Value,
+) -> Value {
+    builtin_table_at(
+        printer,
+        objects,
+        include,
+        list_metadata,
+        jiff::Timestamp::now(),
+    )
+}
+
+/// [`builtin_table`] with ages counted up to `now`.
+pub fn builtin_table_at(
+    printer: BuiltInTable,
+    objects: &[Value],
+    include: IncludeObject,
+    list_metadata: Value,
+    now: jiff::Timestamp,
+) -> Value {
+    let rows = objects
+        .iter()
+        .map(|object| printer.cells(object, now))
+        .collect();
+    assemble(printer.columns(), rows, objects, include, list_metadata)
+}
+
+/// A Table of these column definitions and each object's cells.
+fn assemble(
+    definitions: Vec<Value>,
+    cells: Vec<Vec<Value>>,
+    objects: &[Value],
+    include: IncludeObject,
+    list_metadata: Value,
+) -> Value {
+    let rows: Vec<Value> = cells
+        .into_iter()
+        .zip(objects)
+        .map(|(cells, object)| {
             let mut row = Map::new();
             row.insert("cells".into(), Value::Array(cells));
             match include {

@@ -155,3 +155,110 @@ fn json_paths_select_like_kubectl() {
     assert!(select(".spec.missing").is_empty());
     assert!(JsonPath::parse(".spec[?(@.x ~ 1)]").is_err());
 }
+
+/// The cells of each row of a built-in kind's Table.
+fn builtin_cells(printer: BuiltInTable, object: Value) -> Vec<Value> {
+    let table = builtin_table_at(printer, &[object], IncludeObject::None, json!({}), now());
+    serde_json::from_value(table["rows"][0]["cells"].clone()).expect("cells")
+}
+
+#[test]
+fn events_k8s_io_events_print_like_core_events() {
+    // What kube-runtime's Recorder writes: eventTime and a series, no deprecated fields.
+    let event = json!({
+        "metadata": {"name": "g1.abc", "namespace": "default"},
+        "eventTime": "2026-11-23T11:50:00.000000Z",
+        "series": {"count": 4, "lastObservedTime": "2026-11-23T11:58:00.000000Z"},
+        "reportingController": "gadget-controller", "reportingInstance": "pod-1",
+        "action": "Scale", "reason": "Scaled", "regarding": {"kind": "Gadget", "name": "g1"},
+        "note": "running 5 gadgets", "type": "Normal"
+    });
+    assert_eq!(
+        builtin_cells(BuiltInTable::Event, event),
+        json!([
+            "2m",
+            "Normal",
+            "Scaled",
+            "gadget/g1",
+            "",
+            "gadget-controller, pod-1",
+            "running 5 gadgets",
+            "10m",
+            4,
+            "g1.abc"
+        ])
+        .as_array()
+        .unwrap()
+        .clone()
+    );
+    let singleton = json!({"metadata": {"name": "e"}, "eventTime": "2026-11-23T11:59:00.000000Z",
+        "involvedObject": {"kind": "Node"}, "type": "Warning", "reason": "R"});
+    let cells = builtin_cells(BuiltInTable::Event, singleton);
+    assert_eq!(
+        cells[0], "60s",
+        "last seen falls back on the first time, then eventTime"
+    );
+    assert_eq!(cells[3], "node");
+    assert_eq!(cells[8], 1, "a singleton counts once");
+}
+
+#[test]
+fn services_deployments_and_bindings_print_like_kube_apiserver() {
+    let created = "2026-11-23T11:00:00Z";
+    let service = json!({"metadata": {"name": "lb", "creationTimestamp": created},
+        "spec": {"type": "LoadBalancer", "clusterIPs": ["10.96.0.10"], "selector": {"b": "2", "a": "1"},
+            "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}, {"port": 53, "protocol": "UDP"}]}});
+    assert_eq!(
+        builtin_cells(BuiltInTable::Service, service),
+        [
+            "lb",
+            "LoadBalancer",
+            "10.96.0.10",
+            "<pending>",
+            "80:30080/TCP,53/UDP",
+            "60m",
+            "a=1,b=2"
+        ]
+    );
+    let deployment = json!({"metadata": {"name": "d", "creationTimestamp": created},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "d"},
+                "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]}]},
+            "template": {"spec": {"containers": [{"name": "main", "image": "nginx"}, {"name": "side", "image": "busybox"}]}}},
+        "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}});
+    assert_eq!(
+        builtin_cells(BuiltInTable::Deployment, deployment),
+        json!([
+            "d",
+            "2/3",
+            3,
+            2,
+            "60m",
+            "main,side",
+            "nginx,busybox",
+            "app=d,tier in (a,b)"
+        ])
+        .as_array()
+        .unwrap()
+        .clone()
+    );
+    let binding = json!({"metadata": {"name": "rb", "creationTimestamp": created},
+        "roleRef": {"kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "User", "name": "alice"}, {"kind": "Group", "name": "devs"},
+            {"kind": "ServiceAccount", "name": "runner", "namespace": "gpu"}, {"kind": "User", "name": "bob"}]});
+    assert_eq!(
+        builtin_cells(BuiltInTable::RoleBinding, binding),
+        [
+            "rb",
+            "ClusterRole/view",
+            "60m",
+            "alice, bob",
+            "devs",
+            "gpu/runner"
+        ]
+    );
+    let role = json!({"metadata": {"name": "r", "creationTimestamp": created}});
+    assert_eq!(
+        builtin_cells(BuiltInTable::Role, role),
+        ["r", "2026-11-23T11:00:00Z"]
+    );
+}

@@ -1,0 +1,527 @@
+//! The Tables kube-apiserver prints for the built-in kinds the emulator serves, column for column
+//! as its printers (`pkg/printers/internalversion`) make them. The server prints wide: priority-1
+//! columns are always there and kubectl shows them with `-o wide`.
+
+use super::age::human_duration;
+use super::{CREATION_TIMESTAMP_DESCRIPTION, NAME_DESCRIPTION};
+use serde_json::{Value, json};
+
+/// Which of kube-apiserver's printers a built-in resource has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltInTable {
+    Namespace,
+    Secret,
+    ConfigMap,
+    ServiceAccount,
+    Service,
+    Deployment,
+    /// core/v1 and events.k8s.io/v1 Events (one printer, over the internal core Event).
+    Event,
+    Lease,
+    /// Roles and ClusterRoles: Name and the creation time as RFC 3339.
+    Role,
+    /// RoleBindings and ClusterRoleBindings.
+    RoleBinding,
+    /// kube-apiserver's default table convertor (CustomResourceDefinitions): Name, Created At.
+    Default,
+}
+
+impl BuiltInTable {
+    /// The printer of a built-in (group, kind).
+    pub fn of(group: &str, kind: &str) -> Self {
+        match (group, kind) {
+            ("", "Namespace") => Self::Namespace,
+            ("", "Secret") => Self::Secret,
+            ("", "ConfigMap") => Self::ConfigMap,
+            ("", "ServiceAccount") => Self::ServiceAccount,
+            ("", "Service") => Self::Service,
+            ("apps", "Deployment") => Self::Deployment,
+            (_, "Event") => Self::Event,
+            ("coordination.k8s.io", "Lease") => Self::Lease,
+            ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => Self::Role,
+            ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+                Self::RoleBinding
+            }
+            _ => Self::Default,
+        }
+    }
+
+    /// Column definitions: (name, type, format, priority, description).
+    pub(super) fn columns(self) -> Vec<Value> {
+        let name = column("Name", "string", "name", 0, NAME_DESCRIPTION);
+        let age = column("Age", "string", "", 0, CREATION_TIMESTAMP_DESCRIPTION);
+        let text = |title: &str, priority: i32, description: &str| {
+            column(title, "string", "", priority, description)
+        };
+        match self {
+            Self::Namespace => vec![name, text("Status", 0, "The status of the namespace"), age],
+            Self::Secret => vec![
+                name,
+                text(
+                    "Type",
+                    0,
+                    "Used to facilitate programmatic handling of secret data.",
+                ),
+                text("Data", 0, "Data contains the secret data."),
+                age,
+            ],
+            Self::ConfigMap => vec![
+                name,
+                text("Data", 0, "Data contains the configuration data."),
+                age,
+            ],
+            Self::ServiceAccount => vec![
+                name,
+                text(
+                    "Secrets",
+                    0,
+                    "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.",
+                ),
+                age,
+            ],
+            Self::Service => vec![
+                name,
+                text("Type", 0, "type determines how the Service is exposed."),
+                text(
+                    "Cluster-IP",
+                    0,
+                    "clusterIP is the IP address of the service.",
+                ),
+                text(
+                    "External-IP",
+                    0,
+                    "List of IP addresses for which nodes in the cluster will also accept traffic for this service.",
+                ),
+                text(
+                    "Port(s)",
+                    0,
+                    "The list of ports that are exposed by this service.",
+                ),
+                age,
+                text(
+                    "Selector",
+                    1,
+                    "Route service traffic to pods with label keys and values matching this selector.",
+                ),
+            ],
+            Self::Deployment => vec![
+                name,
+                text("Ready", 0, "Number of the pod with ready state"),
+                column(
+                    "Up-to-date",
+                    "integer",
+                    "",
+                    0,
+                    "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+                ),
+                column(
+                    "Available",
+                    "integer",
+                    "",
+                    0,
+                    "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+                ),
+                age,
+                text("Containers", 1, "Names of each container in the template."),
+                text(
+                    "Images",
+                    1,
+                    "Images referenced by each container in the template.",
+                ),
+                text(
+                    "Selector",
+                    1,
+                    "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
+                ),
+            ],
+            Self::Event => vec![
+                text(
+                    "Last Seen",
+                    0,
+                    "The time at which the most recent occurrence of this event was recorded.",
+                ),
+                text(
+                    "Type",
+                    0,
+                    "Type of this event (Normal, Warning), new types could be added in the future",
+                ),
+                text(
+                    "Reason",
+                    0,
+                    "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+                ),
+                text("Object", 0, "The object that this event is about."),
+                text(
+                    "Subobject",
+                    1,
+                    "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement.",
+                ),
+                text(
+                    "Source",
+                    1,
+                    "The component reporting this event. Should be a short machine understandable string.",
+                ),
+                text(
+                    "Message",
+                    0,
+                    "A human-readable description of the status of this operation.",
+                ),
+                text(
+                    "First Seen",
+                    1,
+                    "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
+                ),
+                text("Count", 1, "The number of times this event has occurred."),
+                column("Name", "string", "name", 1, NAME_DESCRIPTION),
+            ],
+            Self::Lease => vec![
+                name,
+                text(
+                    "Holder",
+                    0,
+                    "holderIdentity contains the identity of the holder of a current lease.",
+                ),
+                age,
+            ],
+            Self::Role => vec![
+                name,
+                column("Created At", "date", "", 0, CREATION_TIMESTAMP_DESCRIPTION),
+            ],
+            Self::RoleBinding => vec![
+                name,
+                text(
+                    "Role",
+                    0,
+                    "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.",
+                ),
+                age,
+                text("Users", 1, "Users in the roleBinding"),
+                text("Groups", 1, "Groups in the roleBinding"),
+                text("ServiceAccounts", 1, "ServiceAccounts in the roleBinding"),
+            ],
+            Self::Default => vec![
+                name,
+                column("Created At", "date", "", 0, CREATION_TIMESTAMP_DESCRIPTION),
+            ],
+        }
+    }
+
+    /// The cells of one object's row, ages counted up to `now`.
+    pub(super) fn cells(self, object: &Value, now: jiff::Timestamp) -> Vec<Value> {
+        let name = json!(text(&object["metadata"]["name"]));
+        let age = json!(age(&object["metadata"]["creationTimestamp"], now));
+        match self {
+            Self::Namespace => vec![name, json!(text(&object["status"]["phase"])), age],
+            Self::Secret => vec![
+                name,
+                json!(text(&object["type"])),
+                json!(count(&object["data"])),
+                age,
+            ],
+            Self::ConfigMap => vec![
+                name,
+                json!(count(&object["data"]) + count(&object["binaryData"])),
+                age,
+            ],
+            Self::ServiceAccount => vec![name, json!(count(&object["secrets"])), age],
+            Self::Service => service_cells(object, name, age),
+            Self::Deployment => deployment_cells(object, name, age),
+            Self::Event => event_cells(object, now),
+            Self::Lease => vec![name, json!(text(&object["spec"]["holderIdentity"])), age],
+            Self::Role | Self::Default => {
+                vec![
+                    name,
+                    json!(rfc3339(&object["metadata"]["creationTimestamp"])),
+                ]
+            }
+            Self::RoleBinding => role_binding_cells(object, name, age),
+        }
+    }
+}
+
+fn column(name: &str, type_: &str, format: &str, priority: i32, description: &str) -> Value {
+    json!({"name": name, "type": type_, "format": format, "description": description, "priority": priority})
+}
+
+/// A string field, empty when absent (Go's zero value).
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+/// Entries of a map or list field (Go's `len`).
+fn count(value: &Value) -> i64 {
+    match value {
+        Value::Object(map) => map.len() as i64,
+        Value::Array(list) => list.len() as i64,
+        _ => 0,
+    }
+}
+
+fn timestamp(value: &Value) -> Option<jiff::Timestamp> {
+    value.as_str().and_then(|t| t.parse().ok())
+}
+
+/// `translateTimestampSince`: the age, `<unknown>` for no time.
+fn age(value: &Value, now: jiff::Timestamp) -> String {
+    timestamp(value).map_or_else(
+        || "<unknown>".to_string(),
+        |time| human_duration(now.as_second() - time.as_second()),
+    )
+}
+
+/// Go's zero time as RFC 3339 when absent, as the Role printer writes it.
+fn rfc3339(value: &Value) -> String {
+    timestamp(value).map_or_else(
+        || "0001-01-01T00:00:00Z".to_string(),
+        |time| time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    )
+}
+
+/// The first of two field names that is present: core/v1 Events and events.k8s.io/v1 Events
+/// name some fields differently; both are printed from the same internal Event.
+fn either<'a>(object: &'a Value, core: &str, events: &str) -> &'a Value {
+    match &object[core] {
+        Value::Null => &object[events],
+        value => value,
+    }
+}
+
+/// `printEvent`: the last and first times fall back on each other and on eventTime; a series
+/// gives the count and last time; the object as `kind/name`, lower-cased kind.
+fn event_cells(event: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let first_time = either(event, "firstTimestamp", "deprecatedFirstTimestamp");
+    let first_seen = if timestamp(first_time).is_some() {
+        age(first_time, now)
+    } else {
+        age(&event["eventTime"], now)
+    };
+    let last_time = either(event, "lastTimestamp", "deprecatedLastTimestamp");
+    let mut last_seen = if timestamp(last_time).is_some() {
+        age(last_time, now)
+    } else {
+        first_seen.clone()
+    };
+    let mut count = either(event, "count", "deprecatedCount")
+        .as_i64()
+        .unwrap_or(0);
+    if event["series"].is_object() {
+        last_seen = age(&event["series"]["lastObservedTime"], now);
+        count = event["series"]["count"].as_i64().unwrap_or(0);
+    } else if count == 0 {
+        // Singleton events have no count in the new API.
+        count = 1;
+    }
+    let regarding = either(event, "involvedObject", "regarding");
+    let kind = text(&regarding["kind"]).to_lowercase();
+    let target = match text(&regarding["name"]) {
+        "" => kind,
+        name => format!("{kind}/{name}"),
+    };
+    let source = either(event, "source", "deprecatedSource");
+    let component = first_non_empty(
+        text(&source["component"]),
+        text(either(event, "reportingComponent", "reportingController")),
+    );
+    let instance = first_non_empty(text(&source["host"]), text(&event["reportingInstance"]));
+    let source = if instance.is_empty() {
+        component.to_string()
+    } else {
+        format!("{component}, {instance}")
+    };
+    vec![
+        json!(last_seen),
+        json!(text(&event["type"])),
+        json!(text(&event["reason"])),
+        json!(target),
+        json!(text(&regarding["fieldPath"])),
+        json!(source),
+        json!(text(either(event, "message", "note")).trim()),
+        json!(first_seen),
+        json!(count),
+        json!(text(&event["metadata"]["name"])),
+    ]
+}
+
+fn first_non_empty<'a>(first: &'a str, second: &'a str) -> &'a str {
+    if first.is_empty() { second } else { first }
+}
+
+/// `printService`: the first cluster IP, external IPs by service type, ports as `80/TCP` or
+/// `80:30080/TCP`, the selector as `k=v,...`.
+fn service_cells(service: &Value, name: Value, age: Value) -> Vec<Value> {
+    let spec = &service["spec"];
+    let strings = |value: &Value| -> Vec<String> {
+        value
+            .as_array()
+            .map(|list| list.iter().map(|v| text(v).to_string()).collect())
+            .unwrap_or_default()
+    };
+    let cluster_ips = strings(&spec["clusterIPs"]);
+    let internal_ip = cluster_ips
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "<none>".to_string());
+    let external_ips = strings(&spec["externalIPs"]);
+    let external = match text(&spec["type"]) {
+        "ClusterIP" | "NodePort" if external_ips.is_empty() => "<none>".to_string(),
+        "ClusterIP" | "NodePort" => external_ips.join(","),
+        "LoadBalancer" => {
+            let ingress = service["status"]["loadBalancer"]["ingress"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut addresses: Vec<String> = ingress
+                .iter()
+                .map(|i| first_non_empty(text(&i["ip"]), text(&i["hostname"])).to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
+            addresses.extend(external_ips);
+            if addresses.is_empty() {
+                "<pending>".to_string()
+            } else {
+                addresses.join(",")
+            }
+        }
+        "ExternalName" => text(&spec["externalName"]).to_string(),
+        _ => "<unknown>".to_string(),
+    };
+    let ports: Vec<String> = spec["ports"]
+        .as_array()
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|port| {
+                    let protocol = text(&port["protocol"]);
+                    match port["nodePort"].as_i64().filter(|p| *p > 0) {
+                        Some(node_port) => format!("{}:{node_port}/{protocol}", port["port"]),
+                        None => format!("{}/{protocol}", port["port"]),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let ports = if ports.is_empty() {
+        "<none>".to_string()
+    } else {
+        ports.join(",")
+    };
+    vec![
+        name,
+        json!(text(&spec["type"])),
+        json!(internal_ip),
+        json!(external),
+        json!(ports),
+        age,
+        json!(format_labels(&spec["selector"])),
+    ]
+}
+
+/// `labels.FormatLabels`: `k=v` pairs by key, `<none>` when empty.
+fn format_labels(labels: &Value) -> String {
+    let mut pairs: Vec<String> = labels
+        .as_object()
+        .map(|map| {
+            map.iter()
+                .map(|(k, v)| format!("{k}={}", text(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort();
+    if pairs.is_empty() {
+        "<none>".to_string()
+    } else {
+        pairs.join(",")
+    }
+}
+
+/// `printDeployment`: ready/desired (spec.replicas defaults to 1), up-to-date, available.
+fn deployment_cells(deployment: &Value, name: Value, age: Value) -> Vec<Value> {
+    let status = &deployment["status"];
+    let number = |value: &Value| value.as_i64().unwrap_or(0);
+    let desired = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
+    let containers = deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let joined = |field: &str| {
+        containers
+            .iter()
+            .map(|c| text(&c[field]).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    vec![
+        name,
+        json!(format!("{}/{desired}", number(&status["readyReplicas"]))),
+        json!(number(&status["updatedReplicas"])),
+        json!(number(&status["availableReplicas"])),
+        age,
+        json!(joined("name")),
+        json!(joined("image")),
+        json!(selector_string(&deployment["spec"]["selector"])),
+    ]
+}
+
+/// A LabelSelector as a selector string (`app=x,tier in (a,b)`), requirements sorted by key.
+fn selector_string(selector: &Value) -> String {
+    let mut requirements: Vec<(String, String)> = Vec::new();
+    if let Some(labels) = selector["matchLabels"].as_object() {
+        for (key, value) in labels {
+            requirements.push((key.clone(), format!("{key}={}", text(value))));
+        }
+    }
+    for expression in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let key = text(&expression["key"]);
+        let mut values: Vec<&str> = expression["values"]
+            .as_array()
+            .map(|v| v.iter().map(text).collect())
+            .unwrap_or_default();
+        values.sort();
+        let values = values.join(",");
+        let requirement = match text(&expression["operator"]) {
+            "In" => format!("{key} in ({values})"),
+            "NotIn" => format!("{key} notin ({values})"),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            other => format!("{key} {other} ({values})"),
+        };
+        requirements.push((key.to_string(), requirement));
+    }
+    requirements.sort();
+    requirements
+        .into_iter()
+        .map(|(_, requirement)| requirement)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `printRoleBinding`: the role as `Kind/name`; users, groups and service accounts (`ns/name`).
+fn role_binding_cells(binding: &Value, name: Value, age: Value) -> Vec<Value> {
+    let role_ref = &binding["roleRef"];
+    let role = format!("{}/{}", text(&role_ref["kind"]), text(&role_ref["name"]));
+    let (mut users, mut groups, mut accounts) = (Vec::new(), Vec::new(), Vec::new());
+    for subject in binding["subjects"].as_array().into_iter().flatten() {
+        let subject_name = text(&subject["name"]).to_string();
+        match text(&subject["kind"]) {
+            "User" => users.push(subject_name),
+            "Group" => groups.push(subject_name),
+            "ServiceAccount" => accounts.push(match text(&subject["namespace"]) {
+                "" => subject_name,
+                namespace => format!("{namespace}/{subject_name}"),
+            }),
+            _ => {}
+        }
+    }
+    vec![
+        name,
+        json!(role),
+        age,
+        json!(users.join(", ")),
+        json!(groups.join(", ")),
+        json!(accounts.join(", ")),
+    ]
+}
