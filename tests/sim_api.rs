@@ -85,11 +85,15 @@ async fn pages_through_250_bids_stable_under_inserts() {
     let expected: Vec<String> = placed.iter().chain(&inserted).cloned().collect();
     assert_eq!(seen, expected, "every bid once, inserts at the end");
 
-    let newest_first = walk(&h, "limit=100&sort_by=created_at&sort_dir=desc", async |page| {
-        if page == 0 {
-            place_many(&h, 3, "later").await;
-        }
-    })
+    let newest_first = walk(
+        &h,
+        "limit=100&sort_by=created_at&sort_dir=desc",
+        async |page| {
+            if page == 0 {
+                place_many(&h, 3, "later").await;
+            }
+        },
+    )
     .await;
     let newest_first: Vec<String> = newest_first
         .iter()
@@ -556,7 +560,11 @@ async fn without_sort_by_the_order_is_seeded_and_pages_see_each_bid_once() {
                 "{query}"
             );
         }
-        assert_eq!(walk_fids(&h, "limit=7").await, listed, "pages follow the order");
+        assert_eq!(
+            walk_fids(&h, "limit=7").await,
+            listed,
+            "pages follow the order"
+        );
     }
     assert!(shuffled_seeds > 0, "the order is not creation order");
 
@@ -587,7 +595,10 @@ async fn without_sort_by_a_status_change_may_move_a_bid() {
     let before = fids(&h.get_ok("/v2/spot/bids").await);
     h.sim.advance(2 * MINUTE);
     let after = fids(&h.get_ok("/v2/spot/bids").await);
-    assert_ne!(before, after, "half the bids are Allocated now, in new places");
+    assert_ne!(
+        before, after,
+        "half the bids are Allocated now, in new places"
+    );
     let with_sort = fids(&h.get_ok("/v2/spot/bids?sort_by=created_at").await);
     let mut by_creation = before.clone();
     by_creation.sort_by_key(|fid| with_sort.iter().position(|listed| listed == fid));
@@ -616,7 +627,9 @@ async fn array_query_parameters_take_repeated_keys_comma_lists_and_a_mix() {
     };
     let reserved = "res_"; // prefix of reservation FIDs
     let reservation = h
-        .get_ok(&format!("/v2/instances?project={project}&order_type_in=Reservation"))
+        .get_ok(&format!(
+            "/v2/instances?project={project}&order_type_in=Reservation"
+        ))
         .await["data"][0]["reservation"]
         .as_str()
         .expect("reservation")
@@ -916,7 +929,10 @@ async fn a_world_file_bid_of_another_party_keeps_its_odd_price_verbatim() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(bid["limit_price"], "$1250.00", "a limit set through the API");
+    assert_eq!(
+        bid["limit_price"], "$1250.00",
+        "a limit set through the API"
+    );
 }
 
 #[tokio::test]

@@ -332,7 +332,11 @@ async fn late_commits_drop_the_answer_and_land_later_exactly_as_sent() {
         "a write refused at commit time never lands"
     );
     assert_eq!(h.sim.counters().dropped("POST", BIDS), 2);
-    assert_eq!(h.sim.counters().total("POST", BIDS), 2, "committed writes are not counted again");
+    assert_eq!(
+        h.sim.counters().total("POST", BIDS),
+        2,
+        "committed writes are not counted again"
+    );
 
     // A PATCH that is overtaken: the bid is cancelled before the late limit change lands.
     let fid = placed[0]["fid"].as_str().expect("fid").to_owned();
@@ -357,7 +361,10 @@ async fn late_commits_drop_the_answer_and_land_later_exactly_as_sent() {
     tokio::time::sleep(AFTER_LATE).await;
     let bid = h.bid(&fid).await;
     assert_eq!(bid["status"], "Terminated");
-    assert_eq!(bid["limit_price"], "$12.50", "the refused PATCH did nothing");
+    assert_eq!(
+        bid["limit_price"], "$12.50",
+        "the refused PATCH did nothing"
+    );
 
     // A DELETE that lands late; reads are never deferred.
     h.sim.faults().clear();
@@ -374,7 +381,11 @@ async fn late_commits_drop_the_answer_and_land_later_exactly_as_sent() {
     });
     let path = format!("{BIDS}/{other}");
     expect_no_answer(&h, Method::DELETE, &path, None).await;
-    assert_eq!(h.bid(&other).await["status"], "Open", "reads answer at once");
+    assert_eq!(
+        h.bid(&other).await["status"],
+        "Open",
+        "reads answer at once"
+    );
     tokio::time::sleep(AFTER_LATE).await;
     assert_eq!(h.bid(&other).await["status"], "Terminated");
 }
@@ -452,16 +463,34 @@ async fn list_lag_shows_lists_as_they_were_while_single_reads_are_current() {
     let h = Harness::default().await;
     let project = h.project().await;
     let it = h.instance_type("h100-80gb.sxm.8x").await;
-    let settled = h.place_bid("settled", "us-central1-a", &it, "$12.50", 1).await;
-    put_faults(&h, json!({ "spec": { "list_lag": LAG.as_millis() as u64 } })).await;
+    let settled = h
+        .place_bid("settled", "us-central1-a", &it, "$12.50", 1)
+        .await;
+    put_faults(
+        &h,
+        json!({ "spec": { "list_lag": LAG.as_millis() as u64 } }),
+    )
+    .await;
 
-    let fresh = h.place_bid("fresh", "us-central1-a", &it, "$12.50", 1).await;
+    let fresh = h
+        .place_bid("fresh", "us-central1-a", &it, "$12.50", 1)
+        .await;
     let fid = fresh["fid"].as_str().expect("fid").to_owned();
-    assert_eq!(h.bid(&fid).await["status"], "Open", "a single read is current");
+    assert_eq!(
+        h.bid(&fid).await["status"],
+        "Open",
+        "a single read is current"
+    );
     assert_eq!(listed(&h, "").await, [("Open".into(), "settled".into())]);
-    assert!(listed(&h, "name=fresh").await.is_empty(), "new: not listed yet");
+    assert!(
+        listed(&h, "name=fresh").await.is_empty(),
+        "new: not listed yet"
+    );
     tokio::time::sleep(PAST_LAG).await;
-    assert_eq!(listed(&h, "name=fresh").await, [("Open".into(), "fresh".into())]);
+    assert_eq!(
+        listed(&h, "name=fresh").await,
+        [("Open".into(), "fresh".into())]
+    );
 
     let path = format!("{BIDS}/{fid}");
     assert_eq!(h.patch(&path, &json!({ "paused": true })).await.0, 200);
@@ -471,10 +500,16 @@ async fn list_lag_shows_lists_as_they_were_while_single_reads_are_current() {
         [("Open".into(), "fresh".into())],
         "changed: its previous state"
     );
-    assert!(listed(&h, "status=Paused").await.is_empty(), "filters see the lagged view");
+    assert!(
+        listed(&h, "status=Paused").await.is_empty(),
+        "filters see the lagged view"
+    );
     assert_eq!(listed(&h, "status=Open&sort_by=created_at").await.len(), 2);
     tokio::time::sleep(PAST_LAG).await;
-    assert_eq!(listed(&h, "status=Paused").await, [("Paused".into(), "fresh".into())]);
+    assert_eq!(
+        listed(&h, "status=Paused").await,
+        [("Paused".into(), "fresh".into())]
+    );
 
     // Instances of a bid lag too: resumed and allocated, it is still Paused in the list, with no
     // instance listed, while its own read shows both.
@@ -483,17 +518,29 @@ async fn list_lag_shows_lists_as_they_were_while_single_reads_are_current() {
     let bid = h.bid(&fid).await;
     assert_eq!(bid["status"], "Allocated");
     assert_eq!(bid["instances"].as_array().map(Vec::len), Some(1));
-    assert_eq!(listed(&h, "name=fresh").await, [("Paused".into(), "fresh".into())]);
+    assert_eq!(
+        listed(&h, "name=fresh").await,
+        [("Paused".into(), "fresh".into())]
+    );
     let instances = format!("/v2/instances?project={project}&bid_fid_in={fid}");
     assert_eq!(h.get_ok(&instances).await["data"], json!([]));
     tokio::time::sleep(PAST_LAG).await;
-    assert_eq!(listed(&h, "name=fresh").await, [("Allocated".into(), "fresh".into())]);
-    assert_eq!(h.get_ok(&instances).await["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        listed(&h, "name=fresh").await,
+        [("Allocated".into(), "fresh".into())]
+    );
+    assert_eq!(
+        h.get_ok(&instances).await["data"].as_array().map(Vec::len),
+        Some(1)
+    );
     let settled = settled["fid"].as_str().expect("fid");
     assert_eq!(h.bid(settled).await["status"], "Allocated");
 
     // Without a lag, lists are current again at once.
     h.sim.faults().clear();
     assert_eq!(h.patch(&path, &json!({ "paused": true })).await.0, 200);
-    assert_eq!(listed(&h, "name=fresh").await, [("Paused".into(), "fresh".into())]);
+    assert_eq!(
+        listed(&h, "name=fresh").await,
+        [("Paused".into(), "fresh".into())]
+    );
 }

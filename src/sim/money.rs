@@ -32,7 +32,11 @@ pub fn read_price_leniently(text: &str) -> Option<u64> {
         return None;
     }
     let cents: u64 = format!("{cents:0<2}").parse().ok()?;
-    dollars.parse::<u64>().ok()?.checked_mul(100)?.checked_add(cents)
+    dollars
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
 }
 
 /// Formats cents as `"$D.CC"`.

@@ -129,7 +129,13 @@ pub async fn list_bids(
                 .bids()
                 .iter()
                 .filter_map(|(seq, bid)| listed(*seq, bid))
-                .map(|bid| (world.unsorted_rank(bid.seq, bid.status.as_str()), bid.seq, bid));
+                .map(|bid| {
+                    (
+                        world.unsorted_rank(bid.seq, bid.status.as_str()),
+                        bid.seq,
+                        bid,
+                    )
+                });
             page_by_rank(ranked, &sort, order, after.as_ref(), limit)
         }
     }

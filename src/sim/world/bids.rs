@@ -280,7 +280,11 @@ impl World {
             .contenders
             .remove(&(Reverse(bid.limit_cents), seq));
         self.auctions[auction].preempting.remove(&seq);
-        if self.active_names.get(&(bid.project.clone(), bid.name.clone())) == Some(&seq) {
+        if self
+            .active_names
+            .get(&(bid.project.clone(), bid.name.clone()))
+            == Some(&seq)
+        {
             self.active_names
                 .remove(&(bid.project.clone(), bid.name.clone()));
         }

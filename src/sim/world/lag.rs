@@ -130,7 +130,11 @@ impl World {
 }
 
 /// The item a lagged list shows for `seq` (current one `item` unless the view says otherwise).
-pub fn as_listed<'a, T>(view: &HashMap<u64, Option<&'a T>>, seq: u64, item: &'a T) -> Option<&'a T> {
+pub fn as_listed<'a, T>(
+    view: &HashMap<u64, Option<&'a T>>,
+    seq: u64,
+    item: &'a T,
+) -> Option<&'a T> {
     match view.get(&seq) {
         Some(before) => *before,
         None => Some(item),

@@ -127,9 +127,8 @@ pub fn seeded_rank(seed: u64, seq: u64, state: &str) -> u64 {
     let state = state.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     });
-    let mut x = seed
-        ^ seq.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ state.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    let mut x =
+        seed ^ seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ state.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
@@ -233,10 +232,14 @@ mod tests {
         )
         .expect("own cursor decodes");
         map.insert(6, 6);
-        let second =
-            page_by_creation(&map, "created_at", SortOrder::Asc, Some(&cursor), 2, |_, v| {
-                Some(v)
-            });
+        let second = page_by_creation(
+            &map,
+            "created_at",
+            SortOrder::Asc,
+            Some(&cursor),
+            2,
+            |_, v| Some(v),
+        );
         assert_eq!(second.items, vec![&3, &4]);
     }
 
@@ -270,7 +273,13 @@ mod tests {
             let mut seen = Vec::new();
             let mut after = None;
             loop {
-                let page = page_by_rank(items.iter().cloned(), SEEDED_ORDER, order, after.as_ref(), 7);
+                let page = page_by_rank(
+                    items.iter().cloned(),
+                    SEEDED_ORDER,
+                    order,
+                    after.as_ref(),
+                    7,
+                );
                 assert!(page.items.len() <= 7);
                 seen.extend(page.items);
                 match page.next {
