@@ -69,10 +69,10 @@ async fn pages_through_250_bids_stable_under_inserts() {
     let h = Harness::default().await;
     let placed = place_many(&h, 250, "page").await;
 
-    let first = h.get_ok("/v2/spot/bids?limit=100").await;
-    assert_eq!(fids(&first), placed[..100], "oldest first by default");
+    let first = h.get_ok("/v2/spot/bids?limit=100&sort_by=created_at").await;
+    assert_eq!(fids(&first), placed[..100], "oldest first by created_at");
     let mut inserted = Vec::new();
-    let seen = walk(&h, "limit=100", async |page| {
+    let seen = walk(&h, "limit=100&sort_by=created_at", async |page| {
         if page == 0 {
             inserted = place_many(&h, 5, "late").await;
         }
@@ -85,11 +85,15 @@ async fn pages_through_250_bids_stable_under_inserts() {
     let expected: Vec<String> = placed.iter().chain(&inserted).cloned().collect();
     assert_eq!(seen, expected, "every bid once, inserts at the end");
 
-    let newest_first = walk(&h, "limit=100&sort_dir=desc", async |page| {
-        if page == 0 {
-            place_many(&h, 3, "later").await;
-        }
-    })
+    let newest_first = walk(
+        &h,
+        "limit=100&sort_by=created_at&sort_dir=desc",
+        async |page| {
+            if page == 0 {
+                place_many(&h, 3, "later").await;
+            }
+        },
+    )
     .await;
     let newest_first: Vec<String> = newest_first
         .iter()
@@ -456,10 +460,48 @@ async fn bad_query_parameters_are_422() {
 }
 
 #[tokio::test]
-async fn a_second_active_bid_with_the_same_name_is_400() {
+async fn two_live_bids_may_share_a_name_and_idempotency_keys_are_ignored() {
     let h = Harness::default().await;
     let it = h.instance_type(H100).await;
-    h.place_bid("unique", REGION, &it, "$20.00", 1).await;
+    let body = bid_body(&h.project().await, "shared", REGION, &it, "$20.00", 1);
+    let mut placed = HashSet::new();
+    for _ in 0..2 {
+        let response = h
+            .client
+            .post(h.url("/v2/spot/bids"))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", "the-same-key")
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status();
+        let bid = assert_valid(
+            "/v2/spot/bids",
+            &Method::POST,
+            status,
+            &response.bytes().await.expect("body"),
+        );
+        assert_eq!(status, 201, "{bid}");
+        placed.insert(bid["fid"].as_str().expect("fid").to_owned());
+    }
+    assert_eq!(placed.len(), 2, "the same request twice places two bids");
+    let listed = h.get_ok("/v2/spot/bids?name=shared").await;
+    let listed: HashSet<String> = fids(&listed).into_iter().collect();
+    assert_eq!(listed, placed, "both live, both listed under the name");
+}
+
+#[tokio::test]
+async fn unique_bid_names_is_an_option_that_refuses_a_second_live_bid() {
+    let mut world = WorldSpec::default();
+    world.conveniences.unique_bid_names = true;
+    let h = Harness::start(SimConfig {
+        world,
+        ..SimConfig::default()
+    })
+    .await;
+    let it = h.instance_type(H100).await;
+    let first = h.place_bid("unique", REGION, &it, "$20.00", 1).await;
     let body = bid_body(
         &h.project().await,
         "unique",
@@ -471,6 +513,177 @@ async fn a_second_active_bid_with_the_same_name_is_400() {
     let (status, answer) = h.post("/v2/spot/bids", &body).await;
     assert_eq!(status, 400);
     assert_eq!(answer, json!({ "detail": "name already used" }));
+    let fid = first["fid"].as_str().expect("fid");
+    assert_eq!(h.delete(&format!("/v2/spot/bids/{fid}")).await.0, 204);
+    let (status, _) = h.post("/v2/spot/bids", &body).await;
+    assert_eq!(status, 201, "a terminated bid frees its name");
+}
+
+/// Every bid FID of a walk through the pages of `query`.
+async fn walk_fids(h: &Harness, query: &str) -> Vec<String> {
+    walk(h, query, async |_| {})
+        .await
+        .iter()
+        .map(|bid| bid["fid"].as_str().expect("fid").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn without_sort_by_the_order_is_seeded_and_pages_see_each_bid_once() {
+    let mut shuffled_seeds = 0;
+    for seed in 0..3 {
+        let h = Harness::start(SimConfig {
+            seed,
+            ..SimConfig::default()
+        })
+        .await;
+        let placed = place_many(&h, 40, "any").await;
+        let listed = fids(&h.get_ok("/v2/spot/bids").await);
+        assert_eq!(
+            listed.iter().collect::<HashSet<_>>(),
+            placed.iter().collect::<HashSet<_>>()
+        );
+        if listed != placed {
+            shuffled_seeds += 1;
+        }
+        assert_eq!(
+            fids(&h.get_ok("/v2/spot/bids").await),
+            listed,
+            "the same order while nothing changes"
+        );
+        for query in ["limit=7", "limit=7&sort_dir=desc", "limit=1"] {
+            let paged = walk_fids(&h, query).await;
+            assert_eq!(paged.len(), placed.len(), "{query}: no repeats, no gaps");
+            assert_eq!(
+                paged.iter().collect::<HashSet<_>>(),
+                placed.iter().collect::<HashSet<_>>(),
+                "{query}"
+            );
+        }
+        assert_eq!(
+            walk_fids(&h, "limit=7").await,
+            listed,
+            "pages follow the order"
+        );
+    }
+    assert!(shuffled_seeds > 0, "the order is not creation order");
+
+    let again = Harness::start(SimConfig {
+        seed: 1,
+        ..SimConfig::default()
+    })
+    .await;
+    let once = Harness::start(SimConfig {
+        seed: 1,
+        ..SimConfig::default()
+    })
+    .await;
+    place_many(&again, 10, "same").await;
+    place_many(&once, 10, "same").await;
+    assert_eq!(
+        fids(&again.get_ok("/v2/spot/bids").await),
+        fids(&once.get_ok("/v2/spot/bids").await),
+        "reproducible for a seed"
+    );
+}
+
+#[tokio::test]
+async fn without_sort_by_a_status_change_may_move_a_bid() {
+    let h = Harness::default().await;
+    h.sim.set_capacity(REGION, H100, 20).expect("capacity");
+    place_many(&h, 40, "moving").await;
+    let before = fids(&h.get_ok("/v2/spot/bids").await);
+    h.sim.advance(2 * MINUTE);
+    let after = fids(&h.get_ok("/v2/spot/bids").await);
+    assert_ne!(
+        before, after,
+        "half the bids are Allocated now, in new places"
+    );
+    let with_sort = fids(&h.get_ok("/v2/spot/bids?sort_by=created_at").await);
+    let mut by_creation = before.clone();
+    by_creation.sort_by_key(|fid| with_sort.iter().position(|listed| listed == fid));
+    assert_eq!(with_sort, by_creation, "sort_by=created_at is unaffected");
+}
+
+#[tokio::test]
+async fn array_query_parameters_take_repeated_keys_comma_lists_and_a_mix() {
+    let h = Harness::default().await;
+    let project = h.project().await;
+    let it = h.instance_type(H100).await;
+    h.sim.set_capacity(REGION, H100, 4).expect("capacity");
+    let first = h.place_bid("first", REGION, &it, "$20.00", 1).await;
+    let second = h.place_bid("second", REGION, &it, "$20.00", 2).await;
+    h.sim.advance(2 * MINUTE);
+    let (first, second) = (
+        first["fid"].as_str().expect("fid").to_owned(),
+        second["fid"].as_str().expect("fid").to_owned(),
+    );
+    let count = async |query: &str| {
+        h.get_ok(&format!("/v2/instances?project={project}&{query}"))
+            .await["data"]
+            .as_array()
+            .expect("data")
+            .len()
+    };
+    let reserved = "res_"; // prefix of reservation FIDs
+    let reservation = h
+        .get_ok(&format!(
+            "/v2/instances?project={project}&order_type_in=Reservation"
+        ))
+        .await["data"][0]["reservation"]
+        .as_str()
+        .expect("reservation")
+        .to_owned();
+    assert!(reservation.starts_with(reserved));
+
+    // Three bid instances (NEW) and two reserved (RUNNING).
+    for query in [
+        "status_in=STATUS_NEW&status_in=STATUS_RUNNING",
+        "status_in=STATUS_NEW,STATUS_RUNNING",
+        "status_in=STATUS_NEW%2CSTATUS_RUNNING",
+        "status_in=STATUS_NEW,STATUS_PAUSED&status_in=STATUS_RUNNING",
+    ] {
+        assert_eq!(count(query).await, 5, "{query}");
+    }
+    assert_eq!(count("status_in=STATUS_RUNNING").await, 2);
+    for query in [
+        "order_type_in=Bid&order_type_in=Reservation",
+        "order_type_in=Bid,Reservation",
+    ] {
+        assert_eq!(count(query).await, 5, "{query}");
+    }
+    for query in [
+        format!("bid_fid_in={first}&bid_fid_in={second}"),
+        format!("bid_fid_in={first},{second}"),
+        format!("bid_fid_in={first},bid_nonexistent000&bid_fid_in={second}"),
+    ] {
+        assert_eq!(count(&query).await, 3, "{query}");
+    }
+    assert_eq!(count(&format!("bid_fid_in={second}")).await, 2);
+    for query in [
+        format!("reservation_fid_in={reservation}&reservation_fid_in=res_other0000000"),
+        format!("reservation_fid_in={reservation},res_other0000000"),
+    ] {
+        assert_eq!(count(&query).await, 2, "{query}");
+    }
+    expect_422(
+        &h,
+        Method::GET,
+        &format!("/v2/instances?project={project}&status_in=STATUS_NEW&status_in=RUNNING"),
+        None,
+        "enum",
+        json!(["query", "status_in", 1]),
+    )
+    .await;
+    expect_422(
+        &h,
+        Method::GET,
+        &format!("/v2/instances?project={project}&status_in=STATUS_NEW,RUNNING"),
+        None,
+        "enum",
+        json!(["query", "status_in", 1]),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -648,6 +861,78 @@ async fn a_world_file_maps_keys_to_projects() {
     assert_eq!(types.as_array().expect("types").len(), 2);
     let auctions = h.get_ok("/v2/spot/availability").await;
     assert_eq!(auctions.as_array().expect("auctions").len(), 3);
+}
+
+#[tokio::test]
+async fn a_world_file_bid_of_another_party_keeps_its_odd_price_verbatim() {
+    let h = Harness::start(SimConfig {
+        world: example_world(),
+        ..SimConfig::default()
+    })
+    .await;
+    let listed = h
+        .call_as(
+            Some("fkey_research_team"),
+            Method::GET,
+            "/v2/spot/bids?sort_by=created_at",
+            None,
+        )
+        .await
+        .1;
+    let prices: Vec<(&str, &str, &str)> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|bid| {
+            (
+                bid["name"].as_str().expect("name"),
+                bid["limit_price"].as_str().expect("price"),
+                bid["created_by"].as_str().expect("created_by"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        prices,
+        [
+            ("someone-elses-training", "$1,250.00", "user_someone_else"),
+            ("someone-elses-eval", "12.5", "user_otherparty"),
+        ]
+    );
+    assert_eq!(listed["data"][1]["status"], "Paused");
+    let fid = listed["data"][0]["fid"].as_str().expect("fid");
+    let (_, history) = h
+        .call_as(
+            Some("fkey_research_team"),
+            Method::GET,
+            &format!("/v2/spot/bids/{fid}/history"),
+            None,
+        )
+        .await;
+    assert_eq!(history["events"][0]["limit_price"], "$1,250.00");
+    h.sim.advance(2 * MINUTE);
+    let (_, bid) = h
+        .call_as(
+            Some("fkey_research_team"),
+            Method::GET,
+            &format!("/v2/spot/bids/{fid}"),
+            None,
+        )
+        .await;
+    assert_eq!(bid["status"], "Allocated", "the market reads $1,250.00");
+    assert_eq!(bid["limit_price"], "$1,250.00", "still verbatim");
+    let (status, bid) = h
+        .call_as(
+            Some("fkey_research_team"),
+            Method::PATCH,
+            &format!("/v2/spot/bids/{fid}"),
+            Some(&json!({ "limit_price": "$1250.00" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        bid["limit_price"], "$1250.00",
+        "a limit set through the API"
+    );
 }
 
 #[tokio::test]

@@ -274,3 +274,273 @@ async fn after_faults_carry_the_request_out_and_lose_the_answer() {
     assert_eq!(h.sim.counters().count("POST", BIDS, 503), 1);
     assert_eq!(h.sim.counters().dropped("POST", BIDS), 1);
 }
+
+/// Sends a request that is expected to lose its answer; panics if an answer arrives.
+async fn expect_no_answer(h: &Harness, method: Method, path: &str, body: Option<&Value>) {
+    let outcome = match h.raw(method.clone(), path, body, Some(KEY)).await {
+        Err(error) => Err(error),
+        Ok(response) => response.bytes().await.map(|_| ()),
+    };
+    assert!(outcome.is_err(), "{method} {path}: the connection drops");
+}
+
+async fn put_faults(h: &Harness, faults: Value) {
+    let response = h
+        .client
+        .put(h.url("/_sim/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 204, "{faults}");
+}
+
+async fn named(h: &Harness, name: &str) -> Vec<Value> {
+    h.get_ok(&format!("{BIDS}?name={name}")).await["data"]
+        .as_array()
+        .expect("data")
+        .clone()
+}
+
+const LATE: Duration = Duration::from_millis(400);
+/// Comfortably past a late commit or a list lag.
+const AFTER_LATE: Duration = Duration::from_millis(900);
+
+#[tokio::test]
+async fn late_commits_drop_the_answer_and_land_later_exactly_as_sent() {
+    let h = Harness::default().await;
+    let project = h.project().await;
+    let it = h.instance_type("h100-80gb.sxm.8x").await;
+    let body =
+        |name: &str| sim_support::bid_body(&project, name, "us-central1-a", &it, "$12.50", 1);
+    put_faults(
+        &h,
+        json!({ "method": "POST", "route": BIDS, "spec": { "late_commit": 1.0, "late_commit_delay": LATE.as_millis() as u64 } }),
+    )
+    .await;
+    expect_no_answer(&h, Method::POST, BIDS, Some(&body("late"))).await;
+    let mut refused = body("refused-later");
+    refused["region"] = json!("nowhere-1a");
+    expect_no_answer(&h, Method::POST, BIDS, Some(&refused)).await;
+    assert!(named(&h, "late").await.is_empty(), "not placed yet");
+    tokio::time::sleep(AFTER_LATE).await;
+    let placed = named(&h, "late").await;
+    assert_eq!(placed.len(), 1, "placed once, later");
+    assert_eq!(placed[0]["limit_price"], "$12.50");
+    assert!(
+        named(&h, "refused-later").await.is_empty(),
+        "a write refused at commit time never lands"
+    );
+    assert_eq!(h.sim.counters().dropped("POST", BIDS), 2);
+    assert_eq!(
+        h.sim.counters().total("POST", BIDS),
+        2,
+        "committed writes are not counted again"
+    );
+
+    // A PATCH that is overtaken: the bid is cancelled before the late limit change lands.
+    let fid = placed[0]["fid"].as_str().expect("fid").to_owned();
+    let path = format!("{BIDS}/{fid}");
+    h.sim.faults().set_route(
+        "PATCH",
+        "/v2/spot/bids/{bid_fid}",
+        FaultSpec {
+            late_commit: 1.0,
+            late_commit_delay: LATE,
+            ..FaultSpec::default()
+        },
+    );
+    expect_no_answer(
+        &h,
+        Method::PATCH,
+        &path,
+        Some(&json!({ "limit_price": "$30.00" })),
+    )
+    .await;
+    assert_eq!(h.delete(&path).await.0, 204);
+    tokio::time::sleep(AFTER_LATE).await;
+    let bid = h.bid(&fid).await;
+    assert_eq!(bid["status"], "Terminated");
+    assert_eq!(
+        bid["limit_price"], "$12.50",
+        "the refused PATCH did nothing"
+    );
+
+    // A DELETE that lands late; reads are never deferred.
+    h.sim.faults().clear();
+    let other = h
+        .place_bid("cancelled-late", "us-central1-a", &it, "$12.50", 1)
+        .await["fid"]
+        .as_str()
+        .expect("fid")
+        .to_owned();
+    h.sim.faults().set_all(FaultSpec {
+        late_commit: 1.0,
+        late_commit_delay: LATE,
+        ..FaultSpec::default()
+    });
+    let path = format!("{BIDS}/{other}");
+    expect_no_answer(&h, Method::DELETE, &path, None).await;
+    assert_eq!(
+        h.bid(&other).await["status"],
+        "Open",
+        "reads answer at once"
+    );
+    tokio::time::sleep(AFTER_LATE).await;
+    assert_eq!(h.bid(&other).await["status"], "Terminated");
+}
+
+/// Which of 24 POSTs under `late_commit: 0.5` lost their answer, for a seed.
+async fn late_pattern(seed: u64) -> Vec<bool> {
+    let h = Harness::start(SimConfig {
+        seed,
+        ..SimConfig::default()
+    })
+    .await;
+    let project = h.project().await;
+    let it = h.instance_type("h100-80gb.sxm.8x").await;
+    h.sim.faults().set_route(
+        "POST",
+        BIDS,
+        FaultSpec {
+            late_commit: 0.5,
+            ..FaultSpec::default()
+        },
+    );
+    let mut pattern = Vec::new();
+    for index in 0..24 {
+        let body = sim_support::bid_body(
+            &project,
+            &format!("bid-{index}"),
+            "us-central1-a",
+            &it,
+            "$12.50",
+            1,
+        );
+        let answered = match h.raw(Method::POST, BIDS, Some(&body), Some(KEY)).await {
+            Err(_) => false,
+            Ok(response) => response.bytes().await.is_ok(),
+        };
+        pattern.push(answered);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.sim.faults().clear();
+    let listed = h.get_ok(&format!("{BIDS}?limit=100")).await;
+    assert_eq!(
+        listed["data"].as_array().map(Vec::len),
+        Some(24),
+        "every write landed, answered or not"
+    );
+    pattern
+}
+
+#[tokio::test]
+async fn late_commit_draws_are_deterministic_for_a_seed() {
+    let first = late_pattern(5).await;
+    assert_eq!(first, late_pattern(5).await);
+    assert!(first.contains(&true) && first.contains(&false), "{first:?}");
+}
+
+/// (status, name) of what the bid list shows for `query`.
+async fn listed(h: &Harness, query: &str) -> Vec<(String, String)> {
+    h.get_ok(&format!("{BIDS}?{query}")).await["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|bid| {
+            (
+                bid["status"].as_str().expect("status").to_owned(),
+                bid["name"].as_str().expect("name").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn list_lag_shows_lists_as_they_were_while_single_reads_are_current() {
+    const LAG: Duration = Duration::from_millis(1500);
+    const PAST_LAG: Duration = Duration::from_millis(1700);
+    let h = Harness::default().await;
+    let project = h.project().await;
+    let it = h.instance_type("h100-80gb.sxm.8x").await;
+    let settled = h
+        .place_bid("settled", "us-central1-a", &it, "$12.50", 1)
+        .await;
+    put_faults(
+        &h,
+        json!({ "spec": { "list_lag": LAG.as_millis() as u64 } }),
+    )
+    .await;
+
+    let fresh = h
+        .place_bid("fresh", "us-central1-a", &it, "$12.50", 1)
+        .await;
+    let fid = fresh["fid"].as_str().expect("fid").to_owned();
+    assert_eq!(
+        h.bid(&fid).await["status"],
+        "Open",
+        "a single read is current"
+    );
+    assert_eq!(listed(&h, "").await, [("Open".into(), "settled".into())]);
+    assert!(
+        listed(&h, "name=fresh").await.is_empty(),
+        "new: not listed yet"
+    );
+    tokio::time::sleep(PAST_LAG).await;
+    assert_eq!(
+        listed(&h, "name=fresh").await,
+        [("Open".into(), "fresh".into())]
+    );
+
+    let path = format!("{BIDS}/{fid}");
+    assert_eq!(h.patch(&path, &json!({ "paused": true })).await.0, 200);
+    assert_eq!(h.bid(&fid).await["status"], "Paused");
+    assert_eq!(
+        listed(&h, "name=fresh").await,
+        [("Open".into(), "fresh".into())],
+        "changed: its previous state"
+    );
+    assert!(
+        listed(&h, "status=Paused").await.is_empty(),
+        "filters see the lagged view"
+    );
+    assert_eq!(listed(&h, "status=Open&sort_by=created_at").await.len(), 2);
+    tokio::time::sleep(PAST_LAG).await;
+    assert_eq!(
+        listed(&h, "status=Paused").await,
+        [("Paused".into(), "fresh".into())]
+    );
+
+    // Instances of a bid lag too: resumed and allocated, it is still Paused in the list, with no
+    // instance listed, while its own read shows both.
+    assert_eq!(h.patch(&path, &json!({ "paused": false })).await.0, 200);
+    h.sim.advance(2 * sim_support::MINUTE);
+    let bid = h.bid(&fid).await;
+    assert_eq!(bid["status"], "Allocated");
+    assert_eq!(bid["instances"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        listed(&h, "name=fresh").await,
+        [("Paused".into(), "fresh".into())]
+    );
+    let instances = format!("/v2/instances?project={project}&bid_fid_in={fid}");
+    assert_eq!(h.get_ok(&instances).await["data"], json!([]));
+    tokio::time::sleep(PAST_LAG).await;
+    assert_eq!(
+        listed(&h, "name=fresh").await,
+        [("Allocated".into(), "fresh".into())]
+    );
+    assert_eq!(
+        h.get_ok(&instances).await["data"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let settled = settled["fid"].as_str().expect("fid");
+    assert_eq!(h.bid(settled).await["status"], "Allocated");
+
+    // Without a lag, lists are current again at once.
+    h.sim.faults().clear();
+    assert_eq!(h.patch(&path, &json!({ "paused": true })).await.0, 200);
+    assert_eq!(
+        listed(&h, "name=fresh").await,
+        [("Paused".into(), "fresh".into())]
+    );
+}

@@ -58,8 +58,11 @@
 //! - **Terminated** by `DELETE` (204; again: still 204): its instances are TERMINATED,
 //!   `deactivated_at` is set, and its name is free again. `PATCH` on it answers 400.
 //!
-//! A new limit price takes effect at the next clearing. Names are unique among a project's bids that
-//! are not Terminated (`400 {"detail": "name already used"}`). Bid history records Placed, Allocated,
+//! A new limit price takes effect at the next clearing. Names are not unique: the spec promises
+//! nothing about them, so two live bids of a project may share one (the world option
+//! `conveniences.unique_bid_names` refuses the second with `400 {"detail": "name already used"}`).
+//! The `Idempotency-Key` header is accepted and ignored (the spec does not define it): a POST sent
+//! twice places two bids. Bid history records Placed, Allocated,
 //! Preempted (when the notice starts), Paused, Resumed, Terminated, Limit Price Changed, Memory
 //! Adjusted and Volumes Attached/Removed.
 //!
@@ -83,9 +86,15 @@
 //! `Authorization: Bearer fkey_...` is required on every Mithril route (401 `{"detail": ...}`
 //! otherwise); with an API key configured only that key passes. A key sees the projects the world
 //! gives it; bids, instances and projects it does not see answer 404 like unknown FIDs. Lists page
-//! with `limit` (1..=100, default 100) and an opaque `next_cursor` (null on the last page); the
-//! default order is `created_at` ascending. A cursor is bound to its order and stays valid when bids
-//! are created between pages. Validation errors answer 422 in FastAPI's shape with pydantic v2 types
+//! with `limit` (1..=100, default 100) and an opaque `next_cursor` (null on the last page). With
+//! `sort_by` the documented order holds (`sort_dir` ascending by default, creation order among
+//! equal keys). Without it, the order is one the spec does not fix: a seeded shuffle, not creation
+//! order, in which an item moves when its status changes, so pages may skip or repeat an item whose
+//! status changed meanwhile; through an unchanged world, paging still serves each item once. A
+//! cursor is bound to its order and stays valid when items are created between pages. Array query
+//! parameters (`status_in`, `order_type_in`, `bid_fid_in`, `reservation_fid_in`) take repeated
+//! keys (the schema's form/explode encoding), comma-separated values (the descriptions' wording),
+//! or a mix. Validation errors answer 422 in FastAPI's shape with pydantic v2 types
 //! and wording (`missing`, `greater_than_equal`, `string_pattern_mismatch`, `enum`, `value_error`
 //! for unknown regions and instance types, ...). Unknown paths answer 404 `{"detail": "Not Found"}`.
 //!
@@ -94,7 +103,13 @@
 //! or for every Mithril route, a share of 503 answers, a share of 429 with `Retry-After`, added
 //! latency and a share of dropped connections, each before the request is carried out; and the
 //! ambiguous kinds, a share carried out and then answered 503 or dropped (the bid is placed, the
-//! answer is lost). Draws come from a generator seeded by the seed.
+//! answer is lost). `late_commit` drops a share of writes (POST, PATCH, DELETE) at once and carries
+//! each out `late_commit_delay` ms later, in its own task (the client is gone by then), through the
+//! same validation: a write refused then never lands. `list_lag` (ms) makes the lists answered
+//! through the spec (`GET /v2/spot/bids`, `GET /v2/instances`) show bids and instances as they were
+//! that long ago: new ones absent, changed ones in their previous state, filters and order applied
+//! to that view; `GET /v2/spot/bids/{bid_fid}` stays current. Changes are remembered while some spec
+//! has a `list_lag`. Draws come from a generator seeded by the seed.
 //! [`Sim::counters`] counts requests per (method, route template, status or dropped); `/_sim/`
 //! requests are neither faulted nor counted. See [`http`] for the control routes.
 //!
@@ -145,6 +160,17 @@
 //!     instance_type: h100-80gb.sxm.8x # name or FID; fid: optional
 //!     capacity: 8
 //!     floor_price: "$10.00"
+//! conveniences:                       # optional; what Mithril does not promise, off by default
+//!   unique_bid_names: false
+//! bids:                               # optional: bids placed at the start, e.g. another party's
+//!   - name: someone-elses-bid         # fid: optional
+//!     project: research
+//!     region: us-central1-a
+//!     instance_type: h100-80gb.sxm.8x
+//!     limit_price: "$1,250.00"        # any string, served verbatim; read leniently by the market
+//!     quantity: 1
+//!     created_by: user_otherparty     # optional (this is the default)
+//!     paused: false                   # optional: placed paused, out of the auction
 //! reservations:                       # optional
 //!   - name: research-reserved         # fid: optional
 //!     project: research

@@ -16,6 +16,29 @@ pub fn parse_price(text: &str) -> Option<u64> {
     dollars.checked_mul(100)?.checked_add(cents)
 }
 
+/// Reads a price written loosely (`"$1,250.00"`, `"12.5"`, `"7"`) into cents: an optional `$`,
+/// digits with optional thousands commas, at most two decimals. For prices other parties wrote.
+pub fn read_price_leniently(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits: String = text
+        .strip_prefix('$')
+        .unwrap_or(text)
+        .chars()
+        .filter(|c| *c != ',')
+        .collect();
+    let (dollars, cents) = digits.split_once('.').unwrap_or((&digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if dollars.is_empty() || !all_digits(dollars) || cents.len() > 2 || !all_digits(cents) {
+        return None;
+    }
+    let cents: u64 = format!("{cents:0<2}").parse().ok()?;
+    dollars
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
 /// Formats cents as `"$D.CC"`.
 pub fn format_price(cents: u64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
@@ -31,6 +54,17 @@ mod tests {
         assert_eq!(parse_price("$0.05"), Some(5));
         assert_eq!(format_price(2560), "$25.60");
         assert_eq!(format_price(5), "$0.05");
+    }
+
+    #[test]
+    fn reads_loose_prices() {
+        assert_eq!(read_price_leniently("$1,250.00"), Some(125_000));
+        assert_eq!(read_price_leniently("12.5"), Some(1250));
+        assert_eq!(read_price_leniently("7"), Some(700));
+        assert_eq!(read_price_leniently(" $0.05 "), Some(5));
+        for bad in ["", "$", "abc", "$1.005", "1.2.3", "-1", ".5"] {
+            assert_eq!(read_price_leniently(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -27,6 +27,46 @@ pub struct WorldSpec {
     pub auctions: Vec<AuctionSpec>,
     #[serde(default)]
     pub reservations: Vec<ReservationSpec>,
+    /// Bids already placed at the start, e.g. another party's in a shared project.
+    #[serde(default)]
+    pub bids: Vec<BidSpec>,
+    /// Conveniences Mithril's spec does not promise; all off by default.
+    #[serde(default)]
+    pub conveniences: Conveniences,
+}
+
+/// Behaviours a client must not rely on against Mithril, for tests that still want them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Conveniences {
+    /// Refuse a bid whose name a live (not Terminated) bid of the project already has
+    /// (`400 {"detail": "name already used"}`).
+    pub unique_bid_names: bool,
+}
+
+/// A bid present from the start, placed by anyone (by default a user other than the keys' users).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BidSpec {
+    pub name: String,
+    /// Default: derived from the name.
+    #[serde(default)]
+    pub fid: Option<String>,
+    /// Project name.
+    pub project: String,
+    pub region: String,
+    /// Instance type name (or FID).
+    pub instance_type: String,
+    /// Any string (the spec only says "string"), served verbatim. The market reads `$1,250.00`,
+    /// `12.5` and the like leniently; a price it cannot read never wins.
+    pub limit_price: String,
+    pub quantity: u32,
+    /// Shown as `created_by`. Default: `user_otherparty`.
+    #[serde(default)]
+    pub created_by: Option<String>,
+    /// Placed paused (out of the auction).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// Durations of the market and of the instance lifecycle, in simulated seconds.
@@ -212,6 +252,8 @@ impl Default for WorldSpec {
                 start_time: None,
                 end_time: None,
             }],
+            bids: Vec::new(),
+            conveniences: Conveniences::default(),
         }
     }
 }

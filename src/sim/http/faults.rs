@@ -1,6 +1,7 @@
 //! Injected faults, per route (method + template) or for every API route: a share of 5xx answers,
-//! a share of 429 with `Retry-After`, added latency, a share of dropped connections. Draws come from
-//! a generator seeded from the simulator's seed, so a test sees the same faults on every run.
+//! a share of 429 with `Retry-After`, added latency, a share of dropped connections, writes whose
+//! answer is lost (at once or after a late commit), and lists that lag behind. Draws come from a
+//! generator seeded from the simulator's seed, so a test sees the same faults on every run.
 
 use axum::Json;
 use axum::body::Body;
@@ -17,12 +18,13 @@ use std::time::Duration;
 
 use crate::sim::Sim;
 
-/// What to inject. Shares are probabilities in 0..=1, drawn in the order drop, 5xx, 429,
-/// drop after, 5xx after.
+/// What to inject. Shares are probabilities in 0..=1, drawn (one draw per request) in the order
+/// drop, 5xx, 429, drop after, 5xx after, late commit.
 ///
 /// The `_after` kinds let the request take effect and then lose the answer: the bid is placed,
 /// but the client sees a 503 or a broken connection. That is the ambiguous failure a client must
-/// resolve by looking, never by sending the write again.
+/// resolve by looking, never by sending the write again. `late_commit` is the harder case: the
+/// connection drops at once and the write lands only later, so looking right away finds nothing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultSpec {
@@ -42,7 +44,22 @@ pub struct FaultSpec {
     pub error_5xx_after: f64,
     /// Share of requests that are carried out, then dropped without a complete answer.
     pub drop_after: f64,
+    /// Share of writes (POST, PATCH, DELETE) dropped at once without an answer, then carried out
+    /// `late_commit_delay` later exactly as sent (validated then; a write refused then never lands).
+    pub late_commit: f64,
+    /// How long a late commit waits (real time).
+    #[serde(with = "millis")]
+    pub late_commit_delay: Duration,
+    /// Lists (`GET /v2/spot/bids`, `GET /v2/instances`) answered through this spec show bids and
+    /// instances as they were this long ago (real time): a new one is absent, a changed one shows
+    /// its previous state. Reading one bid stays current.
+    #[serde(with = "millis")]
+    pub list_lag: Duration,
 }
+
+/// The `list_lag` of the request's fault spec, for the list handlers.
+#[derive(Debug, Clone, Copy)]
+pub struct ListLag(pub Duration);
 
 mod millis {
     //! Durations as whole milliseconds in the control API's JSON.
@@ -82,6 +99,16 @@ impl FaultTable {
             .or(self.global.as_ref())
             .cloned()
     }
+
+    /// The longest `list_lag` configured: how long the world must remember changes.
+    fn longest_list_lag(&self) -> Duration {
+        self.routes
+            .values()
+            .chain(self.global.as_ref())
+            .map(|spec| spec.list_lag)
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
 }
 
 /// Sets and clears faults on a running simulator.
@@ -93,7 +120,7 @@ pub struct FaultsHandle {
 impl FaultsHandle {
     /// Faults for one route, e.g. `("POST", "/v2/spot/bids")`; they take precedence over global ones.
     pub fn set_route(&self, method: &str, route: &str, spec: FaultSpec) {
-        self.sim.with_faults(|table| {
+        self.change(|table| {
             table
                 .routes
                 .insert((method.to_ascii_uppercase(), route.to_owned()), spec);
@@ -102,11 +129,11 @@ impl FaultsHandle {
 
     /// Faults for every API route without its own.
     pub fn set_all(&self, spec: FaultSpec) {
-        self.sim.with_faults(|table| table.global = Some(spec));
+        self.change(|table| table.global = Some(spec));
     }
 
     pub fn clear_route(&self, method: &str, route: &str) {
-        self.sim.with_faults(|table| {
+        self.change(|table| {
             table
                 .routes
                 .remove(&(method.to_ascii_uppercase(), route.to_owned()));
@@ -115,10 +142,20 @@ impl FaultsHandle {
 
     /// Removes every fault.
     pub fn clear(&self) {
-        self.sim.with_faults(|table| {
+        self.change(|table| {
             table.global = None;
             table.routes.clear();
         });
+    }
+
+    /// Changes the table, then tells the world how long to remember changes for lagging lists
+    /// (one lock at a time: requests take the fault table, then the world).
+    fn change(&self, edit: impl FnOnce(&mut FaultTable)) {
+        let window = self.sim.with_faults(|table| {
+            edit(table);
+            table.longest_list_lag()
+        });
+        self.sim.world().set_change_window(window);
     }
 }
 
@@ -133,7 +170,11 @@ enum Decision {
     Throttle(Duration),
     DropAfter,
     ErrorAfter,
+    LateCommit(Duration),
 }
+
+/// Largest request body a late commit keeps (axum's own default limit is 2 MiB).
+const LATE_COMMIT_BODY_LIMIT: usize = 16 << 20;
 
 /// Applies the faults of the request's route before it reaches the handler.
 pub async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next) -> Response {
@@ -145,32 +186,40 @@ pub async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next)
     let Some(route) = route else {
         return next.run(request).await;
     };
-    let (latency, decision) = sim.with_faults(|table| {
+    let write = matches!(method.as_str(), "POST" | "PATCH" | "DELETE");
+    let (latency, lag, decision) = sim.with_faults(|table| {
         let Some(spec) = table.spec_for(&method, &route) else {
-            return (Duration::ZERO, Decision::Pass);
+            return (Duration::ZERO, Duration::ZERO, Decision::Pass);
         };
         let draw: f64 = table.rng.random();
-        let decision = if draw < spec.drop {
-            Decision::Drop
-        } else if draw < spec.drop + spec.error_5xx {
-            Decision::Error
-        } else if draw < spec.drop + spec.error_5xx + spec.throttle_429 {
-            Decision::Throttle(spec.retry_after)
-        } else if draw < spec.drop + spec.error_5xx + spec.throttle_429 + spec.drop_after {
-            Decision::DropAfter
-        } else if draw
-            < spec.drop
-                + spec.error_5xx
-                + spec.throttle_429
-                + spec.drop_after
-                + spec.error_5xx_after
-        {
-            Decision::ErrorAfter
-        } else {
-            Decision::Pass
+        let bands = [
+            spec.drop,
+            spec.error_5xx,
+            spec.throttle_429,
+            spec.drop_after,
+            spec.error_5xx_after,
+            if write { spec.late_commit } else { 0.0 },
+        ];
+        let mut bound = 0.0;
+        let band = bands.iter().position(|share| {
+            bound += share;
+            draw < bound
+        });
+        let decision = match band {
+            Some(0) => Decision::Drop,
+            Some(1) => Decision::Error,
+            Some(2) => Decision::Throttle(spec.retry_after),
+            Some(3) => Decision::DropAfter,
+            Some(4) => Decision::ErrorAfter,
+            Some(5) => Decision::LateCommit(spec.late_commit_delay),
+            _ => Decision::Pass,
         };
-        (spec.latency, decision)
+        (spec.latency, spec.list_lag, decision)
     });
+    let mut request = request;
+    if !lag.is_zero() {
+        request.extensions_mut().insert(ListLag(lag));
+    }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -198,6 +247,19 @@ pub async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next)
             response
         }
         Decision::Drop => dropped_response(),
+        Decision::LateCommit(delay) => {
+            // Read the whole request before the connection goes, then carry it out later in a
+            // task of its own, which outlives the client.
+            let (parts, body) = request.into_parts();
+            if let Ok(bytes) = axum::body::to_bytes(body, LATE_COMMIT_BODY_LIMIT).await {
+                let deferred = Request::from_parts(parts, Body::from(bytes));
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    next.run(deferred).await;
+                });
+            }
+            dropped_response()
+        }
     }
 }
 

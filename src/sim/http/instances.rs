@@ -4,8 +4,10 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, RawQuery, State};
 use jiff::Timestamp;
+use std::time::Duration;
 
 use super::error::ApiError;
+use super::faults::ListLag;
 use super::present::{instance_model, instance_status};
 use super::spot::{cursor, sort_order};
 use super::validate::{Fields, Problems, Query, body_object};
@@ -16,8 +18,8 @@ use crate::sim::wire::{
     PatchInstanceStatusResponse,
 };
 use crate::sim::world::{
-    Caller, Cursor, Instance, Owner, Page, ReservedAction, ReservedError, SortOrder, World,
-    page_by_creation, page_by_key,
+    Caller, Cursor, Instance, Owner, Page, ReservedAction, ReservedError, SEEDED_ORDER, SortOrder,
+    World, as_listed, page_by_creation, page_by_key, page_by_rank,
 };
 
 fn status_names() -> Vec<&'static str> {
@@ -58,10 +60,12 @@ fn owner_is(
             .is_none_or(|fids| reservation.as_ref().is_some_and(|r| fids.contains(r)))
 }
 
-/// `GET /v2/instances`.
+/// `GET /v2/instances`. Without `sort_by` the order is a seeded shuffle (the spec fixes none);
+/// under a `list_lag` fault the list shows instances as they were that long ago.
 pub async fn list_instances(
     State(sim): State<Sim>,
     Extension(caller): Extension<Caller>,
+    lag: Option<Extension<ListLag>>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<GetInstancesResponse>, ApiError> {
     let query = Query::parse(raw.as_deref());
@@ -73,7 +77,7 @@ pub async fn list_instances(
             &["created_at", "instance_status", "instance_type_fid"],
             &mut problems,
         )
-        .unwrap_or_else(|| "created_at".into());
+        .unwrap_or_else(|| SEEDED_ORDER.into());
     let order = sort_order(&query, &mut problems);
     let statuses: Option<Vec<InstanceStatus>> = query
         .list_of("status_in", &status_names(), &mut problems)
@@ -116,15 +120,33 @@ pub async fn list_instances(
                 reservation_fids.as_ref(),
             )
     };
+    let view = world.lagged_instances(lag.map_or(Duration::ZERO, |lag| lag.0.0));
+    let listed = |seq: u64, instance| as_listed(&view, seq, instance).filter(|i| keep(i));
     let page: Page<&Instance> = match sort.as_str() {
-        "created_at" => {
-            page_by_creation(world.instances(), &sort, order, after.as_ref(), limit, keep)
+        "created_at" => page_by_creation(
+            world.instances(),
+            &sort,
+            order,
+            after.as_ref(),
+            limit,
+            listed,
+        ),
+        SEEDED_ORDER => {
+            let ranked = world
+                .instances()
+                .iter()
+                .filter_map(|(seq, instance)| listed(*seq, instance))
+                .map(|instance| {
+                    let rank = world.unsorted_rank(instance.seq, instance.status.as_str());
+                    (rank, instance.seq, instance)
+                });
+            page_by_rank(ranked, &sort, order, after.as_ref(), limit)
         }
         by => {
             let keyed = world
                 .instances()
-                .values()
-                .filter(|instance| keep(instance))
+                .iter()
+                .filter_map(|(seq, instance)| listed(*seq, instance))
                 .map(|instance| {
                     let key = if by == "instance_status" {
                         instance.status.as_str().to_owned()
@@ -258,7 +280,7 @@ fn history_page<'w>(world: &'w World, query: &HistoryQuery) -> Page<&'w Instance
         SortOrder::Asc,
         query.after.as_ref(),
         query.limit,
-        keep,
+        |_, instance| keep(instance).then_some(instance),
     )
 }
 

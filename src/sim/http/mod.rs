@@ -5,9 +5,11 @@
 //! - `POST /_sim/demand {"region", "instance_type", "quantity", "limit_price": "$D.CC"}` → 201
 //!   `{"bid_fid"}`; `DELETE /_sim/demand/{bid_fid}` → 204
 //! - `PUT /_sim/capacity {"region", "instance_type", "capacity"}` → 204
-//! - `PUT /_sim/faults {"method"?, "route"?, "spec": {"error_5xx", "throttle_429", "retry_after"
-//!   (ms), "latency" (ms), "drop"}}` → 204 (without method and route: every Mithril route);
-//!   `DELETE /_sim/faults` → 204
+//! - `PUT /_sim/faults {"method"?, "route"?, "spec": {...}}` → 204 (without method and route:
+//!   every Mithril route); `DELETE /_sim/faults` → 204. Every spec field is optional (0 by
+//!   default): shares in 0..=1 `"drop"`, `"error_5xx"`, `"throttle_429"`, `"drop_after"`,
+//!   `"error_5xx_after"`, `"late_commit"` (writes only); milliseconds `"retry_after"`,
+//!   `"latency"`, `"late_commit_delay"`, `"list_lag"`. See [`faults::FaultSpec`].
 //! - `GET /_sim/counters` → `{"counters": [{"method", "route", "status", "dropped", "count"}]}`;
 //!   `DELETE /_sim/counters` → 204
 

@@ -14,7 +14,10 @@ pub fn bid_model(world: &World, bid: &Bid) -> BidModel {
         created_by: bid.created_by.clone(),
         created_at: bid.created_at,
         deactivated_at: bid.deactivated_at,
-        limit_price: format_price(bid.limit_cents),
+        limit_price: bid
+            .limit_text
+            .clone()
+            .unwrap_or_else(|| format_price(bid.limit_cents)),
         instance_quantity: bid.quantity,
         instance_type: bid.instance_type.clone(),
         region: Some(bid.region.clone()),

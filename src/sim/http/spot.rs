@@ -5,8 +5,10 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
+use std::time::Duration;
 
 use super::error::ApiError;
+use super::faults::ListLag;
 use super::present::{auction_model, bid_model};
 use super::validate::{Fields, Problems, Query, body_object};
 use crate::sim::Sim;
@@ -16,8 +18,8 @@ use crate::sim::wire::{
     LaunchSpecificationModel,
 };
 use crate::sim::world::{
-    Bid, BidUpdate, Caller, CreateBid, CreateBidError, Cursor, SortOrder, UpdateBidError, World,
-    page_by_creation, page_by_key,
+    Bid, BidUpdate, Caller, CreateBid, CreateBidError, Cursor, SEEDED_ORDER, SortOrder,
+    UpdateBidError, World, as_listed, page_by_creation, page_by_key, page_by_rank,
 };
 
 const BID_STATUSES: [&str; 5] = ["Open", "Allocated", "Preempting", "Terminated", "Paused"];
@@ -64,17 +66,19 @@ fn project_not_found() -> ApiError {
     ApiError::NotFound("Project not found".into())
 }
 
-/// `GET /v2/spot/bids`.
+/// `GET /v2/spot/bids`. Without `sort_by` the order is a seeded shuffle (the spec fixes none);
+/// under a `list_lag` fault the list shows bids as they were that long ago.
 pub async fn list_bids(
     State(sim): State<Sim>,
     Extension(caller): Extension<Caller>,
+    lag: Option<Extension<ListLag>>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<GetBidsResponse>, ApiError> {
     let query = Query::parse(raw.as_deref());
     let mut problems = Problems::default();
     let sort = query
         .one_of("sort_by", &["created_at", "status"], &mut problems)
-        .unwrap_or_else(|| "created_at".into());
+        .unwrap_or_else(|| SEEDED_ORDER.into());
     let order = sort_order(&query, &mut problems);
     let status = query
         .one_of("status", &BID_STATUSES, &mut problems)
@@ -107,16 +111,33 @@ pub async fn list_bids(
             && status.is_none_or(|status| bid.status == status)
             && name.as_ref().is_none_or(|name| &bid.name == name)
     };
-    let page = if sort == "created_at" {
-        page_by_creation(world.bids(), &sort, order, after.as_ref(), limit, keep)
-    } else {
-        let keyed = world
-            .bids()
-            .values()
-            .filter(|bid| keep(bid))
-            .map(|bid| (bid.status.as_str().to_owned(), bid.seq, bid))
-            .collect();
-        page_by_key(keyed, &sort, order, after.as_ref(), limit)
+    let view = world.lagged_bids(lag.map_or(Duration::ZERO, |lag| lag.0.0));
+    let listed = |seq: u64, bid| as_listed(&view, seq, bid).filter(|bid| keep(bid));
+    let page = match sort.as_str() {
+        "created_at" => page_by_creation(world.bids(), &sort, order, after.as_ref(), limit, listed),
+        "status" => {
+            let keyed = world
+                .bids()
+                .iter()
+                .filter_map(|(seq, bid)| listed(*seq, bid))
+                .map(|bid| (bid.status.as_str().to_owned(), bid.seq, bid))
+                .collect();
+            page_by_key(keyed, &sort, order, after.as_ref(), limit)
+        }
+        _ => {
+            let ranked = world
+                .bids()
+                .iter()
+                .filter_map(|(seq, bid)| listed(*seq, bid))
+                .map(|bid| {
+                    (
+                        world.unsorted_rank(bid.seq, bid.status.as_str()),
+                        bid.seq,
+                        bid,
+                    )
+                });
+            page_by_rank(ranked, &sort, order, after.as_ref(), limit)
+        }
     }
     .map(|bid| bid_model(&world, bid));
     Ok(Json(GetBidsResponse {

@@ -52,15 +52,33 @@ pub enum UpdateBidError {
 impl World {
     /// Places a bid (status Open; it takes part from the next clearing) and returns its sequence number.
     pub fn create_bid(&mut self, request: CreateBid, user: &str) -> Result<u64, CreateBidError> {
+        self.place_bid(request, user, None)
+    }
+
+    /// Refuses a bid no clearing could take, or (with `unique_bid_names`) one whose name is in use.
+    fn check_new_bid(&self, request: &CreateBid) -> Result<usize, CreateBidError> {
         let auction = self
             .auction_of(&request.region, &request.instance_type)
             .ok_or(CreateBidError::NoAuction)?;
         let name_key = (request.project.clone(), request.name.clone());
-        if self.active_names.contains_key(&name_key) {
+        if self.unique_bid_names && self.active_names.contains_key(&name_key) {
             return Err(CreateBidError::NameUsed);
         }
+        Ok(auction)
+    }
+
+    /// Places a bid with a given FID, or a random one.
+    pub(super) fn place_bid(
+        &mut self,
+        request: CreateBid,
+        user: &str,
+        fid: Option<String>,
+    ) -> Result<u64, CreateBidError> {
+        let auction = self.check_new_bid(&request)?;
+        let name_key = (request.project.clone(), request.name.clone());
         let seq = self.next_seq();
-        let fid = random_fid(FidKind::Bid, &mut self.rng);
+        let fid = fid.unwrap_or_else(|| random_fid(FidKind::Bid, &mut self.rng));
+        self.note_new_bid(seq);
         let now = self.now;
         let bid = Bid {
             seq,
@@ -71,6 +89,7 @@ impl World {
             created_at: now,
             deactivated_at: None,
             limit_cents: request.limit_cents,
+            limit_text: None,
             quantity: request.quantity,
             instance_type: request.instance_type,
             region: request.region,
@@ -89,10 +108,26 @@ impl World {
         self.auctions[auction]
             .contenders
             .insert((Reverse(bid.limit_cents), seq));
-        self.active_names.insert(name_key, seq);
+        if self.unique_bid_names {
+            self.active_names.insert(name_key, seq);
+        }
         self.bid_index.insert(fid, seq);
         self.bids.insert(seq, bid);
         Ok(seq)
+    }
+
+    /// Shows the limit price as written (the market keeps reading its cents).
+    pub(super) fn set_limit_text(&mut self, seq: u64, text: &str) {
+        if let Some(bid) = self.bids.get_mut(&seq) {
+            bid.limit_text = Some(text.to_owned());
+            for placed in bid
+                .history
+                .iter_mut()
+                .filter(|event| event.event_type == BidEventType::Placed)
+            {
+                placed.limit_price = Some(text.to_owned());
+            }
+        }
     }
 
     /// Applies an update: limit first (it takes effect at the next clearing), then pause or resume,
@@ -104,11 +139,20 @@ impl World {
         user: &str,
     ) -> Result<(), UpdateBidError> {
         let now = self.now;
+        if self
+            .bids
+            .get(&seq)
+            .is_some_and(|bid| bid.status == BidStatus::Terminated)
+        {
+            return Err(UpdateBidError::Terminated);
+        }
+        self.note_bid(seq);
         let Some(bid) = self.bids.get_mut(&seq) else {
             return Ok(());
         };
-        if bid.status == BidStatus::Terminated {
-            return Err(UpdateBidError::Terminated);
+        if update.limit_cents.is_some() {
+            // A limit set through the API is shown as the API writes prices.
+            bid.limit_text = None;
         }
         if let Some(limit) = update.limit_cents.filter(|limit| *limit != bid.limit_cents) {
             let auction = bid.auction;
@@ -172,6 +216,7 @@ impl World {
     /// stop paying; the bid keeps them (and their disks) but holds no capacity.
     fn pause_bid(&mut self, seq: u64, user: &str) {
         let now = self.now;
+        self.note_bid(seq);
         let Some(bid) = self.bids.get_mut(&seq) else {
             return;
         };
@@ -204,6 +249,7 @@ impl World {
     /// instances come back (CONFIRMED then RUNNING).
     fn resume_bid(&mut self, seq: u64, user: &str) {
         let now = self.now;
+        self.note_bid(seq);
         let Some(bid) = self.bids.get_mut(&seq) else {
             return;
         };
@@ -222,6 +268,7 @@ impl World {
     /// Cancels a bid: its instances are terminated, `deactivated_at` is set. Cancelling twice is a no-op.
     pub fn cancel_bid(&mut self, seq: u64, user: &str) {
         let now = self.now;
+        self.note_bid(seq);
         let Some(bid) = self.bids.get_mut(&seq) else {
             return;
         };
@@ -233,8 +280,14 @@ impl World {
             .contenders
             .remove(&(Reverse(bid.limit_cents), seq));
         self.auctions[auction].preempting.remove(&seq);
-        self.active_names
-            .remove(&(bid.project.clone(), bid.name.clone()));
+        if self
+            .active_names
+            .get(&(bid.project.clone(), bid.name.clone()))
+            == Some(&seq)
+        {
+            self.active_names
+                .remove(&(bid.project.clone(), bid.name.clone()));
+        }
         bid.status = BidStatus::Terminated;
         bid.generation += 1;
         bid.deactivated_at = Some(now);
@@ -367,6 +420,7 @@ impl World {
 
     fn allocate(&mut self, seq: u64, price: u64) {
         let now = self.now;
+        self.note_bid(seq);
         let Some(bid) = self.bids.get_mut(&seq) else {
             return;
         };
@@ -440,6 +494,7 @@ impl World {
     /// they had) until the notice ends.
     fn preempt(&mut self, seq: u64) {
         let now = self.now;
+        self.note_bid(seq);
         let notice = SignedDuration::from_secs(self.timings.preemption_notice_seconds as i64);
         let Some(bid) = self.bids.get_mut(&seq) else {
             return;
@@ -472,6 +527,13 @@ impl World {
 
     /// Notice over: instances are PREEMPTED and stop paying; the bid is Open and can win again.
     pub(super) fn end_notice(&mut self, seq: u64, generation: u64) {
+        if self
+            .bids
+            .get(&seq)
+            .is_some_and(|bid| bid.generation == generation && bid.status == BidStatus::Preempting)
+        {
+            self.note_bid(seq);
+        }
         let Some(bid) = self
             .bids
             .get_mut(&seq)

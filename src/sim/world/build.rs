@@ -5,18 +5,22 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{Auction, InstanceType, KeyAccess, Owner, Project, Reservation, World};
+use super::{
+    Auction, BidUpdate, CreateBid, InstanceType, KeyAccess, Owner, Project, Reservation, World,
+};
 use crate::sim::error::SimError;
 use crate::sim::fid::{FidKind, named_fid};
-use crate::sim::money::parse_price;
+use crate::sim::money::{parse_price, read_price_leniently};
 use crate::sim::wire::InstanceStatus;
-use crate::sim::world_spec::WorldSpec;
+use crate::sim::world_spec::{BidSpec, WorldSpec};
 
 /// Start of simulated time with a manual clock, unless the world says otherwise.
 pub const DEFAULT_START: Timestamp = Timestamp::constant(1_735_689_600, 0); // 2025-01-01T00:00:00Z
 
 const MARKET_PROJECT: &str = "__market";
 const DEFAULT_RESERVATION_DAYS: i64 = 30;
+/// `created_by` of world-file bids that do not say.
+const OTHER_PARTY: &str = "user_otherparty";
 
 impl World {
     /// Builds the world a specification describes, at `start` unless the specification fixes it.
@@ -143,6 +147,10 @@ impl World {
             bids: BTreeMap::new(),
             bid_index: HashMap::new(),
             active_names: HashMap::new(),
+            unique_bid_names: spec.conveniences.unique_bid_names,
+            order_seed: seed,
+            bid_changes: super::lag::ChangeLog::new(),
+            instance_changes: super::lag::ChangeLog::new(),
             instances: BTreeMap::new(),
             instance_index: HashMap::new(),
             reservations: Vec::new(),
@@ -185,7 +193,56 @@ impl World {
                 world.open_price_period(seq, price_cents, start_time);
             }
         }
+        for bid in &spec.bids {
+            world.place_listed_bid(bid)?;
+        }
         Ok(world)
+    }
+
+    /// Places a world file's bid: its price string kept verbatim, read leniently for the market.
+    fn place_listed_bid(&mut self, spec: &BidSpec) -> Result<(), SimError> {
+        if !self.has_region(&spec.region) {
+            return Err(SimError::UnknownRegion(spec.region.clone()));
+        }
+        let project = project_fid_in(self, &spec.project)?;
+        let instance_type = type_fid_in(self, &spec.instance_type)?;
+        if spec.quantity == 0 {
+            return Err(SimError::InvalidWorld(format!(
+                "bid {:?}: quantity must be positive",
+                spec.name
+            )));
+        }
+        let request = CreateBid {
+            project,
+            region: spec.region.clone(),
+            instance_type,
+            // A price the market cannot read is kept at zero: below every floor, it never wins.
+            limit_cents: read_price_leniently(&spec.limit_price).unwrap_or(0),
+            quantity: spec.quantity,
+            name: spec.name.clone(),
+            launch_specification: Default::default(),
+        };
+        let fid = spec
+            .fid
+            .clone()
+            .unwrap_or_else(|| named_fid(FidKind::Bid, &spec.name));
+        let user = spec.created_by.as_deref().unwrap_or(OTHER_PARTY);
+        let seq = self
+            .place_bid(request, user, Some(fid))
+            .map_err(|error| SimError::InvalidWorld(format!("bid {:?}: {error}", spec.name)))?;
+        self.set_limit_text(seq, &spec.limit_price);
+        if spec.paused {
+            self.update_bid(
+                seq,
+                BidUpdate {
+                    paused: Some(true),
+                    ..BidUpdate::default()
+                },
+                user,
+            )
+            .map_err(|error| SimError::InvalidWorld(error.to_string()))?;
+        }
+        Ok(())
     }
 }
 

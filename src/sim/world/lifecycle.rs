@@ -104,6 +104,7 @@ impl World {
     ) -> u64 {
         let seq = self.next_seq();
         let fid = random_fid(FidKind::Instance, &mut self.rng);
+        self.note_new_instance(seq);
         let private_ip = format!(
             "10.{}.{}.{}",
             (seq >> 16) & 0xff,
@@ -139,6 +140,13 @@ impl World {
     /// Records a status change now; pending lifecycle steps of the instance fall idle.
     pub(super) fn set_instance_status(&mut self, seq: u64, status: InstanceStatus) {
         let now = self.now;
+        if self
+            .instances
+            .get(&seq)
+            .is_some_and(|instance| instance.status != status)
+        {
+            self.note_instance(seq);
+        }
         if let Some(instance) = self.instances.get_mut(&seq) {
             if instance.status != status {
                 instance.status = status;

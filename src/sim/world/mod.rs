@@ -3,6 +3,7 @@
 
 mod bids;
 mod build;
+mod lag;
 mod lifecycle;
 pub mod market;
 mod paging;
@@ -10,7 +11,10 @@ mod reserved;
 
 pub use bids::{BidUpdate, CreateBid, CreateBidError, UpdateBidError};
 pub use build::DEFAULT_START;
-pub use paging::{Cursor, Page, SortOrder, page_by_creation, page_by_key};
+pub use lag::as_listed;
+pub use paging::{
+    Cursor, Page, SEEDED_ORDER, SortOrder, page_by_creation, page_by_key, page_by_rank, seeded_rank,
+};
 pub use reserved::{ReservedAction, ReservedError};
 
 use jiff::Timestamp;
@@ -77,6 +81,8 @@ pub struct Bid {
     pub created_at: Timestamp,
     pub deactivated_at: Option<Timestamp>,
     pub limit_cents: u64,
+    /// The limit price exactly as another party wrote it (world files), until a `PATCH` sets one.
+    pub limit_text: Option<String>,
     pub quantity: u32,
     pub instance_type: String,
     pub region: String,
@@ -145,8 +151,13 @@ pub struct World {
     auction_index: HashMap<(String, String), usize>,
     bids: BTreeMap<u64, Bid>,
     bid_index: HashMap<String, u64>,
-    /// (project FID, name) of every bid not Terminated: names are unique among those.
+    /// With `unique_bid_names`: (project FID, name) of every bid not Terminated.
     active_names: HashMap<(String, String), u64>,
+    unique_bid_names: bool,
+    /// Seeds the order of lists requested without `sort_by`.
+    order_seed: u64,
+    bid_changes: lag::ChangeLog<Bid>,
+    instance_changes: lag::ChangeLog<Instance>,
     instances: BTreeMap<u64, Instance>,
     instance_index: HashMap<String, u64>,
     reservations: Vec<Reservation>,
@@ -242,6 +253,12 @@ impl World {
 
     pub fn bids(&self) -> &BTreeMap<u64, Bid> {
         &self.bids
+    }
+
+    /// Where an item stands in lists requested without `sort_by`: a seeded shuffle that moves an
+    /// item when its status changes.
+    pub fn unsorted_rank(&self, seq: u64, status: &str) -> u64 {
+        seeded_rank(self.order_seed, seq, status)
     }
 
     pub fn instance(&self, fid: &str) -> Option<&Instance> {
