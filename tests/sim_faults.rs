@@ -302,9 +302,9 @@ async fn named(h: &Harness, name: &str) -> Vec<Value> {
         .clone()
 }
 
-const LATE: Duration = Duration::from_millis(400);
+const LATE: Duration = Duration::from_millis(800);
 /// Comfortably past a late commit or a list lag.
-const AFTER_LATE: Duration = Duration::from_millis(900);
+const AFTER_LATE: Duration = Duration::from_millis(1500);
 
 #[tokio::test]
 async fn late_commits_drop_the_answer_and_land_later_exactly_as_sent() {

@@ -56,15 +56,16 @@
 //!   to it. `{"paused": false}` makes it Open; when it wins again its PAUSED instances come back
 //!   (CONFIRMED, then RUNNING after 60 s) instead of new ones.
 //! - **Terminated** by `DELETE` (204; again: still 204): its instances are TERMINATED,
-//!   `deactivated_at` is set, and its name is free again. `PATCH` on it answers 400.
+//!   `deactivated_at` is set (with `unique_bid_names`, its name is free again). `PATCH` on it
+//!   answers 400.
 //!
 //! A new limit price takes effect at the next clearing. Names are not unique: the spec promises
 //! nothing about them, so two live bids of a project may share one (the world option
 //! `conveniences.unique_bid_names` refuses the second with `400 {"detail": "name already used"}`).
 //! The `Idempotency-Key` header is accepted and ignored (the spec does not define it): a POST sent
-//! twice places two bids. Bid history records Placed, Allocated,
-//! Preempted (when the notice starts), Paused, Resumed, Terminated, Limit Price Changed, Memory
-//! Adjusted and Volumes Attached/Removed.
+//! twice places two bids. Bid history records Placed, Allocated, Preempted (when the notice
+//! starts), Paused, Resumed, Terminated, Limit Price Changed, Memory Adjusted and Volumes
+//! Attached/Removed.
 //!
 //! # Reserved instances
 //! Reservations hold instances RUNNING from the start. `PATCH /v2/instances` pauses
