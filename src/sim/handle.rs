@@ -195,6 +195,11 @@ impl Sim {
             .add_demand(region, instance_type, quantity, limit_cents)
     }
 
+    /// Renames a project, as its owner may outside the API; whether a project had that name.
+    pub fn rename_project(&self, from: &str, to: &str) -> bool {
+        self.world().rename_project(from, to)
+    }
+
     /// Removes competing demand added by [`Sim::add_demand`].
     pub fn remove_demand(&self, bid_fid: &str) -> Result<(), SimError> {
         self.world().remove_demand(bid_fid)
