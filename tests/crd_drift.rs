@@ -46,11 +46,8 @@ fn crds_command_prints_every_file_in_order() {
 #[test]
 fn crds_yaml_is_two_documents_that_read_back_as_crds() {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use serde::Deserialize;
     let yaml = crds_yaml();
-    let read: Vec<CustomResourceDefinition> = serde_yaml::Deserializer::from_str(&yaml)
-        .map(|doc| CustomResourceDefinition::deserialize(doc).unwrap())
-        .collect();
+    let read: Vec<CustomResourceDefinition> = serde_saphyr::from_multiple(&yaml).unwrap();
     let names: Vec<&str> = read
         .iter()
         .map(|c| c.metadata.name.as_deref().unwrap())

@@ -43,7 +43,7 @@ pub enum ManifestError {
     Parse {
         file: &'static str,
         #[source]
-        source: serde_yaml::Error,
+        source: serde_saphyr::Error,
     },
     #[error("example {file} has kind {kind:?}, which is not a kind of this operator")]
     UnknownKind { file: &'static str, kind: String },
@@ -79,7 +79,7 @@ pub async fn apply_examples(client: &Client) -> Result<Vec<String>, ManifestErro
     let mut applied = Vec::new();
     for &(file, text) in EXAMPLES {
         let object: DynamicObject =
-            serde_yaml::from_str(text).map_err(|source| ManifestError::Parse { file, source })?;
+            serde_saphyr::from_str(text).map_err(|source| ManifestError::Parse { file, source })?;
         let kind = object
             .types
             .as_ref()
