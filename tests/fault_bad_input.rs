@@ -300,22 +300,28 @@ async fn malformed_spot_bids_are_refused_or_marked_and_never_reach_mithril() {
             .await
             .unwrap_or_else(|error| panic!("{name} is valid for the API server: {error}"));
     }
-    // An adopted bid's FID can be neither changed nor removed, even while it is not found.
-    for (edit, what) in [
-        (json!({"spec": {"bidFid": "bid_OtherBid0002"}}), "changed"),
-        (json!({"spec": {"bidFid": null}}), "removed"),
+    // An adopted bid's FID can be neither changed nor removed, even while it is not found; and a
+    // SpotBid created without one cannot take one later (its own bid would run unmanaged).
+    for (resource, edit, what) in [
+        (
+            "adopt-missing",
+            json!({"spec": {"bidFid": "bid_OtherBid0002"}}),
+            "changed",
+        ),
+        ("adopt-missing", json!({"spec": {"bidFid": null}}), "removed"),
+        (
+            "region-unknown",
+            json!({"spec": {"bidFid": "bid_OtherBid0003"}}),
+            "added",
+        ),
     ] {
         let result = api
-            .patch(
-                "adopt-missing",
-                &PatchParams::default(),
-                &Patch::Merge(edit),
-            )
+            .patch(resource, &PatchParams::default(), &Patch::Merge(edit))
             .await;
         assert_refused(
             &format!("bidFid {what}"),
             result,
-            "bidFid cannot be changed",
+            "bidFid can only be set when a SpotBid is created",
         );
         refusals += 1;
     }

@@ -26,6 +26,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -317,9 +318,14 @@ async fn randomized_runs_never_duplicate_or_leak_a_bid() {
             failures.push(format!("seed {seed}: {findings:?}"));
         }
     }
-    println!(
+    // Straight to stderr, past the test runner's capture: the run's figure belongs in CI's log.
+    let _ = writeln!(
+        std::io::stderr(),
         "seeds={seeds} ops={total_ops} duplicates={} leaked={} stuck={} forbidden={}",
-        counts[0], counts[1], counts[2], counts[3]
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3]
     );
     assert!(
         failures.is_empty(),

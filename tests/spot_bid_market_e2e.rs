@@ -792,7 +792,16 @@ async fn kubectl_get_shows_the_region_and_the_limit_in_force() {
     assert_eq!(
         columns,
         [
-            "Name", "Phase", "Region", "Limit", "Paying", "Ready", "Bid", "Age"
+            "Name",
+            "Phase",
+            "Region",
+            "Limit",
+            "Paying",
+            "Instances",
+            "Synced",
+            "Ready",
+            "Bid",
+            "Age"
         ]
     );
     let row = |name: &str| {
@@ -804,7 +813,8 @@ async fn kubectl_get_shows_the_region_and_the_limit_in_force() {
     let fixed = row("fixed");
     assert_eq!(fixed[1..5], ["Open", A, "$9.00", ""]);
     assert_eq!(fixed[5], "0/1");
-    assert!(fixed[6].starts_with("bid_"), "{fixed:?}");
+    assert_eq!(fixed[6..8], ["True", "False"], "Synced, not Ready while open");
+    assert!(fixed[8].starts_with("bid_"), "{fixed:?}");
     // A strategy bid has no spec.limitPrice: the column shows the limit the strategy set.
     let follower = row("follower");
     assert_eq!(follower[1..4], ["Open", A, "$8.80"]);

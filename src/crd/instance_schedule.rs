@@ -190,13 +190,13 @@ pub struct ScheduleWindow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     // The fixed length bounds the `start != end` rule's CEL cost: without it a real API server
     // estimates the rule over unbounded strings and refuses the CRD (cost budget exceeded 2x).
-    #[schemars(length(min = 5, max = 5), regex(pattern = TIME_OF_DAY_PATTERN))]
+    #[schemars(length(max = 5), regex(pattern = TIME_OF_DAY_PATTERN))]
     pub start: Option<String>,
 
     /// Local end time, `HH:MM` (24-hour), read like `start`. An end earlier than the start ends
     /// the window on the next day (22:00 to 06:00 runs overnight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 5, max = 5), regex(pattern = TIME_OF_DAY_PATTERN))]
+    #[schemars(length(max = 5), regex(pattern = TIME_OF_DAY_PATTERN))]
     pub end: Option<String>,
 
     /// Cron expression (local time) for when each run starts: five fields, minute (0-59), hour

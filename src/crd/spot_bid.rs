@@ -86,8 +86,8 @@ pub const PRICE_PATTERN: &str = r"^\$(0|[1-9][0-9]{0,5})\.[0-9]{2}$";
     )
 )]
 #[x_kube(validation = Rule::new(
-    "!has(oldSelf.bidFid) || (has(self.bidFid) && self.bidFid == oldSelf.bidFid)"
-).message("bidFid cannot be changed or removed once set"))]
+    "has(self.bidFid) == has(oldSelf.bidFid) && (!has(self.bidFid) || self.bidFid == oldSelf.bidFid)"
+).message("bidFid can only be set when a SpotBid is created, and cannot be changed or removed: to adopt another bid, create a new SpotBid"))]
 #[x_kube(validation = Rule::new(
     "has(self.limitPrice) != (has(self.pricing) && has(self.pricing.strategy))"
 ).message("set exactly one of limitPrice and pricing.strategy"))]

@@ -11,7 +11,8 @@ use super::pricing::{PriceReason, PricingPolicy, RaiseMemory};
 use super::regions::{RegionMarket, RegionPolicy};
 use super::report::{Observation, SyncOutcome, preemption_count, preemption_suspected, status};
 use super::tracking::{
-    CREATE_REFUSED, Sightings, Tracking, create_refused_for_this_spec, replacement_wait, track,
+    CREATE_REFUSED, Sightings, Tracking, create_refused_for_this_spec, late_adoption,
+    replacement_wait, track,
 };
 use crate::controller::error::mithril_reason;
 use crate::controller::finalizer::with_finalizer;
@@ -548,6 +549,10 @@ async fn observe(
             return Ok(Observed::Reported(action));
         }
     };
+    if let Some(problem) = late_adoption(resource) {
+        let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+        return Ok(Observed::Reported(action));
+    }
     let tracking = sight(resource, &resolved, ctx).await?;
     let fid = tracking.bid.as_ref().map(|b| b.fid.as_str());
     for name in bid_names(resource, &resolved) {

@@ -104,6 +104,27 @@ pub fn replacement_wait(endings: u32, base: Duration, max: Duration) -> Duration
     }
 }
 
+/// `spec.bidFid` set on a SpotBid that had already placed its own bid (an API server without CEL
+/// let the edit through): refused, so the own bid stays managed and is cancelled on deletion.
+pub fn late_adoption(resource: &SpotBid) -> Option<Problem> {
+    let adopt = resource.spec.bid_fid.as_deref()?;
+    let status = resource.status.as_ref()?;
+    let own = status.bid_fid.as_deref()?;
+    let placed_here = status
+        .bid_name
+        .as_deref()
+        .is_some_and(|name| super::names::parse_bid_name(name).is_some());
+    (placed_here && own != adopt).then(|| {
+        Problem::new(
+            "AdoptionRefused",
+            format!(
+                "spec.bidFid {adopt} was set after this SpotBid placed bid {own}, which it keeps managing: \
+                 remove spec.bidFid, and create a new SpotBid to adopt {adopt}"
+            ),
+        )
+    })
+}
+
 /// Why a create Mithril refused is reported (the condition reason).
 pub const CREATE_REFUSED: &str = "BidRejected";
 
@@ -274,6 +295,33 @@ mod tests {
             status.bid_fid = Some("bid_old".into());
         }
         assert!(create_refused_for_this_spec(&resource).is_none());
+    }
+
+    #[test]
+    fn a_bid_fid_set_after_placing_is_refused_an_adoption_is_not() {
+        use crate::crd::SpotBidStatus;
+        let spec = serde_json::from_value(serde_json::json!({
+            "project": "demo", "region": "us-central1-a", "instanceType": "h100",
+            "instanceQuantity": 1, "limitPrice": "$1.00", "bidFid": "bid_theirs",
+        }))
+        .unwrap();
+        let mut resource = SpotBid::new("train", spec);
+        assert!(late_adoption(&resource).is_none(), "no status yet");
+        resource.status = Some(SpotBidStatus {
+            bid_fid: Some("bid_mine".into()),
+            bid_name: Some("k8s-c1.team-a.train.3f2b8c1e".into()),
+            ..SpotBidStatus::default()
+        });
+        let refused = late_adoption(&resource).expect("refused");
+        assert_eq!(refused.reason, "AdoptionRefused");
+        assert!(refused.message.contains("bid_mine"), "{}", refused.message);
+        // Managing the adopted bid itself, whatever its name.
+        resource.status = Some(SpotBidStatus {
+            bid_fid: Some("bid_theirs".into()),
+            bid_name: Some("their-training".into()),
+            ..SpotBidStatus::default()
+        });
+        assert!(late_adoption(&resource).is_none());
     }
 
     #[test]
