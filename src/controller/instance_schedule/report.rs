@@ -11,6 +11,7 @@ use super::plan::{
     SkipReason, SpecError, WaitReason, mentions, target_status,
 };
 use super::windows::Evaluation;
+use crate::controller::events::cut_note;
 use crate::crd::{
     Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, SYNCED,
     ScheduleAction, ScheduledInstance, Time, WantedState, find_condition, set_condition,
@@ -21,8 +22,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// How many FIDs a condition message or event note names before summarizing the rest.
 const LISTED_FIDS: usize = 10;
-/// The longest event note Kubernetes accepts, in bytes.
-const NOTE_BYTES: usize = 1024;
 
 /// What one request did to one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -535,14 +534,7 @@ fn listed(items: &[String]) -> String {
 }
 
 fn note(text: String) -> Option<String> {
-    if text.len() <= NOTE_BYTES {
-        return Some(text);
-    }
-    let mut cut = NOTE_BYTES - 3;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    Some(format!("{}...", &text[..cut]))
+    Some(cut_note(&text))
 }
 
 fn action_name(action: ScheduleAction) -> &'static str {
