@@ -8,7 +8,7 @@
 
 use super::plan::{
     Action, ActionOutcome, Disposition, LastAction, PatchFailure, PlannedInstance, SchedulePlan,
-    SkipReason, SpecError, WaitReason, mentions, target_status,
+    SkipReason, SpecError, WaitReason, mentions, target_status, unmoved_status,
 };
 use super::windows::Evaluation;
 use crate::controller::events::cut_note;
@@ -27,7 +27,7 @@ const LISTED_FIDS: usize = 10;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PatchResult {
     /// Accepted; Mithril answered with this status (`STATUS_STOPPING`, `STATUS_CONFIRMED`, or
-    /// unchanged when there was nothing to do).
+    /// the wanted one already when there was nothing to do).
     Accepted(InstanceStatus),
     /// Refused.
     Failed {
@@ -60,6 +60,10 @@ pub fn failure_of(error: &MithrilError) -> PatchFailure {
 
 /// The per-instance outcomes of one request.
 ///
+/// An answer showing an instance in the status the action moves it away from (RUNNING for a
+/// pause) is a refusal: Mithril returns the prior status unchanged for an instance it cannot
+/// move, so recording it as accepted would send the same request every cycle.
+///
 /// Mithril applies a batch entirely or not at all. When it refuses one and its answer names
 /// exactly one instance of the batch, that instance alone is charged with the refusal; the
 /// others were not touched and get no entry, so the next reconcile sends them again at once
@@ -76,11 +80,22 @@ pub fn batch_outcomes(
             .iter()
             .filter_map(|fid| {
                 let status = response.instances.get(fid)?;
+                let result = if *status == unmoved_status(kind) {
+                    PatchResult::Failed {
+                        failure: PatchFailure::Unchanged,
+                        detail: format!(
+                            "Mithril answered {status}, the prior status: it did not {} the instance",
+                            verb(kind)
+                        ),
+                    }
+                } else {
+                    PatchResult::Accepted(status.clone())
+                };
                 Some((
                     fid.clone(),
                     InstanceOutcome {
                         action: kind,
-                        result: PatchResult::Accepted(status.clone()),
+                        result,
                     },
                 ))
             })
@@ -433,6 +448,9 @@ impl Problem {
             Problem::Refused(PatchFailure::Rejected) => {
                 format!("Mithril rejected the request: {items}")
             }
+            Problem::Refused(PatchFailure::Unchanged) => format!(
+                "Mithril left them in their prior status (it cannot move them now), retrying later: {items}"
+            ),
             Problem::Refused(PatchFailure::Unavailable) => {
                 format!("Mithril could not be reached: {items}")
             }
@@ -535,6 +553,13 @@ fn listed(items: &[String]) -> String {
 
 fn note(text: String) -> Option<String> {
     Some(cut_note(&text))
+}
+
+fn verb(action: ScheduleAction) -> &'static str {
+    match action {
+        ScheduleAction::Pause => "pause",
+        ScheduleAction::Resume => "resume",
+    }
 }
 
 fn action_name(action: ScheduleAction) -> &'static str {
