@@ -463,8 +463,11 @@ mod tests {
             writer.apply_watcher_event(&event);
         }
         ctx.forget_vanished();
-        assert_eq!(ctx.index.schedules(), [kept_key.clone()]);
-        assert_eq!(ctx.index.due(Timestamp::UNIX_EPOCH), [kept_key.clone()]);
+        assert_eq!(ctx.index.schedules(), std::slice::from_ref(&kept_key));
+        assert_eq!(
+            ctx.index.due(Timestamp::UNIX_EPOCH),
+            std::slice::from_ref(&kept_key)
+        );
         // The schedule it conflicted with hears of it; its key's observer stopped.
         assert_eq!(woken.try_recv().ok(), Some(kept_key));
         assert_eq!(registry.observers().len(), 1);

@@ -156,7 +156,7 @@ fn a_prior_status_answered_unchanged_is_a_refusal_that_backs_off_and_grows() {
         ],
     );
     let action = Action::Pause(vec!["inst_a".into(), "inst_b".into()]);
-    assert_eq!(world.plan(None).actions, [action.clone()]);
+    assert_eq!(world.plan(None).actions, std::slice::from_ref(&action));
     // Mithril stops inst_a; inst_b cannot be stopped and comes back RUNNING, unchanged.
     let response = PatchInstancesResponse {
         instances: BTreeMap::from([
