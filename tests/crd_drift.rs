@@ -1,4 +1,4 @@
-//! The CRDs in `crds/` are exactly what the Rust types generate.
+//! The CRDs in `crds/` and in the Helm chart are exactly what the Rust types generate.
 //!
 //! After changing a type, regenerate them with:
 //!     UPDATE_CRDS=1 cargo test --test crd_drift
@@ -10,15 +10,23 @@ fn crds_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds")
 }
 
+/// The Helm chart's copies (Helm installs CRDs only from the chart's own `crds/`).
+fn chart_crds_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/mithril-operator/crds")
+}
+
 #[test]
 fn crd_files_match_the_generated_crds() {
     let update = std::env::var_os("UPDATE_CRDS").is_some_and(|v| v == "1");
     let mut drifted = Vec::new();
-    for crd in crds() {
-        let path = crds_dir().join(crd_file_name(&crd));
+    for (crd, dir) in crds()
+        .into_iter()
+        .flat_map(|crd| [(crd.clone(), crds_dir()), (crd, chart_crds_dir())])
+    {
+        let path = dir.join(crd_file_name(&crd));
         let generated = crd_yaml(&crd);
         if update {
-            std::fs::create_dir_all(crds_dir()).unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, &generated).unwrap();
             continue;
         }
@@ -46,11 +54,8 @@ fn crds_command_prints_every_file_in_order() {
 #[test]
 fn crds_yaml_is_two_documents_that_read_back_as_crds() {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use serde::Deserialize;
     let yaml = crds_yaml();
-    let read: Vec<CustomResourceDefinition> = serde_yaml::Deserializer::from_str(&yaml)
-        .map(|doc| CustomResourceDefinition::deserialize(doc).unwrap())
-        .collect();
+    let read: Vec<CustomResourceDefinition> = serde_saphyr::from_multiple(&yaml).unwrap();
     let names: Vec<&str> = read
         .iter()
         .map(|c| c.metadata.name.as_deref().unwrap())

@@ -99,7 +99,7 @@ fn examples() -> Vec<(String, Value)> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
-            let value: Value = serde_yaml::from_str(&text).unwrap();
+            let value: Value = serde_saphyr::from_str(&text).unwrap();
             (
                 path.file_name().unwrap().to_string_lossy().into_owned(),
                 value,
@@ -561,22 +561,30 @@ fn names_columns_and_scope() {
     assert_eq!(bid.spec.scope, "Namespaced");
     assert_eq!(bid.spec.names.short_names, Some(vec!["sb".to_owned()]));
     assert_eq!(bid.spec.names.categories, Some(vec!["mithril".to_owned()]));
-    let columns: Vec<(String, String)> = bid.spec.versions[0]
+    let columns: Vec<(String, String, i32)> = bid.spec.versions[0]
         .additional_printer_columns
         .iter()
         .flatten()
-        .map(|c| (c.name.clone(), c.json_path.clone()))
+        .map(|c| (c.name.clone(), c.json_path.clone(), c.priority.unwrap_or(0)))
         .collect();
+    let synced = r#".status.conditions[?(@.type=="Synced")].status"#;
+    let ready = r#".status.conditions[?(@.type=="Ready")].status"#;
     let expected = [
-        ("Phase", ".status.phase"),
-        ("Region", ".status.region"),
-        ("Limit", ".status.limitPrice"),
-        ("Paying", ".status.currentPrice"),
-        ("Ready", ".status.ready"),
-        ("Bid", ".status.bidFid"),
-        ("Age", ".metadata.creationTimestamp"),
+        ("Phase", ".status.phase", 0),
+        ("Region", ".status.region", 0),
+        ("Limit", ".status.limitPrice", 0),
+        ("Paying", ".status.currentPrice", 0),
+        ("Instances", ".status.ready", 0),
+        ("Synced", synced, 0),
+        ("Ready", ready, 0),
+        // The long FID only with `-o wide`.
+        ("Bid", ".status.bidFid", 1),
+        ("Age", ".metadata.creationTimestamp", 0),
     ];
-    assert_eq!(columns, expected.map(|(n, p)| (n.to_owned(), p.to_owned())));
+    assert_eq!(
+        columns,
+        expected.map(|(n, p, priority)| (n.to_owned(), p.to_owned(), priority))
+    );
 
     let schedule = InstanceSchedule::crd();
     assert_eq!(
@@ -587,13 +595,26 @@ fn names_columns_and_scope() {
         schedule.spec.names.categories,
         Some(vec!["mithril".to_owned()])
     );
-    let columns: Vec<String> = schedule.spec.versions[0]
+    let columns: Vec<(String, String)> = schedule.spec.versions[0]
         .additional_printer_columns
         .iter()
         .flatten()
-        .map(|c| c.name.clone())
+        .map(|c| (c.name.clone(), c.json_path.clone()))
         .collect();
-    assert_eq!(columns, ["Wanted", "In State", "Next Transition", "Age"]);
+    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Wanted",
+            "In State",
+            "Next Transition",
+            "Synced",
+            "Ready",
+            "Age"
+        ]
+    );
+    assert_eq!(columns[3].1, synced);
+    assert_eq!(columns[4].1, ready);
     assert!(
         schedule.spec.versions[0]
             .subresources
@@ -601,5 +622,41 @@ fn names_columns_and_scope() {
             .unwrap()
             .status
             .is_some()
+    );
+}
+
+/// Every list in both schemas describes its items, so `kubectl explain` has something to say
+/// about `spotbid.spec.regions` and the like.
+#[test]
+fn every_list_describes_its_items() {
+    fn lists_without_item_description(schema: &Value, path: &str, missing: &mut Vec<String>) {
+        if schema["type"] == "array" {
+            if schema["items"]["description"]
+                .as_str()
+                .is_none_or(str::is_empty)
+            {
+                missing.push(path.to_owned());
+            }
+            lists_without_item_description(&schema["items"], &format!("{path}[]"), missing);
+        }
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            lists_without_item_description(property, &format!("{path}.{name}"), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    lists_without_item_description(&open_api_schema::<SpotBid>(), "spotbid", &mut missing);
+    lists_without_item_description(
+        &open_api_schema::<InstanceSchedule>(),
+        "instanceschedule",
+        &mut missing,
+    );
+    assert!(
+        missing.is_empty(),
+        "lists whose items have no description: {missing:?}"
+    );
+    let regions = &open_api_schema::<SpotBid>()["properties"]["spec"]["properties"]["regions"];
+    assert_eq!(
+        regions["items"]["maxLength"], 64,
+        "the item's own limits stay"
     );
 }

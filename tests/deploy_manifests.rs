@@ -63,6 +63,7 @@ async fn the_base_renders_and_a_server_accepts_it() {
         "rolebinding.rbac.authorization.k8s.io/mithril-operator-leader-election created (server dry run)",
         "service/mithril-operator-metrics created (server dry run)",
         "deployment.apps/mithril-operator created (server dry run)",
+        "poddisruptionbudget.policy/mithril-operator created (server dry run)",
     ] {
         assert!(output.contains(line), "{line} missing from:\n{output}");
     }
@@ -226,5 +227,134 @@ async fn the_deployment_args_are_flags_the_binary_accepts() {
             .contains("cannot reach the Kubernetes API server"),
         "{}",
         process.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_spread_over_nodes_and_a_drain_takes_one_at_a_time() {
+    let objects = documents(&render("base").await);
+    let deployment = object(&objects, "Deployment", "mithril-operator");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let labels = &deployment["spec"]["selector"]["matchLabels"];
+    let budget = object(&objects, "PodDisruptionBudget", "mithril-operator");
+    assert_eq!(budget["metadata"]["namespace"], "mithril-operator");
+    assert_eq!(budget["spec"]["minAvailable"], 1);
+    assert_eq!(&budget["spec"]["selector"]["matchLabels"], labels);
+    let spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        .as_array()
+        .unwrap();
+    let keys: Vec<&Value> = spread.iter().map(|c| &c["topologyKey"]).collect();
+    assert_eq!(
+        keys,
+        [
+            &json!("kubernetes.io/hostname"),
+            &json!("topology.kubernetes.io/zone")
+        ]
+    );
+    for constraint in spread {
+        assert_eq!(&constraint["labelSelector"]["matchLabels"], labels);
+        // A single-node cluster still schedules both replicas.
+        assert_eq!(constraint["whenUnsatisfiable"], "ScheduleAnyway");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_production_overlay_adds_monitoring_and_a_network_policy() {
+    let rendered = render("overlays/production").await;
+    let objects = documents(&rendered);
+    let base = documents(&render("base").await);
+    assert_eq!(objects.len(), base.len() + 3, "base plus three objects");
+    for object in &objects {
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/part-of"], "mithril-operator",
+            "{}",
+            object["kind"]
+        );
+    }
+    let service = object(&objects, "Service", "mithril-operator-metrics");
+    let monitor = object(&objects, "ServiceMonitor", "mithril-operator");
+    assert_eq!(monitor["metadata"]["namespace"], "mithril-operator");
+    for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(
+            &service["metadata"]["labels"][key], value,
+            "selects the metrics Service"
+        );
+    }
+    assert_eq!(
+        monitor["spec"]["endpoints"][0]["port"],
+        service["spec"]["ports"][0]["name"]
+    );
+
+    let rules = object(&objects, "PrometheusRule", "mithril-operator");
+    let alerts: Vec<(&str, &str)> = rules["spec"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["alert"].as_str().unwrap(), r["expr"].as_str().unwrap()))
+        .collect();
+    let names: Vec<&str> = alerts.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "MithrilOperatorNoLeader",
+            "MithrilOperatorMithrilFailing",
+            "MithrilOperatorRateLimited",
+            "MithrilOperatorReconcilesFailing",
+            "MithrilOperatorResourcesFailed",
+            "MithrilOperatorPreemptingTooLong",
+        ]
+    );
+    // With every replica gone there is no series to sum: absent() makes the alert fire.
+    assert!(
+        alerts[0].1.contains("absent(mithril_operator_leader)"),
+        "{}",
+        alerts[0].1
+    );
+    for (name, expr) in &alerts {
+        assert!(expr.contains("mithril_operator_"), "{name}: {expr}");
+    }
+
+    let policy = object(&objects, "NetworkPolicy", "mithril-operator");
+    let deployment = object(&objects, "Deployment", "mithril-operator");
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(
+        policy["spec"]["ingress"],
+        json!([{"ports": [{"port": "metrics", "protocol": "TCP"}]}]),
+        "only scrapes come in"
+    );
+    let egress_ports: Vec<(i64, &str)> = policy["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().unwrap())
+        .map(|p| (p["port"].as_i64().unwrap(), p["protocol"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        egress_ports,
+        [(53, "UDP"), (53, "TCP"), (443, "TCP"), (6443, "TCP")],
+        "DNS, Mithril and the API server only"
+    );
+
+    // Everything but the Prometheus Operator's kinds (not served here) passes a server dry run.
+    let served: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["apiVersion"] != "monitoring.coreos.com/v1")
+        .collect();
+    let yaml: String = served
+        .iter()
+        .map(|o| format!("---\n{}\n", serde_json::to_string(o).unwrap()))
+        .collect();
+    let output = server_dry_run(&yaml).await;
+    assert!(
+        output
+            .contains("networkpolicy.networking.k8s.io/mithril-operator created (server dry run)"),
+        "{output}"
     );
 }

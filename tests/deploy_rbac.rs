@@ -125,7 +125,7 @@ async fn the_cluster_role_allows_exactly_what_the_operator_does() {
         .create(&PostParams::default(), &bid)
         .await
         .unwrap();
-    let schedule: InstanceSchedule = serde_yaml::from_str(include_str!(
+    let schedule: InstanceSchedule = serde_saphyr::from_str(include_str!(
         "../examples/instanceschedule-working-hours.yaml"
     ))
     .unwrap();

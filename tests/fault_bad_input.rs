@@ -426,6 +426,17 @@ fn refused_schedules() -> Vec<(&'static str, Value, &'static str)> {
             "either start and end",
         ),
         bad("duration-words", cron("0 8 * * *", "ten hours"), "duration"),
+        bad("duration-zero", cron("0 8 * * *", "0h0m"), "at least 1s"),
+        bad(
+            "cron-four-fields",
+            cron("0 8 * *", "1h"),
+            "cron must be five fields",
+        ),
+        bad(
+            "cron-words",
+            cron("every day at 8", "1h"),
+            "cron must be five fields",
+        ),
         bad("windows-none", json!({"windows": []}), "windows"),
         bad(
             "day-unknown",
@@ -447,7 +458,7 @@ fn refused_schedules() -> Vec<(&'static str, Value, &'static str)> {
     ]
 }
 
-/// InstanceSchedules only the operator can judge (time zone database, cron grammar, Mithril's
+/// InstanceSchedules only the operator can judge (time zone database, cron values, Mithril's
 /// projects): accepted, then marked.
 fn marked_schedules() -> Vec<(&'static str, Value)> {
     let cron = |expression: &str, duration: &str| json!({"windows": [{"cron": expression, "duration": duration}]});
@@ -459,10 +470,6 @@ fn marked_schedules() -> Vec<(&'static str, Value)> {
         (
             "cron-minute-61",
             schedule("cron-minute-61", cron("61 8 * * *", "1h")),
-        ),
-        (
-            "cron-four-fields",
-            schedule("cron-four-fields", cron("0 8 * *", "1h")),
         ),
         (
             "duration-over-a-week",

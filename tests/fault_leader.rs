@@ -3,8 +3,15 @@
 //! The takeover time is printed (bounded by the lease duration), never asserted.
 //!
 //! Size: `MITHRIL_FAULT_HA_RESOURCES` (default 20).
+//!
+//! With `MITHRIL_TEST_KUBE=real` (tests/operator_harness/real.rs) the replicas run against a real
+//! API server as the operator's ServiceAccount, watching namespace `default`, and elect on a real
+//! Lease in the operator's own namespace (the only one `deploy/base` grants Leases in). Its
+//! SpotBids stay in `default` afterwards (no one removes their finalizers): a fresh server per run.
 
 mod fault_support;
+#[path = "operator_harness/real.rs"]
+mod real;
 
 use fault_support::*;
 use futures::{StreamExt, stream};
@@ -18,10 +25,13 @@ use std::time::{Duration, Instant};
 const LEASE: &str = "mithril-operator-ha";
 const LEASE_DURATION: Duration = Duration::from_secs(4);
 
-async fn holder(rig: &mithril_operator::bench::Rig) -> Option<String> {
-    let leases: Api<Lease> = Api::namespaced(rig.kube.clone(), NAMESPACE);
+/// Where the replicas elect: (namespace, Lease name).
+type LeaseAt = (String, String);
+
+async fn holder(rig: &mithril_operator::bench::Rig, (namespace, name): &LeaseAt) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(rig.kube.clone(), namespace);
     leases
-        .get_opt(LEASE)
+        .get_opt(name)
         .await
         .ok()
         .flatten()
@@ -47,13 +57,34 @@ async fn create(rig: &mithril_operator::bench::Rig, indices: std::ops::Range<usi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_when_the_leader_is_killed() {
     let resources = env_size("MITHRIL_FAULT_HA_RESOURCES", 20);
-    let rig = rig(seed(3), u32::try_from(resources * 2).unwrap()).await;
+    let capacity = u32::try_from(resources * 2).unwrap();
+    // On a real server: the rig's client is the admin, the replicas run on the ServiceAccount's
+    // token, and the Lease (one per run) lives where deploy/base grants Leases.
+    let cluster = match real::kubeconfig() {
+        Some(kubeconfig) => Some(real::RealCluster::connect(kubeconfig).await),
+        None => None,
+    };
+    let (rig, lease) = match &cluster {
+        Some(cluster) => {
+            let kubeconfig = cluster.operator_kubeconfig_yaml();
+            let rig = rig_on_cluster(seed(3), capacity, cluster.admin.clone(), &kubeconfig).await;
+            let name = format!("{LEASE}-{}", cluster.namespace);
+            (rig, (real::OPERATOR_NAMESPACE.to_owned(), name))
+        }
+        None => (
+            rig(seed(3), capacity).await,
+            (NAMESPACE.to_owned(), LEASE.to_owned()),
+        ),
+    };
     let replica = |identity: &str| {
         let mut spec = operator_spec();
         spec.identity = identity.to_owned();
+        if cluster.is_some() {
+            spec.namespace = Some(NAMESPACE.to_owned());
+        }
         spec.election = Some(Election {
-            lease_name: LEASE.to_owned(),
-            namespace: NAMESPACE.to_owned(),
+            lease_name: lease.1.clone(),
+            namespace: lease.0.clone(),
             lease_duration: LEASE_DURATION,
             renew_grace: Duration::from_secs(1),
         });
@@ -61,7 +92,7 @@ async fn the_standby_takes_over_when_the_leader_is_killed() {
     };
     let first = start_operator(&rig, &replica("replica-a")).await;
     wait_for("replica-a leads", || async {
-        holder(&rig).await.as_deref() == Some("replica-a")
+        holder(&rig, &lease).await.as_deref() == Some("replica-a")
     })
     .await;
     let second = OperatorProcess::spawn(&rig, &replica("replica-b")).expect("replica-b starts");
@@ -73,7 +104,7 @@ async fn the_standby_takes_over_when_the_leader_is_killed() {
     let killed = Instant::now();
     first.kill().await.expect("kill -9 the leader");
     wait_for("replica-b takes the Lease over", || async {
-        holder(&rig).await.as_deref() == Some("replica-b")
+        holder(&rig, &lease).await.as_deref() == Some("replica-b")
     })
     .await;
     let takeover = killed.elapsed();

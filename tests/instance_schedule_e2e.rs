@@ -1,6 +1,7 @@
 //! InstanceSchedule end to end: the real kube client and controller against the Kubernetes API
 //! emulator and the Mithril simulator (reservation `demo-reserved`: two RUNNING a100 instances),
-//! with the simulator's clock moved by the test and the windows evaluated against it.
+//! with the simulator's clock moved by the test and the windows evaluated against it. A real API
+//! server takes the emulator's place with `MITHRIL_TEST_KUBE=real` (tests/operator_harness/real.rs).
 
 mod operator_harness;
 
@@ -12,11 +13,11 @@ use mithril_operator::crd::{
 };
 use mithril_operator::mithril::{InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
 use mithril_operator::sim::FaultSpec;
+use operator_harness::real::skip_on_real_server;
 use operator_harness::schedule::ScheduleHarness;
 use serde_json::json;
 use std::time::Duration;
 
-const NS: &str = "default";
 const MINUTE: Duration = Duration::from_secs(60);
 
 fn at(text: &str) -> Timestamp {
@@ -30,7 +31,7 @@ fn manifest(name: &str, spec: serde_json::Value) -> serde_json::Value {
     }
     json!({
         "apiVersion": "mithril.ai/v1alpha1", "kind": "InstanceSchedule",
-        "metadata": {"name": name, "namespace": NS},
+        "metadata": {"name": name},
         "spec": full,
     })
 }
@@ -99,15 +100,17 @@ async fn paused_at_creation(
     let fids: Vec<String> = h.reserved().await.into_iter().map(|i| i.fid).collect();
     assert_eq!(fids.len(), 2, "the default world's reservation");
     let created = h.sim.now();
-    h.create(NS, manifest(name, spec)).await;
-    h.wait_status(NS, name, "pausing", |s| {
+    h.create(h.ns(), manifest(name, spec)).await;
+    h.wait_status(h.ns(), name, "pausing", |s| {
         fids.iter()
             .all(|fid| acted(s, fid, ScheduleAction::Pause, created))
     })
     .await;
     h.advance(2 * MINUTE).await;
-    h.wait_status(NS, name, "paused", |s| all_in_state(s, WantedState::Paused))
-        .await;
+    h.wait_status(h.ns(), name, "paused", |s| {
+        all_in_state(s, WantedState::Paused)
+    })
+    .await;
     fids
 }
 
@@ -147,7 +150,7 @@ async fn a_week_across_a_dst_change_pauses_and_resumes_at_the_right_instants() {
             ScheduleAction::Pause => (InstanceStatus::Running, WantedState::Paused),
         };
         let status = h
-            .wait_status(NS, "office", "announcing the next transition", |s| {
+            .wait_status(h.ns(), "office", "announcing the next transition", |s| {
                 s.next_transition_time.map(|t| t.timestamp()) == Some(*instant)
             })
             .await;
@@ -160,13 +163,13 @@ async fn a_week_across_a_dst_change_pauses_and_resumes_at_the_right_instants() {
             "before {instant}"
         );
         h.advance_to(*instant).await;
-        h.wait_status(NS, "office", "acting at the transition", |s| {
+        h.wait_status(h.ns(), "office", "acting at the transition", |s| {
             s.wanted_state == Some(wanted)
                 && fids.iter().all(|fid| acted(s, fid, *action, *instant))
         })
         .await;
         h.advance(2 * MINUTE).await;
-        h.wait_status(NS, "office", "in state", |s| all_in_state(s, wanted))
+        h.wait_status(h.ns(), "office", "in state", |s| all_in_state(s, wanted))
             .await;
     }
 
@@ -190,7 +193,7 @@ async fn a_week_across_a_dst_change_pauses_and_resumes_at_the_right_instants() {
             .collect();
         assert_eq!(requested, expected, "history of {fid}");
     }
-    let events = h.events_about(NS, "office").await;
+    let events = h.events_about(h.ns(), "office").await;
     let count = |reason: &str| events.iter().filter(|(r, _)| r == reason).count();
     assert_eq!(count("Pausing"), 7, "{events:?}");
     assert_eq!(count("Resuming"), 6, "{events:?}");
@@ -216,14 +219,14 @@ async fn a_gap_shorter_than_the_minimum_pause_is_not_paused() {
     let fids = paused_at_creation(&h, "split-day", spec).await;
     let resume = at("2025-01-01T08:00:00Z");
     h.advance_to(resume).await;
-    h.wait_status(NS, "split-day", "resumed", |s| {
+    h.wait_status(h.ns(), "split-day", "resumed", |s| {
         fids.iter()
             .all(|fid| acted(s, fid, ScheduleAction::Resume, resume))
     })
     .await;
     h.advance(2 * MINUTE).await;
     let status = h
-        .wait_status(NS, "split-day", "running", |s| {
+        .wait_status(h.ns(), "split-day", "running", |s| {
             all_in_state(s, WantedState::Running)
         })
         .await;
@@ -246,7 +249,7 @@ async fn a_gap_shorter_than_the_minimum_pause_is_not_paused() {
     }
     let pause = at("2025-01-01T18:00:00Z");
     h.advance_to(pause).await;
-    h.wait_status(NS, "split-day", "paused in the evening", |s| {
+    h.wait_status(h.ns(), "split-day", "paused in the evening", |s| {
         fids.iter()
             .all(|fid| acted(s, fid, ScheduleAction::Pause, pause))
     })
@@ -294,7 +297,7 @@ async fn an_instance_not_ready_409_backs_off_alone_and_is_resumed_once_settled()
 
     let opening = at("2025-01-01T08:00:00Z");
     let status = h
-        .wait_status(NS, "workday", "refused for one instance", |s| {
+        .wait_status(h.ns(), "workday", "refused for one instance", |s| {
             outcome(s, &racing).starts_with("NotReady (attempt 1)")
                 && acted(s, &other, ScheduleAction::Resume, opening)
         })
@@ -308,17 +311,17 @@ async fn an_instance_not_ready_409_backs_off_alone_and_is_resumed_once_settled()
         listings,
         "the reconciles read the observer's memory, never Mithril's listing"
     );
-    h.wait_for_event(NS, "workday", "NotReady").await;
+    h.wait_for_event(h.ns(), "workday", "NotReady").await;
 
     // Once it has stopped and the backoff (15 s) is over, it is resumed like the other.
     h.advance(MINUTE).await;
     let retried = at("2025-01-01T08:01:00Z");
-    h.wait_status(NS, "workday", "resumed after the backoff", |s| {
+    h.wait_status(h.ns(), "workday", "resumed after the backoff", |s| {
         acted(s, &racing, ScheduleAction::Resume, retried)
     })
     .await;
     h.advance(2 * MINUTE).await;
-    h.wait_status(NS, "workday", "running", |s| {
+    h.wait_status(h.ns(), "workday", "running", |s| {
         all_in_state(s, WantedState::Running)
     })
     .await;
@@ -350,7 +353,7 @@ async fn an_instance_mithril_no_longer_knows_404_is_reported_and_the_rest_procee
 
     let opening = at("2025-01-01T08:00:00Z");
     let status = h
-        .wait_status(NS, "workday", "refused for the missing instance", |s| {
+        .wait_status(h.ns(), "workday", "refused for the missing instance", |s| {
             outcome(s, &gone).starts_with("InstanceNotFound (attempt 1)")
                 && acted(s, &other, ScheduleAction::Resume, opening)
         })
@@ -361,8 +364,9 @@ async fn an_instance_mithril_no_longer_knows_404_is_reported_and_the_rest_procee
         (ConditionStatus::False, "InstanceNotFound")
     );
     assert!(synced.message.contains(&gone), "{}", synced.message);
-    h.wait_for_event(NS, "workday", "InstanceNotFound").await;
-    let events = h.events_about(NS, "workday").await;
+    h.wait_for_event(h.ns(), "workday", "InstanceNotFound")
+        .await;
+    let events = h.events_about(h.ns(), "workday").await;
     assert!(
         events
             .iter()
@@ -376,10 +380,10 @@ async fn an_instance_mithril_no_longer_knows_404_is_reported_and_the_rest_procee
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spot_instance_is_reported_as_a_configuration_error_and_never_sent() {
     let h = ScheduleHarness::start(None).await;
-    let spot_bids: Api<SpotBid> = Api::namespaced(h.kube.clone(), NS);
+    let spot_bids: Api<SpotBid> = Api::namespaced(h.kube.clone(), h.ns());
     let bid: SpotBid = serde_json::from_value(json!({
         "apiVersion": "mithril.ai/v1alpha1", "kind": "SpotBid",
-        "metadata": {"name": "train", "namespace": NS},
+        "metadata": {"name": "train", "namespace": h.ns()},
         "spec": {
             "project": "demo", "region": "us-central1-a", "instanceType": "h100-80gb.sxm.8x",
             "instanceQuantity": 1, "limitPrice": "$12.50",
@@ -390,13 +394,13 @@ async fn a_spot_instance_is_reported_as_a_configuration_error_and_never_sent() {
         .create(&Default::default(), &bid)
         .await
         .expect("SpotBid");
-    h.wait_for::<SpotBid>(NS, "train", "placed", |r| {
+    h.wait_for::<SpotBid>(h.ns(), "train", "placed", |r| {
         r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
     })
     .await;
     h.advance_minutes(8).await;
     let running = h
-        .wait_for::<SpotBid>(NS, "train", "running", |r| {
+        .wait_for::<SpotBid>(h.ns(), "train", "running", |r| {
             r.status
                 .as_ref()
                 .is_some_and(|s| s.instances.iter().any(|i| i.status == "STATUS_RUNNING"))
@@ -408,7 +412,7 @@ async fn a_spot_instance_is_reported_as_a_configuration_error_and_never_sent() {
 
     let patches = h.patches();
     h.create(
-        NS,
+        h.ns(),
         manifest(
             "mixed",
             office_hours(json!({"instanceFids": [spot, reserved]})),
@@ -416,7 +420,7 @@ async fn a_spot_instance_is_reported_as_a_configuration_error_and_never_sent() {
     )
     .await;
     let status = h
-        .wait_status(NS, "mixed", "reporting the spot instance", |s| {
+        .wait_status(h.ns(), "mixed", "reporting the spot instance", |s| {
             condition_is(s, SYNCED, ConditionStatus::False, "SpotInstance")
                 && instance(s, &reserved).is_some_and(|i| i.last_action.is_some())
         })
@@ -427,7 +431,7 @@ async fn a_spot_instance_is_reported_as_a_configuration_error_and_never_sent() {
         instance(&status, &spot).is_some_and(|i| i.last_action.is_none()),
         "never asked"
     );
-    h.wait_for_event(NS, "mixed", "SpotInstance").await;
+    h.wait_for_event(h.ns(), "mixed", "SpotInstance").await;
     assert_eq!(
         h.patches(),
         patches + 1,
@@ -438,12 +442,12 @@ async fn a_spot_instance_is_reported_as_a_configuration_error_and_never_sent() {
     for _ in 0..10 {
         h.advance(MINUTE).await;
     }
-    h.wait_status(NS, "mixed", "reserved instance paused", |s| {
+    h.wait_status(h.ns(), "mixed", "reserved instance paused", |s| {
         instance(s, &reserved).and_then(|i| i.status.as_deref()) == Some("STATUS_PAUSED")
     })
     .await;
     assert_eq!(h.patches(), patches + 1);
-    let events = h.events_about(NS, "mixed").await;
+    let events = h.events_about(h.ns(), "mixed").await;
     assert_eq!(
         events.iter().filter(|(r, _)| r == "SpotInstance").count(),
         1,
@@ -456,9 +460,9 @@ async fn a_suspended_schedule_leaves_the_instances_alone_until_resumed() {
     let h = ScheduleHarness::start(None).await;
     let mut spec = office_hours(json!({"filter": {"region": "us-central1-a"}}));
     spec["suspend"] = json!(true);
-    h.create(NS, manifest("held", spec)).await;
+    h.create(h.ns(), manifest("held", spec)).await;
     let status = h
-        .wait_status(NS, "held", "suspended", |s| {
+        .wait_status(h.ns(), "held", "suspended", |s| {
             condition_is(s, SYNCED, ConditionStatus::False, "Suspended") && s.instances_total == 2
         })
         .await;
@@ -467,7 +471,7 @@ async fn a_suspended_schedule_leaves_the_instances_alone_until_resumed() {
         condition_is(&status, READY, ConditionStatus::False, "Suspended"),
         "{status:#?}"
     );
-    h.wait_for_event(NS, "held", "Suspended").await;
+    h.wait_for_event(h.ns(), "held", "Suspended").await;
     h.advance(10 * MINUTE).await;
     assert_eq!(h.patches(), 0);
     assert_eq!(
@@ -475,7 +479,7 @@ async fn a_suspended_schedule_leaves_the_instances_alone_until_resumed() {
         [InstanceStatus::Running, InstanceStatus::Running]
     );
 
-    let api: Api<InstanceSchedule> = Api::namespaced(h.kube.clone(), NS);
+    let api: Api<InstanceSchedule> = Api::namespaced(h.kube.clone(), h.ns());
     api.patch(
         "held",
         &PatchParams::default(),
@@ -485,7 +489,7 @@ async fn a_suspended_schedule_leaves_the_instances_alone_until_resumed() {
     .expect("unsuspend");
     let resumed_at = h.sim.now();
     let fids: Vec<String> = h.reserved().await.into_iter().map(|i| i.fid).collect();
-    h.wait_status(NS, "held", "pausing once resumed", |s| {
+    h.wait_status(h.ns(), "held", "pausing once resumed", |s| {
         fids.iter()
             .all(|fid| acted(s, fid, ScheduleAction::Pause, resumed_at))
     })
@@ -500,7 +504,7 @@ async fn overlapping_schedules_are_reported_on_both_and_neither_drives_the_insta
     let mornings =
         |selector| json!({"selector": selector, "windows": [{"start": "00:00", "end": "12:00"}]});
     h.create(
-        NS,
+        h.ns(),
         manifest(
             "by-reservation",
             mornings(json!({"reservationFids": [reservation]})),
@@ -508,7 +512,7 @@ async fn overlapping_schedules_are_reported_on_both_and_neither_drives_the_insta
     )
     .await;
     h.create(
-        NS,
+        h.ns(),
         manifest(
             "by-type",
             mornings(json!({"filter": {"instanceType": "a100-80gb.sxm.8x"}})),
@@ -517,19 +521,22 @@ async fn overlapping_schedules_are_reported_on_both_and_neither_drives_the_insta
     .await;
     for (name, other) in [("by-reservation", "by-type"), ("by-type", "by-reservation")] {
         let status = h
-            .wait_status(NS, name, "in conflict", |s| {
+            .wait_status(h.ns(), name, "in conflict", |s| {
                 condition_is(s, SYNCED, ConditionStatus::False, "Conflict")
             })
             .await;
         let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
-        assert!(message.contains(&format!("{NS}/{other}")), "{message}");
-        h.wait_for_event(NS, name, "Conflict").await;
+        assert!(
+            message.contains(&format!("{}/{other}", h.ns())),
+            "{message}"
+        );
+        h.wait_for_event(h.ns(), name, "Conflict").await;
     }
 
     // Noon: both want the instances paused; neither touches them.
     h.advance_to(at("2025-01-01T12:00:00Z")).await;
     for name in ["by-reservation", "by-type"] {
-        h.wait_status(NS, name, "wanting them paused", |s| {
+        h.wait_status(h.ns(), name, "wanting them paused", |s| {
             s.wanted_state == Some(WantedState::Paused)
                 && condition_is(s, SYNCED, ConditionStatus::False, "Conflict")
         })
@@ -542,13 +549,13 @@ async fn overlapping_schedules_are_reported_on_both_and_neither_drives_the_insta
     );
 
     // Once one goes, the other drives the instances alone.
-    let api: Api<InstanceSchedule> = Api::namespaced(h.kube.clone(), NS);
+    let api: Api<InstanceSchedule> = Api::namespaced(h.kube.clone(), h.ns());
     api.delete("by-type", &DeleteParams::default())
         .await
         .expect("delete");
     let noon = at("2025-01-01T12:00:00Z");
     let fids: Vec<String> = h.reserved().await.into_iter().map(|i| i.fid).collect();
-    h.wait_status(NS, "by-reservation", "pausing alone", |s| {
+    h.wait_status(h.ns(), "by-reservation", "pausing alone", |s| {
         fids.iter()
             .all(|fid| acted(s, fid, ScheduleAction::Pause, noon))
     })
@@ -566,9 +573,9 @@ async fn mithril_failing_to_answer_backs_off_and_the_pause_goes_through_once_it_
     };
     h.sim.faults().set_route("PATCH", "/v2/instances", failing);
     let spec = office_hours(json!({"filter": {"region": "us-central1-a"}}));
-    h.create(NS, manifest("workday", spec)).await;
+    h.create(h.ns(), manifest("workday", spec)).await;
     let status = h
-        .wait_status(NS, "workday", "refused by a failing Mithril", |s| {
+        .wait_status(h.ns(), "workday", "refused by a failing Mithril", |s| {
             fids.iter()
                 .all(|fid| outcome(s, fid).starts_with("MithrilUnavailable (attempt 1)"))
         })
@@ -582,18 +589,19 @@ async fn mithril_failing_to_answer_backs_off_and_the_pause_goes_through_once_it_
         ),
         "{status:#?}"
     );
-    h.wait_for_event(NS, "workday", "MithrilUnavailable").await;
+    h.wait_for_event(h.ns(), "workday", "MithrilUnavailable")
+        .await;
 
     h.sim.faults().clear();
     h.advance(MINUTE).await;
     let retried = at("2025-01-01T00:01:00Z");
-    h.wait_status(NS, "workday", "paused after the backoff", |s| {
+    h.wait_status(h.ns(), "workday", "paused after the backoff", |s| {
         fids.iter()
             .all(|fid| acted(s, fid, ScheduleAction::Pause, retried))
     })
     .await;
     h.advance(2 * MINUTE).await;
-    h.wait_status(NS, "workday", "paused", |s| {
+    h.wait_status(h.ns(), "workday", "paused", |s| {
         all_in_state(s, WantedState::Paused)
     })
     .await;
@@ -607,18 +615,18 @@ async fn an_invalid_schedule_is_reported_and_nothing_is_sent() {
     unknown_zone["timeZone"] = json!("Mars/Olympus_Mons");
     let mut unknown_project = office_hours(selector);
     unknown_project["project"] = json!("no-such-project");
-    h.create(NS, manifest("on-mars", unknown_zone)).await;
-    h.create(NS, manifest("nowhere", unknown_project)).await;
+    h.create(h.ns(), manifest("on-mars", unknown_zone)).await;
+    h.create(h.ns(), manifest("nowhere", unknown_project)).await;
     for (name, field) in [("on-mars", "spec.timeZone"), ("nowhere", "spec.project")] {
         let status = h
-            .wait_status(NS, name, "invalid", |s| {
+            .wait_status(h.ns(), name, "invalid", |s| {
                 condition_is(s, SYNCED, ConditionStatus::False, "InvalidSpec")
             })
             .await;
         let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
         assert!(message.starts_with(field), "{message}");
         assert_eq!(status.wanted_state, None);
-        h.wait_for_event(NS, name, "InvalidSpec").await;
+        h.wait_for_event(h.ns(), name, "InvalidSpec").await;
     }
     h.advance(MINUTE).await;
     assert_eq!(h.patches(), 0);
@@ -637,15 +645,14 @@ async fn create_namespace(h: &ScheduleHarness, name: &str) {
         .expect("namespace");
 }
 
-/// `manifest`, in `namespace`.
-fn manifest_in(namespace: &str, name: &str, spec: serde_json::Value) -> serde_json::Value {
-    let mut full = manifest(name, spec);
-    full["metadata"]["namespace"] = json!(namespace);
-    full
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_schedule_of_the_same_account_and_project_conflicts_across_namespaces() {
+    if skip_on_real_server(
+        "only_a_schedule_of_the_same_account_and_project_conflicts_across_namespaces",
+        "needs a second namespace the operator watches",
+    ) {
+        return;
+    }
     let h = ScheduleHarness::start(None).await;
     let reservation = h.reserved().await[0].reservation.clone().expect("reserved");
     let fids: Vec<String> = h.reserved().await.into_iter().map(|i| i.fid).collect();
@@ -664,7 +671,7 @@ async fn only_a_schedule_of_the_same_account_and_project_conflicts_across_namesp
         let mut spec = office_hours(selector.clone());
         spec["suspend"] = json!(true);
         spec["apiKeySecretRef"] = json!({"name": secret});
-        h.create("team-b", manifest_in("team-b", name, spec)).await;
+        h.create("team-b", manifest(name, spec)).await;
     }
     h.wait_status("team-b", "no-key", "invalid", |s| {
         condition_is(s, SYNCED, ConditionStatus::False, "InvalidSpec")
@@ -673,10 +680,10 @@ async fn only_a_schedule_of_the_same_account_and_project_conflicts_across_namesp
 
     // The team's own schedule, on the operator's key, is not frozen by them: it pauses.
     let created = h.sim.now();
-    h.create(NS, manifest("nights", office_hours(selector.clone())))
+    h.create(h.ns(), manifest("nights", office_hours(selector.clone())))
         .await;
     let status = h
-        .wait_status(NS, "nights", "pausing", |s| {
+        .wait_status(h.ns(), "nights", "pausing", |s| {
             fids.iter()
                 .all(|fid| acted(s, fid, ScheduleAction::Pause, created))
         })
@@ -686,7 +693,7 @@ async fn only_a_schedule_of_the_same_account_and_project_conflicts_across_namesp
         "{status:#?}"
     );
     h.advance(2 * MINUTE).await;
-    h.wait_status(NS, "nights", "paused", |s| {
+    h.wait_status(h.ns(), "nights", "paused", |s| {
         all_in_state(s, WantedState::Paused)
     })
     .await;
@@ -696,10 +703,9 @@ async fn only_a_schedule_of_the_same_account_and_project_conflicts_across_namesp
         .await;
     let mut spec = office_hours(selector);
     spec["apiKeySecretRef"] = json!({"name": "same-account"});
-    h.create("team-b", manifest_in("team-b", "same-account", spec))
-        .await;
+    h.create("team-b", manifest("same-account", spec)).await;
     for (namespace, name, other) in [
-        (NS, "nights", "team-b/same-account"),
+        (h.ns(), "nights", "team-b/same-account"),
         ("team-b", "same-account", "default/nights"),
     ] {
         let status = h
@@ -723,7 +729,7 @@ async fn an_instance_mithril_leaves_unchanged_is_refused_and_backed_off_not_paus
         .expect("a reserved instance");
     let created = h.sim.now();
     h.create(
-        NS,
+        h.ns(),
         manifest(
             "workday",
             office_hours(json!({"filter": {"region": "us-central1-a"}})),
@@ -731,7 +737,7 @@ async fn an_instance_mithril_leaves_unchanged_is_refused_and_backed_off_not_paus
     )
     .await;
     let status = h
-        .wait_status(NS, "workday", "refused for the held instance", |s| {
+        .wait_status(h.ns(), "workday", "refused for the held instance", |s| {
             outcome(s, &held).starts_with("StatusUnchanged (attempt 1)")
                 && acted(s, &other, ScheduleAction::Pause, created)
         })
@@ -746,7 +752,7 @@ async fn an_instance_mithril_leaves_unchanged_is_refused_and_backed_off_not_paus
         "{}",
         synced.message
     );
-    h.wait_for_event(NS, "workday", "StatusUnchanged").await;
+    h.wait_for_event(h.ns(), "workday", "StatusUnchanged").await;
     assert_eq!(h.patches(), 1);
 
     // Asked again after a minute, then after two more: the backoff grows, cycles in between
@@ -756,14 +762,14 @@ async fn an_instance_mithril_leaves_unchanged_is_refused_and_backed_off_not_paus
             .checked_add(jiff::SignedDuration::from_mins(minutes))
             .unwrap();
         h.advance_to(instant).await;
-        h.wait_status(NS, "workday", "refused again", |s| {
+        h.wait_status(h.ns(), "workday", "refused again", |s| {
             outcome(s, &held).starts_with(&format!("StatusUnchanged (attempt {attempt})"))
         })
         .await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(h.patches(), patches, "at minute {minutes}");
     }
-    let events = h.events_about(NS, "workday").await;
+    let events = h.events_about(h.ns(), "workday").await;
     let pausing: Vec<&String> = events
         .iter()
         .filter(|(reason, _)| reason == "Pausing")
@@ -778,12 +784,12 @@ async fn an_instance_mithril_leaves_unchanged_is_refused_and_backed_off_not_paus
         .expect("a reserved instance");
     let retried = at("2025-01-01T00:07:00Z");
     h.advance_to(retried).await;
-    h.wait_status(NS, "workday", "paused after the backoff", |s| {
+    h.wait_status(h.ns(), "workday", "paused after the backoff", |s| {
         acted(s, &held, ScheduleAction::Pause, retried)
     })
     .await;
     h.advance(2 * MINUTE).await;
-    h.wait_status(NS, "workday", "paused", |s| {
+    h.wait_status(h.ns(), "workday", "paused", |s| {
         all_in_state(s, WantedState::Paused)
     })
     .await;
@@ -793,25 +799,23 @@ async fn an_instance_mithril_leaves_unchanged_is_refused_and_backed_off_not_paus
 async fn the_observer_of_a_key_no_schedule_uses_any_more_stops() {
     let h = ScheduleHarness::start(None).await;
     assert_eq!(h.registry.observers().len(), 1, "the operator key's");
-    create_namespace(&h, "team-b").await;
-    h.create_key_secret("team-b", "own-key", "fkey_teambteambteambteamb0000000")
+    h.create_key_secret(h.ns(), "own-key", "fkey_teambteambteambteamb0000000")
         .await;
     let mut spec = office_hours(json!({"filter": {"region": "us-central1-a"}}));
     spec["suspend"] = json!(true);
     spec["apiKeySecretRef"] = json!({"name": "own-key"});
-    h.create("team-b", manifest_in("team-b", "nights", spec))
-        .await;
+    h.create(h.ns(), manifest("nights", spec)).await;
     h.wait_until("the team's key has its observer", || {
         h.registry.observers().len() == 2
     })
     .await;
     h.poll().await;
-    h.wait_status("team-b", "nights", "suspended", |s| {
+    h.wait_status(h.ns(), "nights", "suspended", |s| {
         condition_is(s, SYNCED, ConditionStatus::False, "Suspended")
     })
     .await;
 
-    let api: Api<InstanceSchedule> = Api::namespaced(h.kube.clone(), "team-b");
+    let api: Api<InstanceSchedule> = Api::namespaced(h.kube.clone(), h.ns());
     api.delete("nights", &DeleteParams::default())
         .await
         .expect("delete");

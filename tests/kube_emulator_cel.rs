@@ -474,3 +474,77 @@ async fn kubectl_apply_shows_the_rule_message() {
         "{stderr}"
     );
 }
+
+/// The operator's own InstanceSchedule CRD: a cron of the wrong shape, and a zero duration, are
+/// refused at admission with the field named; a good cron and a macro pass.
+#[tokio::test]
+async fn the_instance_schedule_crd_refuses_a_cron_of_the_wrong_shape() {
+    use kube::CustomResourceExt;
+    use mithril_operator::crd::InstanceSchedule;
+    let emulator = Emulator::new();
+    let client = emulator.client();
+    install_crd(
+        &client,
+        serde_json::to_value(InstanceSchedule::crd()).unwrap(),
+    )
+    .await;
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        "default",
+        &ApiResource::erase::<InstanceSchedule>(&()),
+    );
+    let schedule = |name: &str, cron: &str, duration: &str| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "mithril.ai/v1alpha1",
+            "kind": "InstanceSchedule",
+            "metadata": {"name": name},
+            "spec": {
+                "project": "demo",
+                "selector": {"reservationFids": ["res_a"]},
+                "timeZone": "UTC",
+                "windows": [{"cron": cron, "duration": duration}]
+            }
+        }))
+        .unwrap()
+    };
+    for (index, cron) in ["0 8 * *", "0 8 * * * *", "every day", "0 8 ? * MON#2", ""]
+        .into_iter()
+        .enumerate()
+    {
+        let status = refused(&api, &schedule(&format!("bad-{index}"), cron, "1h")).await;
+        let causes = causes(&status);
+        assert!(
+            causes
+                .iter()
+                .any(|(field, message)| field == "spec.windows[0].cron"
+                    && (message.contains("cron must be five fields")
+                        || message.contains("at least 1 chars"))),
+            "{cron:?}: {causes:?}"
+        );
+    }
+    let status = refused(&api, &schedule("zero", "0 8 * * *", "0m")).await;
+    assert_eq!(
+        causes(&status),
+        [(
+            "spec.windows[0].duration".to_owned(),
+            "Invalid value: \"string\": duration must be at least 1s".to_owned()
+        )]
+    );
+    for (index, cron) in [
+        "0 22 * * 6",
+        "*/15 8-18 1,15 JAN-MAR mon-fri",
+        "0 0 * * 0/2",
+        "@daily",
+        " 5  4 * * * ",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        api.create(
+            &PostParams::default(),
+            &schedule(&format!("good-{index}"), cron, "1h30m"),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{cron:?} is accepted: {error}"));
+    }
+}

@@ -325,7 +325,7 @@ fn words(output: &str) -> Vec<Vec<&str>> {
 }
 
 fn yaml(output: &str) -> serde_json::Value {
-    serde_yaml::from_str(output).expect("kubectl printed YAML")
+    serde_saphyr::from_str(output).expect("kubectl printed YAML")
 }
 
 #[tokio::test]
@@ -745,4 +745,116 @@ async fn kubectl_typed_create_of_accounts_rbac_and_services() {
         .run(&["create", "deployment", "d1", "--image=nginx"])
         .await;
     assert!(!created && stderr.contains("unknown format"), "{stderr}");
+}
+
+/// The operator's CRDs as shipped in `crds/`: `kubectl get` shows the Synced and Ready
+/// conditions as columns, the bid's FID only with `-o wide`, and a cron of the wrong shape is
+/// refused with the field named.
+#[tokio::test]
+async fn kubectl_shows_the_operators_condition_columns_and_refuses_a_bad_cron() {
+    let cluster = Cluster::start().await;
+    let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/crds");
+    cluster.ok(&["apply", "-f", crds]).await;
+    cluster
+        .ok(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/spotbids.mithril.ai",
+            "crd/instanceschedules.mithril.ai",
+            "--timeout=60s",
+        ])
+        .await;
+    let bid = cluster.write(
+        "bid.yaml",
+        "apiVersion: mithril.ai/v1alpha1\nkind: SpotBid\nmetadata:\n  name: training\n  namespace: default\n\
+         spec:\n  project: demo\n  region: us-central1-a\n  instanceType: h100-80gb.sxm.8x\n  instanceQuantity: 1\n  limitPrice: \"$12.50\"\n",
+    );
+    let schedule = cluster.write(
+        "schedule.yaml",
+        "apiVersion: mithril.ai/v1alpha1\nkind: InstanceSchedule\nmetadata:\n  name: nightly\n  namespace: default\n\
+         spec:\n  project: demo\n  selector:\n    reservationFids: [res_a]\n  timeZone: UTC\n  windows:\n  - cron: \"0 22 * * *\"\n    duration: 8h\n",
+    );
+    cluster.ok(&["apply", "-f", &bid, "-f", &schedule]).await;
+    let conditions = json!([
+        {"type": "Ready", "status": "False", "reason": "WaitingForCapacity", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        {"type": "Synced", "status": "True", "reason": "Synced", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    ]);
+    let client = cluster.emulator.client();
+    for (resource, name, status) in [
+        (
+            kube::api::ApiResource::erase::<mithril_operator::crd::SpotBid>(&()),
+            "training",
+            json!({"phase": "Open", "bidFid": "bid_abc", "ready": "0/1", "conditions": conditions}),
+        ),
+        (
+            kube::api::ApiResource::erase::<mithril_operator::crd::InstanceSchedule>(&()),
+            "nightly",
+            json!({"wantedState": "Paused", "inState": "0/0", "conditions": conditions}),
+        ),
+    ] {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+        api.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await
+        .unwrap();
+    }
+    let rows = |table: String| -> Vec<Vec<String>> {
+        table
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .collect()
+    };
+    let table = rows(cluster.ok(&["get", "sb"]).await);
+    assert_eq!(
+        table[0],
+        [
+            "NAME",
+            "PHASE",
+            "REGION",
+            "LIMIT",
+            "PAYING",
+            "INSTANCES",
+            "SYNCED",
+            "READY",
+            "AGE"
+        ]
+    );
+    assert_eq!(table[1][..5], ["training", "Open", "0/1", "True", "False"]);
+    let wide = rows(cluster.ok(&["get", "sb", "-o", "wide"]).await);
+    assert_eq!(wide[0][7..], ["READY", "BID", "AGE"]);
+    assert_eq!(wide[1][5], "bid_abc");
+    let table = rows(cluster.ok(&["get", "isched"]).await);
+    assert_eq!(
+        table[0],
+        [
+            "NAME",
+            "WANTED",
+            "IN",
+            "STATE",
+            "NEXT",
+            "TRANSITION",
+            "SYNCED",
+            "READY",
+            "AGE"
+        ]
+    );
+    assert_eq!(table[1][..5], ["nightly", "Paused", "0/0", "True", "False"]);
+
+    let bad = cluster.write(
+        "bad.yaml",
+        &std::fs::read_to_string(&schedule)
+            .unwrap()
+            .replace("0 22 * * *", "0 22 * *")
+            .replace("nightly", "bad"),
+    );
+    let (success, _, stderr) = cluster.run(&["apply", "-f", &bad]).await;
+    assert!(!success);
+    assert!(
+        stderr.contains("spec.windows[0].cron: Invalid value")
+            && stderr.contains("cron must be five fields"),
+        "{stderr}"
+    );
 }

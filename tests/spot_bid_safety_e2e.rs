@@ -9,6 +9,7 @@ use mithril_operator::controller::ControllerConfig;
 use mithril_operator::controller::spot_bid::names::{bid_name, legacy_bid_name};
 use mithril_operator::crd::{SYNCED, SpotBid, find_condition};
 use mithril_operator::mithril::{Bid, BidStatus};
+use mithril_operator::sim::FaultSpec;
 use operator_harness::{CLUSTER, Harness, test_config};
 use serde_json::json;
 use std::time::Duration;
@@ -180,4 +181,138 @@ async fn deletion_cancels_the_known_bid_and_its_twins() {
     for fid in [fid.as_str(), twin.fid.as_str()] {
         assert_eq!(bid(&h, fid).await.status, BidStatus::Terminated, "{fid}");
     }
+}
+
+/// A POST whose answer is lost and which lands later, with lists that lag: the operator waits for
+/// it instead of placing a second bid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_create_that_lands_late_is_waited_for_not_repeated() {
+    let h = Harness::start().await;
+    let faults = h.sim.faults();
+    faults.set_route(
+        POST_BIDS.0,
+        POST_BIDS.1,
+        FaultSpec {
+            late_commit: 1.0,
+            late_commit_delay: Duration::from_millis(800),
+            ..FaultSpec::default()
+        },
+    );
+    faults.set_route(
+        "GET",
+        "/v2/spot/bids",
+        FaultSpec {
+            list_lag: Duration::from_millis(600),
+            ..FaultSpec::default()
+        },
+    );
+    let created = create(&h, "late").await;
+    let name = bid_name(
+        CLUSTER,
+        NS,
+        "late",
+        created.metadata.uid.as_deref().unwrap(),
+    );
+    h.wait_for::<SpotBid>(NS, "late", "in doubt", |r| {
+        synced_reason(r).as_deref() == Some("CreateOutcomeUnknown")
+    })
+    .await;
+    let resource = h
+        .wait_for::<SpotBid>(NS, "late", "the late bid found", |r| {
+            r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+        })
+        .await;
+    // Well past the grace: still the one bid.
+    for _ in 0..6 {
+        h.poll().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), 1);
+    faults.clear();
+    let bids = h.bids_named(&name).await;
+    assert_eq!(live(&bids).len(), 1, "{bids:?}");
+    assert_eq!(
+        resource.status.unwrap().bid_fid.as_deref(),
+        Some(live(&bids)[0].fid.as_str())
+    );
+}
+
+/// A resource deleted while its create is in doubt keeps its finalizer until the create resolves;
+/// the bid that lands late is cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_deleted_while_its_create_is_in_doubt_cancels_the_late_bid() {
+    let h = Harness::start().await;
+    h.sim.faults().set_route(
+        POST_BIDS.0,
+        POST_BIDS.1,
+        FaultSpec {
+            late_commit: 1.0,
+            late_commit_delay: Duration::from_millis(800),
+            ..FaultSpec::default()
+        },
+    );
+    let created = create(&h, "doubt").await;
+    let name = bid_name(
+        CLUSTER,
+        NS,
+        "doubt",
+        created.metadata.uid.as_deref().unwrap(),
+    );
+    h.wait_until("the POST was sent", || {
+        h.requests(POST_BIDS.0, POST_BIDS.1) == 1
+    })
+    .await;
+    Api::<SpotBid>::namespaced(h.kube.clone(), NS)
+        .delete("doubt", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone::<SpotBid>(NS, "doubt").await;
+    h.sim.faults().clear();
+    let bids = h.bids_named(&name).await;
+    assert_eq!(bids.len(), 1, "the late bid landed: {bids:?}");
+    assert!(live(&bids).is_empty(), "and was cancelled: {bids:?}");
+}
+
+/// A bid in the status is confirmed by its FID when a list does not show it (a lagging list, a new
+/// observer): nothing is placed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_bid_missing_from_a_lagging_list_is_confirmed_not_replaced() {
+    let mut h = Harness::start().await;
+    let (resource, name) = placed(&h, "known").await;
+    let fid = resource.status.unwrap().bid_fid.unwrap();
+    h.sim.faults().set_all(FaultSpec {
+        list_lag: Duration::from_secs(30),
+        ..FaultSpec::default()
+    });
+    // A new leader: its first list is older than the bid.
+    h.restart_operator().await;
+    let reconciles = |h: &Harness| h.spot_bid_reconciles();
+    h.wait_until("the new leader reconciled", || reconciles(&h) >= 1)
+        .await;
+    for _ in 0..4 {
+        h.poll().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), 1);
+    h.sim.faults().clear();
+    let bids = h.bids_named(&name).await;
+    assert_eq!(live(&bids).len(), 1, "{bids:?}");
+    assert_eq!(live(&bids)[0].fid, fid);
+}
+
+/// Deletion cancels the bid by the FID in the status even when the project's name no longer
+/// resolves (renamed on Mithril).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_cancels_by_fid_when_the_project_no_longer_resolves() {
+    let mut h = Harness::start().await;
+    let (resource, _) = placed(&h, "renamed").await;
+    let fid = resource.status.unwrap().bid_fid.unwrap();
+    assert!(h.sim.rename_project("demo", "demo-2026"));
+    h.restart_operator().await;
+    Api::<SpotBid>::namespaced(h.kube.clone(), NS)
+        .delete("renamed", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone::<SpotBid>(NS, "renamed").await;
+    assert_eq!(bid(&h, &fid).await.status, BidStatus::Terminated);
 }

@@ -42,8 +42,9 @@ pub enum ManifestError {
     #[error("example {file} is not a manifest: {source}")]
     Parse {
         file: &'static str,
+        // Boxed: serde-saphyr's error is large, and this one is rare.
         #[source]
-        source: serde_yaml::Error,
+        source: Box<serde_saphyr::Error>,
     },
     #[error("example {file} has kind {kind:?}, which is not a kind of this operator")]
     UnknownKind { file: &'static str, kind: String },
@@ -79,7 +80,10 @@ pub async fn apply_examples(client: &Client) -> Result<Vec<String>, ManifestErro
     let mut applied = Vec::new();
     for &(file, text) in EXAMPLES {
         let object: DynamicObject =
-            serde_yaml::from_str(text).map_err(|source| ManifestError::Parse { file, source })?;
+            serde_saphyr::from_str(text).map_err(|source| ManifestError::Parse {
+                file,
+                source: Box::new(source),
+            })?;
         let kind = object
             .types
             .as_ref()

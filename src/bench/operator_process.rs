@@ -35,6 +35,8 @@ pub struct OperatorSpec {
     /// `None`: no leader election, the replica acts at once.
     pub election: Option<Election>,
     pub identity: String,
+    /// The one namespace to watch (`--namespace`); all namespaces when absent.
+    pub namespace: Option<String>,
     /// The operator's log filter, e.g. `warn` or `trace`.
     pub log_level: String,
     /// Where stdout and stderr go; discarded when absent.
@@ -58,6 +60,7 @@ impl OperatorSpec {
             },
             election: None,
             identity: "mithril-operator-bench".to_owned(),
+            namespace: None,
             log_level: "warn".to_owned(),
             log_file: None,
             create_grace: Duration::from_secs(120),
@@ -113,6 +116,9 @@ impl OperatorProcess {
             .args(["--identity", &spec.identity])
             .args(["--create-grace", &millis(spec.create_grace)])
             .args(["--log-format", "json", "--log-level", &spec.log_level]);
+        if let Some(namespace) = &spec.namespace {
+            command.args(["--namespace", namespace]);
+        }
         match &spec.election {
             None => {
                 command.args(["--leader-election", "false"]);

@@ -38,11 +38,7 @@ impl Rig {
         for definition in crd::crds() {
             crds.create(&PostParams::default(), &definition).await?;
         }
-        let kubeconfig = std::env::temp_dir().join(format!(
-            "mithril-operator-bench-{}-{}.kubeconfig",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
+        let kubeconfig = temp_kubeconfig_path();
         std::fs::write(&kubeconfig, emulator.kubeconfig_yaml(kube_server.addr))
             .map_err(BenchError::io(format!("writing {}", kubeconfig.display())))?;
         Ok(Self {
@@ -53,6 +49,33 @@ impl Rig {
             kubeconfig,
             sim_server: Some(sim_server),
             kube_server: Some(kube_server),
+        })
+    }
+
+    /// A simulator built from `config` beside an existing cluster (a real API server with the
+    /// operator's CRDs installed): `kube` is the rig's own client, `operator_kubeconfig` the text
+    /// of the kubeconfig the operator processes connect with. The emulator is created but neither
+    /// served nor used.
+    pub async fn start_on_cluster(
+        config: SimConfig,
+        kube: kube::Client,
+        operator_kubeconfig: &str,
+    ) -> Result<Self, BenchError> {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let sim = Sim::try_new(config)?;
+        let sim_server = sim.serve(loopback).await?;
+        let mithril_url = Url::parse(&sim_server.url())?;
+        let kubeconfig = temp_kubeconfig_path();
+        std::fs::write(&kubeconfig, operator_kubeconfig)
+            .map_err(BenchError::io(format!("writing {}", kubeconfig.display())))?;
+        Ok(Self {
+            sim,
+            emulator: Emulator::new(),
+            kube,
+            mithril_url,
+            kubeconfig,
+            sim_server: Some(sim_server),
+            kube_server: None,
         })
     }
 
@@ -70,6 +93,15 @@ impl Rig {
             server.shutdown().await;
         }
     }
+}
+
+/// A fresh kubeconfig file name in the temporary directory.
+fn temp_kubeconfig_path() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "mithril-operator-bench-{}-{}.kubeconfig",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ))
 }
 
 impl Drop for Rig {

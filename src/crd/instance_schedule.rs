@@ -1,6 +1,7 @@
 //! `InstanceSchedule`: run reserved instances inside time windows and pause them outside.
 
 use super::condition::Condition;
+use super::schema::item_description;
 use super::secret_ref::ApiKeySecretRef;
 use super::time::Time;
 use kube::{CustomResource, KubeSchema};
@@ -14,6 +15,12 @@ pub const DEFAULT_MINIMUM_PAUSE: &str = "1h";
 pub const TIME_OF_DAY_PATTERN: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9]$";
 /// Shape of a duration: hours, minutes and seconds in that order, e.g. `1h`, `90m`, `1h30m`.
 pub const DURATION_PATTERN: &str = r"^([0-9]{1,4}h)?([0-9]{1,6}m)?([0-9]{1,8}s)?$";
+/// CEL rule for the shape of a cron expression: five whitespace-separated fields, each a comma
+/// list of `*`, a value or a range `a-b` (values may be names: `MON`, `JAN`), each with an optional
+/// step `/n`; or an `@` macro. Values, ranges and macro names are checked by the controller.
+// No backslashes, so the regex reads the same in CEL's string literal; `\t` is CEL's tab escape.
+pub const CRON_SHAPE_RULE: &str = "self.matches('^[ \\t]*(@[A-Za-z]+|([*]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*([ \\t]+([*]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*){4})[ \\t]*$')";
+
 /// Shape of an IANA time zone name such as `UTC`, `Europe/Berlin` or `America/Argentina/Buenos_Aires`.
 pub const TIME_ZONE_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$";
 
@@ -50,6 +57,18 @@ pub const TIME_ZONE_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)
         type_ = "string",
         json_path = ".status.nextTransitionTime",
         description = "When the wanted state changes next"
+    ),
+    printcolumn(
+        name = "Synced",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Synced")].status"#,
+        description = "Whether the schedule is valid and the operator could act on Mithril (the Synced condition)"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Whether every instance is in the wanted state (the Ready condition)"
     ),
     printcolumn(
         name = "Age",
@@ -113,7 +132,8 @@ pub struct InstanceSelector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 1000),
-        inner(regex(pattern = r"^inst_[A-Za-z0-9_-]{1,64}$"))
+        inner(regex(pattern = r"^inst_[A-Za-z0-9_-]{1,64}$")),
+        transform = item_description("FID of an instance (`inst_...`).")
     )]
     pub instance_fids: Option<Vec<String>>,
 
@@ -121,7 +141,8 @@ pub struct InstanceSelector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 1000),
-        inner(regex(pattern = r"^res_[A-Za-z0-9_-]{1,64}$"))
+        inner(regex(pattern = r"^res_[A-Za-z0-9_-]{1,64}$")),
+        transform = item_description("FID of a reservation (`res_...`).")
     )]
     pub reservation_fids: Option<Vec<String>>,
 
@@ -167,13 +188,15 @@ pub struct ScheduleWindow {
     /// the skipped hour moves forward by the length of the skip (02:30 becomes 03:30); on a day
     /// when they fall back, a repeated time means its first occurrence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = TIME_OF_DAY_PATTERN))]
+    // The fixed length bounds the `start != end` rule's CEL cost: without it a real API server
+    // estimates the rule over unbounded strings and refuses the CRD (cost budget exceeded 2x).
+    #[schemars(length(min = 5, max = 5), regex(pattern = TIME_OF_DAY_PATTERN))]
     pub start: Option<String>,
 
     /// Local end time, `HH:MM` (24-hour), read like `start`. An end earlier than the start ends
     /// the window on the next day (22:00 to 06:00 runs overnight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = TIME_OF_DAY_PATTERN))]
+    #[schemars(length(min = 5, max = 5), regex(pattern = TIME_OF_DAY_PATTERN))]
     pub end: Option<String>,
 
     /// Cron expression (local time) for when each run starts: five fields, minute (0-59), hour
@@ -183,11 +206,17 @@ pub struct ScheduleWindow {
     /// one runs (classic cron). Times skipped by a clock change move forward like `start`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = Rule::new(CRON_SHAPE_RULE).message(
+        "cron must be five fields: minute hour day-of-month month day-of-week (e.g. \"0 22 * * 6\"), or a macro such as @daily"
+    ))]
     pub cron: Option<String>,
 
-    /// How long each cron run lasts in elapsed time, e.g. `10h` or `1h30m` (at most `168h`).
+    /// How long each cron run lasts in elapsed time, e.g. `10h` or `1h30m` (at least `1s`, at
+    /// most `168h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 24), regex(pattern = DURATION_PATTERN))]
+    #[x_kube(validation = Rule::new("!self.matches('^(0+h)?(0+m)?(0+s)?$')")
+        .message("duration must be at least 1s"))]
     pub duration: Option<String>,
 }
 

@@ -8,6 +8,7 @@ use kube::CustomResourceExt;
 
 pub mod condition;
 pub mod instance_schedule;
+mod schema;
 pub mod secret_ref;
 pub mod spot_bid;
 pub mod time;
@@ -55,6 +56,9 @@ pub fn crd_file_name(crd: &CustomResourceDefinition) -> String {
 /// One CustomResourceDefinition as a YAML document starting with `---`.
 pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
     // A CustomResourceDefinition is plain data (strings, maps, JSON values): it always serializes.
-    let body = serde_yaml::to_string(crd).unwrap_or_default();
+    // Long one-line strings (CEL rules, descriptions) stay on one line rather than folded, so
+    // a rule reads in the file exactly as the API server sees it.
+    let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
+    let body = serde_saphyr::to_string_with_options(crd, options).unwrap_or_default();
     format!("---\n{body}")
 }

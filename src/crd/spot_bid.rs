@@ -2,6 +2,7 @@
 
 use super::condition::Condition;
 use super::instance_schedule::DURATION_PATTERN;
+use super::schema::item_description;
 use super::secret_ref::ApiKeySecretRef;
 use super::time::Time;
 use kube::{CustomResource, KubeSchema};
@@ -53,16 +54,30 @@ pub const PRICE_PATTERN: &str = r"^\$(0|[1-9][0-9]{0,5})\.[0-9]{2}$";
         description = "Price paid per instance-hour now"
     ),
     printcolumn(
-        name = "Ready",
+        name = "Instances",
         type_ = "string",
         json_path = ".status.ready",
         description = "Running instances / wanted instances"
     ),
     printcolumn(
+        name = "Synced",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Synced")].status"#,
+        description = "Whether Mithril matches the spec (the Synced condition)"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Whether the bid is allocated and every instance runs (the Ready condition)"
+    ),
+    // The FID is long and mostly for copying: `kubectl get -o wide` shows it.
+    printcolumn(
         name = "Bid",
         type_ = "string",
         json_path = ".status.bidFid",
-        description = "Mithril bid FID"
+        description = "Mithril bid FID",
+        priority = 1
     ),
     printcolumn(
         name = "Age",
@@ -97,7 +112,11 @@ pub struct SpotBidSpec {
     /// quantity, and moves a bid that holds no instances when another region stays cheaper (see
     /// `regionChange`). The region in use is `status.region`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 64)))]
+    #[schemars(
+        length(min = 1, max = 16),
+        inner(length(min = 1, max = 64)),
+        transform = item_description("A region the bid may run in, e.g. `us-central1-b`.")
+    )]
     pub regions: Vec<String>,
 
     /// When a bid moves to another of its `regions`. Used only with `regions`.
@@ -243,12 +262,20 @@ pub struct RegionChange {
 pub struct LaunchSpecification {
     /// FIDs of the SSH keys installed on each instance. Immutable.
     #[serde(default)]
-    #[schemars(length(max = 32), inner(length(min = 1, max = 128)))]
+    #[schemars(
+        length(max = 32),
+        inner(length(min = 1, max = 128)),
+        transform = item_description("FID of an SSH key (`sshkey_...`).")
+    )]
     pub ssh_keys: Vec<String>,
 
     /// FIDs of the volumes attached to each instance. Changing them updates the live bid.
     #[serde(default)]
-    #[schemars(length(max = 32), inner(length(min = 1, max = 128)))]
+    #[schemars(
+        length(max = 32),
+        inner(length(min = 1, max = 128)),
+        transform = item_description("FID of a volume (`vol_...`).")
+    )]
     pub volumes: Vec<String>,
 
     /// Script run when each instance starts. Immutable.

@@ -6,8 +6,9 @@
 //! `oldSelf` transition rules, `messageExpression`, `reason` and `fieldPath`), `fieldValidation`,
 //! status subresource, printer columns), and
 //! schemaless built-ins (Namespaces, Secrets, ConfigMaps, Events in both APIs over one storage,
-//! Leases, ServiceAccounts, Services, Deployments, RBAC kinds) with kube-apiserver's table columns,
-//! whose bodies may be JSON, YAML or (except Deployments and CRDs) protobuf, as client-go's typed
+//! Leases, ServiceAccounts, Services, Deployments, PodDisruptionBudgets, NetworkPolicies, RBAC
+//! kinds) with kube-apiserver's table columns, whose bodies may be JSON, YAML or (except
+//! Deployments, PodDisruptionBudgets, NetworkPolicies and CRDs) protobuf, as client-go's typed
 //! clients and kubectl's typed `create` commands send them. One global resourceVersion; lists
 //! page from one snapshot; watches resume from a resourceVersion within a bounded history (older:
 //! a 410 ERROR event); bookmarks, streaming lists, selectors, metadata-only and Table forms;
@@ -27,7 +28,8 @@
 //!   not when the CRD is written), have no cost budget, and offer the standard library with the
 //!   strings, lists and math extensions only (no Kubernetes `quantity`, `url`, `ip`, `format`
 //!   libraries); `optionalOldSelf` rules run only when an old value exists;
-//! - protobuf: answers are always JSON; Deployment and CRD bodies in protobuf get 415
+//! - protobuf: answers are always JSON; Deployment, PodDisruptionBudget, NetworkPolicy and CRD
+//!   bodies in protobuf get 415
 //!   (`kubectl create deployment`: use `kubectl apply -f`); custom resources get 415 as on a real
 //!   server;
 //! - foreground and orphan deletion propagation: garbage collection is always background

@@ -195,6 +195,24 @@ impl Sim {
             .add_demand(region, instance_type, quantity, limit_cents)
     }
 
+    /// Every bid as Mithril holds it, with no fault or lag in the way: (FID, name, live). For tests
+    /// that check what was placed.
+    pub fn bids_as_held(&self) -> Vec<(String, String, bool)> {
+        self.world()
+            .bids()
+            .values()
+            .map(|bid| {
+                let live = bid.status != super::wire::BidStatus::Terminated;
+                (bid.fid.clone(), bid.name.clone(), live)
+            })
+            .collect()
+    }
+
+    /// Renames a project, as its owner may outside the API; whether a project had that name.
+    pub fn rename_project(&self, from: &str, to: &str) -> bool {
+        self.world().rename_project(from, to)
+    }
+
     /// Removes competing demand added by [`Sim::add_demand`].
     pub fn remove_demand(&self, bid_fid: &str) -> Result<(), SimError> {
         self.world().remove_demand(bid_fid)

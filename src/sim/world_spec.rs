@@ -199,7 +199,7 @@ impl WorldSpec {
 
     /// Parses a world from YAML or JSON text.
     pub fn from_yaml(text: &str) -> Result<Self, SimError> {
-        serde_yaml::from_str(text).map_err(|error| SimError::InvalidWorld(error.to_string()))
+        serde_saphyr::from_str(text).map_err(|error| SimError::InvalidWorld(error.to_string()))
     }
 }
 

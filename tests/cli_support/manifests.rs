@@ -1,6 +1,5 @@
 //! Rendering the kustomizations in `deploy/` and reading what they hold.
 
-use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -26,8 +25,9 @@ pub async fn render(path: &str) -> String {
 
 /// Every document of a multi-document YAML.
 pub fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|document| Value::deserialize(document).expect("YAML document"))
+    serde_saphyr::from_multiple::<Value>(yaml)
+        .expect("YAML documents")
+        .into_iter()
         .filter(|document| !document.is_null())
         .collect()
 }

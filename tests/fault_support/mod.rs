@@ -39,14 +39,31 @@ pub fn seed(default: u64) -> u64 {
 
 /// The benchmark world (room for every bid) on a scaled clock, so bids are allocated and run.
 pub async fn rig(seed: u64, capacity: u32) -> Rig {
-    Rig::start(SimConfig {
+    Rig::start(rig_config(seed, capacity))
+        .await
+        .expect("emulator and simulator start")
+}
+
+/// [`rig`]'s simulator beside an existing cluster (a real API server): `kube` for the test, the
+/// operator processes on `operator_kubeconfig` (YAML).
+pub async fn rig_on_cluster(
+    seed: u64,
+    capacity: u32,
+    kube: kube::Client,
+    operator_kubeconfig: &str,
+) -> Rig {
+    Rig::start_on_cluster(rig_config(seed, capacity), kube, operator_kubeconfig)
+        .await
+        .expect("simulator starts")
+}
+
+fn rig_config(seed: u64, capacity: u32) -> SimConfig {
+    SimConfig {
         seed,
         world: mithril_operator::bench::world::bench_world(capacity),
         api_key: None,
         clock: ClockMode::Scaled(10.0),
-    })
-    .await
-    .expect("emulator and simulator start")
+    }
 }
 
 /// One operator replica of the built binary, polling Mithril often.

@@ -1,8 +1,11 @@
 //! An operator under test: the Kubernetes API emulator (in process), the Mithril simulator (on
 //! loopback, clock driven by the test), and the real controllers with observers that poll only
 //! when the test says so. Nothing moves unless the test moves it.
+//!
+//! With `MITHRIL_TEST_KUBE=real` (see [`real`]) a real API server takes the emulator's place.
 #![allow(dead_code)]
 
+pub mod real;
 pub mod schedule;
 
 use futures::StreamExt;
@@ -36,13 +39,64 @@ pub const CONVERGE: Duration = Duration::from_secs(30);
 pub struct Harness {
     pub sim: Sim,
     pub sim_server: SimServer,
-    pub emulator: Emulator,
+    /// The test's client (cluster admin on a real API server).
     pub kube: Client,
+    side: KubeSide,
     pub registry: ObserverRegistry,
     pub mithril: MithrilClient,
     pub ctx: Arc<Context>,
     shutdown: CancellationToken,
     controller: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The Kubernetes a harness runs on: the emulator in process (namespace `default`, one client for
+/// the test and the operator), or a real API server (a namespace of its own, the operator on its
+/// ServiceAccount's token and scoped to that namespace).
+pub struct KubeSide {
+    emulator: Option<Emulator>,
+    real: Option<real::RealCluster>,
+    /// What the operator under test connects with.
+    operator_kube: Client,
+    namespace: String,
+}
+
+impl KubeSide {
+    /// The emulator with the CRDs installed, or with `MITHRIL_TEST_KUBE=real` a fresh namespace
+    /// on the real server; returns the test's client beside.
+    pub async fn connect() -> (Client, Self) {
+        if let Some(kubeconfig) = real::kubeconfig() {
+            let real = real::RealCluster::connect(kubeconfig).await;
+            let admin = real.admin.clone();
+            let side = Self {
+                emulator: None,
+                operator_kube: real.operator.clone(),
+                namespace: real.namespace.clone(),
+                real: Some(real),
+            };
+            return (admin, side);
+        }
+        let emulator = Emulator::new();
+        let kube = emulator.client();
+        let crds: Api<CustomResourceDefinition> = Api::all(kube.clone());
+        for definition in crd::crds() {
+            crds.create(&PostParams::default(), &definition)
+                .await
+                .expect("CRD installs");
+        }
+        let side = Self {
+            emulator: Some(emulator),
+            real: None,
+            operator_kube: kube.clone(),
+            namespace: "default".to_owned(),
+        };
+        (kube, side)
+    }
+
+    /// The namespace the controllers watch: all on the emulator (as before), only the test's own
+    /// on a shared real server.
+    pub fn watch_namespace(&self) -> Option<String> {
+        self.real.as_ref().map(|real| real.namespace.clone())
+    }
 }
 
 /// A Mithril client for `base` with fast retries (tests drive faults deliberately).
@@ -146,23 +200,16 @@ impl Harness {
             .serve("127.0.0.1:0".parse().unwrap())
             .await
             .expect("simulator serves");
-        let emulator = Emulator::new();
-        let kube = emulator.client();
-        let crds: Api<CustomResourceDefinition> = Api::all(kube.clone());
-        for definition in crd::crds() {
-            crds.create(&PostParams::default(), &definition)
-                .await
-                .expect("CRD installs");
-        }
+        let (kube, side) = KubeSide::connect().await;
         let base = format!("http://{}", sim_server.addr);
         let key = ApiKey::new(API_KEY).unwrap();
         let mithril = mithril_client(&base, &key);
-        let (registry, ctx) = operator(&base, &kube, &sim, test_config());
+        let (registry, ctx) = operator(&base, &side.operator_kube, &sim, test_config());
         Self {
             sim,
             sim_server,
-            emulator,
             kube,
+            side,
             registry,
             mithril,
             ctx,
@@ -181,15 +228,31 @@ impl Harness {
     pub async fn restart_operator_with(&mut self, config: ControllerConfig) {
         self.kill_controller().await;
         let base = format!("http://{}", self.sim_server.addr);
-        (self.registry, self.ctx) = operator(&base, &self.kube, &self.sim, config);
+        (self.registry, self.ctx) = operator(&base, &self.side.operator_kube, &self.sim, config);
         self.start_controller();
+    }
+
+    /// The namespace the test's resources live in: `default` on the emulator, a fresh one on a
+    /// real API server.
+    pub fn ns(&self) -> &str {
+        &self.side.namespace
+    }
+
+    /// The emulator (for its fault injection); panics on a real API server, where a test that
+    /// needs it is skipped ([`real::skip_on_real_server`]).
+    pub fn emulator(&self) -> &Emulator {
+        self.side
+            .emulator
+            .as_ref()
+            .expect("the emulator: this test runs on a real API server")
     }
 
     /// (Re)starts the SpotBid controller on the shared context.
     pub fn start_controller(&mut self) {
         let (ctx, token) = (self.ctx.clone(), self.shutdown.child_token());
+        let namespace = self.side.watch_namespace();
         self.controller = Some(tokio::spawn(async move {
-            mithril_operator::controller::spot_bid::run(ctx, None, async move {
+            mithril_operator::controller::spot_bid::run(ctx, namespace.as_deref(), async move {
                 token.cancelled().await
             })
             .await;

@@ -2,14 +2,12 @@
 //! against the simulator's clock. The test moves that clock; each move is observed (one polling
 //! cycle) and announced to the controller, which reconciles exactly the schedules that are due.
 
-use super::{API_KEY, Harness, mithril_client};
+use super::{API_KEY, Harness, KubeSide, mithril_client};
 use futures::StreamExt;
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, PostParams};
 use mithril_operator::controller::{Context, ControllerConfig};
-use mithril_operator::crd::{self, InstanceSchedule, InstanceScheduleStatus};
-use mithril_operator::kube_emulator::Emulator;
+use mithril_operator::crd::{InstanceSchedule, InstanceScheduleStatus};
 use mithril_operator::mithril::{
     ApiKey, HistoryQuery, Instance, InstanceStatus, ListInstancesQuery,
 };
@@ -62,14 +60,7 @@ impl ScheduleHarness {
             .await
             .expect("simulator serves");
         let base = format!("http://{}", sim_server.addr);
-        let emulator = Emulator::new();
-        let kube = emulator.client();
-        let crds: Api<CustomResourceDefinition> = Api::all(kube.clone());
-        for definition in crd::crds() {
-            crds.create(&PostParams::default(), &definition)
-                .await
-                .expect("CRD installs");
-        }
+        let (kube, side) = KubeSide::connect().await;
         let connect_base = base.clone();
         let registry = ObserverRegistry::new(
             Arc::new(move |key: &ApiKey| Ok(mithril_client(&connect_base, key))),
@@ -101,7 +92,7 @@ impl ScheduleHarness {
         };
         let ctx = Arc::new(
             Context::new(
-                kube.clone(),
+                side.operator_kube.clone(),
                 registry.clone(),
                 Some(key),
                 Metrics::new(),
@@ -112,8 +103,8 @@ impl ScheduleHarness {
         let mut h = Harness {
             sim,
             sim_server,
-            emulator,
             kube,
+            side,
             registry,
             mithril,
             ctx,
@@ -123,10 +114,11 @@ impl ScheduleHarness {
         h.start_controller();
         let (clock_moved, moves) = mpsc::unbounded_channel();
         let (ctx, token) = (h.ctx.clone(), h.shutdown.child_token());
+        let namespace = h.side.watch_namespace();
         let schedules = tokio::spawn(async move {
             mithril_operator::controller::instance_schedule::run_with_clock_moves(
                 ctx,
-                None,
+                namespace.as_deref(),
                 async move { token.cancelled().await },
                 UnboundedReceiverStream::new(moves),
             )
@@ -169,8 +161,9 @@ impl ScheduleHarness {
 
     /// Creates a schedule in `namespace`.
     pub async fn create(&self, namespace: &str, manifest: serde_json::Value) -> InstanceSchedule {
-        let schedule: InstanceSchedule =
+        let mut schedule: InstanceSchedule =
             serde_json::from_value(manifest).expect("an InstanceSchedule manifest");
+        schedule.metadata.namespace = Some(namespace.to_owned());
         let api: Api<InstanceSchedule> = Api::namespaced(self.kube.clone(), namespace);
         api.create(&PostParams::default(), &schedule)
             .await

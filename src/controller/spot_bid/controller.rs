@@ -30,7 +30,7 @@ use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_met
 use crate::controller::worthy_changes::worthy_changes;
 use crate::crd::SpotBid;
 use crate::mithril::MithrilError;
-use futures::{StreamExt, future, stream};
+use futures::{StreamExt, TryStreamExt, future, stream};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Config;
 use kube::runtime::reflector::ObjectRef;
@@ -64,10 +64,18 @@ pub async fn run(
     // An API of metadata: kube asks for PartialObjectMetadata in every list and watch.
     let api: Api<Watched> = scoped_api(shared.kube.clone(), namespace);
     let (store, writer) = reflector::store();
+    // The store's own readiness wakes a single waiter (the controller's), so the sweeper is told
+    // here that the first list is in.
+    let (listed, first_list) = tokio::sync::watch::channel(false);
     let resources = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .modify(|resource: &mut Watched| trim_cached_metadata(&mut resource.metadata))
-        .reflect(writer);
+        .reflect(writer)
+        .inspect_ok(move |event| {
+            if matches!(event, watcher::Event::InitDone) {
+                listed.send_replace(true);
+            }
+        });
     // The store above keeps every version; only changes a reconcile acts on wake one.
     let resources = worthy_changes(resources, reconcile_worthy);
 
@@ -94,7 +102,7 @@ pub async fn run(
         AbortOnDropHandle::new(tokio::spawn(sweep_orphans(
             shared.clone(),
             namespace.map(str::to_owned),
-            store.clone(),
+            (store.clone(), first_list),
             grace,
         )))
     });
@@ -128,10 +136,13 @@ pub async fn run(
 async fn sweep_orphans(
     shared: Arc<Context>,
     namespace: Option<String>,
-    store: reflector::Store<Watched>,
+    (store, mut first_list): (
+        reflector::Store<Watched>,
+        tokio::sync::watch::Receiver<bool>,
+    ),
     grace: Duration,
 ) {
-    if store.wait_until_ready().await.is_err() {
+    if first_list.wait_for(|listed| *listed).await.is_err() {
         return;
     }
     let mut sweeper = Sweeper::new(grace);

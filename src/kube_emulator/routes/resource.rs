@@ -229,7 +229,7 @@ fn write_response(rt: &ResourceType, outcome: WriteOutcome, form: Form) -> Respo
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or("application/json");
     let parsed = if content_type.contains("yaml") {
-        serde_yaml::from_slice(body).map_err(|e| e.to_string())
+        serde_saphyr::from_slice(body).map_err(|e| e.to_string())
     } else {
         serde_json::from_slice(body).map_err(|e| e.to_string())
     };

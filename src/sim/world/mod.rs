@@ -174,6 +174,18 @@ impl World {
         self.now
     }
 
+    /// Renames a project (as its owner may in Mithril's console; the API has no call for it).
+    /// Returns whether a project had that name.
+    pub fn rename_project(&mut self, from: &str, to: &str) -> bool {
+        match self.projects.iter_mut().find(|p| p.name == from) {
+            Some(project) => {
+                project.name = to.to_owned();
+                true
+            }
+            None => false,
+        }
+    }
+
     fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
