@@ -13,6 +13,7 @@ use mithril_operator::crd::{
 };
 use mithril_operator::mithril::{InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
 use mithril_operator::sim::FaultSpec;
+use operator_harness::real::skip_on_real_server;
 use operator_harness::schedule::ScheduleHarness;
 use serde_json::json;
 use std::time::Duration;
@@ -629,4 +630,198 @@ async fn an_invalid_schedule_is_reported_and_nothing_is_sent() {
     }
     h.advance(MINUTE).await;
     assert_eq!(h.patches(), 0);
+}
+
+/// Creates a namespace for another team.
+async fn create_namespace(h: &ScheduleHarness, name: &str) {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(h.kube.clone());
+    let namespace = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
+    }))
+    .unwrap();
+    namespaces
+        .create(&Default::default(), &namespace)
+        .await
+        .expect("namespace");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_schedule_of_the_same_account_and_project_conflicts_across_namespaces() {
+    if skip_on_real_server(
+        "only_a_schedule_of_the_same_account_and_project_conflicts_across_namespaces",
+        "needs a second namespace the operator watches",
+    ) {
+        return;
+    }
+    let h = ScheduleHarness::start(None).await;
+    let reservation = h.reserved().await[0].reservation.clone().expect("reserved");
+    let fids: Vec<String> = h.reserved().await.into_iter().map(|i| i.fid).collect();
+    let selector = json!({"reservationFids": [reservation]});
+    create_namespace(&h, "team-b").await;
+    // Another team's schedules on the same instances: one whose key Secret does not exist, one
+    // acting with another Mithril account (every key sees `demo` in this world). Suspended, so
+    // that neither would act even if it could.
+    h.create_key_secret(
+        "team-b",
+        "other-account",
+        "fkey_otheraccount000000000000000",
+    )
+    .await;
+    for (name, secret) in [("no-key", "missing"), ("other-account", "other-account")] {
+        let mut spec = office_hours(selector.clone());
+        spec["suspend"] = json!(true);
+        spec["apiKeySecretRef"] = json!({"name": secret});
+        h.create("team-b", manifest(name, spec)).await;
+    }
+    h.wait_status("team-b", "no-key", "invalid", |s| {
+        condition_is(s, SYNCED, ConditionStatus::False, "InvalidSpec")
+    })
+    .await;
+
+    // The team's own schedule, on the operator's key, is not frozen by them: it pauses.
+    let created = h.sim.now();
+    h.create(h.ns(), manifest("nights", office_hours(selector.clone())))
+        .await;
+    let status = h
+        .wait_status(h.ns(), "nights", "pausing", |s| {
+            fids.iter()
+                .all(|fid| acted(s, fid, ScheduleAction::Pause, created))
+        })
+        .await;
+    assert!(
+        !condition_is(&status, SYNCED, ConditionStatus::False, "Conflict"),
+        "{status:#?}"
+    );
+    h.advance(2 * MINUTE).await;
+    h.wait_status(h.ns(), "nights", "paused", |s| {
+        all_in_state(s, WantedState::Paused)
+    })
+    .await;
+
+    // A schedule of another team acting with the same account is a conflict, on both.
+    h.create_key_secret("team-b", "same-account", operator_harness::API_KEY)
+        .await;
+    let mut spec = office_hours(selector);
+    spec["apiKeySecretRef"] = json!({"name": "same-account"});
+    h.create("team-b", manifest("same-account", spec)).await;
+    for (namespace, name, other) in [
+        (h.ns(), "nights", "team-b/same-account"),
+        ("team-b", "same-account", "default/nights"),
+    ] {
+        let status = h
+            .wait_status(namespace, name, "in conflict", |s| {
+                condition_is(s, SYNCED, ConditionStatus::False, "Conflict")
+            })
+            .await;
+        let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
+        assert!(message.contains(other), "{message}");
+        assert!(!message.contains("no-key") && !message.contains("other-account"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_mithril_leaves_unchanged_is_refused_and_backed_off_not_paused_every_cycle() {
+    let h = ScheduleHarness::start(None).await;
+    let fids: Vec<String> = h.reserved().await.into_iter().map(|i| i.fid).collect();
+    let (held, other) = (fids[0].clone(), fids[1].clone());
+    h.sim
+        .set_stoppable(&held, false)
+        .expect("a reserved instance");
+    let created = h.sim.now();
+    h.create(
+        h.ns(),
+        manifest(
+            "workday",
+            office_hours(json!({"filter": {"region": "us-central1-a"}})),
+        ),
+    )
+    .await;
+    let status = h
+        .wait_status(h.ns(), "workday", "refused for the held instance", |s| {
+            outcome(s, &held).starts_with("StatusUnchanged (attempt 1)")
+                && acted(s, &other, ScheduleAction::Pause, created)
+        })
+        .await;
+    let synced = find_condition(&status.conditions, SYNCED).unwrap();
+    assert_eq!(
+        (synced.status, synced.reason.as_str()),
+        (ConditionStatus::False, "StatusUnchanged")
+    );
+    assert!(
+        synced.message.contains(&held) && !synced.message.contains(&other),
+        "{}",
+        synced.message
+    );
+    h.wait_for_event(h.ns(), "workday", "StatusUnchanged").await;
+    assert_eq!(h.patches(), 1);
+
+    // Asked again after a minute, then after two more: the backoff grows, cycles in between
+    // send nothing.
+    for (minutes, attempt, patches) in [(1, 2, 2), (2, 2, 2), (3, 3, 3)] {
+        let instant = created
+            .checked_add(jiff::SignedDuration::from_mins(minutes))
+            .unwrap();
+        h.advance_to(instant).await;
+        h.wait_status(h.ns(), "workday", "refused again", |s| {
+            outcome(s, &held).starts_with(&format!("StatusUnchanged (attempt {attempt})"))
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(h.patches(), patches, "at minute {minutes}");
+    }
+    let events = h.events_about(h.ns(), "workday").await;
+    let pausing: Vec<&String> = events
+        .iter()
+        .filter(|(reason, _)| reason == "Pausing")
+        .map(|(_, note)| note)
+        .collect();
+    assert_eq!(pausing.len(), 1, "{events:?}");
+    assert!(!pausing[0].contains(&held), "{events:?}");
+
+    // Once Mithril can stop it, the next attempt (after four more minutes) pauses it.
+    h.sim
+        .set_stoppable(&held, true)
+        .expect("a reserved instance");
+    let retried = at("2025-01-01T00:07:00Z");
+    h.advance_to(retried).await;
+    h.wait_status(h.ns(), "workday", "paused after the backoff", |s| {
+        acted(s, &held, ScheduleAction::Pause, retried)
+    })
+    .await;
+    h.advance(2 * MINUTE).await;
+    h.wait_status(h.ns(), "workday", "paused", |s| {
+        all_in_state(s, WantedState::Paused)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observer_of_a_key_no_schedule_uses_any_more_stops() {
+    let h = ScheduleHarness::start(None).await;
+    assert_eq!(h.registry.observers().len(), 1, "the operator key's");
+    h.create_key_secret(h.ns(), "own-key", "fkey_teambteambteambteamb0000000")
+        .await;
+    let mut spec = office_hours(json!({"filter": {"region": "us-central1-a"}}));
+    spec["suspend"] = json!(true);
+    spec["apiKeySecretRef"] = json!({"name": "own-key"});
+    h.create(h.ns(), manifest("nights", spec)).await;
+    h.wait_until("the team's key has its observer", || {
+        h.registry.observers().len() == 2
+    })
+    .await;
+    h.poll().await;
+    h.wait_status(h.ns(), "nights", "suspended", |s| {
+        condition_is(s, SYNCED, ConditionStatus::False, "Suspended")
+    })
+    .await;
+
+    let api: Api<InstanceSchedule> = Api::namespaced(h.kube.clone(), h.ns());
+    api.delete("nights", &DeleteParams::default())
+        .await
+        .expect("delete");
+    h.wait_until("the observer of the key nothing uses stopped", || {
+        h.registry.observers().len() == 1
+    })
+    .await;
+    assert_eq!(h.ctx.usage.len(), 0);
 }

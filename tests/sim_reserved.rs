@@ -127,6 +127,47 @@ async fn instances_already_there_keep_their_status() {
 }
 
 #[tokio::test]
+async fn an_instance_that_cannot_be_stopped_answers_its_prior_status_unchanged() {
+    // A whole reservation, from the world file.
+    let mut world = mithril_operator::sim::WorldSpec::default();
+    world.reservations[0].stoppable = false;
+    let h = Harness::start(mithril_operator::sim::SimConfig {
+        world,
+        ..Default::default()
+    })
+    .await;
+    let instances = reserved_instances(&h).await;
+    let (code, body) = set_status(&h, &[&instances[0], &instances[1]], "STATUS_PAUSED").await;
+    assert_eq!(code, 200);
+    for fid in &instances {
+        assert_eq!(body["instances"][fid], "STATUS_RUNNING", "{body}");
+    }
+    h.sim.advance(MINUTE);
+    assert_eq!(reserved_instances(&h).await.len(), 2);
+
+    // One instance, at run time: the other pauses, and back.
+    let h = Harness::default().await;
+    let instances = reserved_instances(&h).await;
+    h.sim.set_stoppable(&instances[0], false).expect("reserved");
+    let (_, body) = set_status(&h, &[&instances[0], &instances[1]], "STATUS_PAUSED").await;
+    assert_eq!(body["instances"][&instances[0]], "STATUS_RUNNING");
+    assert_eq!(body["instances"][&instances[1]], "STATUS_STOPPING");
+    h.sim.set_stoppable(&instances[0], true).expect("reserved");
+    let (_, body) = set_status(&h, &[&instances[0]], "STATUS_PAUSED").await;
+    assert_eq!(body["instances"][&instances[0]], "STATUS_STOPPING");
+    assert!(h.sim.set_stoppable("inst_nothing", false).is_err());
+
+    // In a world file.
+    let parsed = mithril_operator::sim::WorldSpec::from_yaml(
+        "projects: [{name: p}]\nregions: [r]\ninstance_types: []\nauctions: []\n\
+         reservations: [{name: x, project: p, region: r, instance_type: t, quantity: 1, \
+         price: \"$1.00\", stoppable: false}]\n",
+    )
+    .expect("a world");
+    assert!(!parsed.reservations[0].stoppable);
+}
+
+#[tokio::test]
 async fn unknown_instances_are_404_and_nothing_changes() {
     let h = Harness::default().await;
     let instances = reserved_instances(&h).await;

@@ -4,7 +4,9 @@ use super::durations::parse_duration;
 use super::error::RunError;
 use super::leadership::Replica;
 use super::preflight;
-use super::settings::{ApiKeySource, BidSafety, LeaderElection, SecretName, Settings};
+use super::settings::{
+    ApiKeySource, BidSafety, LeaderElection, SecretName, Settings, watched_namespaces,
+};
 use crate::controller::OPERATOR_NAME;
 use crate::mithril::{ApiKey, DEFAULT_BASE_URL, RateLimit};
 use crate::runtime::health::{self, Readiness};
@@ -149,7 +151,7 @@ impl RunArgs {
             api_key,
             spot_bids: self.spotbid_controller,
             instance_schedules: self.instanceschedule_controller,
-            namespaces: self.namespaces.clone(),
+            namespaces: watched_namespaces(&self.namespaces),
             concurrency: self.concurrency,
             resync: self.resync_interval,
             mithril_poll_interval: self.mithril_poll_interval,
@@ -271,4 +273,29 @@ fn default_identity() -> String {
         .unwrap_or_else(|| OPERATOR_NAME.to_owned());
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     format!("{host}-{}", &suffix[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn a_namespace_given_twice_is_watched_once() {
+        let flags = Flags::try_parse_from([
+            "mithril-operator",
+            "--namespace",
+            "a,a",
+            "--namespace",
+            "b,a",
+        ])
+        .expect("valid flags");
+        assert_eq!(flags.run.settings().namespaces, ["a", "b"]);
+    }
 }

@@ -173,6 +173,18 @@ impl Settings {
     }
 }
 
+/// The namespaces to watch, each once, in the order first given: `--namespace a,a` must not
+/// start two controllers on one namespace. Blank entries (`--namespace a,`) are dropped.
+pub fn watched_namespaces(given: &[String]) -> Vec<String> {
+    let mut watched: Vec<String> = Vec::with_capacity(given.len());
+    for namespace in given.iter().map(|namespace| namespace.trim()) {
+        if !namespace.is_empty() && !watched.iter().any(|seen| seen == namespace) {
+            watched.push(namespace.to_owned());
+        }
+    }
+    watched
+}
+
 /// A duration in whole seconds, rounded up (leases count in seconds).
 pub(crate) fn whole_seconds(duration: Duration) -> u64 {
     duration
@@ -193,6 +205,17 @@ mod tests {
         for bad in ["", "name", "/name", "ns/", "a/b/c"] {
             assert!(bad.parse::<SecretName>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn each_namespace_is_watched_once() {
+        let given = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(watched_namespaces(&given(&["a", "a"])), ["a"]);
+        assert_eq!(
+            watched_namespaces(&given(&["b", "a", " b", "", "a", "c"])),
+            ["b", "a", "c"]
+        );
+        assert!(watched_namespaces(&given(&[])).is_empty());
     }
 
     #[test]

@@ -70,8 +70,16 @@ impl ApiKeys {
             )),
             Some(secret) => key_in_secret(&secret, namespace, reference),
         };
-        self.lock().insert(cache_key, (Instant::now(), key.clone()));
+        let mut cache = self.lock();
+        // Stale entries go, so a Secret no resource names any more is not kept for ever.
+        cache.retain(|_, (read_at, _)| read_at.elapsed() < self.ttl);
+        cache.insert(cache_key, (Instant::now(), key.clone()));
         Ok(key)
+    }
+
+    /// Secrets remembered (for tests and diagnostics).
+    pub fn cached(&self) -> usize {
+        self.lock().len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, CacheEntry>> {
@@ -110,4 +118,27 @@ fn key_in_secret(
             format!("Secret {namespace}/{name} key {key:?}: {error}"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn secrets_read_long_ago_are_not_kept() {
+        let keys = ApiKeys::new(
+            crate::kube_emulator::Emulator::new().client(),
+            None,
+            Duration::ZERO,
+        );
+        let reference = |name: &str| ApiKeySecretRef {
+            name: name.into(),
+            key: "api-key".into(),
+        };
+        for name in ["one", "two", "three"] {
+            let problem = keys.key_for("default", Some(&reference(name))).await;
+            assert!(matches!(problem, Ok(Err(_))), "no such Secret");
+            assert_eq!(keys.cached(), 1, "only the last read is fresh");
+        }
+    }
 }

@@ -3,6 +3,8 @@
 use super::api_keys::ApiKeys;
 use super::backoff::Backoffs;
 use super::events::Recorder;
+use super::usage::{Unused, Usage, User};
+use crate::mithril::ApiKey;
 use crate::observe::ObserverRegistry;
 use crate::runtime::metrics::Metrics;
 use kube::Client;
@@ -75,6 +77,8 @@ pub struct Context {
     pub config: ControllerConfig,
     /// "Now" for time windows ([`Context::with_clock`] replaces the system clock).
     pub clock: WallClock,
+    /// The key and project each resource acts with (see [`Context::uses`]).
+    pub usage: Usage,
 }
 
 impl Context {
@@ -98,6 +102,32 @@ impl Context {
             metrics,
             config,
             clock: Arc::new(jiff::Timestamp::now),
+            usage: Usage::default(),
+        }
+    }
+
+    /// Notes that `user` acts with `key` on `project_fid`, before it asks the registry for their
+    /// observer. Whatever it used before and no resource uses any more is stopped.
+    pub fn uses(&self, user: &User, key: &ApiKey, project_fid: &str) {
+        self.let_go(self.usage.record(user, key, project_fid));
+    }
+
+    /// Notes that `user` uses no key any more (deleted, or its key or project does not
+    /// resolve); what no resource uses any more is stopped.
+    pub fn released(&self, user: &User) {
+        self.let_go(self.usage.forget(user));
+    }
+
+    fn let_go(&self, unused: Unused) {
+        if let Some(key) = &unused.key {
+            // Its observers, client and cached names all go with it.
+            if self.registry.forget_key(key) {
+                tracing::info!("stopped the observers and client of an API key no resource uses");
+            }
+        } else if let Some((key, project)) = &unused.observer
+            && self.registry.stop_observer(key, project)
+        {
+            tracing::info!(%project, "stopped a Mithril observer no resource uses");
         }
     }
 

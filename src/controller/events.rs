@@ -24,6 +24,22 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 
+/// The longest event note the API server accepts, in bytes.
+pub const NOTE_BYTES: usize = 1024;
+
+/// `note` cut to [`NOTE_BYTES`] at a character boundary, ending in `...` when cut: a longer note
+/// would make the API server refuse the whole event.
+pub fn cut_note(note: &str) -> String {
+    if note.len() <= NOTE_BYTES {
+        return note.to_owned();
+    }
+    let mut cut = NOTE_BYTES - 3;
+    while !note.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &note[..cut])
+}
+
 /// How long a published event is remembered: a repeat within it adds to its series.
 const SERIES_WINDOW: SignedDuration = SignedDuration::from_mins(6);
 
@@ -152,7 +168,8 @@ impl Recorder {
             event_time: Some(MicroTime(now)),
             regarding: Some(regarding.clone()),
             related: event.secondary.clone(),
-            note: event.note.clone(),
+            // Every controller's notes pass here: one place keeps them within the API's limit.
+            note: event.note.as_deref().map(cut_note),
             metadata: ObjectMeta {
                 namespace: regarding.namespace.clone(),
                 name: Some(self.event_name(regarding, now)),
@@ -269,6 +286,45 @@ mod tests {
         assert_eq!(events.order.len(), 1);
         events.forget_before(start + minute * 4);
         assert!(events.by_key.is_empty() && events.order.is_empty());
+    }
+
+    #[test]
+    fn notes_are_cut_to_the_api_limit_at_a_character_boundary() {
+        assert_eq!(cut_note("short"), "short");
+        let exact = "x".repeat(NOTE_BYTES);
+        assert_eq!(cut_note(&exact), exact);
+        // Two-byte characters: the cut may not fall inside one.
+        let long = format!("x{}", "é".repeat(NOTE_BYTES));
+        let cut = cut_note(&long);
+        assert!(cut.len() <= NOTE_BYTES, "{}", cut.len());
+        assert!(cut.ends_with("...") && cut.starts_with("xé"));
+    }
+
+    #[tokio::test]
+    async fn every_published_note_fits_the_api_limit() {
+        let recorder = Recorder::new(
+            crate::kube_emulator::Emulator::new().client(),
+            Reporter {
+                controller: "mithril-operator".into(),
+                instance: None,
+            },
+        );
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "BidCreateFailed".into(),
+            note: Some(format!("Mithril said: {}", "detail ".repeat(400))),
+            action: "Create".into(),
+            secondary: None,
+        };
+        let regarding = ObjectReference {
+            kind: Some("SpotBid".into()),
+            namespace: Some("team".into()),
+            name: Some("train".into()),
+            ..ObjectReference::default()
+        };
+        let written = recorder.new_event(&event, &regarding, Timestamp::UNIX_EPOCH);
+        let note = written.note.expect("a note");
+        assert!(note.len() <= NOTE_BYTES && note.starts_with("Mithril said: detail"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod status;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod trigger_gate;
+pub mod usage;
 pub mod wiring;
 pub mod worthy_changes;
 

@@ -228,6 +228,17 @@ impl Sim {
         }
     }
 
+    /// Makes a reserved instance stoppable or not (as a world file's `stoppable: false` does for
+    /// a whole reservation): a pause leaves one that is not as it is and answers its prior status
+    /// unchanged. Errors when no reserved instance has this FID.
+    pub fn set_stoppable(&self, fid: &str, stoppable: bool) -> Result<(), SimError> {
+        if self.world().set_stoppable(fid, stoppable) {
+            Ok(())
+        } else {
+            Err(SimError::UnknownReservedInstance(fid.to_owned()))
+        }
+    }
+
     pub fn faults(&self) -> FaultsHandle {
         FaultsHandle { sim: self.clone() }
     }

@@ -73,7 +73,8 @@
 //! RUNNING) a set of them, all or none: an unknown or unseen FID answers 404, a spot instance 501, an
 //! instance in transition 409 (pausing one still coming up; resuming one still stopping). Otherwise
 //! the answer maps every FID to its status after the request: STOPPING or CONFIRMED when it acts, the
-//! prior status when the instance is already there or cannot stop (e.g. TERMINATED). Paused time
+//! prior status when the instance is already there or cannot stop (e.g. TERMINATED, or RUNNING in a
+//! reservation marked `stoppable: false`; [`Sim::set_stoppable`] marks one instance). Paused time
 //! is not charged: the price period closes on pause and a new one opens on resume.
 //! [`Sim::forget_instance`] makes the world forget a reserved instance, as Mithril does once it has
 //! removed one: no listing shows it and every request naming it answers 404.
@@ -181,6 +182,7 @@
 //!     price: "$9.00"                  # per instance-hour, in the pricing history
 //!     start_time: 2025-06-01T08:00:00Z  # optional: the world's start
 //!     end_time: 2025-09-01T00:00:00Z    # optional: 30 days after the start
+//!     stoppable: true                 # optional: false makes a pause answer RUNNING unchanged
 //! ```
 
 pub mod cli;

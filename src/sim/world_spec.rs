@@ -177,6 +177,14 @@ pub struct ReservationSpec {
     /// Shown as `end_time` of its instances' status. Default: 30 days after the start.
     #[serde(default)]
     pub end_time: Option<Timestamp>,
+    /// Whether its instances can be stopped. With `false`, a pause leaves a RUNNING instance as it
+    /// is and answers its prior status unchanged, as Mithril does for an instance it cannot stop.
+    #[serde(default = "stoppable_by_default")]
+    pub stoppable: bool,
+}
+
+fn stoppable_by_default() -> bool {
+    true
 }
 
 impl WorldSpec {
@@ -251,6 +259,7 @@ impl Default for WorldSpec {
                 price: "$12.00".into(),
                 start_time: None,
                 end_time: None,
+                stoppable: true,
             }],
             bids: Vec::new(),
             conveniences: Conveniences::default(),

@@ -1,15 +1,18 @@
 //! Every schedule's claim on one project's instances, from the controller's reflector store.
 //!
-//! A conflict is decided from the selections of *all* schedules, whatever their state, so each
-//! reconcile recomputes the other schedules' selections against the instances it is about to
-//! act on. Another schedule's names are read with this schedule's key: a project this key does
-//! not know as ours holds none of our instances.
+//! A conflict is decided from the selections of the schedules that could drive the same
+//! instances: those acting with the same Mithril API key (the same account) on the same project,
+//! whatever their namespace or state. Each reconcile recomputes their selections against the
+//! instances it is about to act on. A schedule whose key cannot be read, or that acts with
+//! another key, claims nothing: it cannot drive these instances through this account, and a
+//! team's schedule must never be frozen by a schedule it shares nothing with.
 
 use super::conflicts::{Claim, ScheduleRef, Selection, select};
 use super::resolve::Resolved;
 use super::windows::Schedule;
+use crate::controller::api_keys::ApiKeys;
 use crate::crd::InstanceSchedule;
-use crate::mithril::Instance;
+use crate::mithril::{ApiKey, Instance};
 use crate::observe::ObserverRegistry;
 use jiff::Timestamp;
 use kube::ResourceExt;
@@ -40,14 +43,32 @@ pub fn own_claim(schedule: &InstanceSchedule, selection: &Selection<'_>) -> Clai
     }
 }
 
+/// Whether `other` acts with `key`. A key that cannot be read (missing Secret, API server
+/// failing) is no key: that schedule cannot act, so it claims nothing.
+async fn acts_with(other: &InstanceSchedule, key: &ApiKey, keys: &ApiKeys) -> bool {
+    let namespace = other.namespace().unwrap_or_default();
+    match keys
+        .key_for(&namespace, other.spec.api_key_secret_ref.as_ref())
+        .await
+    {
+        Ok(Ok(other_key)) => other_key == *key,
+        Ok(Err(_)) => false,
+        Err(error) => {
+            tracing::debug!(schedule = %schedule_ref(other), %error, "could not read the API key of another schedule; it claims nothing");
+            false
+        }
+    }
+}
+
 /// The claims of the other schedules in `schedules` on `instances` (the project of `resolved`).
-/// Schedules of other projects, and specs that do not validate (selector, windows, time zone,
-/// minimum pause), claim nothing: a schedule that can never act must not keep a valid one from
-/// driving the instances.
+/// Schedules of other accounts or projects, those whose key or project does not resolve, and
+/// specs that do not validate (selector, windows, time zone, minimum pause) claim nothing: a
+/// schedule that can never act on these instances must not keep a valid one from driving them.
 pub async fn other_claims(
     me: &ScheduleRef,
     schedules: &[Arc<InstanceSchedule>],
     resolved: &Resolved,
+    keys: &ApiKeys,
     registry: &ObserverRegistry,
     project: &str,
     instances: &[Instance],
@@ -58,6 +79,7 @@ pub async fn other_claims(
         if other_ref == *me
             || other.spec.selector.validate().is_err()
             || Schedule::from_spec(&other.spec).is_err()
+            || !acts_with(other, &resolved.key, keys).await
         {
             continue;
         }

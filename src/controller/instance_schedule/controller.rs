@@ -46,12 +46,14 @@ pub async fn run_with_clock_moves(
         .default_backoff()
         .modify(|schedule: &mut InstanceSchedule| trim_cached_metadata(&mut schedule.metadata))
         .reflect(writer)
-        .inspect(move |event| {
+        .inspect(move |event| match event {
             // A deleted schedule is never reconciled again; the schedules it conflicted with
             // must hear that the instances are theirs now.
-            if let Ok(watcher::Event::Delete(schedule)) = event {
-                forget.forget(&ObjectRef::from_obj(schedule));
-            }
+            Ok(watcher::Event::Delete(schedule)) => forget.forget(&ObjectRef::from_obj(schedule)),
+            // A relist (the store already holds it) shows no deletion made while the watch was
+            // down: what it no longer lists is gone.
+            Ok(watcher::Event::InitDone) => forget.forget_vanished(),
+            _ => {}
         })
         .touched_objects();
 

@@ -63,6 +63,13 @@ impl ScheduleIndex {
         self.lock().entry(schedule.clone()).or_default().due = due;
     }
 
+    /// Every schedule remembered.
+    pub fn schedules(&self) -> Vec<ScheduleKey> {
+        let mut schedules: Vec<ScheduleKey> = self.lock().keys().cloned().collect();
+        schedules.sort_by_key(identity);
+        schedules
+    }
+
     /// The schedules due at or before `now`.
     pub fn due(&self, now: Timestamp) -> Vec<ScheduleKey> {
         let mut due: Vec<ScheduleKey> = self

@@ -70,6 +70,15 @@ pub fn target_status(wanted: WantedState) -> InstanceStatus {
     }
 }
 
+/// The status an action moves an instance away from. Mithril answering with it means the instance
+/// did not move: "if an instance cannot be stopped, its prior status is returned unchanged".
+pub fn unmoved_status(action: ScheduleAction) -> InstanceStatus {
+    match action {
+        ScheduleAction::Pause => InstanceStatus::Running,
+        ScheduleAction::Resume => InstanceStatus::Paused,
+    }
+}
+
 /// The action that moves an instance toward `wanted`.
 pub fn action_toward(wanted: WantedState) -> ScheduleAction {
     match wanted {
@@ -113,6 +122,9 @@ pub struct PlanSettings {
     /// After a server error, rate limit or network failure that the client's retries did not
     /// overcome.
     pub unavailable: Backoff,
+    /// After Mithril answered an instance's prior status unchanged: it cannot move now, and
+    /// asking every cycle would not change that.
+    pub unchanged: Backoff,
 }
 
 impl Default for PlanSettings {
@@ -136,6 +148,10 @@ impl Default for PlanSettings {
                 base: SignedDuration::from_secs(10),
                 max: SignedDuration::from_mins(5),
             },
+            unchanged: Backoff {
+                base: SignedDuration::from_mins(1),
+                max: SignedDuration::from_hours(1),
+            },
         }
     }
 }
@@ -152,6 +168,7 @@ impl PlanSettings {
             PatchFailure::NotFound => self.not_found,
             PatchFailure::Rejected | PatchFailure::SpotInstance => self.rejected,
             PatchFailure::Unavailable => self.unavailable,
+            PatchFailure::Unchanged => self.unchanged,
         }
     }
 }
@@ -167,16 +184,20 @@ pub enum PatchFailure {
     SpotInstance,
     /// 422: the request was rejected as invalid.
     Rejected,
+    /// 200, but the answer shows the instance's prior status: Mithril did not move it (e.g. an
+    /// instance that cannot be stopped).
+    Unchanged,
     /// No answer that settles it: server error, rate limit, network.
     Unavailable,
 }
 
 impl PatchFailure {
     /// Every kind, in the order their reasons rank in the `Synced` condition.
-    pub const ALL: [PatchFailure; 5] = [
+    pub const ALL: [PatchFailure; 6] = [
         PatchFailure::SpotInstance,
         PatchFailure::NotFound,
         PatchFailure::Rejected,
+        PatchFailure::Unchanged,
         PatchFailure::Unavailable,
         PatchFailure::NotReady,
     ];
@@ -188,6 +209,7 @@ impl PatchFailure {
             PatchFailure::NotFound => "InstanceNotFound",
             PatchFailure::SpotInstance => "SpotInstance",
             PatchFailure::Rejected => "RequestRejected",
+            PatchFailure::Unchanged => "StatusUnchanged",
             PatchFailure::Unavailable => "MithrilUnavailable",
         }
     }

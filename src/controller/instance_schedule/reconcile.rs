@@ -9,7 +9,9 @@
 //! - Conflicts are decided from every schedule in the reflector store (see [`super::claims`]).
 //! - The status is the only memory across reconciles and restarts: each instance's last action,
 //!   its outcome and the attempt count that sets the next backoff.
-//! - Deleting a schedule leaves its instances as they are: there is no finalizer.
+//! - Deleting a schedule leaves its instances as they are: there is no finalizer. What the
+//!   controller remembers of it is forgotten when the watch shows the deletion or a relist no
+//!   longer shows the schedule, and its key's observer stops once no resource uses it.
 
 use super::claims::{other_claims, own_claim, schedule_ref};
 use super::conflicts::{Conflicts, select};
@@ -19,6 +21,7 @@ use super::plan::{PlanInput, PlanSettings, SchedulePlan, SpecError, plan_with};
 use super::report::{Assessment, PatchOutcomes, batch_outcomes, events, status};
 use super::resolve::{Resolved, resolve};
 use super::windows::{Evaluation, Schedule};
+use crate::controller::usage::User;
 use crate::controller::{Context, Error, status::apply_status};
 use crate::crd::{InstanceSchedule, Time, status_changed};
 use crate::observe::InstanceFilter;
@@ -63,10 +66,22 @@ impl ScheduleContext {
         }
     }
 
-    /// Forgets a deleted schedule and wakes the schedules it shared instances with.
+    /// Forgets a deleted schedule, lets go of its key, and wakes the schedules it shared
+    /// instances with.
     pub fn forget(&self, schedule: &ScheduleKey) {
         self.latest.forget(schedule);
+        self.shared.released(&user_of(schedule));
         self.wake_all(self.index.forget(schedule));
+    }
+
+    /// Forgets every schedule the store no longer holds: after a relist, those deleted while
+    /// the watch was down, whose deletion no watch event will ever report.
+    pub fn forget_vanished(&self) {
+        for schedule in self.index.schedules() {
+            if self.store.get(&schedule).is_none() {
+                self.forget(&schedule);
+            }
+        }
     }
 
     fn wake_all(&self, schedules: Vec<ScheduleKey>) {
@@ -75,6 +90,15 @@ impl ScheduleContext {
             let _ = self.wake.send(schedule);
         }
     }
+}
+
+/// A schedule as a user of an API key.
+pub fn user_of(schedule: &ScheduleKey) -> User {
+    User::new(
+        "InstanceSchedule",
+        schedule.namespace.clone().unwrap_or_default(),
+        schedule.name.clone(),
+    )
 }
 
 /// Entry point for kube-runtime: times the reconcile and resets backoff on success.
@@ -95,6 +119,11 @@ pub async fn reconcile(
         shared
             .backoff
             .succeeded(&schedule.uid().unwrap_or_default());
+    }
+    // Deleted while this reconcile ran: what it just recorded must not outlive the schedule.
+    let key = ObjectRef::from_obj(schedule.as_ref());
+    if ctx.store.get(&key).is_none() {
+        ctx.forget(&key);
     }
     result
 }
@@ -142,11 +171,6 @@ async fn reconcile_schedule(
         Err(error) => return run.invalid(error.into()).await,
     };
     if let Err(error) = spec.selector.validate() {
-        // It claims nothing any more: schedules it conflicted with may act again.
-        ctx.wake_all(
-            ctx.index
-                .record_selection(&run.key, BTreeSet::new(), BTreeSet::new()),
-        );
         return run.invalid(error.into()).await;
     }
     let evaluation = windows.evaluate(run.now);
@@ -243,6 +267,7 @@ impl Run<'_> {
             &me,
             &ctx.store.state(),
             resolved,
+            &ctx.shared.keys,
             &ctx.shared.registry,
             &spec.project,
             &instances,
@@ -307,6 +332,14 @@ impl Run<'_> {
     }
 
     async fn invalid(&self, error: SpecError) -> Result<Action, Error> {
+        // It claims nothing and uses no key any more: schedules it conflicted with may act
+        // again, and an observer only it used stops.
+        let ctx = self.ctx;
+        ctx.wake_all(
+            ctx.index
+                .record_selection(&self.key, BTreeSet::new(), BTreeSet::new()),
+        );
+        ctx.shared.released(&user_of(&self.key));
         self.report(Assessment::InvalidSpec(&error), &PatchOutcomes::new())
             .await?;
         self.ctx.index.set_due(&self.key, None);
@@ -359,6 +392,87 @@ impl Run<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::ControllerConfig;
+    use crate::mithril::{ApiKey, ClientConfig, MithrilClient};
+    use crate::observe::{ObserverRegistry, Polling, RegistryConfig};
+    use crate::runtime::metrics::Metrics;
+    use kube::runtime::{reflector, watcher::Event};
+
+    fn schedule(name: &str) -> InstanceSchedule {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "mithril.ai/v1alpha1", "kind": "InstanceSchedule",
+            "metadata": {"name": name, "namespace": "team"},
+            "spec": {
+                "project": "demo", "timeZone": "UTC",
+                "selector": {"reservationFids": ["res_1"]},
+                "windows": [{"start": "08:00", "end": "18:00"}],
+            },
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_schedule_deleted_while_the_watch_was_down_is_forgotten_after_the_relist() {
+        let registry = ObserverRegistry::new(
+            Arc::new(|key: &ApiKey| {
+                MithrilClient::new(ClientConfig::new(
+                    "http://127.0.0.1:9".parse().unwrap(),
+                    key.clone(),
+                ))
+            }),
+            RegistryConfig::default(),
+            Polling::Manual,
+        );
+        let shared = Arc::new(Context::new(
+            crate::kube_emulator::Emulator::new().client(),
+            registry.clone(),
+            None,
+            Metrics::new(),
+            ControllerConfig::default(),
+        ));
+        let (store, mut writer) = reflector::store();
+        let (kept, gone) = (schedule("kept"), schedule("gone"));
+        for event in [
+            Event::Init,
+            Event::InitApply(kept.clone()),
+            Event::InitApply(gone.clone()),
+            Event::InitDone,
+        ] {
+            writer.apply_watcher_event(&event);
+        }
+        let (wake, mut woken) = mpsc::unbounded_channel();
+        let ctx = ScheduleContext::new(shared.clone(), store, wake);
+        // Both reconciled: both claim inst_1, each uses its own key's observer.
+        let (kept_key, gone_key) = (ObjectRef::from_obj(&kept), ObjectRef::from_obj(&gone));
+        let fids = BTreeSet::from(["inst_1".to_owned()]);
+        for (schedule, api_key) in [
+            (&kept_key, "fkey_keptkeptkeptkept"),
+            (&gone_key, "fkey_gonegonegonegone"),
+        ] {
+            ctx.index
+                .record_selection(schedule, fids.clone(), fids.clone());
+            ctx.index.set_due(schedule, Some(Timestamp::UNIX_EPOCH));
+            let api_key = ApiKey::new(api_key).unwrap();
+            shared.uses(&user_of(schedule), &api_key, "proj_1");
+            registry.observer(&api_key, "proj_1").unwrap();
+        }
+        assert_eq!(registry.observers().len(), 2);
+
+        // Deleted while the watch was down: the relist no longer shows it, no Delete comes.
+        for event in [Event::Init, Event::InitApply(kept.clone()), Event::InitDone] {
+            writer.apply_watcher_event(&event);
+        }
+        ctx.forget_vanished();
+        assert_eq!(ctx.index.schedules(), std::slice::from_ref(&kept_key));
+        assert_eq!(
+            ctx.index.due(Timestamp::UNIX_EPOCH),
+            std::slice::from_ref(&kept_key)
+        );
+        // The schedule it conflicted with hears of it; its key's observer stopped.
+        assert_eq!(woken.try_recv().ok(), Some(kept_key));
+        assert_eq!(registry.observers().len(), 1);
+        assert_eq!(shared.usage.len(), 1);
+    }
 
     #[test]
     fn requeues_at_the_instant_due_capped_by_the_resync() {

@@ -8,9 +8,10 @@
 
 use super::plan::{
     Action, ActionOutcome, Disposition, LastAction, PatchFailure, PlannedInstance, SchedulePlan,
-    SkipReason, SpecError, WaitReason, mentions, target_status,
+    SkipReason, SpecError, WaitReason, mentions, target_status, unmoved_status,
 };
 use super::windows::Evaluation;
+use crate::controller::events::cut_note;
 use crate::crd::{
     Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, SYNCED,
     ScheduleAction, ScheduledInstance, Time, WantedState, find_condition, set_condition,
@@ -21,14 +22,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// How many FIDs a condition message or event note names before summarizing the rest.
 const LISTED_FIDS: usize = 10;
-/// The longest event note Kubernetes accepts, in bytes.
-const NOTE_BYTES: usize = 1024;
 
 /// What one request did to one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PatchResult {
     /// Accepted; Mithril answered with this status (`STATUS_STOPPING`, `STATUS_CONFIRMED`, or
-    /// unchanged when there was nothing to do).
+    /// the wanted one already when there was nothing to do).
     Accepted(InstanceStatus),
     /// Refused.
     Failed {
@@ -61,6 +60,10 @@ pub fn failure_of(error: &MithrilError) -> PatchFailure {
 
 /// The per-instance outcomes of one request.
 ///
+/// An answer showing an instance in the status the action moves it away from (RUNNING for a
+/// pause) is a refusal: Mithril returns the prior status unchanged for an instance it cannot
+/// move, so recording it as accepted would send the same request every cycle.
+///
 /// Mithril applies a batch entirely or not at all. When it refuses one and its answer names
 /// exactly one instance of the batch, that instance alone is charged with the refusal; the
 /// others were not touched and get no entry, so the next reconcile sends them again at once
@@ -77,11 +80,22 @@ pub fn batch_outcomes(
             .iter()
             .filter_map(|fid| {
                 let status = response.instances.get(fid)?;
+                let result = if *status == unmoved_status(kind) {
+                    PatchResult::Failed {
+                        failure: PatchFailure::Unchanged,
+                        detail: format!(
+                            "Mithril answered {status}, the prior status: it did not {} the instance",
+                            verb(kind)
+                        ),
+                    }
+                } else {
+                    PatchResult::Accepted(status.clone())
+                };
                 Some((
                     fid.clone(),
                     InstanceOutcome {
                         action: kind,
-                        result: PatchResult::Accepted(status.clone()),
+                        result,
                     },
                 ))
             })
@@ -434,6 +448,9 @@ impl Problem {
             Problem::Refused(PatchFailure::Rejected) => {
                 format!("Mithril rejected the request: {items}")
             }
+            Problem::Refused(PatchFailure::Unchanged) => format!(
+                "Mithril left them in their prior status (it cannot move them now), retrying later: {items}"
+            ),
             Problem::Refused(PatchFailure::Unavailable) => {
                 format!("Mithril could not be reached: {items}")
             }
@@ -535,14 +552,14 @@ fn listed(items: &[String]) -> String {
 }
 
 fn note(text: String) -> Option<String> {
-    if text.len() <= NOTE_BYTES {
-        return Some(text);
+    Some(cut_note(&text))
+}
+
+fn verb(action: ScheduleAction) -> &'static str {
+    match action {
+        ScheduleAction::Pause => "pause",
+        ScheduleAction::Resume => "resume",
     }
-    let mut cut = NOTE_BYTES - 3;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    Some(format!("{}...", &text[..cut]))
 }
 
 fn action_name(action: ScheduleAction) -> &'static str {

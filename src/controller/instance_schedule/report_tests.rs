@@ -147,6 +147,126 @@ fn an_accepted_batch_records_each_answered_status() {
 }
 
 #[test]
+fn a_prior_status_answered_unchanged_is_a_refusal_that_backs_off_and_grows() {
+    let mut world = World::new(
+        WantedState::Paused,
+        vec![
+            reserved("inst_a", InstanceStatus::Running),
+            reserved("inst_b", InstanceStatus::Running),
+        ],
+    );
+    let action = Action::Pause(vec!["inst_a".into(), "inst_b".into()]);
+    assert_eq!(world.plan(None).actions, std::slice::from_ref(&action));
+    // Mithril stops inst_a; inst_b cannot be stopped and comes back RUNNING, unchanged.
+    let response = PatchInstancesResponse {
+        instances: BTreeMap::from([
+            ("inst_a".into(), InstanceStatus::Stopping),
+            ("inst_b".into(), InstanceStatus::Running),
+        ]),
+    };
+    let outcomes = batch_outcomes(&action, Ok(&response));
+    assert_eq!(
+        outcomes["inst_a"],
+        accepted(ScheduleAction::Pause, InstanceStatus::Stopping)
+    );
+    assert!(matches!(
+        outcomes["inst_b"].result,
+        PatchResult::Failed {
+            failure: PatchFailure::Unchanged,
+            ..
+        }
+    ));
+    let (_, first) = world.report(None, &outcomes);
+    let synced = condition(&first, SYNCED);
+    assert_eq!(
+        (synced.status, synced.reason.as_str()),
+        (ConditionStatus::False, "StatusUnchanged")
+    );
+    assert!(synced.message.ends_with(": inst_b"), "{}", synced.message);
+    assert!(
+        instance(&first, "inst_b")
+            .last_action
+            .as_ref()
+            .and_then(|a| a.outcome.as_deref())
+            .is_some_and(|o| o.starts_with("StatusUnchanged (attempt 1): ")),
+        "{first:#?}"
+    );
+    // A Warning names the instance; no Normal event claims it is pausing.
+    let published = events(None, &first, &outcomes);
+    let warning = published
+        .iter()
+        .find(|e| e.reason == "StatusUnchanged")
+        .expect("a warning");
+    assert_eq!(warning.type_, EventType::Warning);
+    let note = warning.note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("inst_b") && !note.contains("inst_a"),
+        "{note}"
+    );
+    let pausing = published.iter().find(|e| e.reason == "Pausing").unwrap();
+    assert!(
+        !pausing
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("inst_b")
+    );
+
+    // Not asked again on the next cycles, until the backoff is over.
+    world.instances[0].status = InstanceStatus::Stopping;
+    world.now = at(30);
+    let plan = world.plan(Some(&first));
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    assert!(matches!(
+        plan.instance("inst_b").unwrap().disposition,
+        Disposition::Wait(WaitReason::BackingOff {
+            failure: PatchFailure::Unchanged,
+            ..
+        })
+    ));
+    let first_wait = plan.requeue_at.unwrap();
+    assert!(first_wait > at(30));
+    // Refused again after it: the next wait is longer.
+    world.now = at(60);
+    let again = PatchOutcomes::from([("inst_b".to_owned(), outcomes["inst_b"].clone())]);
+    let (plan, second) = world.report(Some(&first), &again);
+    assert_eq!(plan.actions, [Action::Pause(vec!["inst_b".into()])]);
+    assert!(
+        instance(&second, "inst_b")
+            .last_action
+            .as_ref()
+            .and_then(|a| a.outcome.as_deref())
+            .is_some_and(|o| o.starts_with("StatusUnchanged (attempt 2): "))
+    );
+    world.now = at(61);
+    let waiting = world.plan(Some(&second));
+    let Disposition::Wait(WaitReason::BackingOff { until, .. }) =
+        waiting.instance("inst_b").unwrap().disposition
+    else {
+        panic!("backing off")
+    };
+    assert!(
+        at(60).duration_until(until) > at(0).duration_until(first_wait),
+        "the backoff grows"
+    );
+}
+
+#[test]
+fn a_resume_answered_paused_is_a_refusal_too() {
+    let action = Action::Resume(vec!["inst_a".into()]);
+    let response = PatchInstancesResponse {
+        instances: BTreeMap::from([("inst_a".into(), InstanceStatus::Paused)]),
+    };
+    assert!(matches!(
+        batch_outcomes(&action, Ok(&response))["inst_a"].result,
+        PatchResult::Failed {
+            failure: PatchFailure::Unchanged,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn a_refusal_naming_one_instance_is_charged_to_it_alone() {
     let action = Action::Resume(vec!["inst_a".into(), "inst_ab".into(), "inst_b".into()]);
     let error = MithrilError::Conflict {

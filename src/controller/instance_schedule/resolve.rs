@@ -68,6 +68,13 @@ pub async fn resolve(
             }
         },
     };
+    // Noted before the observer is asked for, so that no other resource letting go of the key
+    // meanwhile stops it under this one.
+    shared.uses(
+        &super::reconcile::user_of(&kube::runtime::reflector::ObjectRef::from_obj(schedule)),
+        &key,
+        &project_fid,
+    );
     let observer = shared.registry.observer(&key, &project_fid)?;
     let client = shared.registry.client(&key)?;
     Ok(Ok(Resolved {

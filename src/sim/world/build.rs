@@ -154,6 +154,7 @@ impl World {
             instances: BTreeMap::new(),
             instance_index: HashMap::new(),
             reservations: Vec::new(),
+            unstoppable: BTreeSet::new(),
             timers: BTreeMap::new(),
             market_project,
         };
@@ -191,6 +192,9 @@ impl World {
                     InstanceStatus::Running,
                 );
                 world.open_price_period(seq, price_cents, start_time);
+                if !reservation.stoppable {
+                    world.unstoppable.insert(seq);
+                }
             }
         }
         for bid in &spec.bids {

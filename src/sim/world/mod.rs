@@ -161,6 +161,8 @@ pub struct World {
     instances: BTreeMap<u64, Instance>,
     instance_index: HashMap<String, u64>,
     reservations: Vec<Reservation>,
+    /// Reserved instances (by seq) a pause leaves as they are (see [`World::set_stoppable`]).
+    unstoppable: BTreeSet<u64>,
     timers: BTreeMap<(Timestamp, u64), lifecycle::Timer>,
     next_tick: Timestamp,
     /// The hidden project that holds competing demand added through the control API.

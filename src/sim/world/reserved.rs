@@ -65,9 +65,31 @@ impl World {
         true
     }
 
+    /// Makes a reserved instance stoppable or not. One that is not stays as it is on a pause,
+    /// which answers its prior status unchanged. False when no reserved instance has this FID.
+    pub fn set_stoppable(&mut self, fid: &str, stoppable: bool) -> bool {
+        let Some(&seq) = self.instance_index.get(fid) else {
+            return false;
+        };
+        if !self
+            .instances
+            .get(&seq)
+            .is_some_and(|instance| matches!(instance.owner, Owner::Reservation(_)))
+        {
+            return false;
+        }
+        if stoppable {
+            self.unstoppable.remove(&seq);
+        } else {
+            self.unstoppable.insert(seq);
+        }
+        true
+    }
+
     /// Applies `action` to every instance or to none. Unknown (or unseen) FIDs answer first, then
     /// spot instances, then instances not ready; otherwise each instance that can act does
-    /// (STOPPING on pause, CONFIRMED on resume) and the others keep their status.
+    /// (STOPPING on pause, CONFIRMED on resume) and the others keep their status, as does an
+    /// instance that cannot be stopped on a pause.
     pub fn set_reserved_status(
         &mut self,
         caller: &Caller,
@@ -107,7 +129,8 @@ impl World {
                 continue;
             };
             let (status, owner) = (instance.status, instance.owner);
-            if matches!(effect(action, status), Effect::Act) {
+            let held = action == ReservedAction::Pause && self.unstoppable.contains(&seq);
+            if !held && matches!(effect(action, status), Effect::Act) {
                 match action {
                     ReservedAction::Pause => {
                         self.close_price_period(seq);
