@@ -308,7 +308,11 @@ async fn malformed_spot_bids_are_refused_or_marked_and_never_reach_mithril() {
             json!({"spec": {"bidFid": "bid_OtherBid0002"}}),
             "changed",
         ),
-        ("adopt-missing", json!({"spec": {"bidFid": null}}), "removed"),
+        (
+            "adopt-missing",
+            json!({"spec": {"bidFid": null}}),
+            "removed",
+        ),
         (
             "region-unknown",
             json!({"spec": {"bidFid": "bid_OtherBid0003"}}),

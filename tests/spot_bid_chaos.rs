@@ -209,7 +209,8 @@ async fn run_seed(seed: u64, ops: u64) -> Findings {
             }
             35..50 if resources.contains_key(name) => {
                 let price = rng.random_range(900..1400);
-                let spec = json!({"spec": {"limitPrice": format!("${}.{:02}", price / 100, price % 100)}});
+                let spec =
+                    json!({"spec": {"limitPrice": format!("${}.{:02}", price / 100, price % 100)}});
                 let _ = api
                     .patch(name, &PatchParams::default(), &Patch::Merge(spec))
                     .await;
@@ -221,12 +222,15 @@ async fn run_seed(seed: u64, ops: u64) -> Findings {
                     .await;
             }
             58..72 if resources.contains_key(name) => {
-                if api.delete(name, &DeleteParams::default()).await.is_ok() {
+                let deleted = api.delete(name, &DeleteParams::default()).await;
+                if deleted.is_ok() {
                     resources.remove(name);
                 }
             }
             72..80 => h.restart_operator_with(config()).await,
-            80..88 => h.sim.advance(Duration::from_secs(60 * rng.random_range(1..4))),
+            80..88 => h
+                .sim
+                .advance(Duration::from_secs(60 * rng.random_range(1..4))),
             88..92 => {
                 let _ = h.sim.add_demand(
                     "us-central1-a",

@@ -92,7 +92,12 @@ async fn event_reasons(h: &Harness, name: &str) -> Vec<String> {
 /// Creates a SpotBid and waits until its bid is placed; returns the resource and the bid name.
 async fn placed(h: &Harness, name: &str, extra: serde_json::Value) -> (SpotBid, String) {
     let created = create(h, &spot_bid(name, extra)).await;
-    let expected_name = bid_name(CLUSTER, h.ns(), name, created.metadata.uid.as_deref().unwrap());
+    let expected_name = bid_name(
+        CLUSTER,
+        h.ns(),
+        name,
+        created.metadata.uid.as_deref().unwrap(),
+    );
     let resource = h
         .wait_for::<SpotBid>(h.ns(), name, "placed", |r| {
             r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
@@ -252,7 +257,12 @@ async fn an_existing_bid_is_adopted_by_fid() {
         "Synced"
     ));
     assert_eq!(h.bids_named("made-by-hand").await.len(), 1);
-    let operator_named = bid_name(CLUSTER, h.ns(), "adopter", adopted.metadata.uid.as_deref().unwrap());
+    let operator_named = bid_name(
+        CLUSTER,
+        h.ns(),
+        "adopter",
+        adopted.metadata.uid.as_deref().unwrap(),
+    );
     assert!(
         h.bids_named(&operator_named).await.is_empty(),
         "adoption places no bid of its own"
@@ -450,7 +460,12 @@ async fn a_failed_create_is_never_blindly_repeated() {
             r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
         })
         .await;
-    let name = bid_name(CLUSTER, h.ns(), "unlucky", resource.metadata.uid.as_deref().unwrap());
+    let name = bid_name(
+        CLUSTER,
+        h.ns(),
+        "unlucky",
+        resource.metadata.uid.as_deref().unwrap(),
+    );
     assert_eq!(
         h.bids_named(&name).await.len(),
         1,
@@ -529,7 +544,12 @@ async fn a_crash_between_post_and_status_write_yields_one_bid() {
             r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
         })
         .await;
-    let name = bid_name(CLUSTER, h.ns(), "crashy", created.metadata.uid.as_deref().unwrap());
+    let name = bid_name(
+        CLUSTER,
+        h.ns(),
+        "crashy",
+        created.metadata.uid.as_deref().unwrap(),
+    );
     let bids = h.bids_named(&name).await;
     assert_eq!(bids.len(), 1, "one bid after the crash");
     assert_eq!(resource.status.unwrap().bid_fid, Some(bids[0].fid.clone()));

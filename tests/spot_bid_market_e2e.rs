@@ -813,7 +813,11 @@ async fn kubectl_get_shows_the_region_and_the_limit_in_force() {
     let fixed = row("fixed");
     assert_eq!(fixed[1..5], ["Open", A, "$9.00", ""]);
     assert_eq!(fixed[5], "0/1");
-    assert_eq!(fixed[6..8], ["True", "False"], "Synced, not Ready while open");
+    assert_eq!(
+        fixed[6..8],
+        ["True", "False"],
+        "Synced, not Ready while open"
+    );
     assert!(fixed[8].starts_with("bid_"), "{fixed:?}");
     // A strategy bid has no spec.limitPrice: the column shows the limit the strategy set.
     let follower = row("follower");

@@ -17,6 +17,7 @@ use super::tracking::{
 use crate::controller::error::mithril_reason;
 use crate::controller::finalizer::with_finalizer;
 use crate::controller::trigger_gate::TriggerGate;
+use crate::controller::usage::User;
 use crate::controller::{Context, Error, Problem, events, status::apply_status};
 use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
 use crate::mithril::{
@@ -93,6 +94,7 @@ impl SpotBidContext {
 
     fn forget(&self, resource: &SpotBid) {
         self.index.forget(&watched_ref(resource));
+        self.shared.released(&user_of(resource));
         if let Some(uid) = resource.uid() {
             self.memory
                 .lock()
@@ -145,6 +147,8 @@ pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Resul
                 // Deleted since the watch saw it: nothing of ours is left to act on.
                 None => {
                     ctx.index.forget(&ObjectRef::from_obj(watched.as_ref()));
+                    ctx.shared
+                        .released(&User::new(CONTROLLER_KIND, &namespace, &name));
                     if let Some(uid) = watched.uid() {
                         ctx.memory
                             .lock()
@@ -256,6 +260,17 @@ struct Resolved {
     bid_name: String,
 }
 
+/// The kind's name in what a resource uses of Mithril (keys, observers).
+const CONTROLLER_KIND: &str = "SpotBid";
+
+fn user_of(resource: &SpotBid) -> User {
+    User::new(
+        CONTROLLER_KIND,
+        resource.namespace().unwrap_or_default(),
+        resource.name_any(),
+    )
+}
+
 /// The resource's API key. `Ok(Err(problem))` for what only the user can fix.
 async fn resolve_key(
     resource: &SpotBid,
@@ -301,6 +316,7 @@ async fn resolve(
             });
         }
     };
+    shared.uses(&user_of(resource), &key, &project_fid);
     let observer = shared.registry.observer(&key, &project_fid)?;
     let client = shared.registry.client(&key)?;
     let bid_name = bid_name(
