@@ -18,13 +18,22 @@ const NS: &str = "default";
 const POST_BIDS: (&str, &str) = ("POST", "/v2/spot/bids");
 
 async fn create(h: &Harness, name: &str) -> SpotBid {
+    create_with(h, name, json!({})).await
+}
+
+/// Creates a SpotBid whose spec has `extra` on top of the usual one.
+async fn create_with(h: &Harness, name: &str, extra: serde_json::Value) -> SpotBid {
+    let mut spec = json!({
+        "project": "demo", "region": "us-central1-a", "instanceType": "h100-80gb.sxm.8x",
+        "instanceQuantity": 1, "limitPrice": "$12.50",
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
     let resource: SpotBid = serde_json::from_value(json!({
         "apiVersion": "mithril.ai/v1alpha1", "kind": "SpotBid",
         "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "project": "demo", "region": "us-central1-a", "instanceType": "h100-80gb.sxm.8x",
-            "instanceQuantity": 1, "limitPrice": "$12.50",
-        },
+        "spec": spec,
     }))
     .unwrap();
     Api::<SpotBid>::namespaced(h.kube.clone(), NS)
@@ -43,6 +52,28 @@ async fn placed(h: &Harness, name: &str) -> (SpotBid, String) {
         .await;
     let uid = created.metadata.uid.as_deref().unwrap();
     (resource, bid_name(CLUSTER, NS, name, uid))
+}
+
+/// The name of the bid the operator places for `created`.
+fn created_bid_name(created: &SpotBid) -> String {
+    let (name, uid) = (
+        created.metadata.name.as_deref(),
+        created.metadata.uid.as_deref(),
+    );
+    bid_name(CLUSTER, NS, name.unwrap(), uid.unwrap())
+}
+
+/// Every POST of a bid loses its answer and lands 800 ms later.
+fn every_post_lands_late(h: &Harness) {
+    h.sim.faults().set_route(
+        POST_BIDS.0,
+        POST_BIDS.1,
+        FaultSpec {
+            late_commit: 1.0,
+            late_commit_delay: Duration::from_millis(800),
+            ..FaultSpec::default()
+        },
+    );
 }
 
 fn synced_reason(resource: &SpotBid) -> Option<String> {
@@ -189,15 +220,7 @@ async fn deletion_cancels_the_known_bid_and_its_twins() {
 async fn a_lost_create_that_lands_late_is_waited_for_not_repeated() {
     let h = Harness::start().await;
     let faults = h.sim.faults();
-    faults.set_route(
-        POST_BIDS.0,
-        POST_BIDS.1,
-        FaultSpec {
-            late_commit: 1.0,
-            late_commit_delay: Duration::from_millis(800),
-            ..FaultSpec::default()
-        },
-    );
+    every_post_lands_late(&h);
     faults.set_route(
         "GET",
         "/v2/spot/bids",
@@ -206,13 +229,7 @@ async fn a_lost_create_that_lands_late_is_waited_for_not_repeated() {
             ..FaultSpec::default()
         },
     );
-    let created = create(&h, "late").await;
-    let name = bid_name(
-        CLUSTER,
-        NS,
-        "late",
-        created.metadata.uid.as_deref().unwrap(),
-    );
+    let name = created_bid_name(&create(&h, "late").await);
     h.wait_for::<SpotBid>(NS, "late", "in doubt", |r| {
         synced_reason(r).as_deref() == Some("CreateOutcomeUnknown")
     })
@@ -242,22 +259,8 @@ async fn a_lost_create_that_lands_late_is_waited_for_not_repeated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resource_deleted_while_its_create_is_in_doubt_cancels_the_late_bid() {
     let h = Harness::start().await;
-    h.sim.faults().set_route(
-        POST_BIDS.0,
-        POST_BIDS.1,
-        FaultSpec {
-            late_commit: 1.0,
-            late_commit_delay: Duration::from_millis(800),
-            ..FaultSpec::default()
-        },
-    );
-    let created = create(&h, "doubt").await;
-    let name = bid_name(
-        CLUSTER,
-        NS,
-        "doubt",
-        created.metadata.uid.as_deref().unwrap(),
-    );
+    every_post_lands_late(&h);
+    let name = created_bid_name(&create(&h, "doubt").await);
     h.wait_until("the POST was sent", || {
         h.requests(POST_BIDS.0, POST_BIDS.1) == 1
     })
@@ -315,4 +318,32 @@ async fn deletion_cancels_by_fid_when_the_project_no_longer_resolves() {
         .unwrap();
     h.wait_gone::<SpotBid>(NS, "renamed").await;
     assert_eq!(bid(&h, &fid).await.status, BidStatus::Terminated);
+}
+
+/// A SpotBid that placed nothing (here: its key Secret is missing) is released at once on
+/// deletion, whatever its key: `kubectl delete` and namespace deletion never hang on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spot_bid_that_placed_nothing_is_deleted_without_its_key() {
+    let h = Harness::start().await;
+    let missing = json!({"apiKeySecretRef": {"name": "no-such-secret"}});
+    create_with(&h, "keyless", missing).await;
+    let api = Api::<SpotBid>::namespaced(h.kube.clone(), NS);
+    let held = h
+        .wait_for::<SpotBid>(NS, "keyless", "reported", |r| {
+            synced_reason(r).as_deref() == Some("ApiKeySecretNotFound")
+        })
+        .await;
+    assert!(
+        held.metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == "mithril.ai/cancel-bid"),
+        "the finalizer is on before anything could be placed"
+    );
+    api.delete("keyless", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone::<SpotBid>(NS, "keyless").await;
+    assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), 0);
 }
