@@ -153,17 +153,9 @@ impl Cluster {
             .expect("Secret is created");
     }
 
-    /// Creates a namespace (by manifest: typed kubectl commands send protobuf).
+    /// Creates a namespace as a user would (`kubectl create namespace`).
     pub async fn create_namespace(&self, name: &str) {
-        let path = self.dir.path().join(format!("namespace-{name}.yaml"));
-        std::fs::write(
-            &path,
-            format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"),
-        )
-        .unwrap();
-        self.kubectl
-            .ok(&["apply", "-f", path.to_str().unwrap()])
-            .await;
+        self.kubectl.ok(&["create", "namespace", name]).await;
     }
 }
 
