@@ -430,7 +430,12 @@ async fn sight(
         }
         None => None,
     };
-    let uncertain = !adopting && ctx.create_uncertain(resource).is_some();
+    // A live known bid settles it: nothing is placed, and its twins show in the cache.
+    let known_live = known
+        .as_ref()
+        .and_then(|(_, bid)| bid.as_ref())
+        .is_some_and(|bid| bid.status != BidStatus::Terminated);
+    let uncertain = !adopting && !known_live && ctx.create_uncertain(resource).is_some();
     let named = if adopting {
         Vec::new()
     } else {
