@@ -187,7 +187,8 @@ pub struct Pricing {
 
     /// Percent added to the auction price the strategy follows, 0 to 1000. Default 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 1000))]
+    // Kubernetes knows no `uint32` format (a real API server warns); the range keeps it positive.
+    #[schemars(range(min = 0, max = 1000), extend("format" = "int32"))]
     pub margin_percent: Option<u32>,
 
     /// Ceiling of every limit price the operator sets, e.g. `"$14.00"`: the bid never pays more
@@ -236,7 +237,7 @@ pub struct RegionChange {
     /// How much cheaper, in percent of the current region's clearing price, another region must be.
     /// Default 10. A region with no room for the whole quantity counts as more expensive than any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 100))]
+    #[schemars(range(min = 0, max = 100), extend("format" = "int32"))]
     pub min_saving_percent: Option<u32>,
 
     /// How long the other region must stay that much cheaper, e.g. `30m` (the default), `1h`,
