@@ -92,14 +92,17 @@ impl SpotBidContext {
         change(memory.entry(uid.to_owned()).or_default())
     }
 
-    fn forget(&self, resource: &SpotBid) {
-        self.index.forget(&watched_ref(resource));
-        self.shared.released(&user_of(resource));
-        if let Some(uid) = resource.uid() {
+    /// Forgets a resource that is gone: its index entries, what it used, what was remembered.
+    fn forget(&self, reference: &ObjectRef<Watched>, uid: Option<&str>) {
+        self.index.forget(reference);
+        let namespace = reference.namespace.clone().unwrap_or_default();
+        let user = User::new(CONTROLLER_KIND, namespace, reference.name.clone());
+        self.shared.released(&user);
+        if let Some(uid) = uid {
             self.memory
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .remove(&uid);
+                .remove(uid);
         }
     }
 
@@ -146,15 +149,8 @@ pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Resul
                 Some(resource) => reconcile_resource(&api, Arc::new(resource), &ctx).await,
                 // Deleted since the watch saw it: nothing of ours is left to act on.
                 None => {
-                    ctx.index.forget(&ObjectRef::from_obj(watched.as_ref()));
-                    ctx.shared
-                        .released(&User::new(CONTROLLER_KIND, &namespace, &name));
-                    if let Some(uid) = watched.uid() {
-                        ctx.memory
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .remove(&uid);
-                    }
+                    let reference = ObjectRef::from_obj(watched.as_ref());
+                    ctx.forget(&reference, watched.metadata.uid.as_deref());
                     Ok(Action::await_change())
                 }
             }
@@ -229,7 +225,7 @@ async fn reconcile_resource(
             Some(wait) => Ok(wait),
             None => {
                 remove_finalizer(api, &resource).await?;
-                ctx.forget(&resource);
+                ctx.forget(&watched_ref(&resource), resource.metadata.uid.as_deref());
                 Ok(Action::await_change())
             }
         };
