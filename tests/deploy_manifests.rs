@@ -162,6 +162,12 @@ async fn the_deployment_runs_hardened_with_probes_and_limits() {
         json!({"path": "/readyz", "port": "metrics"})
     );
     assert_eq!(container["ports"][0]["containerPort"], 8080);
+    // A stop drains in-flight reconciles, then releases the Lease: the kubelet must wait for both.
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    assert!(
+        grace >= mithril_operator::app::SHUTDOWN_DRAIN.as_secs() + 10,
+        "terminationGracePeriodSeconds {grace} leaves no time to drain"
+    );
     assert_eq!(container["args"][0], "run");
     let env: Vec<&Value> = container["env"]
         .as_array()

@@ -10,6 +10,8 @@
 //! SpotBids stay in `default` afterwards (no one removes their finalizers): a fresh server per run.
 
 mod fault_support;
+#[path = "fault_support/partition.rs"]
+mod partition;
 #[path = "operator_harness/real.rs"]
 mod real;
 
@@ -19,6 +21,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
 use mithril_operator::bench::{Election, OperatorProcess};
 use mithril_operator::crd::SpotBid;
+use mithril_operator::sim::FaultSpec;
+use partition::{MithrilTap, Relay};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -126,4 +130,264 @@ async fn the_standby_takes_over_when_the_leader_is_killed() {
     assert_eq!(audit.duplicates, 0, "{audit:?}");
     assert_eq!(audit.missing, 0, "{audit:?}");
     drop(second);
+}
+
+/// Writes `rig`'s kubeconfig again with its server moved to `relay` (JSON is YAML).
+fn kubeconfig_through(rig: &mithril_operator::bench::Rig, relay: &Relay) -> std::path::PathBuf {
+    let mut config = kube::config::Kubeconfig::read_from(rig.kubeconfig()).expect("kubeconfig");
+    for named in &mut config.clusters {
+        if let Some(cluster) = named.cluster.as_mut() {
+            cluster.server = Some(format!("http://{}", relay.addr));
+        }
+    }
+    let path = std::env::temp_dir().join(format!(
+        "mithril-partitioned-{}.kubeconfig",
+        std::process::id()
+    ));
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).expect("write kubeconfig");
+    path
+}
+
+/// The leader is cut off from the API server with placements still queued (Mithril answers
+/// slowly). It can no longer renew its Lease and is never told it lost it; the standby takes
+/// over once the Lease expires. The old leader must send no Mithril write from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_leader_writes_nothing_after_the_standby_takes_over() {
+    if real::kubeconfig().is_some() {
+        println!("SKIPPED on the real API server: the relay cuts an emulator connection");
+        return;
+    }
+    let resources = env_size("MITHRIL_FAULT_HA_RESOURCES", 20) * 2;
+    let rig = rig(seed(4), u32::try_from(resources * 2).unwrap()).await;
+    let lease: LeaseAt = (NAMESPACE.to_owned(), format!("{LEASE}-partition"));
+    throttle_placements(&rig);
+    let relay = Relay::start(kube_addr(&rig)).await;
+    let tap = MithrilTap::start(rig.mithril_url.clone()).await;
+    let replica = |identity: &str| {
+        let mut spec = operator_spec();
+        spec.identity = identity.to_owned();
+        spec.concurrency = 4;
+        spec.election = Some(Election {
+            lease_name: lease.1.clone(),
+            namespace: lease.0.clone(),
+            lease_duration: LEASE_DURATION,
+            renew_grace: Duration::from_secs(1),
+        });
+        spec
+    };
+    let mut cut_off = {
+        let mut spec = replica("replica-a");
+        spec.kubeconfig = Some(kubeconfig_through(&rig, &relay));
+        spec.mithril_url = Some(tap.url.clone());
+        start_operator(&rig, &spec).await
+    };
+    wait_for("replica-a leads", || async {
+        holder(&rig, &lease).await.as_deref() == Some("replica-a")
+    })
+    .await;
+    let standby = OperatorProcess::spawn(&rig, &replica("replica-b")).expect("replica-b starts");
+
+    create(&rig, 0..resources).await;
+    wait_placing(&tap).await;
+    relay.cut();
+    let cut_at = jiff::Timestamp::now();
+    wait_for("replica-b takes the Lease over", || async {
+        holder(&rig, &lease).await.as_deref() == Some("replica-b")
+    })
+    .await;
+    let taken_over = acquired_at(&rig, &lease).await;
+    wait_for("replica-a steps down and exits", || {
+        let exited = cut_off.exited().is_some();
+        async move { exited }
+    })
+    .await;
+
+    rig.sim.faults().clear();
+    let all: BTreeSet<String> = (0..resources).map(resource_name).collect();
+    wait_converged(&rig, &all).await;
+    let writes = tap.writes();
+    let late: Vec<_> = writes
+        .iter()
+        .filter(|write| write.at >= taken_over)
+        .collect();
+    let by_cut_off = writes
+        .iter()
+        .filter(|write| write.at < cut_at && write.method == "POST")
+        .count();
+    println!(
+        "writes by replica-a: {} before the cut, {} in all; takeover {} after the cut",
+        by_cut_off,
+        writes.len(),
+        taken_over.duration_since(cut_at)
+    );
+    assert!(late.is_empty(), "writes after the takeover: {late:#?}");
+    assert!(
+        by_cut_off < resources,
+        "the leader's queue was not left unfinished: the test proves nothing"
+    );
+    let audit = audit(&rig).await;
+    assert_eq!(audit.duplicates, 0, "{audit:?}");
+    assert_eq!(audit.missing, 0, "{audit:?}");
+    assert_eq!(audit.live_bids, resources, "{audit:?}");
+    drop(standby);
+}
+
+/// Most placements are answered 429 with a 3 s Retry-After: at any moment the leader has POSTs
+/// waiting to be sent again, which need nothing from the API server.
+fn throttle_placements(rig: &mithril_operator::bench::Rig) {
+    rig.sim.faults().set_route(
+        "POST",
+        "/v2/spot/bids",
+        FaultSpec {
+            latency: Duration::from_millis(200),
+            throttle_429: 0.6,
+            retry_after: Duration::from_secs(3),
+            ..FaultSpec::default()
+        },
+    );
+}
+
+/// Waits until the replica behind `tap` has placed a few bids: the rest are still to come.
+async fn wait_placing(tap: &MithrilTap) {
+    wait_for("the leader is placing bids", || async {
+        tap.writes()
+            .iter()
+            .filter(|write| write.method == "POST")
+            .count()
+            >= 4
+    })
+    .await;
+}
+
+/// The leader stops dead (a long GC pause, a frozen VM: SIGSTOP here) with placements queued,
+/// past its Lease's expiry; the standby takes over. When the old leader resumes, its queued
+/// reconciles must not write: it cannot know it lost the Lease before it tries to renew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_resuming_after_a_pause_writes_nothing_after_the_takeover() {
+    let cluster = match real::kubeconfig() {
+        Some(kubeconfig) => Some(real::RealCluster::connect(kubeconfig).await),
+        None => None,
+    };
+    let resources = env_size("MITHRIL_FAULT_HA_RESOURCES", 20) * 2;
+    let capacity = u32::try_from(resources * 2).unwrap();
+    let (rig, lease) = match &cluster {
+        Some(cluster) => {
+            let kubeconfig = cluster.operator_kubeconfig_yaml();
+            let rig = rig_on_cluster(seed(5), capacity, cluster.admin.clone(), &kubeconfig).await;
+            let name = format!("{LEASE}-pause-{}", cluster.namespace);
+            (rig, (real::OPERATOR_NAMESPACE.to_owned(), name))
+        }
+        None => (
+            rig(seed(5), capacity).await,
+            (NAMESPACE.to_owned(), format!("{LEASE}-pause")),
+        ),
+    };
+    throttle_placements(&rig);
+    let tap = MithrilTap::start(rig.mithril_url.clone()).await;
+    let replica = |identity: &str| {
+        let mut spec = operator_spec();
+        spec.identity = identity.to_owned();
+        spec.concurrency = 4;
+        if cluster.is_some() {
+            spec.namespace = Some(NAMESPACE.to_owned());
+        }
+        spec.election = Some(Election {
+            lease_name: lease.1.clone(),
+            namespace: lease.0.clone(),
+            lease_duration: LEASE_DURATION,
+            renew_grace: Duration::from_secs(1),
+        });
+        spec
+    };
+    let mut paused = {
+        let mut spec = replica("replica-a");
+        spec.mithril_url = Some(tap.url.clone());
+        start_operator(&rig, &spec).await
+    };
+    wait_for("replica-a leads", || async {
+        holder(&rig, &lease).await.as_deref() == Some("replica-a")
+    })
+    .await;
+    let standby = OperatorProcess::spawn(&rig, &replica("replica-b")).expect("replica-b starts");
+
+    create(&rig, 0..resources).await;
+    wait_placing(&tap).await;
+    signal(paused.pid(), "-STOP");
+    let paused_at = jiff::Timestamp::now();
+    wait_for("replica-b takes the Lease over", || async {
+        holder(&rig, &lease).await.as_deref() == Some("replica-b")
+    })
+    .await;
+    let taken_over = acquired_at(&rig, &lease).await;
+    signal(paused.pid(), "-CONT");
+    wait_for("replica-a steps down and exits", || {
+        let exited = paused.exited().is_some();
+        async move { exited }
+    })
+    .await;
+
+    rig.sim.faults().clear();
+    let all: BTreeSet<String> = (0..resources).map(resource_name).collect();
+    wait_converged(&rig, &all).await;
+    let writes = tap.writes();
+    let late: Vec<_> = writes
+        .iter()
+        .filter(|write| write.at >= taken_over)
+        .collect();
+    let before = writes
+        .iter()
+        .filter(|write| write.at < paused_at && write.method == "POST")
+        .count();
+    println!(
+        "writes by replica-a: {before} before the pause, {} in all",
+        writes.len()
+    );
+    assert!(late.is_empty(), "writes after the takeover: {late:#?}");
+    assert!(
+        before < resources,
+        "the leader's queue was not left unfinished: the test proves nothing"
+    );
+    let audit = audit(&rig).await;
+    assert_eq!(audit.duplicates, 0, "{audit:?}");
+    assert_eq!(audit.missing, 0, "{audit:?}");
+    drop(standby);
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// When the Lease's current holder acquired it (its clock: this host's).
+async fn acquired_at(
+    rig: &mithril_operator::bench::Rig,
+    (namespace, name): &LeaseAt,
+) -> jiff::Timestamp {
+    let leases: Api<Lease> = Api::namespaced(rig.kube.clone(), namespace);
+    leases
+        .get(name)
+        .await
+        .unwrap()
+        .spec
+        .and_then(|spec| spec.acquire_time)
+        .expect("the new holder's acquire time")
+        .0
+}
+
+/// The emulator's address, from the rig's kubeconfig.
+fn kube_addr(rig: &mithril_operator::bench::Rig) -> std::net::SocketAddr {
+    let config = kube::config::Kubeconfig::read_from(rig.kubeconfig()).expect("kubeconfig");
+    let server = config.clusters[0]
+        .cluster
+        .as_ref()
+        .and_then(|cluster| cluster.server.clone())
+        .expect("a server URL");
+    let url: url::Url = server.parse().unwrap();
+    std::net::SocketAddr::new(
+        url.host_str().unwrap().parse().unwrap(),
+        url.port().unwrap(),
+    )
 }

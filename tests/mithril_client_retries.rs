@@ -447,3 +447,99 @@ async fn the_observer_sees_every_attempt_with_the_path_template() {
         ]
     );
 }
+
+/// A fence the test moves by hand: `None` is "not the leader".
+#[derive(Default)]
+struct TestFence(Mutex<Option<tokio::time::Instant>>);
+
+impl TestFence {
+    fn until(deadline: Option<tokio::time::Instant>) -> Arc<Self> {
+        Arc::new(Self(Mutex::new(deadline)))
+    }
+}
+
+impl WriteFence for TestFence {
+    fn write_deadline(&self) -> Option<tokio::time::Instant> {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_fenced_client_sends_no_write_but_still_reads() {
+    let server = Server::start(vec![ok(json!({"data": [], "next_cursor": null}))]).await;
+    let fence = TestFence::until(None);
+    let (client, _) = server.client_with(server.config(), ClientOptions::default().fence(fence));
+
+    let error = client
+        .create_bid(&create_request(), "key-1")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, MithrilError::Fenced { .. }), "{error:?}");
+    assert!(!error.is_ambiguous_write(), "a fenced write was never sent");
+    assert!(server.received().is_empty(), "{:?}", server.received());
+
+    client
+        .list_bids(&ListBidsQuery::default())
+        .await
+        .expect("reads need no leadership");
+    assert_eq!(server.only_request().method, "GET");
+}
+
+/// Grants the first write attempt only: the lease is lost right after.
+#[derive(Default)]
+struct LostAfterFirstAsk(std::sync::atomic::AtomicU32);
+
+impl WriteFence for LostAfterFirstAsk {
+    fn write_deadline(&self) -> Option<tokio::time::Instant> {
+        let asked = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        (asked == 0).then(|| tokio::time::Instant::now() + Duration::from_secs(3600))
+    }
+}
+
+#[tokio::test]
+async fn the_fence_is_asked_again_before_a_retry() {
+    let server = Server::start(vec![
+        too_many(Some("1")),
+        status(201, bid_json("bid_1", "train-a", "Open")),
+    ])
+    .await;
+    let fence = Arc::new(LostAfterFirstAsk::default());
+    let (client, _) = server.client_with(server.config(), ClientOptions::default().fence(fence));
+
+    let error = client
+        .create_bid(&create_request(), "key-1")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, MithrilError::Fenced { .. }), "{error:?}");
+    assert_eq!(server.received().len(), 1, "no retry after the lease went");
+}
+
+#[tokio::test]
+async fn a_write_is_not_awaited_past_the_fence_deadline() {
+    let server = Server::start(vec![Reply::Hang]).await;
+    let fence = TestFence::until(Some(
+        tokio::time::Instant::now() + Duration::from_millis(300),
+    ));
+    // The client's own timeout would wait for a minute.
+    let config = ClientConfig {
+        timeout: Duration::from_secs(60),
+        ..server.config()
+    };
+    let (client, _) = server.client_with(config, ClientOptions::default().fence(fence));
+
+    let error = client
+        .create_bid(&create_request(), "key-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            MithrilError::Transport {
+                kind: TransportErrorKind::Timeout,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_ambiguous_write(), "a sent POST may have landed");
+}

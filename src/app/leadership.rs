@@ -7,7 +7,7 @@ use super::settings::{LeaderElection, Settings, whole_seconds};
 use super::sync;
 use crate::mithril::ApiKey;
 use crate::runtime::health::Readiness;
-use crate::runtime::leader::{LeaderConfig, Leadership};
+use crate::runtime::leader::{Fence, LeaderConfig, Leadership};
 use crate::runtime::metrics::Metrics;
 use kube::Client;
 use tokio_util::sync::CancellationToken;
@@ -53,7 +53,11 @@ impl Replica {
         }
         tracing::info!(%lease, "acquired the leader Lease; starting controllers");
         self.metrics.set_leader(true);
-        let outcome = match self.serve(stop, async { leadership.lost().await }).await {
+        let fence = leadership.fence();
+        let outcome = match self
+            .serve(stop, Some(fence), async { leadership.lost().await })
+            .await
+        {
             Ok(Ended::Stopped) => Ok(()),
             Ok(Ended::Lost) => Err(RunError::LeadershipLost {
                 lease: lease.clone(),
@@ -74,7 +78,7 @@ impl Replica {
     pub async fn run_alone(self, stop: &CancellationToken) -> Result<(), RunError> {
         self.metrics.set_leader(true);
         // Without a Lease there is nothing to lose: only a stop or a failure ends this.
-        let outcome = self.serve(stop, std::future::pending()).await;
+        let outcome = self.serve(stop, None, std::future::pending()).await;
         self.metrics.set_leader(false);
         outcome.map(|_| ())
     }
@@ -83,6 +87,7 @@ impl Replica {
     async fn serve(
         &self,
         stop: &CancellationToken,
+        fence: Option<Fence>,
         lost: impl Future<Output = ()>,
     ) -> Result<Ended, RunError> {
         self.readiness.set_ready(false);
@@ -92,6 +97,7 @@ impl Replica {
             self.default_key.clone(),
             self.metrics.clone(),
             &self.settings.identity,
+            fence,
         )?;
         let synced = {
             let (client, settings) = (self.client.clone(), &self.settings);
@@ -117,7 +123,11 @@ impl Replica {
         if !matches!(outcome, Ok(Ended::Stopped)) {
             self.readiness.set_ready(false);
         }
-        operator.stop().await;
+        match outcome {
+            // After a loss, in-flight reconciles are dropped, not drained.
+            Ok(Ended::Lost) => operator.abort().await,
+            _ => operator.stop().await,
+        }
         outcome
     }
 }

@@ -23,4 +23,5 @@ mod preflight;
 mod sync;
 
 pub use error::RunError;
+pub use operator::SHUTDOWN_DRAIN;
 pub use settings::{ApiKeySource, BidSafety, LeaderElection, SecretName, Settings};

@@ -1,17 +1,23 @@
 //! The part only the leader runs: Mithril observers and controllers, started together and
-//! stopped in order (controllers finish their in-flight reconciles, then observers stop).
+//! stopped in order (controllers finish their in-flight reconciles, then observers stop), or
+//! aborted at once when leadership is lost.
 
 use super::error::RunError;
 use super::settings::Settings;
 use crate::controller::{Context, ControllerConfig, instance_schedule, spot_bid};
 use crate::mithril::{ApiKey, ClientConfig, ClientOptions, MithrilClient};
 use crate::observe::{ObserverConfig, ObserverRegistry, Polling, RegistryConfig};
+use crate::runtime::leader::Fence;
 use crate::runtime::metrics::Metrics;
 use futures::future::select_all;
 use kube::Client;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// How long a requested stop waits for in-flight reconciles (each at most one Mithril write)
+/// before aborting them; the pod's `terminationGracePeriodSeconds` must exceed it.
+pub const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Running controllers and observers.
 pub struct Operator {
@@ -21,22 +27,27 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Starts the observers' registry and one controller per kind and watched namespace.
+    /// Starts the observers' registry and one controller per kind and watched namespace. With a
+    /// fence, every Mithril write asks it first.
     pub fn start(
         client: Client,
         settings: &Settings,
         default_key: Option<ApiKey>,
         metrics: Metrics,
         identity: &str,
+        fence: Option<Fence>,
     ) -> Result<Self, RunError> {
         // Checked once here so a bad URL fails the start rather than every reconcile.
         if let Some(key) = &default_key {
-            mithril_client(settings, key.clone(), &metrics).map_err(RunError::MithrilClient)?;
+            mithril_client(settings, key.clone(), &metrics, fence.clone())
+                .map_err(RunError::MithrilClient)?;
         }
         let stop_observers = CancellationToken::new();
         let connect = {
             let (settings, metrics) = (settings.clone(), metrics.clone());
-            Arc::new(move |key: &ApiKey| mithril_client(&settings, key.clone(), &metrics))
+            Arc::new(move |key: &ApiKey| {
+                mithril_client(&settings, key.clone(), &metrics, fence.clone())
+            })
         };
         let registry = ObserverRegistry::new(
             connect,
@@ -121,16 +132,38 @@ impl Operator {
         kind
     }
 
-    /// Stops the controllers (in-flight reconciles finish), then the observers.
-    pub async fn stop(self) {
+    /// Stops the controllers (in-flight reconciles finish, for [`SHUTDOWN_DRAIN`] at most),
+    /// then the observers.
+    pub async fn stop(mut self) {
         self.stop_controllers.cancel();
-        for (kind, handle) in self.controllers {
-            if let Err(error) = handle.await {
-                tracing::error!(controller = kind, %error, "controller task failed");
+        let drained = tokio::time::timeout(SHUTDOWN_DRAIN, async {
+            for (kind, handle) in &mut self.controllers {
+                if let Err(error) = handle.await {
+                    tracing::error!(controller = *kind, %error, "controller task failed");
+                }
             }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(drain = ?SHUTDOWN_DRAIN, "reconciles still running after the drain; aborting them");
+            return self.abort().await;
         }
         self.stop_observers.cancel();
         tracing::info!("controllers stopped");
+    }
+
+    /// Stops everything at once, in-flight reconciles included: after a lost lease not one more
+    /// write may start.
+    pub async fn abort(self) {
+        self.stop_observers.cancel();
+        self.stop_controllers.cancel();
+        for (_, handle) in &self.controllers {
+            handle.abort();
+        }
+        for (_, handle) in self.controllers {
+            let _ = handle.await;
+        }
+        tracing::info!("controllers aborted");
     }
 }
 
@@ -138,13 +171,15 @@ fn mithril_client(
     settings: &Settings,
     api_key: ApiKey,
     metrics: &Metrics,
+    fence: Option<Fence>,
 ) -> Result<MithrilClient, crate::mithril::MithrilError> {
     let config = ClientConfig {
         rate_limit: settings.rate_limit,
         ..ClientConfig::new(settings.mithril_url.clone(), api_key)
     };
-    MithrilClient::with_options(
-        config,
-        ClientOptions::default().observer(metrics.mithril_observer()),
-    )
+    let mut options = ClientOptions::default().observer(metrics.mithril_observer());
+    if let Some(fence) = fence {
+        options = options.fence(Arc::new(fence));
+    }
+    MithrilClient::with_options(config, options)
 }

@@ -43,6 +43,10 @@ pub struct OperatorSpec {
     pub log_file: Option<PathBuf>,
     /// How long a create in doubt holds placing again (`--create-grace`).
     pub create_grace: Duration,
+    /// The kubeconfig to use instead of the rig's (e.g. one whose server is a relay).
+    pub kubeconfig: Option<PathBuf>,
+    /// The Mithril URL to use instead of the rig's simulator (e.g. a recording proxy).
+    pub mithril_url: Option<url::Url>,
 }
 
 impl OperatorSpec {
@@ -64,6 +68,8 @@ impl OperatorSpec {
             log_level: "warn".to_owned(),
             log_file: None,
             create_grace: Duration::from_secs(120),
+            kubeconfig: None,
+            mithril_url: None,
         }
     }
 }
@@ -100,7 +106,13 @@ impl OperatorProcess {
         let mut command = Command::new(&spec.binary);
         command
             .arg("run")
-            .args(["--mithril-url", rig.mithril_url.as_str()])
+            .args([
+                "--mithril-url",
+                spec.mithril_url
+                    .as_ref()
+                    .unwrap_or(&rig.mithril_url)
+                    .as_str(),
+            ])
             .args(["--metrics-addr", &metrics_addr.to_string()])
             .args(["--concurrency", &spec.concurrency.to_string()])
             .args([
@@ -133,7 +145,10 @@ impl OperatorProcess {
             }
         }
         command
-            .env("KUBECONFIG", rig.kubeconfig())
+            .env(
+                "KUBECONFIG",
+                spec.kubeconfig.as_deref().unwrap_or(rig.kubeconfig()),
+            )
             .env("MITHRIL_API_KEY", &spec.api_key)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -248,6 +263,11 @@ impl OperatorProcess {
             rss_file_bytes,
             cpu_seconds: ticks as f64 / USER_HZ,
         })
+    }
+
+    /// How the process ended, if it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Kills the process at once (SIGKILL), as a node failure or OOM kill would, and reaps it.

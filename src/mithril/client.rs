@@ -61,6 +61,14 @@ impl ClientConfig {
     }
 }
 
+/// Says until when this process may write to Mithril: only the leader may, and only while its
+/// lease surely holds.
+pub trait WriteFence: Send + Sync {
+    /// `None`: no write may be sent now. Otherwise a write must be answered before this instant
+    /// (its attempt's timeout is cut to it).
+    fn write_deadline(&self) -> Option<tokio::time::Instant>;
+}
+
 /// Optional collaborators of a client.
 #[derive(Clone, Default)]
 pub struct ClientOptions {
@@ -68,6 +76,8 @@ pub struct ClientOptions {
     pub observer: Option<Arc<dyn RequestObserver>>,
     /// Time source for rate limiting and backoff; tokio's timer when absent.
     pub clock: Option<Arc<dyn Clock>>,
+    /// Asked before every attempt of a write (POST, PATCH, DELETE); writes are free without one.
+    pub fence: Option<Arc<dyn WriteFence>>,
 }
 
 impl ClientOptions {
@@ -82,6 +92,12 @@ impl ClientOptions {
         self.clock = Some(clock);
         self
     }
+
+    /// Sets the write fence.
+    pub fn fence(mut self, fence: Arc<dyn WriteFence>) -> Self {
+        self.fence = Some(fence);
+        self
+    }
 }
 
 impl fmt::Debug for ClientOptions {
@@ -89,6 +105,7 @@ impl fmt::Debug for ClientOptions {
         f.debug_struct("ClientOptions")
             .field("observer", &self.observer.is_some())
             .field("clock", &self.clock.is_some())
+            .field("fence", &self.fence.is_some())
             .finish()
     }
 }
@@ -111,6 +128,7 @@ struct Inner {
     limiter: RateLimiter,
     clock: Arc<dyn Clock>,
     observer: Option<Arc<dyn RequestObserver>>,
+    fence: Option<Arc<dyn WriteFence>>,
 }
 
 impl fmt::Debug for MithrilClient {
@@ -218,6 +236,7 @@ impl MithrilClient {
                 limiter,
                 clock,
                 observer: options.observer,
+                fence: options.fence,
             }),
         })
     }
@@ -305,8 +324,11 @@ impl MithrilClient {
             let mut retry: u32 = 0;
             loop {
                 inner.limiter.acquire().await;
+                // Asked after the rate limiter's wait, right before sending: leadership may have
+                // gone meanwhile.
+                let timeout = self.write_timeout(endpoint)?;
                 let started = inner.clock.now();
-                let result = self.attempt(&url, &call).await;
+                let result = self.attempt(&url, &call, timeout).await;
                 let latency = inner.clock.now().saturating_sub(started);
                 let outcome = match &result {
                     Ok((status, _, _)) => AttemptOutcome::Status(status.as_u16()),
@@ -366,11 +388,32 @@ impl MithrilClient {
         .await
     }
 
+    /// For a write under a fence: the attempt's timeout, cut to the fence's deadline, or
+    /// `Fenced` when no write may be sent. `None`: the client's own timeout.
+    fn write_timeout(&self, endpoint: &Endpoint) -> Result<Option<Duration>, MithrilError> {
+        let Some(fence) = &self.inner.fence else {
+            return Ok(None);
+        };
+        if endpoint.method == http::Method::GET || endpoint.method == http::Method::HEAD {
+            return Ok(None);
+        }
+        let fenced = || MithrilError::Fenced {
+            endpoint: endpoint.clone(),
+        };
+        let deadline = fence.write_deadline().ok_or_else(fenced)?;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Err(fenced());
+        }
+        Ok(Some(left.min(self.inner.timeout)))
+    }
+
     /// One HTTP exchange, reading the whole body.
     async fn attempt(
         &self,
         url: &Url,
         call: &Call<'_>,
+        timeout: Option<Duration>,
     ) -> Result<(StatusCode, HeaderMap, Bytes), reqwest::Error> {
         let inner = &self.inner;
         let mut request = inner
@@ -385,6 +428,9 @@ impl MithrilClient {
         }
         if let Some(key) = &call.idempotency_key {
             request = request.header(IDEMPOTENCY_KEY_HEADER, key.clone());
+        }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
         }
         let response = request.send().await?;
         let status = response.status();

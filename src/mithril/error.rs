@@ -142,6 +142,10 @@ pub enum MithrilError {
         fids: Vec<String>,
     },
 
+    /// A write refused before sending: this replica does not (or no longer surely) lead.
+    #[error("{endpoint}: not sent: this replica is not the leader")]
+    Fenced { endpoint: Endpoint },
+
     /// The client configuration is unusable.
     #[error("invalid Mithril client configuration: {0}")]
     Config(String),
@@ -170,7 +174,8 @@ impl MithrilError {
             | MithrilError::Decode { endpoint, .. }
             | MithrilError::RepeatedCursor { endpoint, .. }
             | MithrilError::InvalidArgument { endpoint, .. }
-            | MithrilError::AmbiguousName { endpoint, .. } => Some(endpoint),
+            | MithrilError::AmbiguousName { endpoint, .. }
+            | MithrilError::Fenced { endpoint } => Some(endpoint),
             MithrilError::Config(_) => None,
         }
     }

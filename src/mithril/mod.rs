@@ -26,6 +26,7 @@ pub use api::resolve_name_or_fid;
 pub use api_key::{ApiKey, ApiKeyError};
 pub use client::{
     ClientConfig, ClientOptions, DEFAULT_BASE_URL, IDEMPOTENCY_KEY_HEADER, MithrilClient,
+    WriteFence,
 };
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use endpoint::Endpoint;
