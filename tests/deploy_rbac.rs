@@ -81,6 +81,7 @@ async fn the_cluster_role_allows_exactly_what_the_operator_does() {
         spot_bids: true,
         instance_schedules: true,
         namespaces: Vec::new(),
+        default_key_namespaces: Vec::new(),
         concurrency: 4,
         resync: Duration::from_secs(300),
         mithril_poll_interval: Duration::from_millis(300),

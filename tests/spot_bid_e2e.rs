@@ -298,6 +298,45 @@ async fn delete_cancels_the_bid_and_orphan_keeps_it() {
     );
 }
 
+/// The operator's own key is a shared wallet: with `--default-key-namespaces`, a SpotBid elsewhere
+/// that names no key of its own is refused without a single Mithril request, and one that names
+/// its own key carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_own_key_is_only_for_the_namespaces_allowed() {
+    let mut h = Harness::start().await;
+    h.restart_operator_with(mithril_operator::controller::ControllerConfig {
+        default_key_namespaces: Some(["platform".to_owned()].into()),
+        ..operator_harness::test_config()
+    })
+    .await;
+    create(&h, &spot_bid("freeloader", json!({}))).await;
+    let refused = h
+        .wait_for::<SpotBid>(h.ns(), "freeloader", "ApiKeyNotAllowed", |r| {
+            condition_is(r, SYNCED, ConditionStatus::False, "ApiKeyNotAllowed")
+        })
+        .await;
+    let message = find_condition(&refused.status.unwrap().conditions, SYNCED)
+        .unwrap()
+        .message
+        .clone();
+    assert!(message.contains("apiKeySecretRef"), "{message}");
+    h.wait_for_event(h.ns(), "freeloader", "ApiKeyNotAllowed")
+        .await;
+    assert_eq!(
+        h.requests("POST", "/v2/spot/bids"),
+        0,
+        "nothing placed with the operator's key"
+    );
+
+    h.create_key_secret(h.ns(), "team-key", API_KEY).await;
+    placed(
+        &h,
+        "own-key",
+        json!({"apiKeySecretRef": {"name": "team-key"}}),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_key_is_reported_and_other_resources_carry_on() {
     let h = Harness::start_with(mithril_operator::sim::SimConfig {

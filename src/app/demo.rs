@@ -148,6 +148,7 @@ pub async fn demo(args: DemoArgs) -> Result<(), DemoError> {
         spot_bids: true,
         instance_schedules: true,
         namespaces: Vec::new(),
+        default_key_namespaces: Vec::new(),
         concurrency: 16,
         resync: Duration::from_secs(300),
         mithril_poll_interval: args.mithril_poll_interval,

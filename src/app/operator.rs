@@ -71,6 +71,8 @@ impl Operator {
                 .unwrap_or_else(|| ControllerConfig::default().cluster),
             create_grace: settings.bid_safety.create_grace,
             orphan_grace: settings.bid_safety.orphan_grace,
+            default_key_namespaces: (!settings.default_key_namespaces.is_empty())
+                .then(|| settings.default_key_namespaces.iter().cloned().collect()),
             ..ControllerConfig::default()
         };
         let context = Arc::new(Context::new(client, registry, default_key, metrics, config));

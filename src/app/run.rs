@@ -63,6 +63,14 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub namespaces: Vec<String>,
+    /// Namespaces whose resources may act with the operator's own key when they name no
+    /// apiKeySecretRef (repeat or separate with commas); all namespaces when absent.
+    #[arg(
+        long = "default-key-namespaces",
+        env = "MITHRIL_OPERATOR_DEFAULT_KEY_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub default_key_namespaces: Vec<String>,
     /// Reconciles running at once, per controller.
     #[arg(long, env = "MITHRIL_OPERATOR_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
@@ -152,6 +160,7 @@ impl RunArgs {
             spot_bids: self.spotbid_controller,
             instance_schedules: self.instanceschedule_controller,
             namespaces: watched_namespaces(&self.namespaces),
+            default_key_namespaces: watched_namespaces(&self.default_key_namespaces),
             concurrency: self.concurrency,
             resync: self.resync_interval,
             mithril_poll_interval: self.mithril_poll_interval,
@@ -297,5 +306,18 @@ mod tests {
         ])
         .expect("valid flags");
         assert_eq!(flags.run.settings().namespaces, ["a", "b"]);
+    }
+
+    #[test]
+    fn the_chart_renders_the_default_key_policy_as_a_flag_this_binary_takes() {
+        let flags =
+            Flags::try_parse_from(["mithril-operator", "--default-key-namespaces=ml,research"])
+                .expect("valid flags");
+        assert_eq!(
+            flags.run.settings().default_key_namespaces,
+            ["ml", "research"]
+        );
+        let none = Flags::try_parse_from(["mithril-operator"]).expect("valid flags");
+        assert!(none.run.settings().default_key_namespaces.is_empty());
     }
 }

@@ -76,6 +76,8 @@ pub struct Settings {
     pub instance_schedules: bool,
     /// Namespaces watched; empty means all.
     pub namespaces: Vec<String>,
+    /// Namespaces whose resources may use the operator's own key; empty means all.
+    pub default_key_namespaces: Vec<String>,
     /// Reconciles running at once, per controller and namespace.
     pub concurrency: u16,
     /// Safety-net reconcile of every resource, once per interval.

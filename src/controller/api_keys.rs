@@ -1,4 +1,5 @@
-//! Which Mithril API key a resource acts with: its `apiKeySecretRef`, else the operator's own.
+//! Which Mithril API key a resource acts with: its `apiKeySecretRef`, else the operator's own
+//! (in the namespaces allowed to use it).
 //!
 //! Secrets are read through a short-lived cache: a thousand SpotBids sharing one Secret cost one
 //! GET per TTL, and a rotated or fixed key is picked up within the TTL without a spec edit.
@@ -8,7 +9,7 @@ use crate::crd::ApiKeySecretRef;
 use crate::mithril::ApiKey;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,8 @@ type CacheEntry = (Instant, Result<ApiKey, Problem>);
 pub struct ApiKeys {
     client: Client,
     default_key: Option<ApiKey>,
+    /// `None`: every namespace may use the default key.
+    default_key_namespaces: Option<BTreeSet<String>>,
     ttl: Duration,
     cache: Mutex<HashMap<CacheKey, CacheEntry>>,
 }
@@ -31,9 +34,41 @@ impl ApiKeys {
         Self {
             client,
             default_key,
+            default_key_namespaces: None,
             ttl,
             cache: Mutex::default(),
         }
+    }
+
+    /// Lets only resources in `namespaces` act with the default key (`None`: every namespace).
+    pub fn default_key_only_in(mut self, namespaces: Option<BTreeSet<String>>) -> Self {
+        self.default_key_namespaces = namespaces;
+        self
+    }
+
+    /// The operator's own key for a resource in `namespace`, or why it may not have it.
+    fn default_key_for(&self, namespace: &str) -> Result<ApiKey, Problem> {
+        if let Some(allowed) = &self.default_key_namespaces
+            && !allowed.contains(namespace)
+        {
+            let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+            return Err(Problem::new(
+                "ApiKeyNotAllowed",
+                format!(
+                    "namespace {namespace} may not use the operator's own API key \
+                     (--default-key-namespaces allows: {}); set spec.apiKeySecretRef to a Secret \
+                     in this namespace",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        self.default_key.clone().ok_or_else(|| {
+            Problem::new(
+                "ApiKeyNotConfigured",
+                "the resource has no spec.apiKeySecretRef and the operator has no default key \
+                 (--api-key-secret or MITHRIL_API_KEY)",
+            )
+        })
     }
 
     /// The key for a resource in `namespace` with this reference. A missing Secret or key is a
@@ -44,13 +79,7 @@ impl ApiKeys {
         reference: Option<&ApiKeySecretRef>,
     ) -> Result<Result<ApiKey, Problem>, kube::Error> {
         let Some(reference) = reference else {
-            return Ok(self.default_key.clone().ok_or_else(|| {
-                Problem::new(
-                    "ApiKeyNotConfigured",
-                    "the resource has no spec.apiKeySecretRef and the operator has no default key \
-                     (--api-key-secret or MITHRIL_API_KEY)",
-                )
-            }));
+            return Ok(self.default_key_for(namespace));
         };
         let cache_key = (
             namespace.to_owned(),
@@ -123,6 +152,24 @@ fn key_in_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_default_key_is_only_for_the_namespaces_allowed() {
+        let key = ApiKey::new("fkey_default0123456789").unwrap();
+        let client = crate::kube_emulator::Emulator::new().client();
+        let everyone = ApiKeys::new(client.clone(), Some(key.clone()), Duration::ZERO);
+        assert!(matches!(everyone.key_for("any", None).await, Ok(Ok(_))));
+
+        let allowed = BTreeSet::from(["platform".to_owned()]);
+        let keys =
+            ApiKeys::new(client, Some(key), Duration::ZERO).default_key_only_in(Some(allowed));
+        assert!(matches!(keys.key_for("platform", None).await, Ok(Ok(_))));
+        let Ok(Err(problem)) = keys.key_for("team-a", None).await else {
+            panic!("team-a may not use the default key");
+        };
+        assert_eq!(problem.reason, "ApiKeyNotAllowed");
+        assert!(problem.message.contains("platform"), "{}", problem.message);
+    }
 
     #[tokio::test]
     async fn secrets_read_long_ago_are_not_kept() {

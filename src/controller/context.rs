@@ -9,6 +9,7 @@ use crate::observe::ObserverRegistry;
 use crate::runtime::metrics::Metrics;
 use kube::Client;
 use kube::runtime::events::Reporter;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,9 @@ pub struct ControllerConfig {
     /// How long a live bid named by this cluster must stay without its resource before the sweeper
     /// cancels it; `None` turns the sweeper off.
     pub orphan_grace: Option<Duration>,
+    /// Namespaces whose resources may act with the operator's own key when they name none;
+    /// `None`: every namespace.
+    pub default_key_namespaces: Option<BTreeSet<String>>,
 }
 
 impl Default for ControllerConfig {
@@ -62,6 +66,7 @@ impl Default for ControllerConfig {
             cluster: "local".to_owned(),
             create_grace: Duration::from_secs(120),
             orphan_grace: Some(Duration::from_secs(600)),
+            default_key_namespaces: None,
         }
     }
 }
@@ -95,7 +100,8 @@ impl Context {
         };
         Self {
             recorder: Recorder::new(kube.clone(), reporter),
-            keys: ApiKeys::new(kube.clone(), default_key, config.secret_ttl),
+            keys: ApiKeys::new(kube.clone(), default_key, config.secret_ttl)
+                .default_key_only_in(config.default_key_namespaces.clone()),
             backoff: Backoffs::new(config.backoff_base, config.backoff_max),
             kube,
             registry,
