@@ -627,6 +627,71 @@ async fn steady_state_mithril_calls_grow_with_pages_not_resources() {
     );
 }
 
+/// A bid is held by one SpotBid: adopting one another SpotBid placed (or already adopted) is
+/// refused without a Mithril write, and deleting the refused SpotBid leaves the bid alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adoption_is_exclusive() {
+    let h = Harness::start().await;
+    let (holder, _) = placed(&h, "holder", json!({})).await;
+    let fid = holder.status.unwrap().bid_fid.unwrap();
+    let existing = h.bid_by_hand("made-by-hand", "$11.00").await;
+    create(
+        &h,
+        &spot_bid("first-adopter", json!({"bidFid": existing.fid})),
+    )
+    .await;
+    h.wait_for::<SpotBid>(h.ns(), "first-adopter", "adopted", |r| {
+        r.status.as_ref().and_then(|s| s.bid_fid.as_deref()) == Some(existing.fid.as_str())
+    })
+    .await;
+    let writes = |h: &Harness| -> u64 {
+        ["POST", "PATCH", "DELETE"]
+            .iter()
+            .flat_map(|method| {
+                ["/v2/spot/bids", "/v2/spot/bids/{bid_fid}"].map(|route| h.requests(method, route))
+            })
+            .sum()
+    };
+    let before = writes(&h);
+
+    for (name, taken, by) in [
+        ("placed-elsewhere", &fid, "holder"),
+        ("second-adopter", &existing.fid, "first-adopter"),
+    ] {
+        create(
+            &h,
+            &spot_bid(name, json!({"bidFid": taken, "limitPrice": "$20.00"})),
+        )
+        .await;
+        let refused = h
+            .wait_for::<SpotBid>(h.ns(), name, "AdoptionConflict", |r| {
+                condition_is(r, SYNCED, ConditionStatus::False, "AdoptionConflict")
+            })
+            .await;
+        let status = refused.status.unwrap();
+        assert_eq!(status.bid_fid, None, "{name} holds nothing");
+        let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
+        assert!(message.contains(by), "{message}");
+        h.wait_for_event(h.ns(), name, "AdoptionConflict").await;
+    }
+    assert_eq!(writes(&h), before, "a refused adoption writes nothing");
+
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), h.ns());
+    for name in ["placed-elsewhere", "second-adopter"] {
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+        h.wait_gone::<SpotBid>(h.ns(), name).await;
+    }
+    assert_eq!(
+        writes(&h),
+        before,
+        "deleting a refused SpotBid cancels nothing"
+    );
+    for (name, fid) in [("holder", &fid), ("first-adopter", &existing.fid)] {
+        let kept = api.get(name).await.unwrap().status.unwrap();
+        assert_eq!(kept.bid_fid.as_ref(), Some(fid), "{name} keeps its bid");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observe_only_reports_and_never_writes() {
     let h = Harness::start().await;

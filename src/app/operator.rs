@@ -71,6 +71,7 @@ impl Operator {
                 .unwrap_or_else(|| ControllerConfig::default().cluster),
             create_grace: settings.bid_safety.create_grace,
             orphan_grace: settings.bid_safety.orphan_grace,
+            namespaces: settings.namespaces.clone(),
             default_key_namespaces: (!settings.default_key_namespaces.is_empty())
                 .then(|| settings.default_key_namespaces.iter().cloned().collect()),
             ..ControllerConfig::default()

@@ -51,6 +51,9 @@ pub struct ControllerConfig {
     /// Namespaces whose resources may act with the operator's own key when they name none;
     /// `None`: every namespace.
     pub default_key_namespaces: Option<BTreeSet<String>>,
+    /// The namespaces this operator watches (empty: all): where the other SpotBids claiming a
+    /// bid are looked for.
+    pub namespaces: Vec<String>,
 }
 
 impl Default for ControllerConfig {
@@ -67,6 +70,7 @@ impl Default for ControllerConfig {
             create_grace: Duration::from_secs(120),
             orphan_grace: Some(Duration::from_secs(600)),
             default_key_namespaces: None,
+            namespaces: Vec::new(),
         }
     }
 }

@@ -51,6 +51,15 @@ impl BidIndex {
         }
     }
 
+    /// The resource recorded as managing the bid of FID `fid`, if any.
+    pub fn holder_of(&self, fid: &str) -> Option<Arc<ObjectRef<Watched>>> {
+        self.by_fid
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&digest(fid))
+            .cloned()
+    }
+
     /// Forgets a resource that is gone.
     pub fn forget(&self, resource: &ObjectRef<Watched>) {
         self.by_name

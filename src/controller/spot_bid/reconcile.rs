@@ -11,8 +11,8 @@ use super::pricing::{PriceReason, PricingPolicy, RaiseMemory};
 use super::regions::{RegionMarket, RegionPolicy};
 use super::report::{Observation, SyncOutcome, preemption_count, preemption_suspected, status};
 use super::tracking::{
-    CREATE_REFUSED, Sightings, Tracking, create_refused_for_this_spec, late_adoption,
-    replacement_wait, track,
+    CREATE_REFUSED, Sightings, Tracking, adoption_conflict, create_refused_for_this_spec,
+    late_adoption, replacement_wait, track,
 };
 use crate::controller::error::mithril_reason;
 use crate::controller::finalizer::with_finalizer;
@@ -570,6 +570,10 @@ async fn observe(
         let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
         return Ok(Observed::Reported(action));
     }
+    if let Some(problem) = claimed_elsewhere(resource, ctx).await? {
+        let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+        return Ok(Observed::Reported(action));
+    }
     let tracking = sight(resource, &resolved, ctx).await?;
     let fid = tracking.bid.as_ref().map(|b| b.fid.as_str());
     for name in bid_names(resource, &resolved) {
@@ -585,6 +589,48 @@ async fn observe(
         return Ok(Observed::Reported(action));
     }
     Ok(Observed::Found(Box::new((resolved, tracking, policies))))
+}
+
+/// For an adopting SpotBid: whether another SpotBid holds the bid ([`adoption_conflict`]). The
+/// other SpotBids of every watched namespace are read while this one does not show the bid in
+/// its status yet, or when another resource is known to manage it. Observe-only SpotBids write
+/// nothing: they neither hold a bid nor are refused one.
+async fn claimed_elsewhere(
+    resource: &SpotBid,
+    ctx: &SpotBidContext,
+) -> Result<Option<Problem>, Error> {
+    let Some(fid) = resource.spec.bid_fid.as_deref() else {
+        return Ok(None);
+    };
+    if annotated(resource, OBSERVE_ONLY_ANNOTATION) {
+        return Ok(None);
+    }
+    let holds = resource.status.as_ref().and_then(|s| s.bid_fid.as_deref()) == Some(fid);
+    let managed_elsewhere = ctx
+        .index
+        .holder_of(fid)
+        .is_some_and(|holder| *holder != watched_ref(resource));
+    if holds && !managed_elsewhere {
+        return Ok(None);
+    }
+    let kube = &ctx.shared.kube;
+    let scopes: Vec<Api<SpotBid>> = match ctx.shared.config.namespaces.as_slice() {
+        [] => vec![Api::all(kube.clone())],
+        namespaces => namespaces
+            .iter()
+            .map(|namespace| Api::namespaced(kube.clone(), namespace))
+            .collect(),
+    };
+    let mut claimants = Vec::new();
+    for api in scopes {
+        let listed = api.list(&kube::api::ListParams::default()).await?;
+        claimants.extend(listed.items.into_iter().filter(|other| {
+            !annotated(other, OBSERVE_ONLY_ANNOTATION)
+                && (other.spec.bid_fid.as_deref() == Some(fid)
+                    || other.status.as_ref().and_then(|s| s.bid_fid.as_deref()) == Some(fid))
+        }));
+    }
+    Ok(adoption_conflict(resource, &claimants))
 }
 
 /// A listed region the spot market does not know, caught before a create Mithril would refuse.

@@ -125,6 +125,44 @@ pub fn late_adoption(resource: &SpotBid) -> Option<Problem> {
     })
 }
 
+/// Which SpotBid holds the bid `resource` adopts, when it is another one: among those claiming
+/// the FID, one showing it in status before one only naming it in `spec.bidFid`, then the
+/// oldest (then the lowest uid), so two adopting at once agree on the winner. `claimants` may
+/// include `resource` itself.
+pub fn adoption_conflict(resource: &SpotBid, claimants: &[SpotBid]) -> Option<Problem> {
+    let fid = resource.spec.bid_fid.as_deref()?;
+    let claim = |claimant: &SpotBid| {
+        let shown = claimant.status.as_ref().and_then(|s| s.bid_fid.as_deref()) == Some(fid);
+        (shown || claimant.spec.bid_fid.as_deref() == Some(fid)).then(|| {
+            (
+                !shown,
+                claimant.metadata.creation_timestamp.clone().map(|t| t.0),
+                claimant.metadata.uid.clone(),
+            )
+        })
+    };
+    let own = claim(resource)?;
+    let holder = claimants
+        .iter()
+        .filter(|c| c.metadata.uid != resource.metadata.uid)
+        .filter_map(|c| claim(c).map(|rank| (rank, c)))
+        .min_by(|(a, _), (b, _)| a.cmp(b))
+        .filter(|(rank, _)| *rank < own)?
+        .1;
+    let holder = format!(
+        "{}/{}",
+        holder.metadata.namespace.as_deref().unwrap_or_default(),
+        holder.metadata.name.as_deref().unwrap_or_default()
+    );
+    Some(Problem::new(
+        "AdoptionConflict",
+        format!(
+            "bid {fid} is held by SpotBid {holder}: a bid is managed by one SpotBid; delete this \
+             one (the bid is left alone), or let {holder} go first"
+        ),
+    ))
+}
+
 /// Why a create Mithril refused is reported (the condition reason).
 pub const CREATE_REFUSED: &str = "BidRejected";
 
@@ -322,6 +360,62 @@ mod tests {
             ..SpotBidStatus::default()
         });
         assert!(late_adoption(&resource).is_none());
+    }
+
+    fn claimant(
+        name: &str,
+        created: i64,
+        spec_fid: Option<&str>,
+        status_fid: Option<&str>,
+    ) -> SpotBid {
+        use crate::crd::SpotBidStatus;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let spec = serde_json::from_value(serde_json::json!({
+            "project": "demo", "region": "us-central1-a", "instanceType": "h100",
+            "instanceQuantity": 1, "limitPrice": "$1.00", "bidFid": spec_fid,
+        }))
+        .unwrap();
+        let mut resource = SpotBid::new(name, spec);
+        resource.metadata.namespace = Some("team-a".into());
+        resource.metadata.uid = Some(format!("uid-{name}"));
+        resource.metadata.creation_timestamp = Some(Time(
+            crate::controller::spot_bid::test_fixtures::minute(created),
+        ));
+        resource.status = status_fid.map(|fid| SpotBidStatus {
+            bid_fid: Some(fid.into()),
+            ..SpotBidStatus::default()
+        });
+        resource
+    }
+
+    #[test]
+    fn a_bid_shown_in_another_status_is_not_adopted() {
+        let placer = claimant("placer", 5, None, Some("bid_1"));
+        let adopter = claimant("adopter", 1, Some("bid_1"), None);
+        let refused = adoption_conflict(&adopter, &[placer.clone(), adopter.clone()]).unwrap();
+        assert_eq!(refused.reason, "AdoptionConflict");
+        assert!(
+            refused.message.contains("team-a/placer"),
+            "{}",
+            refused.message
+        );
+        // Older, but only naming it: the status holder wins.
+        assert!(
+            adoption_conflict(&adopter, &[claimant("other", 9, None, Some("bid_2"))]).is_none()
+        );
+    }
+
+    #[test]
+    fn of_two_adopting_at_once_the_older_holds() {
+        let older = claimant("older", 1, Some("bid_1"), None);
+        let newer = claimant("newer", 2, Some("bid_1"), None);
+        let all = [older.clone(), newer.clone()];
+        assert!(adoption_conflict(&older, &all).is_none());
+        assert!(adoption_conflict(&newer, &all).is_some());
+        // Once the newer shows the bid in its status (it adopted first), it holds it.
+        let holding = claimant("newer", 2, Some("bid_1"), Some("bid_1"));
+        assert!(adoption_conflict(&older, &[holding.clone(), older.clone()]).is_some());
+        assert!(adoption_conflict(&holding, &[holding.clone(), older]).is_none());
     }
 
     #[test]
