@@ -337,6 +337,71 @@ async fn the_operators_own_key_is_only_for_the_namespaces_allowed() {
     .await;
 }
 
+/// A key Secret created or fixed after its SpotBids reported it wakes them: with rechecks and
+/// the key cache set to an hour here, only the Secret's own change can bring them back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_created_or_fixed_later_wakes_the_spot_bids_naming_it() {
+    let mut h = Harness::start().await;
+    h.restart_operator_with(mithril_operator::controller::ControllerConfig {
+        problem_recheck: std::time::Duration::from_secs(3600),
+        secret_ttl: std::time::Duration::from_secs(3600),
+        ..operator_harness::test_config()
+    })
+    .await;
+    create(
+        &h,
+        &spot_bid(
+            "waits-for-key",
+            json!({"apiKeySecretRef": {"name": "late-key"}}),
+        ),
+    )
+    .await;
+    create(
+        &h,
+        &spot_bid(
+            "wrong-entry",
+            json!({"apiKeySecretRef": {"name": "fixed-key"}}),
+        ),
+    )
+    .await;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(h.kube.clone(), h.ns());
+    let without_key: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "fixed-key"},
+        "stringData": {"token": API_KEY},
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &without_key)
+        .await
+        .unwrap();
+    for (name, reason) in [
+        ("waits-for-key", "ApiKeySecretNotFound"),
+        ("wrong-entry", "ApiKeyMissing"),
+    ] {
+        h.wait_for::<SpotBid>(h.ns(), name, reason, |r| {
+            condition_is(r, SYNCED, ConditionStatus::False, reason)
+        })
+        .await;
+    }
+
+    h.create_key_secret(h.ns(), "late-key", API_KEY).await;
+    secrets
+        .patch(
+            "fixed-key",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"api-key": API_KEY}})),
+        )
+        .await
+        .unwrap();
+    for name in ["waits-for-key", "wrong-entry"] {
+        h.wait_for::<SpotBid>(h.ns(), name, "placed once its Secret is right", |r| {
+            r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+        })
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_key_is_reported_and_other_resources_carry_on() {
     let h = Harness::start_with(mithril_operator::sim::SimConfig {

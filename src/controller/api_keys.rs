@@ -2,9 +2,11 @@
 //! (in the namespaces allowed to use it).
 //!
 //! Secrets are read through a short-lived cache: a thousand SpotBids sharing one Secret cost one
-//! GET per TTL, and a rotated or fixed key is picked up within the TTL without a spec edit.
+//! GET per TTL. Which resources name which Secret is kept too, so that a Secret created, changed
+//! or deleted drops its cached key and wakes them ([`super::secret_wakeups`]).
 
 use super::error::Problem;
+use super::usage::User;
 use crate::crd::ApiKeySecretRef;
 use crate::mithril::ApiKey;
 use k8s_openapi::api::core::v1::Secret;
@@ -27,6 +29,8 @@ pub struct ApiKeys {
     default_key_namespaces: Option<BTreeSet<String>>,
     ttl: Duration,
     cache: Mutex<HashMap<CacheKey, CacheEntry>>,
+    /// The (namespace, Secret name) each resource names.
+    named: Mutex<HashMap<User, (String, String)>>,
 }
 
 impl ApiKeys {
@@ -37,7 +41,43 @@ impl ApiKeys {
             default_key_namespaces: None,
             ttl,
             cache: Mutex::default(),
+            named: Mutex::default(),
         }
+    }
+
+    /// Notes which key Secret `user` names (none: the operator's key).
+    pub fn named_by(&self, user: &User, reference: Option<&ApiKeySecretRef>) {
+        let mut named = self.named.lock().unwrap_or_else(PoisonError::into_inner);
+        match reference {
+            Some(reference) => {
+                let secret = (user.namespace.clone(), reference.name.clone());
+                if named.get(user) != Some(&secret) {
+                    named.insert(user.clone(), secret);
+                }
+            }
+            None => {
+                named.remove(user);
+            }
+        }
+    }
+
+    /// Forgets what `user` named (it is gone).
+    pub fn unnamed_by(&self, user: &User) {
+        self.named_by(user, None);
+    }
+
+    /// A Secret was created, changed or deleted: its keys are read again next time, and the
+    /// resources naming it are returned (to be woken).
+    pub fn secret_changed(&self, namespace: &str, name: &str) -> Vec<User> {
+        self.lock()
+            .retain(|(ns, secret, _), _| ns != namespace || secret != name);
+        self.named
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, (ns, secret))| ns == namespace && secret == name)
+            .map(|(user, _)| user.clone())
+            .collect()
     }
 
     /// Lets only resources in `namespaces` act with the default key (`None`: every namespace).
@@ -152,6 +192,39 @@ fn key_in_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_changed_secret_is_read_again_and_names_who_uses_it() {
+        let keys = ApiKeys::new(
+            crate::kube_emulator::Emulator::new().client(),
+            None,
+            Duration::from_secs(3600),
+        );
+        let reference = ApiKeySecretRef {
+            name: "team-key".into(),
+            key: "api-key".into(),
+        };
+        let (train, other) = (
+            User::new("SpotBid", "ml", "train"),
+            User::new("SpotBid", "ml", "other"),
+        );
+        keys.named_by(&train, Some(&reference));
+        keys.named_by(&other, None);
+        let missing = keys.key_for("ml", Some(&reference)).await;
+        assert!(matches!(missing, Ok(Err(_))), "no such Secret yet");
+        assert_eq!(keys.cached(), 1);
+
+        assert!(keys.secret_changed("research", "team-key").is_empty());
+        assert_eq!(
+            keys.cached(),
+            1,
+            "another namespace's Secret changes nothing here"
+        );
+        assert_eq!(keys.secret_changed("ml", "team-key"), std::slice::from_ref(&train));
+        assert_eq!(keys.cached(), 0, "the cached answer goes with the change");
+        keys.unnamed_by(&train);
+        assert!(keys.secret_changed("ml", "team-key").is_empty());
+    }
 
     #[tokio::test]
     async fn the_default_key_is_only_for_the_namespaces_allowed() {

@@ -125,6 +125,7 @@ impl Context {
     /// Notes that `user` uses no key any more (deleted, or its key or project does not
     /// resolve); what no resource uses any more is stopped.
     pub fn released(&self, user: &User) {
+        self.keys.unnamed_by(user);
         self.let_go(self.usage.forget(user));
     }
 

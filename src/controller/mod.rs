@@ -4,7 +4,8 @@
 //! error type), [`backoff`] (per-object retry delays), [`api_keys`] (keys from Secrets),
 //! [`events`] and [`status`] (reporting), [`resync`] (the periodic resync, paced),
 //! [`worthy_changes`] (which watch events wake a reconcile), [`trigger_gate`] (wake-ups waiting
-//! until the controller is ready), [`digest`] (compact keys for what is only compared).
+//! until the controller is ready), [`secret_wakeups`] (a changed key Secret wakes who names it),
+//! [`digest`] (compact keys for what is only compared).
 
 pub mod api_keys;
 pub mod backoff;
@@ -15,6 +16,7 @@ pub mod events;
 pub mod finalizer;
 pub mod instance_schedule;
 pub mod resync;
+pub mod secret_wakeups;
 pub mod spot_bid;
 pub mod status;
 #[cfg(test)]

@@ -73,5 +73,5 @@ or the Roles of a namespace install (a test keeps them equal). */}}
   verbs: [create, patch]
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get]
+  verbs: [get, list, watch]
 {{- end }}

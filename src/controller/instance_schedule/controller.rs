@@ -2,8 +2,9 @@
 //! changes, wake-ups from other schedules' claims and from the schedule clock, run.
 
 use super::index::ScheduleKey;
-use super::reconcile::{CONTROLLER, ScheduleContext, error_policy, reconcile};
+use super::reconcile::{CONTROLLER, ScheduleContext, USER_KIND, error_policy, reconcile};
 use crate::controller::Context;
+use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{count_by, export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::crd::InstanceSchedule;
 use futures::{Stream, StreamExt, future, stream};
@@ -87,6 +88,7 @@ pub async fn run_with_clock_moves(
         .reconcile_on(changes)
         .reconcile_on(UnboundedReceiverStream::new(woken))
         .reconcile_on(due)
+        .reconcile_on(secret_wakeups(shared.clone(), namespace, USER_KIND))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|_| future::ready(()))

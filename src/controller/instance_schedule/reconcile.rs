@@ -92,10 +92,13 @@ impl ScheduleContext {
     }
 }
 
+/// The kind's name in what a schedule uses of Mithril (keys, observers).
+pub const USER_KIND: &str = "InstanceSchedule";
+
 /// A schedule as a user of an API key.
 pub fn user_of(schedule: &ScheduleKey) -> User {
     User::new(
-        "InstanceSchedule",
+        USER_KIND,
         schedule.namespace.clone().unwrap_or_default(),
         schedule.name.clone(),
     )
@@ -174,6 +177,9 @@ async fn reconcile_schedule(
         return run.invalid(error.into()).await;
     }
     let evaluation = windows.evaluate(run.now);
+    ctx.shared
+        .keys
+        .named_by(&user_of(&run.key), spec.api_key_secret_ref.as_ref());
     let resolved = match resolve(schedule, &ctx.shared).await {
         Ok(Ok(resolved)) => resolved,
         Ok(Err(error)) => return run.invalid(error).await,

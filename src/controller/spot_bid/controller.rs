@@ -19,13 +19,14 @@
 
 use super::names::{parse_bid_name, uid_tag};
 use super::reconcile::{
-    CONTROLLER, FINALIZER, OBSERVE_ONLY_ANNOTATION, RECONCILE_PAUSED_ANNOTATION, SpotBidContext,
-    error_policy, reconcile,
+    CONTROLLER, CONTROLLER_KIND, FINALIZER, OBSERVE_ONLY_ANNOTATION, RECONCILE_PAUSED_ANNOTATION,
+    SpotBidContext, error_policy, reconcile,
 };
 use super::sweep::{Scope, Sweeper};
 use crate::controller::Context;
 use crate::controller::digest::digest;
 use crate::controller::resync::paced_resync;
+use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::controller::worthy_changes::worthy_changes;
 use crate::crd::SpotBid;
@@ -122,6 +123,7 @@ pub async fn run(
     Controller::for_stream(resources, store)
         .with_config(Config::default().concurrency(shared.config.concurrency))
         .reconcile_on(triggers)
+        .reconcile_on(secret_wakeups(shared.clone(), namespace, CONTROLLER_KIND))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|_| future::ready(()))

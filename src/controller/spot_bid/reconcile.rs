@@ -257,7 +257,7 @@ struct Resolved {
 }
 
 /// The kind's name in what a resource uses of Mithril (keys, observers).
-const CONTROLLER_KIND: &str = "SpotBid";
+pub(super) const CONTROLLER_KIND: &str = "SpotBid";
 
 fn user_of(resource: &SpotBid) -> User {
     User::new(
@@ -273,11 +273,9 @@ async fn resolve_key(
     ctx: &SpotBidContext,
 ) -> Result<Result<ApiKey, Problem>, Error> {
     let namespace = resource.namespace().unwrap_or_default();
-    Ok(ctx
-        .shared
-        .keys
-        .key_for(&namespace, resource.spec.api_key_secret_ref.as_ref())
-        .await?)
+    let reference = resource.spec.api_key_secret_ref.as_ref();
+    ctx.shared.keys.named_by(&user_of(resource), reference);
+    Ok(ctx.shared.keys.key_for(&namespace, reference).await?)
 }
 
 /// Resolves key, project and instance type. `Ok(Err(problem))` for what only the user can fix.
