@@ -264,33 +264,22 @@ async fn wait_placing(tap: &MithrilTap) {
 /// reconciles must not write: it cannot know it lost the Lease before it tries to renew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_resuming_after_a_pause_writes_nothing_after_the_takeover() {
-    let cluster = match real::kubeconfig() {
-        Some(kubeconfig) => Some(real::RealCluster::connect(kubeconfig).await),
-        None => None,
-    };
+    if real::kubeconfig().is_some() {
+        println!(
+            "SKIPPED on the real API server: the scenarios share namespace default there, and the \
+             takeover on a real Lease is the_standby_takes_over_when_the_leader_is_killed"
+        );
+        return;
+    }
     let resources = env_size("MITHRIL_FAULT_HA_RESOURCES", 20) * 2;
-    let capacity = u32::try_from(resources * 2).unwrap();
-    let (rig, lease) = match &cluster {
-        Some(cluster) => {
-            let kubeconfig = cluster.operator_kubeconfig_yaml();
-            let rig = rig_on_cluster(seed(5), capacity, cluster.admin.clone(), &kubeconfig).await;
-            let name = format!("{LEASE}-pause-{}", cluster.namespace);
-            (rig, (real::OPERATOR_NAMESPACE.to_owned(), name))
-        }
-        None => (
-            rig(seed(5), capacity).await,
-            (NAMESPACE.to_owned(), format!("{LEASE}-pause")),
-        ),
-    };
+    let rig = rig(seed(5), u32::try_from(resources * 2).unwrap()).await;
+    let lease: LeaseAt = (NAMESPACE.to_owned(), format!("{LEASE}-pause"));
     throttle_placements(&rig);
     let tap = MithrilTap::start(rig.mithril_url.clone()).await;
     let replica = |identity: &str| {
         let mut spec = operator_spec();
         spec.identity = identity.to_owned();
         spec.concurrency = 4;
-        if cluster.is_some() {
-            spec.namespace = Some(NAMESPACE.to_owned());
-        }
         spec.election = Some(Election {
             lease_name: lease.1.clone(),
             namespace: lease.0.clone(),

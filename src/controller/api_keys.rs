@@ -220,7 +220,10 @@ mod tests {
             1,
             "another namespace's Secret changes nothing here"
         );
-        assert_eq!(keys.secret_changed("ml", "team-key"), std::slice::from_ref(&train));
+        assert_eq!(
+            keys.secret_changed("ml", "team-key"),
+            std::slice::from_ref(&train)
+        );
         assert_eq!(keys.cached(), 0, "the cached answer goes with the change");
         keys.unnamed_by(&train);
         assert!(keys.secret_changed("ml", "team-key").is_empty());

@@ -97,6 +97,15 @@ impl KubeSide {
     pub fn watch_namespace(&self) -> Option<String> {
         self.real.as_ref().map(|real| real.namespace.clone())
     }
+
+    /// `config` for an operator watching [`KubeSide::watch_namespace`], as `run` sets it from
+    /// `--namespace`: other tests' resources on a shared server are no concern of this one.
+    pub fn scoped(&self, mut config: ControllerConfig) -> ControllerConfig {
+        if config.namespaces.is_empty() {
+            config.namespaces = self.watch_namespace().into_iter().collect();
+        }
+        config
+    }
 }
 
 /// A Mithril client for `base` with fast retries (tests drive faults deliberately).
@@ -204,7 +213,8 @@ impl Harness {
         let base = format!("http://{}", sim_server.addr);
         let key = ApiKey::new(API_KEY).unwrap();
         let mithril = mithril_client(&base, &key);
-        let (registry, ctx) = operator(&base, &side.operator_kube, &sim, test_config());
+        let config = side.scoped(test_config());
+        let (registry, ctx) = operator(&base, &side.operator_kube, &sim, config);
         Self {
             sim,
             sim_server,
@@ -228,6 +238,7 @@ impl Harness {
     pub async fn restart_operator_with(&mut self, config: ControllerConfig) {
         self.kill_controller().await;
         let base = format!("http://{}", self.sim_server.addr);
+        let config = self.side.scoped(config);
         (self.registry, self.ctx) = operator(&base, &self.side.operator_kube, &self.sim, config);
         self.start_controller();
     }

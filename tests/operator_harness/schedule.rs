@@ -81,11 +81,11 @@ impl ScheduleHarness {
             .poll_once()
             .await
             .expect("first listing");
-        let config = ControllerConfig {
+        let config = side.scoped(ControllerConfig {
             backoff_base: Duration::from_millis(50),
             backoff_max: Duration::from_secs(1),
             ..ControllerConfig::default()
-        };
+        });
         let clock = {
             let sim = sim.clone();
             Arc::new(move || sim.now())
