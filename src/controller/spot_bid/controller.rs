@@ -17,6 +17,7 @@
 //! resource is revisited once each resync interval as a safety net, paced over the interval
 //! ([`crate::controller::resync`]).
 
+use super::cancelling::cancel_bid;
 use super::names::{parse_bid_name, uid_tag};
 use super::reconcile::{
     CONTROLLER, CONTROLLER_KIND, FINALIZER, OBSERVE_ONLY_ANNOTATION, RECONCILE_PAUSED_ANNOTATION,
@@ -30,7 +31,6 @@ use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::controller::worthy_changes::worthy_changes;
 use crate::crd::SpotBid;
-use crate::mithril::MithrilError;
 use futures::{StreamExt, TryStreamExt, future, stream};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Config;
@@ -189,9 +189,8 @@ async fn sweep_orphans(
                 .iter()
                 .find(|(f, _)| *f == fid)
                 .map_or("", |(_, name)| name.as_str());
-            match observer.client().cancel_bid(&fid).await {
-                Ok(()) | Err(MithrilError::NotFound { .. }) => {
-                    observer.record_cancelled(&fid);
+            match cancel_bid(observer.client(), Some(observer), &fid).await {
+                Ok(()) => {
                     sweeper.cancelled(&fid);
                     shared.metrics.safety_cancel("OrphanBidCancelled");
                     tracing::warn!(bid = %fid, name, project = observer.project(), "cancelled a bid whose SpotBid no longer exists");

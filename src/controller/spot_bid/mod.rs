@@ -6,11 +6,13 @@
 //! - [`tracking`]: pure: which bid the resource manages, which twins to cancel, when not to place.
 //! - [`sweep`]: pure: which bids this cluster placed have lost their resource.
 //! - [`report`]: pure `observed + outcome -> status` (phase, instances, prices, conditions).
+//! - [`cancelling`]: cancelling a bid and recording it, for every path that cancels.
 //! - [`reconcile`]: the IO around them: observe from the shared observer, act, write status and events.
 //! - [`controller`]: the kube-runtime wiring (metadata-only watch, Mithril change triggers).
 //! - [`index`] and [`phases`]: what reconciles note per resource, for the Mithril change
 //!   triggers and for the metrics.
 
+pub mod cancelling;
 pub mod controller;
 pub mod index;
 pub mod names;

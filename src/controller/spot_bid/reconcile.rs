@@ -1,5 +1,6 @@
 //! The SpotBid reconcile: observe (memory first), plan (pure), act (one Mithril write), report.
 
+use super::cancelling::cancel_bid;
 use super::controller::{Watched, watched_ref};
 use super::index::BidIndex;
 use super::names::bid_name;
@@ -849,9 +850,8 @@ async fn cancel_duplicate(
     twin: &str,
     kept: Option<&Bid>,
 ) -> Result<(), Error> {
-    match resolved.client.cancel_bid(twin).await {
-        Ok(()) | Err(MithrilError::NotFound { .. }) => {
-            resolved.observer.record_cancelled(twin);
+    match cancel_bid(&resolved.client, Some(&resolved.observer), twin).await {
+        Ok(()) => {
             ctx.shared.metrics.safety_cancel("DuplicateBidCancelled");
             let kept = kept.map_or("none", |bid| bid.fid.as_str());
             events::warning(
@@ -1131,12 +1131,8 @@ async fn cancel(
     fid: &str,
 ) -> Result<(), MithrilError> {
     let recorder = &ctx.shared.recorder;
-    match client.cancel_bid(fid).await {
-        // Already gone counts as cancelled.
-        Ok(()) | Err(MithrilError::NotFound { .. }) => {
-            if let Some(observer) = observer {
-                observer.record_cancelled(fid);
-            }
+    match cancel_bid(client, observer, fid).await {
+        Ok(()) => {
             events::normal(
                 recorder,
                 resource,
