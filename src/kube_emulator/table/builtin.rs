@@ -67,7 +67,11 @@ impl BuiltInTable {
             ],
             Self::ConfigMap => vec![
                 name,
-                text("Data", 0, "Data contains the configuration data."),
+                text(
+                    "Data",
+                    0,
+                    "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.",
+                ),
                 age,
             ],
             Self::ServiceAccount => vec![
@@ -154,7 +158,7 @@ impl BuiltInTable {
                 text(
                     "Subobject",
                     1,
-                    "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement.",
+                    "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.",
                 ),
                 text(
                     "Source",
