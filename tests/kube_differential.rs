@@ -796,7 +796,8 @@ async fn status_subresource(s: &Side) -> Value {
            "kubectl": kubectl})
 }
 
-/// Delete with a finalizer marks the object; removing the finalizer deletes it.
+/// Delete with a finalizer marks the object; removing the finalizer deletes it. Plain deletes
+/// and a dry-run create beside.
 async fn finalizers(s: &Side) -> Value {
     let mut bid = spot_bid("held");
     bid["metadata"]["finalizers"] = json!(["mithril.ai/test-hold"]);
@@ -837,9 +838,38 @@ async fn finalizers(s: &Side) -> Value {
         s.kubectl_ns(&["delete", "spotbid", "held-kubectl", "--wait=false"])
             .await
     };
+    // Without finalizers: gone at once; the answer to a DELETE of a built-in and of a custom resource.
+    s.call("POST", &spot_bids(), None, Some(spot_bid("plain")))
+        .await;
+    let plain = s.call("DELETE", &spot_bid_path("plain"), None, None).await;
+    s.call(
+        "POST",
+        "/api/v1/namespaces/{ns}/configmaps",
+        None,
+        Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plain"}})),
+    )
+    .await;
+    let plain_builtin = s
+        .call(
+            "DELETE",
+            "/api/v1/namespaces/{ns}/configmaps/plain",
+            None,
+            None,
+        )
+        .await;
+    let dry_run = s
+        .call(
+            "POST",
+            &format!("{}?dryRun=All", spot_bids()),
+            None,
+            Some(spot_bid("dry")),
+        )
+        .await;
+    let not_stored = s.call("GET", &spot_bid_path("dry"), None, None).await;
     json!({"deleted": deleted, "marked": marked, "edit": edit, "add_finalizer": add_finalizer,
            "deleted_again": deleted_again, "released": released, "gone": gone,
-           "kubectl_mark": kubectl_mark})
+           "kubectl_mark": kubectl_mark, "plain": plain, "plain_builtin": plain_builtin,
+           "dry_run": dry_run, "not_stored": not_stored})
 }
 
 /// Consecutive bookmarks (their number depends on timing) become one.

@@ -1043,3 +1043,48 @@ async fn required_fields_are_reported_after_the_objects_other_failures() {
         ]
     );
 }
+
+/// A DELETE that removes the object at once answers a Success Status naming it, as
+/// kube-apiserver does (the object itself only while finalizers hold it).
+#[tokio::test]
+async fn a_delete_that_removes_answers_a_success_status() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    let created = widgets
+        .create(&PostParams::default(), &widget("w", 1))
+        .await
+        .unwrap();
+    let status = widgets
+        .delete("w", &DeleteParams::default())
+        .await
+        .unwrap()
+        .right()
+        .expect("a Status, not the object");
+    assert_eq!(
+        status.status,
+        Some(kube::core::response::StatusSummary::Success)
+    );
+    let details = status.details.unwrap();
+    assert_eq!(
+        (
+            details.name.as_str(),
+            details.group.as_str(),
+            details.kind.as_str()
+        ),
+        ("w", "test.mithril.ai", "widgets")
+    );
+    assert_eq!(Some(details.uid), created.metadata.uid);
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "c"}})).unwrap();
+    configmaps
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let status = configmaps
+        .delete("c", &DeleteParams::default())
+        .await
+        .unwrap()
+        .right()
+        .expect("a Status");
+    assert_eq!(status.details.unwrap().kind, "configmaps");
+}

@@ -196,6 +196,12 @@ pub(super) async fn resource_request(
                 name.unwrap_or_default(),
                 &options,
             )?;
+            // An object gone at once is answered with a Success Status, as kube-apiserver does
+            // (a namespace, which a real server keeps Terminating, with itself).
+            let removed = object["metadata"].get("deletionTimestamp").is_none();
+            if removed && !(rt.group.is_empty() && rt.plural == "namespaces") {
+                return Ok(json_response(deleted_status(&rt, &object)));
+            }
             Ok(json_response(present_object(&rt, &object, form)))
         }
         _ => {
@@ -276,4 +282,23 @@ fn default_manager(headers: &HeaderMap) -> String {
         .filter(|name| !name.is_empty())
         .unwrap_or("unknown")
         .to_string()
+}
+
+/// kube-apiserver's answer to a DELETE that removed the object.
+fn deleted_status(rt: &ResourceType, object: &Value) -> Value {
+    let mut details = json!({
+        "name": object["metadata"]["name"],
+        "kind": rt.plural,
+        "uid": object["metadata"]["uid"],
+    });
+    if !rt.group.is_empty() {
+        details["group"] = json!(rt.group);
+    }
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    })
 }
