@@ -168,7 +168,8 @@ fn required_after_properties(found: Vec<Cause>) -> Vec<Cause> {
                 .strip_prefix(parent)
                 .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
     };
-    let (required, mut ordered): (Vec<(usize, Cause)>, Vec<(usize, Cause)>) = found
+    type Numbered = Vec<(usize, Cause)>;
+    let (required, mut ordered): (Numbered, Numbered) = found
         .into_iter()
         .enumerate()
         .partition(|(_, cause)| cause.reason == causes::REQUIRED);
