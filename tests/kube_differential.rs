@@ -1426,7 +1426,7 @@ async fn the_emulator_answers_as_a_real_api_server_does() {
         .filter(|k| {
             !differences
                 .iter()
-                .any(|d| known(d).is_some_and(|m| std::ptr::eq(m, *k)))
+                .any(|d| known(d).is_some_and(|m| (m.case, m.path) == (k.case, k.path)))
         })
         .map(|k| k.readme)
         .collect();
