@@ -278,7 +278,7 @@ fn malformed_spot_bids_are_rejected_at_the_field() {
             .collect::<Vec<_>>(),
         [(
             "spec",
-            "Invalid value: \"object\": set exactly one of limitPrice and pricing.strategy"
+            "Invalid value: set exactly one of limitPrice and pricing.strategy"
         )]
     );
     for good in ["$0.99", "$12.50", "$100.00", "$999999.99"] {

@@ -843,3 +843,248 @@ async fn deleting_a_namespace_deletes_its_content() {
     );
     kept.get("a").await.expect("other namespaces are untouched");
 }
+
+/// Field selectors as kube-apiserver takes them: a CRD's `selectableFields`, the metadata-only
+/// kinds' own refusal, and a label selector whose value is an operator.
+#[tokio::test]
+async fn selectable_fields_and_selector_refusals() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let mut crd = gadget_crd();
+    crd["metadata"]["name"] = json!("tools.test.mithril.ai");
+    crd["spec"]["names"] = json!({"plural": "tools", "singular": "tool", "kind": "Tool"});
+    crd["spec"]["versions"][0]["selectableFields"] = json!([{"jsonPath": ".spec.tier"}]);
+    install_crd(&client, crd).await;
+    let tools: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("test.mithril.ai", "v1", "Tool"),
+            "tools",
+        ),
+    );
+    for (name, tier) in [("t1", "gold"), ("t2", "silver")] {
+        let mut tool = gadget(name, 1);
+        tool.types.as_mut().unwrap().kind = "Tool".into();
+        tool.data["spec"]["tier"] = json!(tier);
+        tools.create(&PostParams::default(), &tool).await.unwrap();
+    }
+    let gold = tools
+        .list(&ListParams::default().fields("spec.tier=gold"))
+        .await
+        .unwrap();
+    let names: Vec<String> = gold
+        .items
+        .into_iter()
+        .filter_map(|t| t.metadata.name)
+        .collect();
+    assert_eq!(names, ["t1"]);
+    let unsupported = api_error(
+        tools
+            .list(&ListParams::default().fields("spec.quantity=1"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        unsupported.message,
+        "field label not supported: spec.quantity"
+    );
+
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let unknown = api_error(
+        configmaps
+            .list(&ListParams::default().fields("data.k=v"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (unknown.code, unknown.message.as_str()),
+        (
+            400,
+            r#""data.k" is not a known field selector: only "metadata.name", "metadata.namespace""#
+        )
+    );
+    let operator = api_error(
+        configmaps
+            .list(&ListParams::default().labels("tier===gold"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (operator.code, operator.message.as_str()),
+        (
+            400,
+            "unable to parse requirement: found '=', expected: identifier"
+        )
+    );
+}
+
+/// A finalizer added while the object is deleted: the cause twice (kube-apiserver finds it in two
+/// checks), the message once.
+#[tokio::test]
+async fn no_finalizer_is_added_while_deleting() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client, "default");
+    let mut w = widget("held", 1);
+    w.metadata.finalizers = Some(vec!["test.mithril.ai/hold".into()]);
+    widgets.create(&PostParams::default(), &w).await.unwrap();
+    widgets
+        .delete("held", &DeleteParams::default())
+        .await
+        .unwrap();
+    let refused = api_error(
+        widgets
+            .patch(
+                "held",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    &json!({"metadata": {"finalizers": ["test.mithril.ai/hold", "x.ai/new"]}}),
+                ),
+            )
+            .await
+            .unwrap_err(),
+    );
+    let forbidden = "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"x.ai/new\"}";
+    assert_eq!(
+        refused.message,
+        format!("Widget.test.mithril.ai \"held\" is invalid: metadata.finalizers: {forbidden}")
+    );
+    let causes = refused.details.unwrap().causes;
+    assert_eq!(causes.len(), 2);
+    assert!(causes.iter().all(|c| c.message == forbidden));
+}
+
+/// kube-apiserver's list and table shapes: a custom resource list always has `continue`, a
+/// Table of one object carries its resourceVersion.
+#[tokio::test]
+async fn list_and_table_metadata_as_kube_apiserver_sends_them() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    let created = widgets
+        .create(&PostParams::default(), &widget("w", 1))
+        .await
+        .unwrap();
+    let (_, list) = raw(
+        &client,
+        get("/apis/test.mithril.ai/v1/namespaces/default/widgets"),
+    )
+    .await;
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["metadata"]["continue"], "");
+    let (_, configmaps) = raw(&client, get("/api/v1/namespaces/default/configmaps")).await;
+    let configmaps: serde_json::Value = serde_json::from_str(&configmaps).unwrap();
+    assert!(configmaps["metadata"].get("continue").is_none());
+    let table = http::Request::get("/apis/test.mithril.ai/v1/namespaces/default/widgets/w")
+        .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+        .body(Vec::new())
+        .unwrap();
+    let (_, table) = raw(&client, table).await;
+    let table: serde_json::Value = serde_json::from_str(&table).unwrap();
+    assert_eq!(
+        table["metadata"]["resourceVersion"].as_str(),
+        created.metadata.resource_version.as_deref()
+    );
+    // Column descriptions in full, as kube-apiserver's printers give them.
+    let table = http::Request::get("/api/v1/namespaces/default/configmaps")
+        .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+        .body(Vec::new())
+        .unwrap();
+    let (_, table) = raw(&client, table).await;
+    let table: serde_json::Value = serde_json::from_str(&table).unwrap();
+    assert!(
+        table["columnDefinitions"][1]["description"]
+            .as_str()
+            .unwrap()
+            .ends_with("this is enforced during validation process.")
+    );
+}
+
+/// kube-openapi checks an object's properties before its required list: the missing field is
+/// reported after what is wrong within the same object.
+#[tokio::test]
+async fn required_fields_are_reported_after_the_objects_other_failures() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let mut crd = gadget_crd();
+    crd["metadata"]["name"] = json!("pumps.test.mithril.ai");
+    crd["spec"]["names"] = json!({"plural": "pumps", "singular": "pump", "kind": "Pump"});
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["required"] =
+        json!(["quantity", "extra"]);
+    install_crd(&client, crd).await;
+    let pumps: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        "default",
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("test.mithril.ai", "v1", "Pump"),
+            "pumps",
+        ),
+    );
+    let pump: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "test.mithril.ai/v1", "kind": "Pump", "metadata": {"name": "p"},
+        "spec": {"quantity": 0}
+    }))
+    .unwrap();
+    let refused = api_error(
+        pumps
+            .create(&PostParams::default(), &pump)
+            .await
+            .unwrap_err(),
+    );
+    let fields: Vec<(String, String)> = refused
+        .details
+        .unwrap()
+        .causes
+        .into_iter()
+        .map(|c| (c.field, c.reason))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("spec.quantity".to_owned(), "FieldValueInvalid".to_owned()),
+            ("spec.extra".to_owned(), "FieldValueRequired".to_owned()),
+        ]
+    );
+}
+
+/// A DELETE that removes the object at once answers a Success Status naming it, as
+/// kube-apiserver does (the object itself only while finalizers hold it).
+#[tokio::test]
+async fn a_delete_that_removes_answers_a_success_status() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    let created = widgets
+        .create(&PostParams::default(), &widget("w", 1))
+        .await
+        .unwrap();
+    let status = widgets
+        .delete("w", &DeleteParams::default())
+        .await
+        .unwrap()
+        .right()
+        .expect("a Status, not the object");
+    assert_eq!(
+        status.status,
+        Some(kube::core::response::StatusSummary::Success)
+    );
+    let details = status.details.unwrap();
+    assert_eq!(
+        (
+            details.name.as_str(),
+            details.group.as_str(),
+            details.kind.as_str()
+        ),
+        ("w", "test.mithril.ai", "widgets")
+    );
+    assert_eq!(Some(details.uid), created.metadata.uid);
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "c"}})).unwrap();
+    configmaps
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let status = configmaps
+        .delete("c", &DeleteParams::default())
+        .await
+        .unwrap()
+        .right()
+        .expect("a Status");
+    assert_eq!(status.details.unwrap().kind, "configmaps");
+}

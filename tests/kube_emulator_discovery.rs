@@ -396,3 +396,58 @@ async fn write_faults_fail_or_delay_a_share_of_writes() {
         .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(30));
 }
+
+/// Verbs in kube-apiserver's order (the apiextensions server's for custom resources, no
+/// deletecollection for namespaces) and the storage version hashes it lists.
+#[tokio::test]
+async fn discovery_verbs_and_storage_version_hashes_are_kube_apiservers() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let resource = |list: &Value, name: &str| -> Value {
+        list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} listed"))
+    };
+    let custom = get_json(&client, "/apis/test.mithril.ai/v1").await;
+    let gadgets = resource(&custom, "gadgets");
+    assert_eq!(
+        gadgets["verbs"],
+        json!([
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "create",
+            "update",
+            "watch"
+        ])
+    );
+    // base64 of the first 8 bytes of SHA-256("test.mithril.ai/v1/Gadget").
+    assert_eq!(gadgets["storageVersionHash"], "e6w4kNTj6vA=");
+    let core = get_json(&client, "/api/v1").await;
+    assert_eq!(
+        resource(&core, "namespaces")["verbs"],
+        json!([
+            "create", "delete", "get", "list", "patch", "update", "watch"
+        ])
+    );
+    // As kube-apiserver v1.37 lists them; both Event APIs share the core v1 storage.
+    assert_eq!(
+        resource(&core, "configmaps")["storageVersionHash"],
+        "qFsyl6wFWjQ="
+    );
+    let events = get_json(&client, "/apis/events.k8s.io/v1").await;
+    assert_eq!(
+        resource(&events, "events")["storageVersionHash"],
+        "r2yiGXH7wu8="
+    );
+    assert!(
+        resource(&core, "namespaces/status")
+            .get("storageVersionHash")
+            .is_none()
+    );
+}

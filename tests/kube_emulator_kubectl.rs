@@ -585,8 +585,9 @@ async fn kubectl_get_shows_a_real_servers_columns_for_built_ins() {
     assert_eq!(words(&config_maps)[0], ["NAME", "DATA", "AGE"]);
     assert_eq!(words(&config_maps)[1][..2], ["settings", "3"]);
     let accounts = cluster.ok(&["get", "serviceaccounts", "-n", "gpu"]).await;
-    assert_eq!(words(&accounts)[0], ["NAME", "SECRETS", "AGE"]);
-    assert_eq!(words(&accounts)[1][..2], ["runner", "1"]);
+    // kube-apiserver v1.37 prints no SECRETS column any more.
+    assert_eq!(words(&accounts)[0], ["NAME", "AGE"]);
+    assert_eq!(words(&accounts)[1][..1], ["runner"]);
     let leases = cluster.ok(&["get", "leases", "-n", "gpu"]).await;
     assert_eq!(words(&leases)[0], ["NAME", "HOLDER", "AGE"]);
     assert_eq!(words(&leases)[1][..2], ["leader", "pod-a"]);
@@ -732,12 +733,12 @@ async fn kubectl_typed_create_of_accounts_rbac_and_services() {
         .unwrap();
     let mut watched = BufReader::new(watch.stdout.take().unwrap()).lines();
     let header = watched.next_line().await.unwrap().unwrap();
-    assert_eq!(words(&header)[0], ["NAME", "SECRETS", "AGE"]);
+    assert_eq!(words(&header)[0], ["NAME", "AGE"]);
     let first = watched.next_line().await.unwrap().unwrap();
-    assert_eq!(words(&first)[0][..2], ["runner", "0"]);
+    assert_eq!(words(&first)[0][..1], ["runner"]);
     cluster.ok(&["create", "serviceaccount", "builder"]).await;
     let change = watched.next_line().await.unwrap().unwrap();
-    assert_eq!(words(&change)[0][..2], ["builder", "0"]);
+    assert_eq!(words(&change)[0][..1], ["builder"]);
     watch.kill().await.unwrap();
 
     // Deployments are not decoded from protobuf: 415, and `kubectl apply -f` instead.
@@ -857,4 +858,74 @@ async fn kubectl_shows_the_operators_condition_columns_and_refuses_a_bad_cron() 
             && stderr.contains("cron must be five fields"),
         "{stderr}"
     );
+}
+
+/// The printers of kube-apiserver v1.37 for the kinds it has them for: PodDisruptionBudgets,
+/// NetworkPolicies and CustomResourceDefinitions get their own columns.
+#[tokio::test]
+async fn kubectl_prints_pdbs_network_policies_and_crds_with_their_columns() {
+    let cluster = Cluster::start().await;
+    cluster
+        .ok(&["apply", "-f", &fixture("gadget-crd.yaml")])
+        .await;
+    let manifest = cluster.write(
+        "policies.yaml",
+        "apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: default}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: web}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: web}}
+",
+    );
+    cluster.ok(&["apply", "-f", &manifest]).await;
+    let pdbs = cluster.ok(&["get", "pdb"]).await;
+    let pdbs = words(&pdbs);
+    assert_eq!(
+        pdbs[0],
+        [
+            "NAME",
+            "MIN",
+            "AVAILABLE",
+            "MAX",
+            "UNAVAILABLE",
+            "ALLOWED",
+            "DISRUPTIONS",
+            "AGE"
+        ]
+    );
+    assert_eq!(pdbs[1][..4], ["web", "1", "N/A", "0"]);
+    let policies = cluster.ok(&["get", "networkpolicies"]).await;
+    let policies = words(&policies);
+    assert_eq!(policies[0], ["NAME", "POD-SELECTOR", "AGE"]);
+    assert_eq!(policies[1][..2], ["web", "app=web"]);
+    let crds = cluster
+        .ok(&["get", "crd", "gadgets.test.mithril.ai", "-o", "wide"])
+        .await;
+    let crds = words(&crds);
+    assert_eq!(
+        crds[0],
+        [
+            "NAME",
+            "SCOPE",
+            "VERSIONS",
+            "CREATED",
+            "AT",
+            "GROUP",
+            "KIND",
+            "SHORTNAMES",
+            "ESTABLISHED"
+        ]
+    );
+    assert_eq!(
+        crds[1][..3],
+        ["gadgets.test.mithril.ai", "Namespaced", "v1(storage)"]
+    );
+    assert_eq!(crds[1][4..], ["test.mithril.ai", "Gadget", "gd", "true"]);
 }

@@ -307,3 +307,104 @@ async fn server_side_apply_of_status() {
         applied.metadata.resource_version
     );
 }
+
+/// As kube-apiserver: a strategic merge patch merges `metadata.finalizers` (new ones first) and
+/// lists tagged for it by key, and is refused on a custom resource, which has no patch strategies.
+#[tokio::test]
+async fn strategic_patches_merge_tagged_lists_and_are_refused_on_custom_resources() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "held", "finalizers": ["a.io/one"]}, "data": {"k": "v"}}),
+    )
+    .unwrap();
+    configmaps
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let patched = configmaps
+        .patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"metadata": {"finalizers": ["b.io/two"]}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.metadata.finalizers.unwrap(),
+        ["b.io/two", "a.io/one"]
+    );
+
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    widgets
+        .create(&PostParams::default(), &widget("w", 1))
+        .await
+        .unwrap();
+    let (code, status) = send_json(
+        &client,
+        "PATCH",
+        "/apis/test.mithril.ai/v1/namespaces/default/widgets/w",
+        "application/strategic-merge-patch+json",
+        json!({"spec": {"size": 2}}),
+    )
+    .await;
+    assert_eq!(code, 415);
+    assert_eq!(status["reason"], "UnsupportedMediaType");
+    assert_eq!(
+        status["message"],
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    );
+}
+
+/// A JSON patch that does not apply: kube-apiserver's generic message and empty details; an
+/// apply conflict: causes only, no object named in the details.
+#[tokio::test]
+async fn failed_json_patches_and_apply_conflicts_are_worded_as_kube_apiserver_does() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    widgets
+        .create(&PostParams::default(), &widget("w", 1))
+        .await
+        .unwrap();
+    let (code, status) = send_json(
+        &client,
+        "PATCH",
+        "/apis/test.mithril.ai/v1/namespaces/default/widgets/w",
+        "application/json-patch+json",
+        json!([{"op": "test", "path": "/spec/size", "value": 7}]),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        status["message"],
+        "the server rejected our request due to an error in our request"
+    );
+    assert_eq!(status["details"], json!({}));
+
+    let apply = |size: i32| json!({"apiVersion": "test.mithril.ai/v1", "kind": "Widget", "spec": {"size": size}});
+    widgets
+        .patch(
+            "w",
+            &PatchParams::apply("alpha").force(),
+            &Patch::Apply(apply(2)),
+        )
+        .await
+        .unwrap();
+    let conflict = api_error(
+        widgets
+            .patch("w", &PatchParams::apply("beta"), &Patch::Apply(apply(3)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(conflict.code, 409);
+    let details = conflict.details.expect("details");
+    assert_eq!(
+        (
+            details.name.as_str(),
+            details.group.as_str(),
+            details.kind.as_str()
+        ),
+        ("", "", "")
+    );
+    assert_eq!(details.causes[0].reason, "FieldManagerConflict");
+}

@@ -334,3 +334,100 @@ async fn dropping_all_watches_ends_streams_cleanly() {
     emulator.faults().drop_all_watches();
     assert!(stream.try_next().await.unwrap().is_none());
 }
+
+/// kube-apiserver's watch cache of a custom resource starts with its CRD: a watch from an older
+/// resourceVersion is a 410 ERROR event, even where the emulator's history reaches back.
+#[tokio::test]
+async fn watch_from_before_the_crd_existed_is_too_old() {
+    let emulator = Emulator::new();
+    let client = emulator.client();
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "before"}})).unwrap();
+    let before = configmaps
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    install_crd(&client, gadget_crd()).await;
+    let installed = emulator.resource_version();
+    let (code, body) = raw(
+        &client,
+        get(&format!(
+            "/apis/test.mithril.ai/v1/namespaces/default/gadgets?watch=true&timeoutSeconds=1&resourceVersion={before}"
+        )),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let event: serde_json::Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+    assert_eq!(event["type"], "ERROR");
+    assert_eq!(event["object"]["code"], 410);
+    let message = event["object"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("too old resource version: {before} (")),
+        "{message}"
+    );
+    // From the CRD's own resourceVersion on, the watch runs.
+    let (code, body) = raw(
+        &client,
+        get(&format!(
+            "/apis/test.mithril.ai/v1/namespaces/default/gadgets?watch=true&timeoutSeconds=1&resourceVersion={installed}"
+        )),
+    )
+    .await;
+    assert_eq!((code, body.as_str()), (200, ""));
+}
+
+/// An object leaving a watch's selector is DELETED as it was (still matching), at the
+/// resourceVersion of the change, as kube-apiserver sends it.
+#[tokio::test]
+async fn leaving_the_selector_is_deleted_with_the_previous_object() {
+    let (emulator, client) = emulator_with_crds().await;
+    let widgets: Api<Widget> = Api::namespaced(client, "default");
+    let mut w = widget("w", 1);
+    w.metadata.labels = Some([("env".to_string(), "prod".to_string())].into());
+    widgets.create(&PostParams::default(), &w).await.unwrap();
+    let rv = emulator.resource_version().to_string();
+    let mut stream = widgets
+        .watch(&WatchParams::default().labels("env=prod"), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let moved = widgets
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"env": "dev"}}})),
+        )
+        .await
+        .unwrap();
+    match stream.try_next().await.unwrap().unwrap() {
+        WatchEvent::Deleted(gone) => {
+            assert_eq!(gone.metadata.labels.unwrap()["env"], "prod");
+            assert_eq!(
+                gone.metadata.resource_version,
+                moved.metadata.resource_version
+            );
+        }
+        other => panic!("expected DELETED, got {other:?}"),
+    }
+}
+
+/// A watch from a resourceVersion that is no number: 500 without a reason, as kube-apiserver.
+#[tokio::test]
+async fn watch_from_an_unparsable_resource_version_is_a_500() {
+    let (_emulator, client) = emulator_with_crds().await;
+    let (code, body) = raw(
+        &client,
+        get("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=abc"),
+    )
+    .await;
+    assert_eq!(code, 500);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        status["message"],
+        "resourceVersion: Invalid value: \"abc\": strconv.ParseUint: parsing \"abc\": invalid syntax"
+    );
+    assert!(status.get("reason").is_none());
+}

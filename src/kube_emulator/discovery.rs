@@ -20,6 +20,105 @@ const VERBS: &[&str] = &[
     "watch",
 ];
 
+/// The verbs as kube-apiserver lists them: custom resources in the apiextensions server's order,
+/// namespaces without deletecollection.
+fn verbs(t: &ResourceType) -> &'static [&'static str] {
+    if t.custom {
+        &[
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "create",
+            "update",
+            "watch",
+        ]
+    } else if t.group.is_empty() && t.plural == "namespaces" {
+        &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ]
+    } else {
+        VERBS
+    }
+}
+
+/// kube-apiserver's `storageVersionHash`: base64 of the first 8 bytes of the SHA-256 of the
+/// stored form's `group/version/Kind`.
+fn storage_version_hash(gvk: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(&sha256(gvk.as_bytes())[..8])
+}
+
+/// SHA-256 (FIPS 180-4), for the one short digest above.
+fn sha256(data: &[u8]) -> [u8; 32] {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut message = data.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for block in message.chunks(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in block.chunks(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let ch = (e & f) ^ (!e & g);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(maj);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (state, value) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *state = state.wrapping_add(value);
+        }
+    }
+    let mut digest = [0u8; 32];
+    for (i, word) in h.iter().enumerate() {
+        digest[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
+    }
+    digest
+}
+
 pub fn version() -> Value {
     json!({
         "major": "1",
@@ -101,7 +200,7 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
             "singularName": t.singular,
             "namespaced": t.namespaced,
             "kind": t.kind,
-            "verbs": VERBS,
+            "verbs": verbs(t),
         });
         if !t.short_names.is_empty() {
             resource["shortNames"] = json!(t.short_names);
@@ -109,6 +208,7 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
         if !t.categories.is_empty() {
             resource["categories"] = json!(t.categories);
         }
+        resource["storageVersionHash"] = json!(storage_version_hash(&t.storage_gvk));
         resources.push(resource);
         if t.status_subresource {
             resources.push(json!({
@@ -157,7 +257,7 @@ pub fn aggregated(registry: &Registry, core: bool) -> Value {
                                 "responseKind": kind,
                                 "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
                                 "singularResource": t.singular,
-                                "verbs": VERBS,
+                                "verbs": verbs(t),
                             });
                             if !t.short_names.is_empty() {
                                 resource["shortNames"] = json!(t.short_names);
@@ -311,5 +411,21 @@ fn add_schemaless(document: &mut Value, t: &ResourceType) {
             format!("{collection}/{{name}}"),
             json!({"get": action("get"), "put": put, "patch": patch, "delete": action("delete")}),
         );
+    }
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::*;
+
+    #[test]
+    fn storage_version_hashes_are_kube_apiservers() {
+        // As kube-apiserver v1.37 lists them.
+        assert_eq!(
+            storage_version_hash("mithril.ai/v1alpha1/SpotBid"),
+            "Om4l2gl1xCg="
+        );
+        assert_eq!(storage_version_hash("/v1/ConfigMap"), "qFsyl6wFWjQ=");
+        assert_eq!(storage_version_hash("/v1/Event"), "r2yiGXH7wu8=");
     }
 }

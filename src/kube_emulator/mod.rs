@@ -37,10 +37,14 @@
 //! - namespace termination: deleting a namespace deletes its content at once (objects holding
 //!   finalizers are marked for deletion) and removes the namespace without a Terminating phase;
 //! - deleting a CRD removes its custom resources at once, finalizers notwithstanding;
-//! - strategic merge patch is applied as a JSON merge patch (lists are replaced, not merged by key);
+//! - strategic merge patch knows the merging lists (`patchStrategy: merge`) of the served built-ins
+//!   from a table of their paths (`patch.rs`), not from Kubernetes' Go types;
 //! - built-in kinds are not validated beyond Secret data, events.k8s.io Events and CRDs, and have
 //!   no controllers (a Deployment never gets Pods, a Service no endpoints);
 //! - `resourceVersionMatch=NotOlderThan` with a future resourceVersion does not wait;
+//! - an Event written through core v1 has its managed fields in events.k8s.io/v1 names (the
+//!   storage both APIs share); bookmarks come every `bookmark_interval` (5 s), not about every
+//!   minute and before the timeout as kube-apiserver's watch cache sends them;
 //! - built-ins have no OpenAPI schema (`kubectl explain` shows no fields), Services get no cluster
 //!   IP, node ports or defaults, and no subresource but `status` is served (no `scale`,
 //!   `serviceaccounts/token`); no access or self subject reviews (`kubectl auth can-i|whoami`).

@@ -84,7 +84,15 @@ pub fn present_object(rt: &ResourceType, object: &Value, form: Form) -> Value {
     match form {
         Form::Full => full(rt, object),
         Form::Metadata => partial_metadata(object),
-        Form::Table(include) => as_table(rt, &[full(rt, object)], include, json!({})),
+        Form::Table(include) => {
+            let rv = object["metadata"]["resourceVersion"].clone();
+            as_table(
+                rt,
+                &[full(rt, object)],
+                include,
+                json!({"resourceVersion": rv}),
+            )
+        }
     }
 }
 
@@ -95,6 +103,11 @@ pub fn present_list(
     list_meta: Value,
     form: Form,
 ) -> Value {
+    let mut list_meta = list_meta;
+    // Custom resource lists (unstructured in kube-apiserver) always carry `continue`.
+    if rt.custom && form == Form::Full && list_meta.get("continue").is_none() {
+        list_meta["continue"] = json!("");
+    }
     match form {
         Form::Full => json!({
             "apiVersion": rt.api_version(),

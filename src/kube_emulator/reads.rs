@@ -95,9 +95,12 @@ fn snapshot_for(state: &State, req: &ListRequest) -> Result<u64, ApiError> {
         req.resource_version_match.as_deref(),
     ) {
         (Some(rv), Some("Exact")) => {
-            let rv: u64 = rv
-                .parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
+            let rv: u64 = rv.parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid resource version: {}",
+                    ApiError::unparsable_resource_version(rv)
+                ))
+            })?;
             if rv > current {
                 return Err(ApiError::internal(format!(
                     "Too large resource version: {rv}, current: {current}"

@@ -5,18 +5,22 @@ use super::resources::{ResourceType, built_ins};
 use super::schema::{Cause, CompiledSchema, SchemaError};
 use super::table::PrinterColumn;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Resource types in registration order (discovery lists them in that order).
 #[derive(Debug)]
 pub struct Registry {
     types: Vec<Arc<ResourceType>>,
+    /// Storage key of a custom resource → the resourceVersion its CRD was first stored at.
+    history_start: HashMap<String, u64>,
 }
 
 impl Default for Registry {
     fn default() -> Self {
         Self {
             types: built_ins().into_iter().map(Arc::new).collect(),
+            history_start: HashMap::new(),
         }
     }
 }
@@ -34,11 +38,13 @@ impl Registry {
         &self.types
     }
 
-    /// Replaces the types of one CRD (same group and plural) by `types`.
-    pub fn register_custom(&mut self, types: Vec<ResourceType>) {
+    /// Replaces the types of one CRD (same group and plural) by `types`; `rv` is the CRD's.
+    pub fn register_custom(&mut self, types: Vec<ResourceType>, rv: u64) {
         if let Some(first) = types.first() {
             let (group, plural) = (first.group.clone(), first.plural.clone());
-            self.unregister_custom(&group, &plural);
+            self.types
+                .retain(|t| !(t.custom && t.group == group && t.plural == plural));
+            self.history_start.entry(first.storage_key()).or_insert(rv);
         }
         self.types.extend(types.into_iter().map(Arc::new));
     }
@@ -46,6 +52,13 @@ impl Registry {
     pub fn unregister_custom(&mut self, group: &str, plural: &str) {
         self.types
             .retain(|t| !(t.custom && t.group == group && t.plural == plural));
+        self.history_start.remove(&format!("{group}/{plural}"));
+    }
+
+    /// The oldest resourceVersion a watch of `storage` resumes from: a custom resource's history
+    /// starts with its CRD, as kube-apiserver's watch cache for it does (older: 410).
+    pub fn history_start(&self, storage: &str) -> u64 {
+        self.history_start.get(storage).copied().unwrap_or(0)
     }
 }
 
@@ -125,6 +138,11 @@ pub fn types_from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<Cause>> {
             field: "spec.versions".into(),
         });
     }
+    let storage_version = versions
+        .iter()
+        .find(|v| v["storage"].as_bool() == Some(true))
+        .map(|v| text(&v["name"]))
+        .unwrap_or_default();
     let mut types = Vec::new();
     for (index, version) in versions.iter().enumerate() {
         let version_name = text(&version["name"]);
@@ -194,6 +212,14 @@ pub fn types_from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<Cause>> {
             custom: true,
             storage: format!("{group}/{plural}"),
             view: Default::default(),
+            storage_gvk: format!("{group}/{storage_version}/{kind}"),
+            selectable_fields: version["selectableFields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|field| field["jsonPath"].as_str())
+                .map(|path| path.trim_start_matches('.').to_string())
+                .collect(),
         });
     }
     if causes.is_empty() {

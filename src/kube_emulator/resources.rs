@@ -37,6 +37,10 @@ pub struct ResourceType {
     pub storage: String,
     /// How stored objects are shaped for this resource.
     pub view: View,
+    /// `group/version/Kind` of the stored form: discovery's `storageVersionHash` is its digest.
+    pub storage_gvk: String,
+    /// A CRD version's `selectableFields` as field labels (`spec.region`).
+    pub selectable_fields: Vec<String>,
 }
 
 impl ResourceType {
@@ -305,6 +309,13 @@ pub fn built_ins() -> Vec<ResourceType> {
             } else {
                 View::Native
             },
+            // Both Event APIs are stored as core v1 Events.
+            storage_gvk: if b.kind == "Event" {
+                "/v1/Event".to_string()
+            } else {
+                format!("{}/{}/{}", b.group, b.version, b.kind)
+            },
+            selectable_fields: Vec::new(),
         })
         .collect()
 }

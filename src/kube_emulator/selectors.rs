@@ -1,6 +1,7 @@
 //! Label selectors (`app=x,tier!=y,env in (a,b),!k,k`) and field selectors (`metadata.name=x`).
 
 use super::conversion::View;
+use super::resources::ResourceType;
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -11,6 +12,57 @@ pub enum SelectorError {
     Field(String),
     #[error("field label not supported: {0}")]
     UnsupportedField(String),
+    #[error(
+        "\"{0}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+    )]
+    UnknownField(String),
+    /// A label value that is an operator (`tier===gold`).
+    #[error("unable to parse requirement: found '{0}', expected: identifier")]
+    Token(String),
+}
+
+/// The field labels a resource's field selectors may name.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldLabels<'a> {
+    /// A custom resource: `metadata.name`, `metadata.namespace` and its CRD's `selectableFields`.
+    Custom(&'a [String]),
+    /// A built-in kind selectable by its metadata only.
+    MetadataOnly,
+    /// A built-in kind with field labels of its own (not checked).
+    Any,
+}
+
+impl<'a> FieldLabels<'a> {
+    pub fn of(rt: &'a ResourceType) -> Self {
+        const METADATA_ONLY: &[&str] = &[
+            "ConfigMap",
+            "ServiceAccount",
+            "Deployment",
+            "Lease",
+            "Role",
+            "RoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
+        ];
+        if rt.custom {
+            Self::Custom(&rt.selectable_fields)
+        } else if METADATA_ONLY.contains(&rt.kind.as_str()) {
+            Self::MetadataOnly
+        } else {
+            Self::Any
+        }
+    }
+
+    fn check(self, path: &str) -> Result<(), SelectorError> {
+        let metadata = path == "metadata.name" || path == "metadata.namespace";
+        match self {
+            Self::Custom(selectable) if !metadata && !selectable.iter().any(|f| f == path) => {
+                Err(SelectorError::UnsupportedField(path.to_string()))
+            }
+            Self::MetadataOnly if !metadata => Err(SelectorError::UnknownField(path.to_string())),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,15 +154,29 @@ fn parse_label_requirement(part: &str) -> Result<LabelRequirement, SelectorError
     }
     if let Some((key, value)) = part.split_once("!=") {
         let key = valid_key(key.trim()).ok_or_else(error)?;
-        return Ok(LabelRequirement::NotEquals(key.into(), value.trim().into()));
+        return Ok(LabelRequirement::NotEquals(key.into(), label_value(value)?));
     }
     if let Some((key, value)) = part.split_once("==").or_else(|| part.split_once('=')) {
         let key = valid_key(key.trim()).ok_or_else(error)?;
-        return Ok(LabelRequirement::Equals(key.into(), value.trim().into()));
+        return Ok(LabelRequirement::Equals(key.into(), label_value(value)?));
     }
     valid_key(part)
         .map(|k| LabelRequirement::Exists(k.into()))
         .ok_or_else(error)
+}
+
+/// The value after an operator; another operator there is what kube-apiserver's lexer reports.
+fn label_value(value: &str) -> Result<String, SelectorError> {
+    let value = value.trim();
+    let operator: String = value
+        .chars()
+        .take_while(|c| matches!(c, '=' | '!'))
+        .collect();
+    if operator.is_empty() {
+        Ok(value.to_string())
+    } else {
+        Err(SelectorError::Token(operator))
+    }
 }
 
 fn valid_key(key: &str) -> Option<&str> {
@@ -128,7 +194,7 @@ pub struct FieldSelector(Vec<(String, String, bool)>);
 impl FieldSelector {
     /// Custom resources support only `metadata.name` and `metadata.namespace` (as kube-apiserver);
     /// built-ins are served schemaless, so any dotted path is accepted for them.
-    pub fn parse(text: &str, custom_resource: bool) -> Result<Self, SelectorError> {
+    pub fn parse(text: &str, labels: FieldLabels<'_>) -> Result<Self, SelectorError> {
         let mut terms = Vec::new();
         for part in text.split(',') {
             let part = part.trim();
@@ -143,9 +209,7 @@ impl FieldSelector {
                 return Err(SelectorError::Field(part.to_string()));
             };
             let path = path.trim();
-            if custom_resource && path != "metadata.name" && path != "metadata.namespace" {
-                return Err(SelectorError::UnsupportedField(path.to_string()));
-            }
+            labels.check(path)?;
             terms.push((path.to_string(), value.trim().to_string(), equal));
         }
         Ok(Self(terms))
@@ -225,22 +289,45 @@ mod tests {
     }
 
     #[test]
-    fn field_selector_on_custom_resources_is_limited_to_name_and_namespace() {
-        let o = obj(json!({}));
+    fn field_selectors_name_metadata_or_selectable_fields() {
+        let mut o = obj(json!({}));
+        o["spec"] = json!({"region": "r1", "size": 2});
+        let custom = FieldLabels::Custom(&[]);
         assert!(
-            FieldSelector::parse("metadata.name=a", true)
+            FieldSelector::parse("metadata.name=a", custom)
                 .unwrap()
                 .matches(&o)
         );
         assert!(
-            !FieldSelector::parse("metadata.namespace!=ns", true)
+            !FieldSelector::parse("metadata.namespace!=ns", custom)
                 .unwrap()
                 .matches(&o)
         );
         assert_eq!(
-            FieldSelector::parse("spec.x=1", true),
+            FieldSelector::parse("spec.x=1", custom),
             Err(SelectorError::UnsupportedField("spec.x".into()))
         );
-        assert!(FieldSelector::parse("spec.x=", false).unwrap().matches(&o));
+        let selectable = ["spec.region".to_string(), "spec.size".to_string()];
+        let custom = FieldLabels::Custom(&selectable);
+        assert!(
+            FieldSelector::parse("spec.region=r1,spec.size=2", custom)
+                .unwrap()
+                .matches(&o)
+        );
+        assert_eq!(
+            FieldSelector::parse("spec.x=1", FieldLabels::MetadataOnly)
+                .unwrap_err()
+                .to_string(),
+            r#""spec.x" is not a known field selector: only "metadata.name", "metadata.namespace""#
+        );
+        assert!(
+            FieldSelector::parse("spec.x=", FieldLabels::Any)
+                .unwrap()
+                .matches(&o)
+        );
+        assert_eq!(
+            LabelSelector::parse("tier===gold").unwrap_err().to_string(),
+            "unable to parse requirement: found '=', expected: identifier"
+        );
     }
 }

@@ -90,33 +90,29 @@ impl ApiError {
 
     /// Server-side apply conflicts: `message` as worded by field management, one
     /// `FieldManagerConflict` cause per (field, cause message).
-    pub fn apply_conflicts(
-        rt: &ResourceType,
-        name: &str,
-        message: String,
-        causes: &[(String, String)],
-    ) -> Self {
+    pub fn apply_conflicts(message: String, causes: &[(String, String)]) -> Self {
         let causes: Vec<Value> = causes
             .iter()
             .map(|(field, message)| json!({"reason": "FieldManagerConflict", "message": message, "field": field}))
             .collect();
-        Self::new(409, "Conflict", message).with_details(
-            json!({"name": name, "group": rt.group, "kind": rt.plural, "causes": causes}),
-        )
+        // kube-apiserver names no object in the details of an apply conflict.
+        Self::new(409, "Conflict", message).with_details(json!({"causes": causes}))
     }
 
     /// 422 with causes: `Foo.example.com "x" is invalid: spec.a: Invalid value: ...`.
     pub fn invalid(rt: &ResourceType, name: &str, causes: &[Cause]) -> Self {
-        let parts: Vec<String> = causes
-            .iter()
-            .map(|c| {
-                if c.field.is_empty() {
-                    c.message.clone()
-                } else {
-                    format!("{}: {}", c.field, c.message)
-                }
-            })
-            .collect();
+        // A cause found twice is said once in the message (kube-apiserver's aggregate error).
+        let mut parts: Vec<String> = Vec::with_capacity(causes.len());
+        for c in causes {
+            let part = if c.field.is_empty() {
+                c.message.clone()
+            } else {
+                format!("{}: {}", c.field, c.message)
+            };
+            if !parts.contains(&part) {
+                parts.push(part);
+            }
+        }
         let summary = if parts.len() == 1 {
             parts[0].clone()
         } else {
@@ -158,8 +154,25 @@ impl ApiError {
         Self::new(422, "Invalid", message)
     }
 
+    /// A patch that does not apply to the object: 422 with empty details, as kube-apiserver answers.
+    pub fn patch_does_not_apply(message: impl Into<String>) -> Self {
+        Self::unprocessable(message).with_details(json!({}))
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
+    }
+
+    /// A resourceVersion that is no number, in the words of kube-apiserver's storage layer.
+    pub fn unparsable_resource_version(rv: &str) -> String {
+        format!(
+            "resourceVersion: Invalid value: \"{rv}\": strconv.ParseUint: parsing \"{rv}\": invalid syntax"
+        )
+    }
+
+    /// A watch from a resourceVersion that is no number: kube-apiserver answers 500, no reason.
+    pub fn watch_resource_version_invalid(rv: &str) -> Self {
+        Self::new(500, "", Self::unparsable_resource_version(rv))
     }
 
     /// A too-old resourceVersion or continue token.
@@ -182,6 +195,15 @@ impl ApiError {
             format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {content_type})"
             ),
+        )
+    }
+
+    /// A strategic merge patch of a custom resource.
+    pub fn strategic_merge_unsupported() -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
         )
     }
 
@@ -240,8 +262,10 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         });
+        if !self.reason.is_empty() {
+            status["reason"] = json!(self.reason);
+        }
         if let Some(details) = &self.details {
             status["details"] = details.clone();
         }

@@ -51,13 +51,13 @@ pub fn open(
     let (start, registration, start_rv) = {
         let mut state = shared.lock();
         let current = state.store.current_rv();
-        let requested =
-            match req.resource_version.as_deref() {
-                None | Some("") | Some("0") => None,
-                Some(rv) => Some(rv.parse::<u64>().map_err(|_| {
-                    ApiError::bad_request(format!("invalid resource version: {rv}"))
-                })?),
-            };
+        let requested = match req.resource_version.as_deref() {
+            None | Some("") | Some("0") => None,
+            Some(rv) => Some(
+                rv.parse::<u64>()
+                    .map_err(|_| ApiError::watch_resource_version_invalid(rv))?,
+            ),
+        };
         if forced_expiry {
             let requested = requested.unwrap_or(current);
             return Ok(error_stream(too_old_error(TooOld {
@@ -74,6 +74,12 @@ pub fn open(
                         .filter(|o| req.selectors.matches(o))
                         .collect(),
                 )
+            }
+            (false, Some(rv)) if rv < state.registry.history_start(&resource) => {
+                return Ok(error_stream(too_old_error(TooOld {
+                    requested: rv,
+                    oldest: state.registry.history_start(&resource),
+                })));
             }
             (false, Some(rv)) => match state
                 .store
@@ -228,6 +234,14 @@ impl WatchStream {
             _ => None,
         };
         match type_ {
+            // Leaving the selector: kube-apiserver sends the object as it was (at the event's
+            // resourceVersion), which the selector still matches.
+            Some(EventType::Deleted) if event.type_ == EventType::Modified => {
+                let mut previous = event.prev.as_deref().cloned().unwrap_or_default();
+                previous["metadata"]["resourceVersion"] =
+                    event.object["metadata"]["resourceVersion"].clone();
+                self.send_object(EventType::Deleted, &previous).await
+            }
             Some(type_) => self.send_object(type_, &event.object).await,
             None => true,
         }

@@ -184,3 +184,22 @@ pub async fn raw(client: &Client, request: http::Request<Vec<u8>>) -> (u16, Stri
 pub fn get(uri: &str) -> http::Request<Vec<u8>> {
     http::Request::get(uri).body(Vec::new()).expect("request")
 }
+
+/// A request with a JSON body: (status code, body as JSON, or as a string when not JSON).
+pub async fn send_json(
+    client: &Client,
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: Value,
+) -> (u16, Value) {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(serde_json::to_vec(&body).expect("a JSON body"))
+        .expect("request");
+    let (code, text) = raw(client, request).await;
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (code, body)
+}

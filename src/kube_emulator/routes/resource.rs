@@ -5,7 +5,7 @@ use super::super::patch::PatchType;
 use super::super::reads::{ListRequest, list};
 use super::super::request_log::RequestRecord;
 use super::super::resources::ResourceType;
-use super::super::selectors::{FieldSelector, LabelSelector, Selectors};
+use super::super::selectors::{FieldLabels, FieldSelector, LabelSelector, Selectors};
 use super::super::status::ApiError;
 use super::super::watch::{self, WatchRequest};
 use super::super::writes::{self, DeleteOptions, FieldValidation, WriteOptions, WriteOutcome};
@@ -60,8 +60,11 @@ pub(super) async fn resource_request(
         Ok(Selectors {
             labels: LabelSelector::parse(param("labelSelector").unwrap_or_default())
                 .map_err(|e| ApiError::bad_request(e.to_string()))?,
-            fields: FieldSelector::parse(param("fieldSelector").unwrap_or_default(), rt.custom)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            fields: FieldSelector::parse(
+                param("fieldSelector").unwrap_or_default(),
+                FieldLabels::of(&rt),
+            )
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
             view: rt.view,
         })
     };
@@ -167,6 +170,10 @@ pub(super) async fn resource_request(
             let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or_default();
             let patch_type = PatchType::from_content_type(content_type)
                 .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+            // Custom resources have no Go struct to carry patch strategies: kube-apiserver refuses.
+            if rt.custom && patch_type == PatchType::StrategicMerge {
+                return Err(ApiError::strategic_merge_unsupported());
+            }
             let options = write_options()?;
             let outcome = writes::patch(
                 &mut app.shared.lock(),
@@ -189,6 +196,12 @@ pub(super) async fn resource_request(
                 name.unwrap_or_default(),
                 &options,
             )?;
+            // An object gone at once is answered with a Success Status, as kube-apiserver does
+            // (a namespace, which a real server keeps Terminating, with itself).
+            let removed = object["metadata"].get("deletionTimestamp").is_none();
+            if removed && !(rt.group.is_empty() && rt.plural == "namespaces") {
+                return Ok(json_response(deleted_status(&rt, &object)));
+            }
             Ok(json_response(present_object(&rt, &object, form)))
         }
         _ => {
@@ -269,4 +282,23 @@ fn default_manager(headers: &HeaderMap) -> String {
         .filter(|name| !name.is_empty())
         .unwrap_or("unknown")
         .to_string()
+}
+
+/// kube-apiserver's answer to a DELETE that removed the object.
+fn deleted_status(rt: &ResourceType, object: &Value) -> Value {
+    let mut details = json!({
+        "name": object["metadata"]["name"],
+        "kind": rt.plural,
+        "uid": object["metadata"]["uid"],
+    });
+    if !rt.group.is_empty() {
+        details["group"] = json!(rt.group);
+    }
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    })
 }

@@ -26,7 +26,7 @@ pub(crate) fn blocks_rules(reason: &str) -> bool {
 pub(crate) fn rules_not_checked() -> Cause {
     Cause {
         reason: INVALID.to_owned(),
-        message: "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".to_owned(),
+        message: "Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".to_owned(),
         field: "<nil>".to_owned(),
     }
 }

@@ -5,11 +5,12 @@
 //! - a transition rule (reading `oldSelf`) runs only where the old object has a value at the
 //!   same place: the same property, the same map key, the list-map item with the same keys
 //!   (items of other lists are never compared);
-//! - a failure is `<path>: Invalid value: "<schema type>": <message>` (or Forbidden, Required,
-//!   Duplicate by the rule's `reason`), at the rule's `fieldPath` when it names one.
+//! - a failure is `<path>: Invalid value: <value>: <message>` for a scalar, `<path>: Invalid
+//!   value: <message>` for an object or list (or Forbidden, Required, Duplicate by the rule's
+//!   `reason`), at the rule's `fieldPath` when it names one.
 
 use super::Cause;
-use super::causes::{DUPLICATE, FORBIDDEN, INVALID, REQUIRED};
+use super::causes::{DUPLICATE, FORBIDDEN, INVALID, REQUIRED, go_number};
 use super::cel_rules::{CompiledRule, ENVIRONMENT, RuleReason, RuleTree};
 use super::cel_values::{escape_property, resource_to_cel, to_cel};
 use super::list_types::map_key;
@@ -91,7 +92,7 @@ impl Level<'_> {
                 (_, Some(old)) => Some(self.as_cel(old)),
                 (_, None) => None,
             };
-            self.run_rules(&new, old_cel.as_ref(), path, causes);
+            self.run_rules(&new, old_cel.as_ref(), value, path, causes);
             converted = Converted {
                 new: Some(new),
                 old: old_cel,
@@ -185,6 +186,7 @@ impl Level<'_> {
         &self,
         value: &CelValue,
         old: Option<&CelValue>,
+        json: &Value,
         path: &str,
         causes: &mut Vec<Cause>,
     ) {
@@ -194,6 +196,8 @@ impl Level<'_> {
             context.add_variable_from_value("oldSelf", old.clone());
         }
         let type_name = self.schema.type_().unwrap_or("object");
+        let shown = shown_value(json);
+        let shown = shown.as_deref();
         let field = if path.is_empty() { "<nil>" } else { path };
         for rule in &self.tree.rules {
             if rule.transition && old.is_none() {
@@ -208,11 +212,11 @@ impl Level<'_> {
                     } else {
                         join(path, &rule.field_path)
                     };
-                    causes.push(failure(rule.reason, at, type_name, message));
+                    causes.push(failure(rule.reason, at, type_name, shown, message));
                 }
                 Ok(other) => causes.push(invalid(
                     field,
-                    type_name,
+                    shown,
                     format!(
                         "rule evaluated to {}, not a bool: {}",
                         other.type_of(),
@@ -221,7 +225,7 @@ impl Level<'_> {
                 )),
                 Err(ExecutionError::NoSuchOverload(overload)) => causes.push(invalid(
                     field,
-                    type_name,
+                    shown,
                     format!(
                         "'no such overload: {overload}': call arguments did not match a supported operator, function or macro signature for rule: {}",
                         rule.error_name()
@@ -229,7 +233,7 @@ impl Level<'_> {
                 )),
                 Err(error) => causes.push(invalid(
                     field,
-                    type_name,
+                    shown,
                     format!("{error} evaluating rule: {}", rule.error_name()),
                 )),
             }
@@ -249,9 +253,15 @@ fn failure_message(rule: &CompiledRule, context: &Context) -> String {
         .unwrap_or_else(|| rule.message_or_default())
 }
 
-fn failure(reason: RuleReason, field: String, type_name: &str, message: String) -> Cause {
+fn failure(
+    reason: RuleReason,
+    field: String,
+    type_name: &str,
+    shown: Option<&str>,
+    message: String,
+) -> Cause {
     match reason {
-        RuleReason::Invalid => invalid(&field, type_name, message),
+        RuleReason::Invalid => invalid(&field, shown, message),
         RuleReason::Forbidden => Cause {
             reason: FORBIDDEN.to_owned(),
             message: format!("Forbidden: {message}"),
@@ -270,11 +280,24 @@ fn failure(reason: RuleReason, field: String, type_name: &str, message: String) 
     }
 }
 
-fn invalid(field: &str, type_name: &str, message: String) -> Cause {
+/// kube-apiserver (v1.37) shows a scalar's value in a rule's failure, nothing for an object or list.
+fn invalid(field: &str, shown: Option<&str>, message: String) -> Cause {
     Cause {
         reason: INVALID.to_owned(),
-        message: format!("Invalid value: {type_name:?}: {message}"),
+        message: match shown {
+            Some(value) => format!("Invalid value: {value}: {message}"),
+            None => format!("Invalid value: {message}"),
+        },
         field: field.to_owned(),
+    }
+}
+
+/// A scalar as Go prints it in a field error (strings quoted); None for anything else.
+fn shown_value(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(number) => Some(go_number(number)),
+        Value::String(_) | Value::Bool(_) => Some(value.to_string()),
+        _ => None,
     }
 }
 

@@ -140,6 +140,7 @@ impl CompiledSchema {
             .iter_errors(object)
             .map(|error| causes::from_validation_error(&error, &self.translated, object))
             .collect();
+        found = required_after_properties(found);
         list_types::duplicates(object, &self.root, "", &mut found);
         if self.rules.is_empty() {
             return found;
@@ -155,6 +156,38 @@ impl CompiledSchema {
         }
         found
     }
+}
+
+/// kube-openapi checks an object's properties before its `required` list: a missing field is
+/// reported after the failures found within the object it belongs to.
+fn required_after_properties(found: Vec<Cause>) -> Vec<Cause> {
+    let within = |field: &str, parent: &str| {
+        parent.is_empty()
+            || field == parent
+            || field
+                .strip_prefix(parent)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    type Numbered = Vec<(usize, Cause)>;
+    let (required, mut ordered): (Numbered, Numbered) = found
+        .into_iter()
+        .enumerate()
+        .partition(|(_, cause)| cause.reason == causes::REQUIRED);
+    for (index, cause) in required {
+        let parent = cause
+            .field
+            .rsplit_once('.')
+            .map_or("", |(parent, _)| parent);
+        let at = match ordered.iter().rposition(|(_, c)| within(&c.field, parent)) {
+            Some(last) => last + 1,
+            None => ordered
+                .iter()
+                .position(|(i, _)| *i > index)
+                .unwrap_or(ordered.len()),
+        };
+        ordered.insert(at, (index, cause));
+    }
+    ordered.into_iter().map(|(_, cause)| cause).collect()
 }
 
 #[cfg(test)]

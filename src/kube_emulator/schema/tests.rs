@@ -123,7 +123,7 @@ fn rules_not_checked() -> Cause {
     cause(
         "FieldValueInvalid",
         "<nil>",
-        "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+        "Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
     )
 }
 

@@ -20,9 +20,13 @@ pub enum BuiltInTable {
     Lease,
     /// Roles and ClusterRoles: Name and the creation time as RFC 3339.
     Role,
-    /// RoleBindings and ClusterRoleBindings.
+    /// RoleBindings and ClusterRoleBindings (the same cells; descriptions name the kind).
     RoleBinding,
-    /// kube-apiserver's default table convertor (CustomResourceDefinitions): Name, Created At.
+    ClusterRoleBinding,
+    PodDisruptionBudget,
+    NetworkPolicy,
+    CustomResourceDefinition,
+    /// kube-apiserver's default table convertor: Name, Created At.
     Default,
 }
 
@@ -39,9 +43,11 @@ impl BuiltInTable {
             (_, "Event") => Self::Event,
             ("coordination.k8s.io", "Lease") => Self::Lease,
             ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => Self::Role,
-            ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
-                Self::RoleBinding
-            }
+            ("rbac.authorization.k8s.io", "RoleBinding") => Self::RoleBinding,
+            ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Self::ClusterRoleBinding,
+            ("policy", "PodDisruptionBudget") => Self::PodDisruptionBudget,
+            ("networking.k8s.io", "NetworkPolicy") => Self::NetworkPolicy,
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => Self::CustomResourceDefinition,
             _ => Self::Default,
         }
     }
@@ -60,48 +66,52 @@ impl BuiltInTable {
                 text(
                     "Type",
                     0,
-                    "Used to facilitate programmatic handling of secret data.",
+                    "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types",
                 ),
-                text("Data", 0, "Data contains the secret data."),
+                text(
+                    "Data",
+                    0,
+                    "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4",
+                ),
                 age,
             ],
             Self::ConfigMap => vec![
                 name,
-                text("Data", 0, "Data contains the configuration data."),
-                age,
-            ],
-            Self::ServiceAccount => vec![
-                name,
                 text(
-                    "Secrets",
+                    "Data",
                     0,
-                    "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.",
+                    "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.",
                 ),
                 age,
             ],
+            Self::ServiceAccount => vec![name, age],
             Self::Service => vec![
                 name,
-                text("Type", 0, "type determines how the Service is exposed."),
+                text(
+                    "Type",
+                    0,
+                    "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are ExternalName, ClusterIP, NodePort, and LoadBalancer. \"ClusterIP\" allocates a cluster-internal IP address for load-balancing to endpoints. Endpoints are determined by the selector or if that is not specified, by manual construction of an Endpoints object or EndpointSlice objects. If clusterIP is \"None\", no virtual IP is allocated and the endpoints are published as a set of endpoints rather than a virtual IP. \"NodePort\" builds on ClusterIP and allocates a port on every node which routes to the same endpoints as the clusterIP. \"LoadBalancer\" builds on NodePort and creates an external load-balancer (if supported in the current cloud) which routes to the same endpoints as the clusterIP. \"ExternalName\" aliases this service to the specified externalName. Several other fields do not apply to ExternalName services. More info: https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types",
+                ),
                 text(
                     "Cluster-IP",
                     0,
-                    "clusterIP is the IP address of the service.",
+                    "clusterIP is the IP address of the service and is usually assigned randomly. If an address is specified manually, is in-range (as per system configuration), and is not in use, it will be allocated to the service; otherwise creation of the service will fail. This field may not be changed through updates unless the type field is also being changed to ExternalName (which requires this field to be blank) or the type field is being changed from ExternalName (in which case this field may optionally be specified, as describe above).  Valid values are \"None\", empty string (\"\"), or a valid IP address. Setting this to \"None\" makes a \"headless service\" (no virtual IP), which is useful when direct endpoint connections are preferred and proxying is not required.  Only applies to types ClusterIP, NodePort, and LoadBalancer. If this field is specified when creating a Service of type ExternalName, creation will fail. This field will be wiped when updating a Service to type ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies",
                 ),
                 text(
                     "External-IP",
                     0,
-                    "List of IP addresses for which nodes in the cluster will also accept traffic for this service.",
+                    "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.  These IPs are not managed by Kubernetes.  The user is responsible for ensuring that traffic arrives at a node with this IP.  A common example is external load-balancers that are not part of the Kubernetes system.",
                 ),
                 text(
                     "Port(s)",
                     0,
-                    "The list of ports that are exposed by this service.",
+                    "The list of ports that are exposed by this service. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies",
                 ),
                 age,
                 text(
                     "Selector",
                     1,
-                    "Route service traffic to pods with label keys and values matching this selector.",
+                    "Route service traffic to pods with label keys and values matching this selector. If empty or not present, the service is assumed to have an external process managing its endpoints, which Kubernetes will not modify. Only applies to types ClusterIP, NodePort, and LoadBalancer. Ignored if type is ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/",
                 ),
             ],
             Self::Deployment => vec![
@@ -109,17 +119,17 @@ impl BuiltInTable {
                 text("Ready", 0, "Number of the pod with ready state"),
                 column(
                     "Up-to-date",
-                    "integer",
+                    "string",
                     "",
                     0,
-                    "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+                    "Total number of non-terminating pods targeted by this deployment that have the desired template spec.",
                 ),
                 column(
                     "Available",
-                    "integer",
+                    "string",
                     "",
                     0,
-                    "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+                    "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.",
                 ),
                 age,
                 text("Containers", 1, "Names of each container in the template."),
@@ -131,7 +141,7 @@ impl BuiltInTable {
                 text(
                     "Selector",
                     1,
-                    "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
+                    "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels.",
                 ),
             ],
             Self::Event => vec![
@@ -154,7 +164,7 @@ impl BuiltInTable {
                 text(
                     "Subobject",
                     1,
-                    "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement.",
+                    "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.",
                 ),
                 text(
                     "Source",
@@ -179,7 +189,7 @@ impl BuiltInTable {
                 text(
                     "Holder",
                     0,
-                    "holderIdentity contains the identity of the holder of a current lease.",
+                    "holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field.",
                 ),
                 age,
             ],
@@ -192,12 +202,68 @@ impl BuiltInTable {
                 text(
                     "Role",
                     0,
-                    "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.",
+                    "roleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.",
                 ),
                 age,
                 text("Users", 1, "Users in the roleBinding"),
                 text("Groups", 1, "Groups in the roleBinding"),
                 text("ServiceAccounts", 1, "ServiceAccounts in the roleBinding"),
+            ],
+            Self::ClusterRoleBinding => vec![
+                name,
+                text(
+                    "Role",
+                    0,
+                    "roleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.",
+                ),
+                age,
+                text("Users", 1, "Users in the clusterRoleBinding"),
+                text("Groups", 1, "Groups in the clusterRoleBinding"),
+                text(
+                    "ServiceAccounts",
+                    1,
+                    "ServiceAccounts in the clusterRoleBinding",
+                ),
+            ],
+            Self::PodDisruptionBudget => vec![
+                name,
+                text(
+                    "Min Available",
+                    0,
+                    "The minimum number of pods that must be available.",
+                ),
+                text(
+                    "Max Unavailable",
+                    0,
+                    "The maximum number of pods that may be unavailable.",
+                ),
+                column(
+                    "Allowed Disruptions",
+                    "integer",
+                    "",
+                    0,
+                    "Calculated number of pods that may be disrupted at this time.",
+                ),
+                age,
+            ],
+            Self::NetworkPolicy => vec![
+                name,
+                text(
+                    "Pod-Selector",
+                    0,
+                    "podSelector selects the pods to which this NetworkPolicy object applies. The array of rules is applied to any pods selected by this field. An empty selector matches all pods in the policy's namespace. Multiple network policies can select the same set of pods. In this case, the ingress rules for each are combined additively. This field is optional. If it is not specified, it defaults to an empty selector.",
+                ),
+                age,
+            ],
+            Self::CustomResourceDefinition => vec![
+                name,
+                text("Scope", 0, "Cluster/Namespaced"),
+                text("Versions", 0, "Served versions"),
+                column("Created At", "date", "", 0, CREATION_TIMESTAMP_DESCRIPTION),
+                text("Group", 1, "API group"),
+                text("Kind", 1, "CustomResource kind"),
+                text("ShortNames", 1, "Short names"),
+                column("Established", "boolean", "", 1, "Established status"),
             ],
             Self::Default => vec![
                 name,
@@ -223,7 +289,7 @@ impl BuiltInTable {
                 json!(count(&object["data"]) + count(&object["binaryData"])),
                 age,
             ],
-            Self::ServiceAccount => vec![name, json!(count(&object["secrets"])), age],
+            Self::ServiceAccount => vec![name, age],
             Self::Service => service_cells(object, name, age),
             Self::Deployment => deployment_cells(object, name, age),
             Self::Event => event_cells(object, now),
@@ -234,13 +300,79 @@ impl BuiltInTable {
                     json!(rfc3339(&object["metadata"]["creationTimestamp"])),
                 ]
             }
-            Self::RoleBinding => role_binding_cells(object, name, age),
+            Self::RoleBinding | Self::ClusterRoleBinding => role_binding_cells(object, name, age),
+            Self::PodDisruptionBudget => vec![
+                name,
+                json!(int_or_percent(&object["spec"]["minAvailable"])),
+                json!(int_or_percent(&object["spec"]["maxUnavailable"])),
+                json!(object["status"]["disruptionsAllowed"].as_i64().unwrap_or(0)),
+                age,
+            ],
+            Self::NetworkPolicy => vec![
+                name,
+                json!(match selector_string(&object["spec"]["podSelector"]) {
+                    selector if selector.is_empty() => "<none>".to_string(),
+                    selector => selector,
+                }),
+                age,
+            ],
+            Self::CustomResourceDefinition => crd_cells(object, name),
         }
     }
 }
 
 fn column(name: &str, type_: &str, format: &str, priority: i32, description: &str) -> Value {
     json!({"name": name, "type": type_, "format": format, "description": description, "priority": priority})
+}
+
+/// An int-or-string field as `printPodDisruptionBudget` writes it: `N/A` when unset.
+fn int_or_percent(value: &Value) -> String {
+    match value {
+        Value::Number(number) => number.to_string(),
+        Value::String(text) => text.clone(),
+        _ => "N/A".to_string(),
+    }
+}
+
+/// The CRD printer: scope, served versions (the storage one marked), creation time, group, kind,
+/// short names, whether Established.
+fn crd_cells(crd: &Value, name: Value) -> Vec<Value> {
+    let spec = &crd["spec"];
+    let versions: Vec<String> = spec["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["served"].as_bool() == Some(true))
+        .map(|v| {
+            let version = text(&v["name"]).to_string();
+            if v["storage"].as_bool() == Some(true) {
+                format!("{version}(storage)")
+            } else {
+                version
+            }
+        })
+        .collect();
+    let short_names: Vec<&str> = spec["names"]["shortNames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let established = crd["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Established" && c["status"] == "True");
+    vec![
+        name,
+        json!(text(&spec["scope"])),
+        json!(versions.join(",")),
+        json!(rfc3339(&crd["metadata"]["creationTimestamp"])),
+        json!(text(&spec["group"])),
+        json!(text(&spec["names"]["kind"])),
+        json!(short_names.join(",")),
+        json!(established),
+    ]
 }
 
 /// A string field, empty when absent (Go's zero value).

@@ -55,7 +55,8 @@ pub(super) fn after_commit(state: &mut State, rt: &ResourceType, stored: &Value)
     if rt.storage_key() == CRDS
         && let Ok(types) = types_from_crd(stored)
     {
-        state.registry.register_custom(types);
+        let rv = state.store.current_rv();
+        state.registry.register_custom(types, rv);
     }
 }
 

@@ -7,6 +7,7 @@ use super::super::object::{
 };
 use super::super::patch::{PatchError, PatchType, apply_patch};
 use super::super::resources::ResourceType;
+use super::super::schema::Cause;
 use super::super::ssa::{self, ApplyError, WriteContext};
 use super::super::state::State;
 use super::super::status::ApiError;
@@ -79,11 +80,12 @@ pub fn patch(
         ));
     }
     let old = get(state, rt, namespace, name)?;
-    let candidate =
-        apply_patch(&rt.view.present(&old), patch_type, body).map_err(|error| match error {
+    let candidate = apply_patch(&rt.view.present(&old), &rt.kind, patch_type, body).map_err(
+        |error| match error {
             PatchError::Malformed(message) => ApiError::bad_request(message),
-            PatchError::DoesNotApply(message) => ApiError::unprocessable(message),
-        })?;
+            PatchError::DoesNotApply(message) => ApiError::patch_does_not_apply(message),
+        },
+    )?;
     finish_update(
         state,
         rt,
@@ -190,7 +192,7 @@ pub(super) fn server_side_apply(
                         .iter()
                         .map(|c| (c.field.clone(), c.cause_message()))
                         .collect();
-                    ApiError::apply_conflicts(rt, name, ssa::conflict_message(&conflicts), &causes)
+                    ApiError::apply_conflicts(ssa::conflict_message(&conflicts), &causes)
                 }
                 ApplyError::Invalid(message) => {
                     ApiError::invalid_field(rt, name, "FieldValueInvalid", "", message)
@@ -281,15 +283,16 @@ pub(super) fn finish_update(
     if is_deleting(&old) {
         let before = finalizers(&old);
         if let Some(added) = finalizers(&new).into_iter().find(|f| !before.contains(f)) {
-            return Err(ApiError::invalid_field(
-                rt,
-                &name,
-                "FieldValueForbidden",
-                "metadata.finalizers",
-                format!(
+            let cause = Cause {
+                reason: "FieldValueForbidden".into(),
+                message: format!(
                     "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{\"{added}\"}}"
                 ),
-            ));
+                field: "metadata.finalizers".into(),
+            };
+            // kube-apiserver finds it twice (its metadata and its update checks both look): two
+            // causes, one line in the message.
+            return Err(ApiError::invalid(rt, &name, &[cause.clone(), cause]));
         }
     }
     let warnings = admit(rt, &mut new, Some(&old), opts)?;
