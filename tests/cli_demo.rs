@@ -216,7 +216,10 @@ async fn demo_without_examples_starts_empty() {
     ] {
         assert!(!printed.contains(example), "{example:?} in:\n{printed}");
     }
-    assert!(printed.contains("get spotbids,instanceschedules -A -w"), "{printed}");
+    assert!(
+        printed.contains("get spotbids,instanceschedules -A -w"),
+        "{printed}"
+    );
     let status = demo.terminate().await;
     assert!(status.success(), "{status:?}\n{}", demo.stderr());
 }

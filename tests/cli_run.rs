@@ -189,6 +189,16 @@ async fn run_reconciles_spot_bids_and_stops_cleanly_on_sigterm() {
         exported.lines().any(|line| line.starts_with(bid_creations)),
         "Mithril requests are counted:\n{exported}"
     );
+    // The observer of the operator's own key: named `default`, never by the key.
+    let observed = r#"mithril_operator_mithril_observer_last_success_timestamp_seconds{key="default",project="proj_"#;
+    assert!(
+        exported.lines().any(|line| line.starts_with(observed)),
+        "observation cycles are recorded:\n{exported}"
+    );
+    assert!(
+        exported.contains("mithril_operator_build_info{version=") && !exported.contains(KEY),
+        "{exported}"
+    );
     let status = operator.terminate().await;
     assert_clean_exit(status, &operator);
     let logs = operator.stderr();

@@ -23,7 +23,11 @@ async fn instances_of(h: &Harness, reservation: &str) -> Vec<String> {
         .as_array()
         .expect("data")
         .iter()
-        .filter(|instance| instance["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+        .filter(|instance| {
+            instance["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
         .map(|instance| {
             assert!(
                 instance["reservation"]
@@ -335,7 +339,10 @@ async fn a_reservation_can_start_with_paused_instances_that_resume_when_asked() 
             .cloned()
             .unwrap_or_default()
     };
-    assert!(pricing(&paused).await.is_empty(), "paused time is not charged");
+    assert!(
+        pricing(&paused).await.is_empty(),
+        "paused time is not charged"
+    );
 
     let (code, body) = set_status(&h, &[&paused], "STATUS_RUNNING").await;
     assert_eq!(code, 200);
@@ -359,7 +366,9 @@ fn a_reservation_cannot_start_more_instances_paused_than_it_holds() {
     .err()
     .expect("refused");
     assert!(
-        error.to_string().contains("paused (3) exceeds quantity (2)"),
+        error
+            .to_string()
+            .contains("paused (3) exceeds quantity (2)"),
         "{error}"
     );
 }

@@ -256,7 +256,9 @@ fn instructions(
         line(format!(
             "  {kubectl} get instanceschedules   # pause/resume reserved instances on windows"
         ));
-        line(format!("  {kubectl} describe instanceschedule working-hours"));
+        line(format!(
+            "  {kubectl} describe instanceschedule working-hours"
+        ));
     }
     if simulated {
         line(format!(
@@ -285,7 +287,13 @@ mod tests {
     fn banner(applied: &[String]) -> String {
         let args = Cli::parse_from(["demo"]).demo;
         let url = Url::parse("http://127.0.0.1:8090").unwrap();
-        instructions(&args, "127.0.0.1:6443".parse().unwrap(), &url, true, applied)
+        instructions(
+            &args,
+            "127.0.0.1:6443".parse().unwrap(),
+            &url,
+            true,
+            applied,
+        )
     }
 
     #[test]
@@ -298,9 +306,15 @@ mod tests {
                 .unwrap();
             assert!(!empty.contains(name), "{name:?} in:\n{empty}");
         }
-        assert!(empty.contains("get spotbids,instanceschedules -A -w"), "{empty}");
+        assert!(
+            empty.contains("get spotbids,instanceschedules -A -w"),
+            "{empty}"
+        );
         let full = banner(&["spotbids/h100-training".to_owned()]);
         assert!(full.contains("describe spotbid h100-training"), "{full}");
-        assert!(full.contains("describe instanceschedule working-hours"), "{full}");
+        assert!(
+            full.contains("describe instanceschedule working-hours"),
+            "{full}"
+        );
     }
 }

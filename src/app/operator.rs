@@ -38,7 +38,7 @@ impl Operator {
             let (settings, metrics) = (settings.clone(), metrics.clone());
             Arc::new(move |key: &ApiKey| mithril_client(&settings, key.clone(), &metrics))
         };
-        let registry = ObserverRegistry::new(
+        let registry = ObserverRegistry::with_listener(
             connect,
             RegistryConfig {
                 observer: ObserverConfig {
@@ -49,6 +49,7 @@ impl Operator {
                 ..RegistryConfig::default()
             },
             Polling::Background(stop_observers.clone()),
+            Some(metrics.cycle_listener()),
         );
         let config = ControllerConfig {
             resync: settings.resync,

@@ -6,6 +6,7 @@
 use super::error::Problem;
 use crate::crd::ApiKeySecretRef;
 use crate::mithril::ApiKey;
+use crate::runtime::metrics::KeyLabels;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use std::collections::HashMap;
@@ -24,15 +25,26 @@ pub struct ApiKeys {
     default_key: Option<ApiKey>,
     ttl: Duration,
     cache: Mutex<HashMap<CacheKey, CacheEntry>>,
+    /// Where each key read is named for metrics: `default`, or the Secret's `namespace/name`.
+    labels: KeyLabels,
 }
 
 impl ApiKeys {
-    pub fn new(client: Client, default_key: Option<ApiKey>, ttl: Duration) -> Self {
+    pub fn new(
+        client: Client,
+        default_key: Option<ApiKey>,
+        ttl: Duration,
+        labels: KeyLabels,
+    ) -> Self {
+        if let Some(key) = &default_key {
+            labels.name(key, "default");
+        }
         Self {
             client,
             default_key,
             ttl,
             cache: Mutex::default(),
+            labels,
         }
     }
 
@@ -70,6 +82,10 @@ impl ApiKeys {
             )),
             Some(secret) => key_in_secret(&secret, namespace, reference),
         };
+        if let Ok(key) = &key {
+            self.labels
+                .name(key, &format!("{namespace}/{}", reference.name));
+        }
         let mut cache = self.lock();
         // Stale entries go, so a Secret no resource names any more is not kept for ever.
         cache.retain(|_, (read_at, _)| read_at.elapsed() < self.ttl);
@@ -130,6 +146,7 @@ mod tests {
             crate::kube_emulator::Emulator::new().client(),
             None,
             Duration::ZERO,
+            KeyLabels::default(),
         );
         let reference = |name: &str| ApiKeySecretRef {
             name: name.into(),

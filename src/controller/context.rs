@@ -95,7 +95,12 @@ impl Context {
         };
         Self {
             recorder: Recorder::new(kube.clone(), reporter),
-            keys: ApiKeys::new(kube.clone(), default_key, config.secret_ttl),
+            keys: ApiKeys::new(
+                kube.clone(),
+                default_key,
+                config.secret_ttl,
+                metrics.key_labels(),
+            ),
             backoff: Backoffs::new(config.backoff_base, config.backoff_max),
             kube,
             registry,

@@ -257,11 +257,29 @@ impl Default for WorldSpec {
             instance_types,
             auctions,
             reservations: vec![
-                reservation("demo-reserved", "us-central1-a", "a100-80gb.sxm.8x", "$12.00", 0),
+                reservation(
+                    "demo-reserved",
+                    "us-central1-a",
+                    "a100-80gb.sxm.8x",
+                    "$12.00",
+                    0,
+                ),
                 // What the example InstanceSchedules select: one instance of each running and one
                 // paused, so whichever state a schedule wants at start, it has one to move.
-                reservation("batch-h100", "us-central1-a", "h100-80gb.sxm.8x", "$18.00", 1),
-                reservation("office-a100", "eu-central1-a", "a100-80gb.sxm.8x", "$12.00", 1),
+                reservation(
+                    "batch-h100",
+                    "us-central1-a",
+                    "h100-80gb.sxm.8x",
+                    "$18.00",
+                    1,
+                ),
+                reservation(
+                    "office-a100",
+                    "eu-central1-a",
+                    "a100-80gb.sxm.8x",
+                    "$12.00",
+                    1,
+                ),
             ],
             bids: Vec::new(),
             conveniences: Conveniences::default(),
