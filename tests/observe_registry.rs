@@ -267,7 +267,10 @@ async fn background_cycles_and_stops_are_told_to_the_listener() {
     assert!(heard.stopped.lock().unwrap().is_empty());
 
     assert!(registry.stop_observer(&key(), &h.project));
-    assert_eq!(*heard.stopped.lock().unwrap(), [h.project.clone()]);
+    assert_eq!(
+        *heard.stopped.lock().unwrap(),
+        std::slice::from_ref(&h.project)
+    );
     registry.observer(&key(), "proj_other").unwrap();
     assert!(registry.forget_key(&key()));
     assert_eq!(

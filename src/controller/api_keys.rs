@@ -158,4 +158,41 @@ mod tests {
             assert_eq!(keys.cached(), 1, "only the last read is fresh");
         }
     }
+
+    #[tokio::test]
+    async fn keys_are_named_for_metrics_by_where_they_came_from() {
+        use kube::api::{ObjectMeta, PostParams};
+        let client = crate::kube_emulator::Emulator::new().client();
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some("team-key".into()),
+                ..ObjectMeta::default()
+            },
+            string_data: Some([("api-key".to_owned(), "fkey_team".to_owned())].into()),
+            ..Secret::default()
+        };
+        Api::<Secret>::namespaced(client.clone(), "default")
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        let labels = KeyLabels::default();
+        let own = ApiKey::new("fkey_own").unwrap();
+        let keys = ApiKeys::new(
+            client,
+            Some(own.clone()),
+            Duration::from_secs(60),
+            labels.clone(),
+        );
+        let reference = ApiKeySecretRef {
+            name: "team-key".into(),
+            key: "api-key".into(),
+        };
+        let team = keys
+            .key_for("default", Some(&reference))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(labels.label(&team), "default/team-key");
+        assert_eq!(labels.label(&own), "default");
+    }
 }
