@@ -4,6 +4,7 @@
 mod cli_support;
 
 use cli_support::{DEADLINE, Kubectl, Process, sim_bids, wait_for};
+use serde_json::Value;
 
 /// The key the demo's operator uses; any `fkey_` key reads the simulator's default world.
 const READER_KEY: &str = "fkey_test_reader";
@@ -105,6 +106,76 @@ async fn demo_runs_the_examples_end_to_end_and_stops_cleanly() {
     assert!(!kubeconfig.exists(), "the stale kubeconfig is removed");
 }
 
+/// The simulator's count of `PATCH /v2/instances` (pauses and resumes) Mithril accepted.
+async fn accepted_instance_patches(sim_url: &str) -> u64 {
+    let body: Value = reqwest::get(format!("{sim_url}/_sim/counters"))
+        .await
+        .expect("simulator answers")
+        .json()
+        .await
+        .expect("JSON");
+    body["counters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["method"] == "PATCH" && c["route"] == "/v2/instances" && c["status"] == 200)
+        .filter_map(|c| c["count"].as_u64())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_schedules_pause_or_resume_reserved_instances_whatever_the_time_of_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("schedules.kubeconfig");
+    let mut demo = Process::spawn(
+        dir.path(),
+        "demo",
+        &["demo", "--kubeconfig", kubeconfig.to_str().unwrap()],
+        &[],
+    );
+    let sim_url = wait_for("the simulator URL on stdout", DEADLINE, || async {
+        demo.stdout().lines().find_map(|line| {
+            let rest = line.strip_prefix("Mithril API:")?;
+            rest.split_whitespace().next().map(str::to_owned)
+        })
+    })
+    .await;
+    let kubectl = Kubectl {
+        kubeconfig,
+        home: dir.path().to_owned(),
+    };
+    // The default world holds, for each example schedule, one reserved instance running and one
+    // paused: whatever a schedule wants now, it moves one of them, then counts both in state.
+    for schedule in ["nightly-batch", "working-hours"] {
+        let resource = format!("instanceschedule/{schedule}");
+        kubectl
+            .ok(&[
+                "wait",
+                "--for=jsonpath={.status.inState}=2/2",
+                &resource,
+                "--timeout=90s",
+            ])
+            .await;
+        let total = kubectl
+            .ok(&["get", &resource, "-o", "jsonpath={.status.instancesTotal}"])
+            .await;
+        assert_eq!(total, "2", "{schedule} selects the world's two instances");
+    }
+    let patches = accepted_instance_patches(&sim_url).await;
+    assert!(
+        patches >= 2,
+        "each schedule paused or resumed an instance on Mithril: {patches} PATCH /v2/instances"
+    );
+    let listed = kubectl.ok(&["get", "isched"]).await;
+    assert_eq!(
+        listed.matches("2/2").count(),
+        2,
+        "kubectl get isched shows the counts:\n{listed}"
+    );
+    let status = demo.terminate().await;
+    assert!(status.success(), "{status:?}\n{}", demo.stderr());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_without_examples_starts_empty() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,6 +203,23 @@ async fn demo_without_examples_starts_empty() {
         .ok(&["get", "spotbids,instanceschedules", "-A", "-o", "name"])
         .await;
     assert_eq!(listed.trim(), "");
+    // The banner names no example resource: there is none to describe, patch or delete.
+    let printed = demo.stdout();
+    for example in [
+        "h100-training",
+        "a100-batch",
+        "h100-long-lived",
+        "h100-market",
+        "nightly-batch",
+        "working-hours",
+        "Applied:",
+    ] {
+        assert!(!printed.contains(example), "{example:?} in:\n{printed}");
+    }
+    assert!(
+        printed.contains("get spotbids,instanceschedules -A -w"),
+        "{printed}"
+    );
     let status = demo.terminate().await;
     assert!(status.success(), "{status:?}\n{}", demo.stderr());
 }

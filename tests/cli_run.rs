@@ -177,6 +177,14 @@ async fn run_reconciles_spot_bids_and_stops_cleanly_on_sigterm() {
     })
     .await;
 
+    // The observer of the operator's own key: named `default`, never by the key.
+    let observed = r#"mithril_operator_mithril_observer_last_success_timestamp_seconds{key="default",project="proj_"#;
+    let exported = metrics(&operator).await;
+    assert!(
+        exported.lines().any(|line| line.starts_with(observed)),
+        "observation cycles are recorded:\n{exported}"
+    );
+
     kubectl.ok(&["delete", "spotbid", "training"]).await;
     let bids = sim_bids(&url, KEY, NS, "training").await;
     assert_eq!(bids[0]["status"], "Terminated", "{bids:#?}");
@@ -189,6 +197,16 @@ async fn run_reconciles_spot_bids_and_stops_cleanly_on_sigterm() {
         exported.lines().any(|line| line.starts_with(bid_creations)),
         "Mithril requests are counted:\n{exported}"
     );
+    assert!(
+        exported.contains("mithril_operator_build_info{version=") && !exported.contains(KEY),
+        "{exported}"
+    );
+    // The SpotBid gone, no resource uses the observer: it stops and its series go.
+    wait_for("the stopped observer's series gone", DEADLINE, || async {
+        let exported = metrics(&operator).await;
+        (!exported.contains(observed)).then_some(())
+    })
+    .await;
     let status = operator.terminate().await;
     assert_clean_exit(status, &operator);
     let logs = operator.stderr();

@@ -308,6 +308,7 @@ async fn the_production_overlay_adds_monitoring_and_a_network_policy() {
             "MithrilOperatorNoLeader",
             "MithrilOperatorMithrilFailing",
             "MithrilOperatorRateLimited",
+            "MithrilOperatorObserverStale",
             "MithrilOperatorReconcilesFailing",
             "MithrilOperatorResourcesFailed",
             "MithrilOperatorPreemptingTooLong",
@@ -363,4 +364,117 @@ async fn the_production_overlay_adds_monitoring_and_a_network_policy() {
             .contains("networkpolicy.networking.k8s.io/mithril-operator created (server dry run)"),
         "{output}"
     );
+}
+
+/// The operator's metrics with a sample in every family the alerts read.
+fn exported_metrics() -> String {
+    use mithril_operator::mithril::{ApiKey, AttemptOutcome, AttemptReport};
+    use mithril_operator::observe::PollReport;
+    use mithril_operator::runtime::metrics::Metrics;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    let metrics = Metrics::new();
+    metrics.set_leader(true);
+    metrics.reconciled(
+        "spotbid",
+        Duration::from_millis(5),
+        Some("MithrilUnavailable"),
+    );
+    metrics.set_phase_counts(
+        "spotbid",
+        &BTreeMap::from([("Failed".to_owned(), 1), ("Preempting".to_owned(), 1)]),
+    );
+    metrics.mithril_observer().on_attempt(&AttemptReport {
+        method: &http::Method::GET,
+        path_template: "/v2/spot/bids",
+        outcome: AttemptOutcome::Status(503),
+        latency: Duration::from_millis(10),
+        retry: 0,
+    });
+    let key = ApiKey::new("fkey_alerts").unwrap();
+    metrics.key_labels().name(&key, "default");
+    metrics.cycle_listener().cycle_completed(
+        &key,
+        "proj_a",
+        &PollReport {
+            requests: 3,
+            bids: 0,
+            instances: 0,
+            changed: 0,
+            full_instance_refresh: true,
+            duration: Duration::from_millis(20),
+        },
+        jiff::Timestamp::now(),
+    );
+    metrics.encode()
+}
+
+/// The label names an alert's expression or annotations use: `by (...)`, matchers, `$labels.X`.
+fn labels_used(rule: &Value) -> Vec<String> {
+    let word = |text: &str| -> String {
+        text.trim()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let expr = rule["expr"].as_str().unwrap();
+    let mut used = Vec::new();
+    for (_, rest) in expr
+        .match_indices("by (")
+        .map(|(at, _)| expr.split_at(at + 4))
+    {
+        let list = rest.split(')').next().unwrap();
+        used.extend(list.split(',').map(word));
+    }
+    for (_, rest) in expr.match_indices('{').map(|(at, _)| expr.split_at(at + 1)) {
+        let matchers = rest.split('}').next().unwrap();
+        used.extend(matchers.split(',').map(word));
+    }
+    for annotation in rule["annotations"]
+        .as_object()
+        .into_iter()
+        .flat_map(|a| a.values())
+    {
+        let text = annotation.as_str().unwrap();
+        used.extend(text.split("$labels.").skip(1).map(word));
+    }
+    used.retain(|label| !label.is_empty());
+    used
+}
+
+#[test]
+fn the_alerts_read_only_metrics_and_labels_the_operator_exports() {
+    let text =
+        std::fs::read_to_string(deploy_dir().join("components/monitoring/prometheus-rule.yaml"))
+            .unwrap();
+    let rules: Value = serde_saphyr::from_str(&text).unwrap();
+    let exported = exported_metrics();
+    let series: Vec<&str> = exported.lines().filter(|l| !l.starts_with('#')).collect();
+    for rule in rules["spec"]["groups"][0]["rules"].as_array().unwrap() {
+        let name = rule["alert"].as_str().unwrap();
+        let expr = rule["expr"].as_str().unwrap();
+        let metrics: Vec<&str> = expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("mithril_operator_"))
+            .collect();
+        assert!(!metrics.is_empty(), "{name}: {expr}");
+        for label in labels_used(rule) {
+            for metric in &metrics {
+                assert!(
+                    series
+                        .iter()
+                        .any(|line| line.starts_with(&format!("{metric}{{"))
+                            && line.contains(&format!("{label}=\""))),
+                    "{name}: {metric} has no label {label:?} in:\n{exported}"
+                );
+            }
+        }
+        for metric in &metrics {
+            assert!(
+                series.iter().any(|line| line.starts_with(metric)),
+                "{name}: {metric} is not exported:\n{exported}"
+            );
+        }
+    }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use mithril_operator::mithril::*;
 use mithril_operator::observe::{
-    Change, ClientFactory, ObserveError, ObserverConfig, ObserverRegistry, Polling, RegistryConfig,
+    Change, ClientFactory, CycleListener, ObserveError, ObserverConfig, ObserverRegistry,
+    PollReport, Polling, RegistryConfig,
 };
 use mithril_operator::sim::{WorldSpec, world_spec::ProjectSpec};
 use observe_support::*;
@@ -204,4 +205,78 @@ async fn background_observers_poll_until_shut_down() {
         registry.observer(&key(), "proj_other"),
         Err(ObserveError::ShutDown)
     ));
+}
+
+/// What a registry told its listener: (project, requests) per cycle, and the projects stopped.
+#[derive(Default)]
+struct Heard {
+    cycles: std::sync::Mutex<Vec<(String, u32)>>,
+    stopped: std::sync::Mutex<Vec<String>>,
+}
+
+impl CycleListener for Heard {
+    fn cycle_completed(
+        &self,
+        key: &ApiKey,
+        project: &str,
+        report: &PollReport,
+        _at: jiff::Timestamp,
+    ) {
+        assert_eq!(*key, self::key());
+        self.cycles
+            .lock()
+            .unwrap()
+            .push((project.to_owned(), report.requests));
+    }
+
+    fn observer_stopped(&self, key: &ApiKey, project: &str) {
+        assert_eq!(*key, self::key());
+        self.stopped.lock().unwrap().push(project.to_owned());
+    }
+}
+
+#[tokio::test]
+async fn background_cycles_and_stops_are_told_to_the_listener() {
+    let h = harness().await;
+    let shutdown = CancellationToken::new();
+    let heard = Arc::new(Heard::default());
+    let registry = ObserverRegistry::with_listener(
+        factory(&h),
+        RegistryConfig {
+            // The first cycle runs at once, the next not during this test.
+            observer: ObserverConfig {
+                resync: Duration::from_secs(3600),
+                ..ObserverConfig::default()
+            },
+            ..RegistryConfig::default()
+        },
+        Polling::Background(shutdown.clone()),
+        Some(heard.clone()),
+    );
+    registry.observer(&key(), &h.project).unwrap();
+    // Guards against a hang only; the cycle itself is not timed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while heard.cycles.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no cycle reported");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let cycles = heard.cycles.lock().unwrap().clone();
+    assert_eq!(cycles.len(), 1);
+    assert_eq!(cycles[0].0, h.project);
+    assert!(cycles[0].1 > 0, "a cycle reads Mithril");
+    assert!(heard.stopped.lock().unwrap().is_empty());
+
+    assert!(registry.stop_observer(&key(), &h.project));
+    assert_eq!(
+        *heard.stopped.lock().unwrap(),
+        std::slice::from_ref(&h.project)
+    );
+    registry.observer(&key(), "proj_other").unwrap();
+    assert!(registry.forget_key(&key()));
+    assert_eq!(
+        *heard.stopped.lock().unwrap(),
+        [h.project.clone(), "proj_other".to_owned()],
+        "forgetting a key stops each of its observers"
+    );
+    shutdown.cancel();
 }

@@ -37,12 +37,16 @@ pub struct Harness {
     pub project: String,
 }
 
-/// The default world with every market large enough for hundreds of one-instance bids.
+/// The default world with every market large enough for hundreds of one-instance bids, and
+/// only its reservation `demo-reserved` (two RUNNING instances).
 pub fn roomy_world() -> WorldSpec {
     let mut world = WorldSpec::default();
     for auction in &mut world.auctions {
         auction.capacity = 64;
     }
+    world
+        .reservations
+        .retain(|reservation| reservation.name == "demo-reserved");
     world
 }
 

@@ -158,8 +158,8 @@ async fn pages_by_status_and_filters() {
         .await;
     assert_eq!(
         new_only["data"].as_array().expect("data").len(),
-        42,
-        "40 new, 2 reserved running"
+        44,
+        "40 new, 4 reserved running"
     );
 }
 
@@ -636,21 +636,24 @@ async fn array_query_parameters_take_repeated_keys_comma_lists_and_a_mix() {
         .to_owned();
     assert!(reservation.starts_with(reserved));
 
-    // Three bid instances (NEW) and two reserved (RUNNING).
+    // Three bid instances (NEW); six reserved, four RUNNING and two PAUSED.
     for query in [
         "status_in=STATUS_NEW&status_in=STATUS_RUNNING",
         "status_in=STATUS_NEW,STATUS_RUNNING",
         "status_in=STATUS_NEW%2CSTATUS_RUNNING",
-        "status_in=STATUS_NEW,STATUS_PAUSED&status_in=STATUS_RUNNING",
     ] {
-        assert_eq!(count(query).await, 5, "{query}");
+        assert_eq!(count(query).await, 7, "{query}");
     }
-    assert_eq!(count("status_in=STATUS_RUNNING").await, 2);
+    assert_eq!(
+        count("status_in=STATUS_NEW,STATUS_PAUSED&status_in=STATUS_RUNNING").await,
+        9
+    );
+    assert_eq!(count("status_in=STATUS_RUNNING").await, 4);
     for query in [
         "order_type_in=Bid&order_type_in=Reservation",
         "order_type_in=Bid,Reservation",
     ] {
-        assert_eq!(count(query).await, 5, "{query}");
+        assert_eq!(count(query).await, 9, "{query}");
     }
     for query in [
         format!("bid_fid_in={first}&bid_fid_in={second}"),
@@ -946,6 +949,37 @@ async fn the_default_world_is_as_documented() {
             .as_str()
             .is_some_and(|fid| fid.starts_with("proj_"))
     );
+    // Three reservations of two: demo-reserved both RUNNING; batch-h100 and office-a100 one
+    // RUNNING and one PAUSED each.
+    let project = h.get_ok("/v2/projects").await[0]["fid"]
+        .as_str()
+        .expect("fid")
+        .to_owned();
+    let reserved = h
+        .get_ok(&format!(
+            "/v2/instances?project={project}&order_type_in=Reservation"
+        ))
+        .await;
+    let mut seen: Vec<(String, String, String)> = reserved["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|instance| {
+            let text = |field: &str| instance[field].as_str().expect(field).to_owned();
+            (text("name"), text("region"), text("status"))
+        })
+        .collect();
+    seen.sort();
+    let expected = [
+        ("batch-h100-0", "us-central1-a", "STATUS_RUNNING"),
+        ("batch-h100-1", "us-central1-a", "STATUS_PAUSED"),
+        ("demo-reserved-0", "us-central1-a", "STATUS_RUNNING"),
+        ("demo-reserved-1", "us-central1-a", "STATUS_RUNNING"),
+        ("office-a100-0", "eu-central1-a", "STATUS_RUNNING"),
+        ("office-a100-1", "eu-central1-a", "STATUS_PAUSED"),
+    ]
+    .map(|(name, region, status)| (name.to_owned(), region.to_owned(), status.to_owned()));
+    assert_eq!(seen, expected);
     let types = h.get_ok("/v2/instance-types").await;
     for it in types.as_array().expect("types") {
         let fid = it["fid"].as_str().expect("fid");

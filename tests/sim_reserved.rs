@@ -5,7 +5,14 @@ mod sim_support;
 use serde_json::{Value, json};
 use sim_support::{Harness, MINUTE};
 
+/// The instances of the default world's `demo-reserved` (both RUNNING at the start).
 async fn reserved_instances(h: &Harness) -> Vec<String> {
+    instances_of(h, "demo-reserved").await
+}
+
+/// The FIDs of a reservation's instances (named `RESERVATION-N`), in listing order.
+async fn instances_of(h: &Harness, reservation: &str) -> Vec<String> {
+    let prefix = format!("{reservation}-");
     let project = h.project().await;
     let listed = h
         .get_ok(&format!(
@@ -16,6 +23,11 @@ async fn reserved_instances(h: &Harness) -> Vec<String> {
         .as_array()
         .expect("data")
         .iter()
+        .filter(|instance| {
+            instance["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
         .map(|instance| {
             assert!(
                 instance["reservation"]
@@ -295,5 +307,68 @@ async fn malformed_requests_are_422() {
     assert_eq!(
         answer["detail"][0]["msg"],
         "Input should be 'STATUS_RUNNING' or 'STATUS_PAUSED'"
+    );
+}
+
+#[tokio::test]
+async fn a_reservation_can_start_with_paused_instances_that_resume_when_asked() {
+    // The default world's `batch-h100`: its last instance starts PAUSED, the other RUNNING.
+    let h = Harness::default().await;
+    let instances = instances_of(&h, "batch-h100").await;
+    assert_eq!(instances.len(), 2);
+    let mut statuses = Vec::new();
+    for fid in &instances {
+        statuses.push(h.instance_status(fid).await);
+    }
+    statuses.sort();
+    assert_eq!(statuses, ["STATUS_PAUSED", "STATUS_RUNNING"]);
+    let mut paused = None;
+    for fid in &instances {
+        if h.instance_status(fid).await == "STATUS_PAUSED" {
+            paused = Some(fid.clone());
+        }
+    }
+    let paused = paused.expect("a paused instance");
+    let project = h.project().await;
+    let pricing = async |fid: &str| {
+        h.get_ok(&format!(
+            "/v2/instances/pricing/history?project={project}&instance_fid={fid}"
+        ))
+        .await["instances"][0]["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(
+        pricing(&paused).await.is_empty(),
+        "paused time is not charged"
+    );
+
+    let (code, body) = set_status(&h, &[&paused], "STATUS_RUNNING").await;
+    assert_eq!(code, 200);
+    assert_eq!(body["instances"][&paused], "STATUS_CONFIRMED");
+    h.sim.advance(MINUTE);
+    assert_eq!(h.instance_status(&paused).await, "STATUS_RUNNING");
+    let periods = pricing(&paused).await;
+    assert_eq!(periods.len(), 1, "{periods:?}");
+    assert_eq!(periods[0]["price_cents"], 1800);
+    assert_eq!(periods[0]["end_time"], Value::Null);
+}
+
+#[test]
+fn a_reservation_cannot_start_more_instances_paused_than_it_holds() {
+    let mut world = mithril_operator::sim::WorldSpec::default();
+    world.reservations[0].paused = 3;
+    let error = mithril_operator::sim::Sim::try_new(mithril_operator::sim::SimConfig {
+        world,
+        ..Default::default()
+    })
+    .err()
+    .expect("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("paused (3) exceeds quantity (2)"),
+        "{error}"
     );
 }

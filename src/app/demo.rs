@@ -134,12 +134,15 @@ pub async fn demo(args: DemoArgs) -> Result<(), DemoError> {
     let kubeconfig_yaml = emulator.kubeconfig_yaml(kube_server.addr);
     let kube_config = kube_config(&kubeconfig_yaml).await?;
     write_atomically(&args.kubeconfig, &kubeconfig_yaml)?;
-    print_instructions(
-        &args,
-        kube_server.addr,
-        &mithril_url,
-        simulator.is_some(),
-        &applied,
+    print!(
+        "{}",
+        instructions(
+            &args,
+            kube_server.addr,
+            &mithril_url,
+            simulator.is_some(),
+            &applied,
+        )
     );
 
     let settings = Settings {
@@ -199,49 +202,120 @@ fn write_atomically(path: &Path, content: &str) -> Result<(), DemoError> {
     std::fs::rename(&partial, path).map_err(error)
 }
 
-fn print_instructions(
+/// What `demo` prints once everything is up: where things are and what to try. The commands
+/// naming example resources are printed only when the examples were applied.
+fn instructions(
     args: &DemoArgs,
     kube_addr: SocketAddr,
     mithril_url: &Url,
     simulated: bool,
     applied: &[String],
-) {
+) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let mut line = |content: String| {
+        // Writing to a String cannot fail.
+        let _ = writeln!(text, "{content}");
+    };
     let kubeconfig = args.kubeconfig.display();
     let kubectl = format!("kubectl --kubeconfig {kubeconfig}");
     let base = mithril_url.as_str().trim_end_matches('/');
-    println!("Kubernetes API:      http://{kube_addr} (emulator; kubeconfig: {kubeconfig})");
+    line(format!(
+        "Kubernetes API:      http://{kube_addr} (emulator; kubeconfig: {kubeconfig})"
+    ));
     if simulated {
-        println!(
+        line(format!(
             "Mithril API:         {base} (simulator, time x{}; any fkey_ key)",
             args.time_scale
-        );
+        ));
     } else {
-        println!("Mithril API:         {base}");
+        line(format!("Mithril API:         {base}"));
     }
     if !applied.is_empty() {
-        println!("Applied:             {}", applied.join(", "));
+        line(format!("Applied:             {}", applied.join(", ")));
     }
-    println!();
-    println!("Try:");
-    println!("  {kubectl} get spotbids -w");
-    println!("  {kubectl} describe spotbid h100-training");
-    println!(
-        "  {kubectl} patch spotbid h100-training --type merge -p '{{\"spec\":{{\"limitPrice\":\"$15.00\"}}}}'"
-    );
-    println!(
-        "  {kubectl} patch spotbid a100-batch --type merge -p '{{\"spec\":{{\"paused\":false}}}}'"
-    );
-    println!("  {kubectl} get events --field-selector involvedObject.name=h100-training");
-    println!("  {kubectl} delete spotbid h100-training");
-    println!("  {kubectl} get instanceschedules   # pause/resume reserved instances on windows");
+    line(String::new());
+    line("Try:".to_owned());
+    if applied.is_empty() {
+        line(format!("  {kubectl} get spotbids,instanceschedules -A -w"));
+        line(format!(
+            "  {kubectl} apply -f MANIFEST.yaml   # a SpotBid or InstanceSchedule of your own"
+        ));
+    } else {
+        line(format!("  {kubectl} get spotbids -w"));
+        line(format!("  {kubectl} describe spotbid h100-training"));
+        line(format!(
+            "  {kubectl} patch spotbid h100-training --type merge -p '{{\"spec\":{{\"limitPrice\":\"$15.00\"}}}}'"
+        ));
+        line(format!(
+            "  {kubectl} patch spotbid a100-batch --type merge -p '{{\"spec\":{{\"paused\":false}}}}'"
+        ));
+        line(format!(
+            "  {kubectl} get events --field-selector involvedObject.name=h100-training"
+        ));
+        line(format!("  {kubectl} delete spotbid h100-training"));
+        line(format!(
+            "  {kubectl} get instanceschedules   # pause/resume reserved instances on windows"
+        ));
+        line(format!(
+            "  {kubectl} describe instanceschedule working-hours"
+        ));
+    }
     if simulated {
-        println!(
+        line(format!(
             "  curl -s -H 'Authorization: Bearer {SIMULATOR_KEY}' {base}/v2/spot/bids   # the bids on Mithril"
-        );
-        println!(
+        ));
+        line(format!(
             "  curl -s -X POST {base}/_sim/demand -d '{{\"region\":\"us-central1-a\",\"instance_type\":\"h100-80gb.sxm.8x\",\"quantity\":16,\"limit_price\":\"$20.00\"}}'   # outbid: preemption"
+        ));
+    }
+    line(String::new());
+    line("Ctrl-C stops everything.".to_owned());
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        demo: DemoArgs,
+    }
+
+    fn banner(applied: &[String]) -> String {
+        let args = Cli::parse_from(["demo"]).demo;
+        let url = Url::parse("http://127.0.0.1:8090").unwrap();
+        instructions(
+            &args,
+            "127.0.0.1:6443".parse().unwrap(),
+            &url,
+            true,
+            applied,
+        )
+    }
+
+    #[test]
+    fn without_examples_no_command_names_an_example() {
+        let empty = banner(&[]);
+        for (_, manifest) in examples::EXAMPLES {
+            let name = manifest
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("name: "))
+                .unwrap();
+            assert!(!empty.contains(name), "{name:?} in:\n{empty}");
+        }
+        assert!(
+            empty.contains("get spotbids,instanceschedules -A -w"),
+            "{empty}"
+        );
+        let full = banner(&["spotbids/h100-training".to_owned()]);
+        assert!(full.contains("describe spotbid h100-training"), "{full}");
+        assert!(
+            full.contains("describe instanceschedule working-hours"),
+            "{full}"
         );
     }
-    println!();
-    println!("Ctrl-C stops everything.");
 }

@@ -49,7 +49,7 @@ impl Operator {
                 mithril_client(&settings, key.clone(), &metrics, fence.clone())
             })
         };
-        let registry = ObserverRegistry::new(
+        let registry = ObserverRegistry::with_listener(
             connect,
             RegistryConfig {
                 observer: ObserverConfig {
@@ -60,6 +60,7 @@ impl Operator {
                 ..RegistryConfig::default()
             },
             Polling::Background(stop_observers.clone()),
+            Some(metrics.cycle_listener()),
         );
         let config = ControllerConfig {
             resync: settings.resync,

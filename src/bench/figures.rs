@@ -29,7 +29,7 @@ impl RequestCounts {
     }
 }
 
-/// Reconciles per trigger (`Kind: reason`), from the operator's `reconcile_triggers_total`.
+/// Reconciles per trigger (`kind: reason`), from the operator's `reconcile_triggers_total`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TriggerCounts(pub BTreeMap<String, u64>);
 
@@ -294,24 +294,24 @@ mod tests {
 
     #[test]
     fn sums_a_counter_over_its_label_sets() {
-        let text = "# HELP reconciles Reconciles run\n# TYPE reconciles counter\nmithril_operator_reconciles_total{controller=\"spotbid\"} 12\nreconciles_total{controller=\"other\"} 3\nreconcile_errors_total{controller=\"spotbid\"} 9\n";
+        let text = "# HELP reconciles Reconciles run\n# TYPE reconciles counter\nmithril_operator_reconciles_total{kind=\"spotbid\"} 12\nreconciles_total{kind=\"other\"} 3\nreconcile_errors_total{kind=\"spotbid\"} 9\n";
         assert_eq!(sum_metric(text, "reconciles_total"), 15.0);
     }
 
     #[test]
     fn reads_reconcile_triggers_by_kind_and_reason() {
         let before = TriggerCounts::from_exposition(
-            "mithril_operator_reconcile_triggers_total{kind=\"SpotBid\",reason=\"object updated\"} 2\n",
+            "mithril_operator_reconcile_triggers_total{kind=\"spotbid\",reason=\"object_updated\"} 2\n",
         );
         let after = TriggerCounts::from_exposition(
             "# TYPE mithril_operator_reconcile_triggers counter\n\
-             mithril_operator_reconcile_triggers_total{kind=\"SpotBid\",reason=\"object updated\"} 5\n\
-             mithril_operator_reconcile_triggers_total{kind=\"SpotBid\",reason=\"unknown\"} 4\n\
-             mithril_operator_reconciles_total{controller=\"spotbid\"} 9\n",
+             mithril_operator_reconcile_triggers_total{kind=\"spotbid\",reason=\"object_updated\"} 5\n\
+             mithril_operator_reconcile_triggers_total{kind=\"spotbid\",reason=\"unknown\"} 4\n\
+             mithril_operator_reconciles_total{kind=\"spotbid\"} 9\n",
         );
         let since = after.since(&before);
-        assert_eq!(since.get("SpotBid: object updated"), 3);
-        assert_eq!(since.get("SpotBid: unknown"), 4);
+        assert_eq!(since.get("spotbid: object_updated"), 3);
+        assert_eq!(since.get("spotbid: unknown"), 4);
         assert_eq!(since.0.len(), 2);
     }
 }

@@ -9,6 +9,7 @@ use super::error::Problem;
 use super::usage::User;
 use crate::crd::ApiKeySecretRef;
 use crate::mithril::ApiKey;
+use crate::runtime::metrics::KeyLabels;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use std::collections::{BTreeSet, HashMap};
@@ -31,10 +32,20 @@ pub struct ApiKeys {
     cache: Mutex<HashMap<CacheKey, CacheEntry>>,
     /// The (namespace, Secret name) each resource names.
     named: Mutex<HashMap<User, (String, String)>>,
+    /// Where each key read is named for metrics: `default`, or the Secret's `namespace/name`.
+    labels: KeyLabels,
 }
 
 impl ApiKeys {
-    pub fn new(client: Client, default_key: Option<ApiKey>, ttl: Duration) -> Self {
+    pub fn new(
+        client: Client,
+        default_key: Option<ApiKey>,
+        ttl: Duration,
+        labels: KeyLabels,
+    ) -> Self {
+        if let Some(key) = &default_key {
+            labels.name(key, "default");
+        }
         Self {
             client,
             default_key,
@@ -42,6 +53,7 @@ impl ApiKeys {
             ttl,
             cache: Mutex::default(),
             named: Mutex::default(),
+            labels,
         }
     }
 
@@ -139,6 +151,10 @@ impl ApiKeys {
             )),
             Some(secret) => key_in_secret(&secret, namespace, reference),
         };
+        if let Ok(key) = &key {
+            self.labels
+                .name(key, &format!("{namespace}/{}", reference.name));
+        }
         let mut cache = self.lock();
         // Stale entries go, so a Secret no resource names any more is not kept for ever.
         cache.retain(|_, (read_at, _)| read_at.elapsed() < self.ttl);
@@ -199,6 +215,7 @@ mod tests {
             crate::kube_emulator::Emulator::new().client(),
             None,
             Duration::from_secs(3600),
+            KeyLabels::default(),
         );
         let reference = ApiKeySecretRef {
             name: "team-key".into(),
@@ -233,12 +250,17 @@ mod tests {
     async fn the_default_key_is_only_for_the_namespaces_allowed() {
         let key = ApiKey::new("fkey_default0123456789").unwrap();
         let client = crate::kube_emulator::Emulator::new().client();
-        let everyone = ApiKeys::new(client.clone(), Some(key.clone()), Duration::ZERO);
+        let everyone = ApiKeys::new(
+            client.clone(),
+            Some(key.clone()),
+            Duration::ZERO,
+            KeyLabels::default(),
+        );
         assert!(matches!(everyone.key_for("any", None).await, Ok(Ok(_))));
 
         let allowed = BTreeSet::from(["platform".to_owned()]);
-        let keys =
-            ApiKeys::new(client, Some(key), Duration::ZERO).default_key_only_in(Some(allowed));
+        let keys = ApiKeys::new(client, Some(key), Duration::ZERO, KeyLabels::default())
+            .default_key_only_in(Some(allowed));
         assert!(matches!(keys.key_for("platform", None).await, Ok(Ok(_))));
         let Ok(Err(problem)) = keys.key_for("team-a", None).await else {
             panic!("team-a may not use the default key");
@@ -253,6 +275,7 @@ mod tests {
             crate::kube_emulator::Emulator::new().client(),
             None,
             Duration::ZERO,
+            KeyLabels::default(),
         );
         let reference = |name: &str| ApiKeySecretRef {
             name: name.into(),
@@ -263,5 +286,42 @@ mod tests {
             assert!(matches!(problem, Ok(Err(_))), "no such Secret");
             assert_eq!(keys.cached(), 1, "only the last read is fresh");
         }
+    }
+
+    #[tokio::test]
+    async fn keys_are_named_for_metrics_by_where_they_came_from() {
+        use kube::api::{ObjectMeta, PostParams};
+        let client = crate::kube_emulator::Emulator::new().client();
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some("team-key".into()),
+                ..ObjectMeta::default()
+            },
+            string_data: Some([("api-key".to_owned(), "fkey_team".to_owned())].into()),
+            ..Secret::default()
+        };
+        Api::<Secret>::namespaced(client.clone(), "default")
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        let labels = KeyLabels::default();
+        let own = ApiKey::new("fkey_own").unwrap();
+        let keys = ApiKeys::new(
+            client,
+            Some(own.clone()),
+            Duration::from_secs(60),
+            labels.clone(),
+        );
+        let reference = ApiKeySecretRef {
+            name: "team-key".into(),
+            key: "api-key".into(),
+        };
+        let team = keys
+            .key_for("default", Some(&reference))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(labels.label(&team), "default/team-key");
+        assert_eq!(labels.label(&own), "default");
     }
 }

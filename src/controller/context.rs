@@ -104,8 +104,13 @@ impl Context {
         };
         Self {
             recorder: Recorder::new(kube.clone(), reporter),
-            keys: ApiKeys::new(kube.clone(), default_key, config.secret_ttl)
-                .default_key_only_in(config.default_key_namespaces.clone()),
+            keys: ApiKeys::new(
+                kube.clone(),
+                default_key,
+                config.secret_ttl,
+                metrics.key_labels(),
+            )
+            .default_key_only_in(config.default_key_namespaces.clone()),
             backoff: Backoffs::new(config.backoff_base, config.backoff_max),
             kube,
             registry,

@@ -16,6 +16,7 @@ use crate::controller::digest::digest;
 use futures::{Stream, StreamExt, stream};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
+use prometheus_client::metrics::gauge::Gauge;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub struct TriggerGate<K: Resource> {
     state: Mutex<GateState<K>>,
     wake: Notify,
     limit: usize,
+    /// Triggers waiting (not handed over), shared with the other gates of the kind.
+    waiting_gauge: Gauge,
 }
 
 struct GateState<K: Resource> {
@@ -69,6 +72,24 @@ where
             }),
             wake: Notify::new(),
             limit: limit.max(1),
+            waiting_gauge: Gauge::default(),
+        }
+    }
+
+    /// The same gate, adding the triggers it holds waiting to `gauge`.
+    pub fn with_waiting_gauge(mut self, gauge: Gauge) -> Self {
+        gauge.inc_by(i64::try_from(self.lock().waiting_keys.len()).unwrap_or(i64::MAX));
+        self.waiting_gauge = gauge;
+        self
+    }
+
+    /// Moves the gauge by the change in waiting triggers, `before` to now.
+    fn count_waiting(&self, before: usize, state: &GateState<K>) {
+        let after = state.waiting_keys.len();
+        let delta =
+            i64::try_from(after).unwrap_or(i64::MAX) - i64::try_from(before).unwrap_or(i64::MAX);
+        if delta != 0 {
+            self.waiting_gauge.inc_by(delta);
         }
     }
 
@@ -85,6 +106,7 @@ where
         if state.issued.contains_key(&key) || !state.waiting_keys.insert(key) {
             return;
         }
+        self.waiting_gauge.inc();
         state.waiting.push_back(resource);
         drop(state);
         self.wake.notify_one();
@@ -96,6 +118,9 @@ where
         let mut state = self.lock();
         let was_issued = state.issued.remove(&key).is_some();
         let was_waiting = state.waiting_keys.remove(&key);
+        if was_waiting {
+            self.waiting_gauge.dec();
+        }
         drop(state);
         if was_issued || was_waiting {
             self.wake.notify_one();
@@ -117,6 +142,7 @@ where
                 now.duration_since(*at) < ISSUED_FOR && store.get(resource).is_some()
             });
         }
+        let before = state.waiting_keys.len();
         let mut batch = Vec::new();
         while state.issued.len() < self.limit {
             let Some(resource) = state.waiting.pop_front() else {
@@ -128,6 +154,7 @@ where
                 state.issued.insert(key, (resource, now));
             }
         }
+        self.count_waiting(before, &state);
         if state.waiting.is_empty() {
             // Shrunk after a burst: a deque keeps its largest size otherwise.
             state.waiting.shrink_to(64);
@@ -156,6 +183,15 @@ where
             Some((stream::iter(batch), (gate, store)))
         })
         .flatten()
+    }
+}
+
+impl<K: Resource> Drop for TriggerGate<K> {
+    fn drop(&mut self) {
+        // A gate that goes (its controller stopped) takes its waiting triggers off the gauge.
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        self.waiting_gauge
+            .dec_by(i64::try_from(state.waiting_keys.len()).unwrap_or(i64::MAX));
     }
 }
 
@@ -246,5 +282,33 @@ mod tests {
         let first = triggers.next().await.expect("a trigger");
         assert_eq!(first.name, "a");
         pusher.await.expect("pushed");
+    }
+
+    #[test]
+    fn the_gauge_counts_what_waits_across_the_gates_of_a_kind() {
+        let gauge = Gauge::default();
+        let store = store_of(&["a", "b", "c"]);
+        let now = Instant::now();
+        let gate = TriggerGate::new(1).with_waiting_gauge(gauge.clone());
+        let other = TriggerGate::new(1).with_waiting_gauge(gauge.clone());
+        for name in ["a", "b", "a", "c"] {
+            gate.push(reference(name));
+        }
+        other.push(reference("a"));
+        assert_eq!(
+            gauge.get(),
+            4,
+            "three waiting in one gate, one in the other"
+        );
+        assert_eq!(names(&gate.take(&store, now)), ["a"]);
+        assert_eq!(gauge.get(), 3, "handed over: no longer waiting");
+        gate.started(Some("team"), "c");
+        assert_eq!(gauge.get(), 2, "taken by a reconcile that started");
+        drop(gate);
+        assert_eq!(
+            gauge.get(),
+            1,
+            "a gate that goes takes its triggers with it"
+        );
     }
 }

@@ -31,6 +31,6 @@ pub use config::{MAX_TARGETED_BATCH, ObserverConfig};
 pub use error::ObserveError;
 pub use health::{FailureKind, ObserverHealth, PollFailure};
 pub use observer::{MithrilObserver, PollReport};
-pub use registry::{ClientFactory, ObserverRegistry, Polling, RegistryConfig};
+pub use registry::{ClientFactory, CycleListener, ObserverRegistry, Polling, RegistryConfig};
 pub use settled::{SETTLED, is_settled, unsettled_statuses};
 pub use snapshot::InstanceFilter;

@@ -4,6 +4,7 @@
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -127,11 +128,23 @@ impl MithrilObserver {
     /// Polls every resync interval (with jitter) until `shutdown` is cancelled. Failures are
     /// recorded in [`Self::health`] and retried at the next interval.
     pub async fn run(self, shutdown: CancellationToken) {
+        self.run_reporting(shutdown, |_, _| {}).await;
+    }
+
+    /// [`Self::run`], handing `completed` each successful cycle's report and end (for metrics).
+    pub(crate) async fn run_reporting(
+        self,
+        shutdown: CancellationToken,
+        completed: impl Fn(&PollReport, Timestamp) + Send + Sync,
+    ) {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 result = self.poll_once() => {
                     if let Ok(report) = result {
+                        if let Some(at) = self.health().last_success {
+                            completed(&report, at);
+                        }
                         tracing::debug!(
                             project = %self.inner.project,
                             requests = report.requests,

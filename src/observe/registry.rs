@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -15,10 +16,18 @@ use super::catalog::{Catalog, CatalogTimes};
 use super::change::{Change, ChangeStream, change_stream};
 use super::config::ObserverConfig;
 use super::error::ObserveError;
-use super::observer::MithrilObserver;
+use super::observer::{MithrilObserver, PollReport};
 
 /// Builds the Mithril client of a key (base URL, limits, metrics observer are the caller's).
 pub type ClientFactory = Arc<dyn Fn(&ApiKey) -> Result<MithrilClient, MithrilError> + Send + Sync>;
+
+/// Told of what the observers' polling loops do, for metrics.
+pub trait CycleListener: Send + Sync {
+    /// An observer of (`key`, `project`) completed a cycle, which ended `at`.
+    fn cycle_completed(&self, key: &ApiKey, project: &str, report: &PollReport, at: Timestamp);
+    /// The observer of (`key`, `project`) stopped: no resource uses it any more.
+    fn observer_stopped(&self, key: &ApiKey, project: &str);
+}
 
 /// Whether observers poll by themselves.
 #[derive(Debug, Clone)]
@@ -67,6 +76,7 @@ struct RegistryInner {
     /// Few keys per cluster, and [`ApiKey`] deliberately offers no hash: a list is enough.
     keys: Mutex<Vec<Arc<KeyEntry>>>,
     changes: broadcast::Sender<Change>,
+    listener: Option<Arc<dyn CycleListener>>,
 }
 
 /// Everything shared by the users of one key.
@@ -108,6 +118,17 @@ impl std::fmt::Debug for ObserverRegistry {
 impl ObserverRegistry {
     /// A registry building clients with `connect`.
     pub fn new(connect: ClientFactory, config: RegistryConfig, polling: Polling) -> Self {
+        Self::with_listener(connect, config, polling, None)
+    }
+
+    /// A registry whose observers tell `listener` of every cycle their polling loop completes
+    /// and of their stop.
+    pub fn with_listener(
+        connect: ClientFactory,
+        config: RegistryConfig,
+        polling: Polling,
+        listener: Option<Arc<dyn CycleListener>>,
+    ) -> Self {
         let (changes, _) = broadcast::channel(config.change_capacity.max(16));
         ObserverRegistry {
             inner: Arc::new(RegistryInner {
@@ -116,6 +137,7 @@ impl ObserverRegistry {
                 polling,
                 keys: Mutex::new(Vec::new()),
                 changes,
+                listener,
             }),
         }
     }
@@ -167,7 +189,15 @@ impl ObserverRegistry {
         let stop = match (stop, runtime) {
             (Some(shutdown), Some(runtime)) => {
                 let token = shutdown.child_token();
-                runtime.spawn(observer.clone().run(token.clone()));
+                let listener = self.inner.listener.clone();
+                let (key, project, stopped) = (key.clone(), project_fid.to_owned(), token.clone());
+                let report = move |report: &PollReport, at| {
+                    // A cycle that ends as the observer stops must not bring its series back.
+                    if let Some(listener) = listener.as_ref().filter(|_| !stopped.is_cancelled()) {
+                        listener.cycle_completed(&key, &project, report, at);
+                    }
+                };
+                runtime.spawn(observer.clone().run_reporting(token.clone(), report));
                 tracing::info!(project = project_fid, "started Mithril observer");
                 Some(token)
             }
@@ -238,16 +268,34 @@ impl ObserverRegistry {
             .iter()
             .find(|entry| entry.key == *key)
             .cloned();
-        entry.is_some_and(|entry| lock(&entry.observers).remove(project_fid).is_some())
+        let stopped =
+            entry.is_some_and(|entry| lock(&entry.observers).remove(project_fid).is_some());
+        if stopped {
+            self.stopped(key, project_fid);
+        }
+        stopped
     }
 
     /// Stops every observer of `key` and drops its client and cached names (e.g. after the
     /// Secret holding it changed); true when the key was known.
     pub fn forget_key(&self, key: &ApiKey) -> bool {
         let mut keys = lock(&self.inner.keys);
-        let before = keys.len();
-        keys.retain(|entry| entry.key != *key);
-        keys.len() != before
+        let (gone, kept): (Vec<_>, Vec<_>) = keys.drain(..).partition(|entry| entry.key == *key);
+        *keys = kept;
+        drop(keys);
+        for entry in &gone {
+            let projects: Vec<String> = lock(&entry.observers).keys().cloned().collect();
+            for project in projects {
+                self.stopped(key, &project);
+            }
+        }
+        !gone.is_empty()
+    }
+
+    fn stopped(&self, key: &ApiKey, project_fid: &str) {
+        if let Some(listener) = &self.inner.listener {
+            listener.observer_stopped(key, project_fid);
+        }
     }
 
     /// Every running observer (for health and metrics).

@@ -6,6 +6,7 @@
 //! can be counted, whatever the log level. The counts tell where reconciles come from, which is
 //! what keeps the operator's own writes from turning into reconcile storms at scale.
 
+use super::metrics::snake_case;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -21,11 +22,11 @@ const RECONCILE_SPAN: &str = "reconciling object";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct TriggerLabels {
-    /// The resource kind (`SpotBid`, `InstanceSchedule`).
+    /// The resource kind in lower case (`spotbid`, `instanceschedule`), as in every metric.
     kind: String,
-    /// kube-runtime's reason: `object updated` (watch), `unknown` (the Mithril observers'
-    /// changes), `reconciler requested retry` (requeue), `error policy requested retry`,
-    /// `related object updated`, `bulk reconcile requested`.
+    /// kube-runtime's reason in snake_case: `object_updated` (watch), `unknown` (the Mithril
+    /// observers' changes), `reconciler_requested_retry` (requeue),
+    /// `error_policy_requested_retry`, `related_object_updated`, `bulk_reconcile_requested`.
     reason: String,
 }
 
@@ -85,8 +86,8 @@ impl SpanFields {
         let object = self.object?;
         let reason = self.reason?;
         Some(TriggerLabels {
-            kind: kind_of(&object).to_owned(),
-            reason: bounded_reason(&reason).to_owned(),
+            kind: kind_of(&object).to_ascii_lowercase(),
+            reason: snake_case(bounded_reason(&reason)),
         })
     }
 }
@@ -144,11 +145,11 @@ mod tests {
     fn counts_kube_runtime_reconcile_spans_by_kind_and_reason() {
         use tracing_subscriber::layer::SubscriberExt;
         let labels = |reason: &str| TriggerLabels {
-            kind: "TriggerTestKind".to_owned(),
+            kind: "triggertestkind".to_owned(),
             reason: reason.to_owned(),
         };
         let count = |reason: &str| TRIGGERS.get_or_create(&labels(reason)).get();
-        let (updated, retried) = (count("object updated"), count("reconciler requested retry"));
+        let (updated, retried) = (count("object_updated"), count("reconciler_requested_retry"));
         let subscriber = tracing_subscriber::registry().with(layer());
         tracing::subscriber::with_default(subscriber, || {
             for reason in [
@@ -170,7 +171,68 @@ mod tests {
                 object.reason = "object updated"
             );
         });
-        assert_eq!(count("object updated") - updated, 2);
-        assert_eq!(count("reconciler requested retry") - retried, 1);
+        assert_eq!(count("object_updated") - updated, 2);
+        assert_eq!(count("reconciler_requested_retry") - retried, 1);
+    }
+
+    /// kube-runtime names the trigger in a span of its own: a kube-runtime upgrade that renames
+    /// the span or its fields would silently stop the counts, which this catches.
+    #[tokio::test]
+    async fn a_kube_runtime_controller_s_reconciles_are_counted_by_trigger() {
+        use crate::kube_emulator::Emulator;
+        use futures::StreamExt;
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use kube::api::{Api, ObjectMeta, PostParams};
+        use kube::runtime::controller::{Action, Controller};
+        use kube::runtime::watcher;
+        use std::sync::Arc;
+        use std::time::Duration;
+        use tracing_subscriber::layer::SubscriberExt;
+
+        // The test's runtime polls the controller on this thread: the subscriber sees its spans.
+        let _subscriber =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(layer()));
+        let count = |reason: &str| {
+            TRIGGERS
+                .get_or_create(&TriggerLabels {
+                    kind: "configmap".to_owned(),
+                    reason: reason.to_owned(),
+                })
+                .get()
+        };
+        let (updated, retried) = (count("object_updated"), count("reconciler_requested_retry"));
+        let api: Api<ConfigMap> = Api::namespaced(Emulator::new().client(), "default");
+        let watched = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("watched".into()),
+                ..ObjectMeta::default()
+            },
+            ..ConfigMap::default()
+        };
+        api.create(&PostParams::default(), &watched).await.unwrap();
+        let controller = Controller::new(api, watcher::Config::default())
+            .run(
+                |_, _| async {
+                    Ok::<_, std::convert::Infallible>(Action::requeue(Duration::from_millis(10)))
+                },
+                |_, _: &std::convert::Infallible, _| Action::await_change(),
+                Arc::new(()),
+            )
+            .for_each(|_| async {});
+        let counted = async {
+            while count("object_updated") == updated
+                || count("reconciler_requested_retry") == retried
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::select! {
+            () = controller => panic!("the controller stopped"),
+            () = counted => {}
+            () = tokio::time::sleep(Duration::from_secs(60)) => panic!(
+                "not counted: object_updated {} -> {}, reconciler_requested_retry {} -> {}",
+                updated, count("object_updated"), retried, count("reconciler_requested_retry"),
+            ),
+        }
     }
 }

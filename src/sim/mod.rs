@@ -68,7 +68,8 @@
 //! Attached/Removed.
 //!
 //! # Reserved instances
-//! Reservations hold instances RUNNING from the start. `PATCH /v2/instances` pauses
+//! Reservations hold instances RUNNING from the start (or PAUSED, as many as a reservation's
+//! `paused` says: paused before the start, not charged until resumed). `PATCH /v2/instances` pauses
 //! (`STATUS_PAUSED`: RUNNING → STOPPING → PAUSED) or resumes (`STATUS_RUNNING`: PAUSED → CONFIRMED →
 //! RUNNING) a set of them, all or none: an unknown or unseen FID answers 404, a spot instance 501, an
 //! instance in transition 409 (pausing one still coming up; resuming one still stopping). Otherwise
@@ -119,7 +120,10 @@
 //! `--world FILE` (YAML or JSON) replaces the default world ([`WorldSpec::default`]: project `demo`
 //! seen by every key; regions us-central1-a, us-central1-b, us-central2-a, us-central5-a,
 //! eu-central1-a; types h100-80gb.sxm.8x, a100-80gb.sxm.8x, a100-40gb.sxm.4x with an auction in
-//! every region; reservation `demo-reserved` of two a100-80gb.sxm.8x in us-central1-a). FIDs not
+//! every region; three reservations of two instances in `demo`: `demo-reserved`, a100-80gb.sxm.8x
+//! in us-central1-a, both RUNNING; `batch-h100`, h100-80gb.sxm.8x in us-central1-a, and
+//! `office-a100`, a100-80gb.sxm.8x in eu-central1-a, each with one RUNNING and one PAUSED, so the
+//! example InstanceSchedules have an instance to pause or resume whatever the time of day). FIDs not
 //! given are derived from names, so they do not depend on the seed. Example
 //! (`tests/fixtures/sim_world.yaml` is a complete one):
 //!
@@ -183,6 +187,7 @@
 //!     start_time: 2025-06-01T08:00:00Z  # optional: the world's start
 //!     end_time: 2025-09-01T00:00:00Z    # optional: 30 days after the start
 //!     stoppable: true                 # optional: false makes a pause answer RUNNING unchanged
+//!     paused: 0                       # optional: how many (the last ones) start PAUSED
 //! ```
 
 pub mod cli;

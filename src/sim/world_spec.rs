@@ -181,6 +181,10 @@ pub struct ReservationSpec {
     /// is and answers its prior status unchanged, as Mithril does for an instance it cannot stop.
     #[serde(default = "stoppable_by_default")]
     pub stoppable: bool,
+    /// How many of its instances start PAUSED (paused before the start): the last ones. The
+    /// others start RUNNING.
+    #[serde(default)]
+    pub paused: u32,
 }
 
 fn stoppable_by_default() -> bool {
@@ -213,7 +217,10 @@ const DEFAULT_REGIONS: [&str; 5] = [
 
 impl Default for WorldSpec {
     /// Project `demo` seen by every key; five regions; three GPU types; an auction for each
-    /// (region, type) with capacity and floor; one reservation of two RUNNING instances in `demo`.
+    /// (region, type) with capacity and floor; three reservations of two instances each in `demo`:
+    /// `demo-reserved` (a100-80gb.sxm.8x in us-central1-a, both RUNNING), `batch-h100`
+    /// (h100-80gb.sxm.8x in us-central1-a) and `office-a100` (a100-80gb.sxm.8x in eu-central1-a),
+    /// each of the last two with one instance RUNNING and one PAUSED.
     fn default() -> Self {
         let instance_types = vec![
             gpu_type("h100-80gb.sxm.8x", "H100", 80, "SXM5", 8, 2.40),
@@ -249,21 +256,57 @@ impl Default for WorldSpec {
                 .collect(),
             instance_types,
             auctions,
-            reservations: vec![ReservationSpec {
-                name: "demo-reserved".into(),
-                fid: None,
-                project: "demo".into(),
-                region: "us-central1-a".into(),
-                instance_type: "a100-80gb.sxm.8x".into(),
-                quantity: 2,
-                price: "$12.00".into(),
-                start_time: None,
-                end_time: None,
-                stoppable: true,
-            }],
+            reservations: vec![
+                reservation(
+                    "demo-reserved",
+                    "us-central1-a",
+                    "a100-80gb.sxm.8x",
+                    "$12.00",
+                    0,
+                ),
+                // What the example InstanceSchedules select: one instance of each running and one
+                // paused, so whichever state a schedule wants at start, it has one to move.
+                reservation(
+                    "batch-h100",
+                    "us-central1-a",
+                    "h100-80gb.sxm.8x",
+                    "$18.00",
+                    1,
+                ),
+                reservation(
+                    "office-a100",
+                    "eu-central1-a",
+                    "a100-80gb.sxm.8x",
+                    "$12.00",
+                    1,
+                ),
+            ],
             bids: Vec::new(),
             conveniences: Conveniences::default(),
         }
+    }
+}
+
+/// A reservation of two instances in project `demo`, the last `paused` of them PAUSED.
+fn reservation(
+    name: &str,
+    region: &str,
+    instance_type: &str,
+    price: &str,
+    paused: u32,
+) -> ReservationSpec {
+    ReservationSpec {
+        name: name.into(),
+        fid: None,
+        project: "demo".into(),
+        region: region.into(),
+        instance_type: instance_type.into(),
+        quantity: 2,
+        price: price.into(),
+        start_time: None,
+        end_time: None,
+        stoppable: true,
+        paused,
     }
 }
 

@@ -432,7 +432,7 @@ impl Harness {
         exported
             .lines()
             .find_map(|line| {
-                line.strip_prefix(r#"mithril_operator_reconciles_total{controller="spotbid"} "#)
+                line.strip_prefix(r#"mithril_operator_reconciles_total{kind="spotbid"} "#)
             })
             .map_or(0, |count| count.trim().parse().expect("a counter"))
     }

@@ -46,13 +46,18 @@ impl Drop for ScheduleHarness {
 }
 
 impl ScheduleHarness {
-    /// The default world, its simulated time starting at `start` (default 2025-01-01T00:00:00Z).
+    /// The default world with only its reservation `demo-reserved` (two RUNNING a100s in
+    /// us-central1-a), its simulated time starting at `start` (default 2025-01-01T00:00:00Z).
     pub async fn start(start: Option<jiff::Timestamp>) -> Self {
+        let mut world = WorldSpec {
+            start_time: start,
+            ..WorldSpec::default()
+        };
+        world
+            .reservations
+            .retain(|reservation| reservation.name == "demo-reserved");
         let sim = Sim::new(SimConfig {
-            world: WorldSpec {
-                start_time: start,
-                ..WorldSpec::default()
-            },
+            world,
             ..SimConfig::default()
         });
         let sim_server = sim

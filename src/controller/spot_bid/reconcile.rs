@@ -78,11 +78,13 @@ impl SpotBidContext {
         // A few reconciles' worth per worker keeps every worker busy, and the rest waits in
         // the gate at a pointer and a digest each.
         let gate_limit = usize::from(shared.config.concurrency).saturating_mul(4);
+        let gate = TriggerGate::new(gate_limit)
+            .with_waiting_gauge(shared.metrics.gate_waiting(CONTROLLER));
         Self {
             shared,
             index: BidIndex::default(),
             phases: PhaseTally::default(),
-            gate: Arc::new(TriggerGate::new(gate_limit)),
+            gate: Arc::new(gate),
             memory: Mutex::default(),
             started: (Instant::now(), Timestamp::now()),
         }

@@ -167,6 +167,12 @@ impl World {
             let price_cents = parse_price(&reservation.price).ok_or_else(|| {
                 SimError::InvalidWorld(format!("price {:?} is not \"$D.CC\"", reservation.price))
             })?;
+            if reservation.paused > reservation.quantity {
+                return Err(SimError::InvalidWorld(format!(
+                    "reservation {:?}: paused ({}) exceeds quantity ({})",
+                    reservation.name, reservation.paused, reservation.quantity
+                )));
+            }
             let start_time = reservation.start_time.unwrap_or(now);
             let end_time = reservation
                 .end_time
@@ -180,7 +186,14 @@ impl World {
                 price_cents,
                 end_time,
             });
+            let first_paused = reservation.quantity - reservation.paused;
             for position in 0..reservation.quantity {
+                let paused = position >= first_paused;
+                let status = if paused {
+                    InstanceStatus::Paused
+                } else {
+                    InstanceStatus::Running
+                };
                 let seq = world.create_instance(
                     format!("{}-{position}", reservation.name),
                     &project,
@@ -189,9 +202,12 @@ impl World {
                     &reservation.region,
                     Owner::Reservation(index),
                     start_time,
-                    InstanceStatus::Running,
+                    status,
                 );
-                world.open_price_period(seq, price_cents, start_time);
+                // Paused time is not charged: a paused instance opens its period on resume.
+                if !paused {
+                    world.open_price_period(seq, price_cents, start_time);
+                }
                 if !reservation.stoppable {
                     world.unstoppable.insert(seq);
                 }
