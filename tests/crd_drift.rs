@@ -48,11 +48,11 @@ fn crds_command_prints_every_file_in_order() {
     let documents: String = crds().iter().map(crd_yaml).collect();
     assert_eq!(crds_yaml(), documents);
     let names: Vec<String> = crds().iter().map(crd_file_name).collect();
-    assert_eq!(names, ["spotbid.yaml", "instanceschedule.yaml"]);
+    assert_eq!(names, ["spotbid.yaml", "instanceschedule.yaml", "spotpool.yaml"]);
 }
 
 #[test]
-fn crds_yaml_is_two_documents_that_read_back_as_crds() {
+fn crds_yaml_is_three_documents_that_read_back_as_crds() {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let yaml = crds_yaml();
     let read: Vec<CustomResourceDefinition> = serde_saphyr::from_multiple(&yaml).unwrap();
@@ -62,7 +62,11 @@ fn crds_yaml_is_two_documents_that_read_back_as_crds() {
         .collect();
     assert_eq!(
         names,
-        ["spotbids.mithril.ai", "instanceschedules.mithril.ai"]
+        [
+            "spotbids.mithril.ai",
+            "instanceschedules.mithril.ai",
+            "spotpools.mithril.ai"
+        ]
     );
     assert_eq!(read, crds());
 }

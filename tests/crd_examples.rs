@@ -7,7 +7,7 @@ use mithril_operator::controller::instance_schedule::windows::Schedule;
 use mithril_operator::crd::{
     Condition, ConditionStatus, InstanceAction, InstanceSchedule, InstanceScheduleStatus, READY,
     SYNCED, ScheduleAction, ScheduledInstance, SpotBid, SpotBidInstance, SpotBidPhase,
-    SpotBidStatus, Time, WantedState,
+    SpotBidStatus, SpotPool, Time, WantedState,
 };
 use mithril_operator::kube_emulator::schema::CompiledSchema;
 use serde_json::{Value, json};
@@ -133,11 +133,35 @@ fn every_example_reads_and_passes_its_schema() {
         2,
         "{kinds:?}"
     );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "SpotPool").count(),
+        1,
+        "{kinds:?}"
+    );
     for (file, value) in &examples {
         assert_eq!(value["apiVersion"], "mithril.ai/v1alpha1", "{file}");
         assert_eq!(value["metadata"]["namespace"], "default", "{file}");
-        assert_eq!(value["spec"]["project"], "demo", "{file}");
+        let project = match value["kind"].as_str() {
+            Some("SpotPool") => &value["spec"]["template"]["project"],
+            _ => &value["spec"]["project"],
+        };
+        assert_eq!(project, "demo", "{file}");
         match value["kind"].as_str().unwrap() {
+            "SpotPool" => {
+                assert_eq!(
+                    rejected_paths::<SpotPool>(value),
+                    Vec::<String>::new(),
+                    "{file}"
+                );
+                let pool: SpotPool = serde_json::from_value(value.clone()).unwrap();
+                let template = &pool.spec.template;
+                assert!(REGIONS.contains(&template.region.as_str()), "{file}");
+                assert!(
+                    INSTANCE_TYPES.contains(&template.instance_type.as_str()),
+                    "{file}"
+                );
+                assert!(pool.spec.replicas >= pool.spec.block_size, "{file}");
+            }
             "SpotBid" => {
                 assert_eq!(
                     rejected_paths::<SpotBid>(value),

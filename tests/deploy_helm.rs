@@ -392,7 +392,7 @@ fn the_chart_ships_the_generated_crds() {
             .map(|crd| serde_json::to_value(crd).unwrap())
             .collect(),
     );
-    assert_eq!(crds.len(), 2);
+    assert_eq!(crds.len(), 3);
     assert!(
         crds == generated,
         "the chart's CRDs differ from the generated ones"

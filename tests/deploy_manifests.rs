@@ -56,6 +56,7 @@ async fn the_base_renders_and_a_server_accepts_it() {
     for line in [
         "customresourcedefinition.apiextensions.k8s.io/spotbids.mithril.ai created (server dry run)",
         "customresourcedefinition.apiextensions.k8s.io/instanceschedules.mithril.ai created (server dry run)",
+        "customresourcedefinition.apiextensions.k8s.io/spotpools.mithril.ai created (server dry run)",
         "serviceaccount/mithril-operator created (server dry run)",
         "clusterrole.rbac.authorization.k8s.io/mithril-operator created (server dry run)",
         "clusterrolebinding.rbac.authorization.k8s.io/mithril-operator created (server dry run)",

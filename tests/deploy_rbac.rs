@@ -10,7 +10,7 @@ use cli_support::{Cluster, DEADLINE, wait_for};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use mithril_operator::app::run::run_with;
 use mithril_operator::app::{ApiKeySource, BidSafety, LeaderElection, SecretName, Settings};
-use mithril_operator::crd::{InstanceSchedule, READY, SpotBid, is_condition_true};
+use mithril_operator::crd::{InstanceSchedule, READY, SpotBid, SpotPool, is_condition_true};
 use mithril_operator::kube_emulator::RequestRecord;
 use mithril_operator::mithril::RateLimit;
 use mithril_operator::sim::{Sim, SimConfig};
@@ -30,6 +30,12 @@ const JUSTIFIED_UNUSED: &[(&str, &str, &str, &str)] = &[
         "spotbids/finalizers",
         "update",
         "OwnerReferencesPermissionEnforcement (e.g. OpenShift) checks it when a finalizer is set",
+    ),
+    (
+        "mithril.ai",
+        "spotpools/finalizers",
+        "update",
+        "OwnerReferencesPermissionEnforcement checks it when a SpotBid blocks its pool's deletion",
     ),
     (
         "events.k8s.io",
@@ -80,6 +86,7 @@ async fn the_cluster_role_allows_exactly_what_the_operator_does() {
         }),
         spot_bids: true,
         instance_schedules: true,
+        spot_pools: true,
         namespaces: Vec::new(),
         default_key_namespaces: Vec::new(),
         concurrency: 4,
@@ -206,6 +213,50 @@ async fn the_cluster_role_allows_exactly_what_the_operator_does() {
         }
     })
     .await;
+
+    // A SpotPool: its SpotBid created, then deleted with the pool.
+    let pools: Api<SpotPool> = Api::namespaced(client.clone(), NS);
+    let pool: SpotPool = serde_json::from_value(json!({
+        "apiVersion": "mithril.ai/v1alpha1", "kind": "SpotPool",
+        "metadata": {"name": "pool", "namespace": NS},
+        "spec": {
+            "replicas": 1,
+            "template": {
+                "project": "demo", "region": "us-central1-a", "instanceType": "h100-80gb.sxm.8x",
+                "limitPrice": "$12.50", "apiKeySecretRef": {"name": "team-key"},
+            },
+        },
+    }))
+    .unwrap();
+    own.note("create", "spotpools");
+    pools.create(&PostParams::default(), &pool).await.unwrap();
+    let child_placed = || {
+        let (spot_bids, own) = (&spot_bids, &own);
+        async move {
+            own.note("list", "spotbids");
+            let listed = spot_bids
+                .list(&kube::api::ListParams::default().labels("mithril.ai/pool=pool"))
+                .await
+                .unwrap();
+            listed
+                .items
+                .iter()
+                .any(|b| b.status.as_ref().is_some_and(|s| s.bid_fid.is_some()))
+                .then_some(())
+        }
+    };
+    wait_for("the pool's bid placed", DEADLINE, child_placed).await;
+    own.note("delete", "spotpools");
+    pools.delete("pool", &DeleteParams::default()).await.unwrap();
+    wait_for("the pool gone", DEADLINE, || {
+        let (pools, own) = (&pools, &own);
+        async move {
+            own.note("get", "spotpools");
+            pools.get_opt("pool").await.unwrap().is_none().then_some(())
+        }
+    })
+    .await;
+
     stop.cancel();
     tokio::time::timeout(DEADLINE, operator)
         .await

@@ -150,6 +150,7 @@ pub async fn demo(args: DemoArgs) -> Result<(), DemoError> {
         api_key: ApiKeySource::Key(api_key),
         spot_bids: true,
         instance_schedules: true,
+        spot_pools: true,
         namespaces: Vec::new(),
         default_key_namespaces: Vec::new(),
         concurrency: 16,

@@ -1,6 +1,6 @@
 //! The example resources and CRDs `demo` installs, embedded so the binary works from any directory.
 
-use crate::crd::{self, InstanceSchedule, SpotBid};
+use crate::crd::{self, InstanceSchedule, SpotBid, SpotPool};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
@@ -25,6 +25,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     (
         "spotbid-h100-market.yaml",
         include_str!("../../examples/spotbid-h100-market.yaml"),
+    ),
+    (
+        "spotpool-h100.yaml",
+        include_str!("../../examples/spotpool-h100.yaml"),
     ),
     (
         "instanceschedule-nightly-batch.yaml",
@@ -92,6 +96,7 @@ pub async fn apply_examples(client: &Client) -> Result<Vec<String>, ManifestErro
         let resource = match kind.as_str() {
             "SpotBid" => ApiResource::erase::<SpotBid>(&()),
             "InstanceSchedule" => ApiResource::erase::<InstanceSchedule>(&()),
+            "SpotPool" => ApiResource::erase::<SpotPool>(&()),
             _ => return Err(ManifestError::UnknownKind { file, kind }),
         };
         let namespace = object.namespace().unwrap_or_else(|| "default".to_owned());

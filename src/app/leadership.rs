@@ -106,6 +106,7 @@ impl Replica {
                 settings.namespaces.clone(),
                 settings.spot_bids,
                 settings.instance_schedules,
+                settings.spot_pools,
             );
             let readiness = self.readiness.clone();
             tokio::spawn(async move {

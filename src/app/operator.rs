@@ -4,7 +4,7 @@
 
 use super::error::RunError;
 use super::settings::Settings;
-use crate::controller::{Context, ControllerConfig, instance_schedule, spot_bid};
+use crate::controller::{Context, ControllerConfig, instance_schedule, spot_bid, spot_pool};
 use crate::mithril::{ApiKey, ClientConfig, ClientOptions, MithrilClient};
 use crate::observe::{ObserverConfig, ObserverRegistry, Polling, RegistryConfig};
 use crate::runtime::leader::Fence;
@@ -106,6 +106,19 @@ impl Operator {
                     "InstanceSchedule",
                     tokio::spawn(async move {
                         instance_schedule::run(context, namespace.as_deref(), async move {
+                            stop.cancelled().await
+                        })
+                        .await;
+                    }),
+                ));
+            }
+            if settings.spot_pools {
+                let (context, stop) = (context.clone(), stop_controllers.clone());
+                let namespace = namespace.clone();
+                controllers.push((
+                    "SpotPool",
+                    tokio::spawn(async move {
+                        spot_pool::run(context, namespace.as_deref(), async move {
                             stop.cancelled().await
                         })
                         .await;

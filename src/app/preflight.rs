@@ -3,7 +3,7 @@
 
 use super::error::RunError;
 use super::settings::{ApiKeySource, SecretName, Settings};
-use crate::crd::{DEFAULT_API_KEY_KEY, InstanceSchedule, SpotBid};
+use crate::crd::{DEFAULT_API_KEY_KEY, InstanceSchedule, SpotBid, SpotPool};
 use crate::mithril::ApiKey;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::ListParams;
@@ -44,6 +44,9 @@ pub async fn check_crds(
     }
     if settings.instance_schedules {
         check_crd::<InstanceSchedule>(client, namespace, timeout).await?;
+    }
+    if settings.spot_pools {
+        check_crd::<SpotPool>(client, namespace, timeout).await?;
     }
     Ok(())
 }

@@ -56,6 +56,9 @@ pub struct RunArgs {
     /// Run the InstanceSchedule controller.
     #[arg(long, env = "MITHRIL_OPERATOR_INSTANCESCHEDULE_CONTROLLER", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub instanceschedule_controller: bool,
+    /// Run the SpotPool controller (its SpotBids need the SpotBid controller).
+    #[arg(long, env = "MITHRIL_OPERATOR_SPOTPOOL_CONTROLLER", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub spotpool_controller: bool,
     /// Namespaces to watch (repeat or separate with commas); all namespaces when absent.
     #[arg(
         long = "namespace",
@@ -159,6 +162,7 @@ impl RunArgs {
             api_key,
             spot_bids: self.spotbid_controller,
             instance_schedules: self.instanceschedule_controller,
+            spot_pools: self.spotpool_controller,
             namespaces: watched_namespaces(&self.namespaces),
             default_key_namespaces: watched_namespaces(&self.default_key_namespaces),
             concurrency: self.concurrency,

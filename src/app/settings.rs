@@ -74,6 +74,8 @@ pub struct Settings {
     pub spot_bids: bool,
     /// Whether the InstanceSchedule controller runs.
     pub instance_schedules: bool,
+    /// Whether the SpotPool controller runs.
+    pub spot_pools: bool,
     /// Namespaces watched; empty means all.
     pub namespaces: Vec<String>,
     /// Namespaces whose resources may use the operator's own key; empty means all.
@@ -124,10 +126,10 @@ impl Settings {
     /// Checks what the types cannot: values the libraries would reject or panic on.
     pub fn validate(&self) -> Result<(), RunError> {
         let invalid = |message: String| Err(RunError::InvalidSettings(message));
-        if !self.spot_bids && !self.instance_schedules {
+        if !self.spot_bids && !self.instance_schedules && !self.spot_pools {
             return invalid(
-                "every controller is disabled: enable --spotbid-controller or \
-                 --instanceschedule-controller"
+                "every controller is disabled: enable --spotbid-controller, \
+                 --instanceschedule-controller or --spotpool-controller"
                     .into(),
             );
         }

@@ -2,7 +2,7 @@
 //! of each enabled kind have been listed in full, the same initial lists the controllers'
 //! reflectors make.
 
-use crate::crd::{InstanceSchedule, SpotBid};
+use crate::crd::{InstanceSchedule, SpotBid, SpotPool};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use kube::api::PartialObjectMeta;
@@ -18,6 +18,7 @@ pub async fn initial_lists(
     namespaces: Vec<String>,
     spot_bids: bool,
     instance_schedules: bool,
+    spot_pools: bool,
 ) {
     let mut lists: Vec<BoxFuture<'static, ()>> = Vec::new();
     if spot_bids {
@@ -25,6 +26,9 @@ pub async fn initial_lists(
     }
     if instance_schedules {
         lists.extend(apis::<InstanceSchedule>(&client, &namespaces).map(listed));
+    }
+    if spot_pools {
+        lists.extend(apis::<SpotPool>(&client, &namespaces).map(listed));
     }
     futures::future::join_all(lists).await;
 }

@@ -18,6 +18,7 @@ pub mod instance_schedule;
 pub mod resync;
 pub mod secret_wakeups;
 pub mod spot_bid;
+pub mod spot_pool;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod test_support;

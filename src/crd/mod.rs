@@ -1,7 +1,7 @@
 //! The custom resource types and their generated CustomResourceDefinitions.
 //!
-//! API group `mithril.ai`, version `v1alpha1`: [`SpotBid`] and [`InstanceSchedule`], both
-//! namespaced, both in the `mithril` category (`kubectl get mithril`).
+//! API group `mithril.ai`, version `v1alpha1`: [`SpotBid`], [`InstanceSchedule`] and [`SpotPool`],
+//! all namespaced, all in the `mithril` category (`kubectl get mithril`).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -11,6 +11,7 @@ pub mod instance_schedule;
 mod schema;
 pub mod secret_ref;
 pub mod spot_bid;
+pub mod spot_pool;
 pub mod time;
 
 pub use condition::{
@@ -27,11 +28,12 @@ pub use spot_bid::{
     DeletionPolicy, LaunchSpecification, SpotBid, SpotBidInstance, SpotBidPhase, SpotBidSpec,
     SpotBidStatus,
 };
+pub use spot_pool::{POOL_LABEL, SpotPool, SpotPoolSpec, SpotPoolStatus};
 pub use time::Time;
 
 /// The CustomResourceDefinitions of every kind, as one multi-document YAML (what `crds` prints).
 ///
-/// Each document starts with `---`, in a stable order (SpotBid, then InstanceSchedule), so the
+/// Each document starts with `---`, in a stable order (SpotBid, InstanceSchedule, SpotPool), so the
 /// output can be compared byte for byte with the files in `crds/`.
 pub fn crds_yaml() -> String {
     crds().iter().map(crd_yaml).collect()
@@ -39,7 +41,7 @@ pub fn crds_yaml() -> String {
 
 /// The CustomResourceDefinitions of every kind, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![SpotBid::crd(), InstanceSchedule::crd()]
+    vec![SpotBid::crd(), InstanceSchedule::crd(), SpotPool::crd()]
 }
 
 /// The file, under the repository's `crds/` folder, that holds a CustomResourceDefinition:

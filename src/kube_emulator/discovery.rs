@@ -219,6 +219,17 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if t.scale.is_some() {
+            resources.push(json!({
+                "name": format!("{}/scale", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
     }
     if resources.is_empty() {
         return None;
@@ -265,10 +276,15 @@ pub fn aggregated(registry: &Registry, core: bool) -> Value {
                             if !t.categories.is_empty() {
                                 resource["categories"] = json!(t.categories);
                             }
+                            let mut subresources = Vec::new();
                             if t.status_subresource {
-                                resource["subresources"] = json!([
-                                    {"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}
-                                ]);
+                                subresources.push(json!({"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}));
+                            }
+                            if t.scale.is_some() {
+                                subresources.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+                            }
+                            if !subresources.is_empty() {
+                                resource["subresources"] = json!(subresources);
                             }
                             resource
                         })

@@ -4,7 +4,7 @@
 //! What it serves: CustomResourceDefinitions and their custom resources (schema pruning, defaults,
 //! validation as 422 with causes, CEL validation rules (`x-kubernetes-validations`, with
 //! `oldSelf` transition rules, `messageExpression`, `reason` and `fieldPath`), `fieldValidation`,
-//! status subresource, printer columns), and
+//! status and scale subresources, printer columns), and
 //! schemaless built-ins (Namespaces, Secrets, ConfigMaps, Events in both APIs over one storage,
 //! Leases, ServiceAccounts, Services, Deployments, PodDisruptionBudgets, NetworkPolicies, RBAC
 //! kinds) with kube-apiserver's table columns, whose bodies may be JSON, YAML or (except
@@ -46,8 +46,8 @@
 //!   storage both APIs share); bookmarks come every `bookmark_interval` (5 s), not about every
 //!   minute and before the timeout as kube-apiserver's watch cache sends them;
 //! - built-ins have no OpenAPI schema (`kubectl explain` shows no fields), Services get no cluster
-//!   IP, node ports or defaults, and no subresource but `status` is served (no `scale`,
-//!   `serviceaccounts/token`); no access or self subject reviews (`kubectl auth can-i|whoami`).
+//!   IP, node ports or defaults, and no built-in subresource but `status` is served (no
+//!   Deployment `scale`, no `serviceaccounts/token`); no access or self subject reviews (`kubectl auth can-i|whoami`).
 
 pub mod cli;
 pub mod openapi;
@@ -71,6 +71,7 @@ mod request_log;
 mod resources;
 mod routes;
 pub mod scale;
+mod scale_subresource;
 mod selectors;
 mod state;
 mod status;

@@ -21,6 +21,8 @@ pub struct ResourceType {
     pub categories: Vec<String>,
     /// Writes to the main resource keep `.status`; writes to `/status` change only `.status`.
     pub status_subresource: bool,
+    /// The scale subresource's paths, for custom resources that declare one.
+    pub scale: Option<super::scale_subresource::ScalePaths>,
     /// Whether `metadata.generation` is maintained (custom resources, Deployments, CRDs).
     pub has_generation: bool,
     /// Structural schema of a custom resource version (None: built-in, stored schemaless).
@@ -293,6 +295,7 @@ pub fn built_ins() -> Vec<ResourceType> {
             short_names: b.short_names.iter().map(|s| s.to_string()).collect(),
             categories: b.categories.iter().map(|s| s.to_string()).collect(),
             status_subresource: b.status_subresource,
+            scale: None,
             has_generation: b.has_generation,
             schema: None,
             raw_schema: None,

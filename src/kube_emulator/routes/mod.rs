@@ -119,6 +119,7 @@ fn resolve(
                 [] => (None, None),
                 [name] => (Some(*name), None),
                 [name, "status"] if rt.status_subresource => (Some(*name), Some("status")),
+                [name, "scale"] if rt.scale.is_some() => (Some(*name), Some("scale")),
                 _ => return None,
             };
             Some(Target {

@@ -5,6 +5,7 @@ use super::super::patch::PatchType;
 use super::super::reads::{ListRequest, list};
 use super::super::request_log::RequestRecord;
 use super::super::resources::ResourceType;
+use super::super::scale_subresource;
 use super::super::selectors::{FieldLabels, FieldSelector, LabelSelector, Selectors};
 use super::super::status::ApiError;
 use super::super::watch::{self, WatchRequest};
@@ -104,6 +105,20 @@ pub(super) async fn resource_request(
         })
     };
     let name = name.as_deref();
+    if subresource.as_deref() == Some("scale") {
+        let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or("application/json");
+        let scale = scale_subresource::serve(
+            &mut app.shared.lock(),
+            &rt,
+            ns,
+            name.unwrap_or_default(),
+            verb,
+            content_type,
+            &body,
+            &write_options()?,
+        )?;
+        return Ok(json_response(scale));
+    }
     match verb {
         "get" => {
             // The lock is held to find the object, not to encode it.
