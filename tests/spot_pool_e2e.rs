@@ -235,7 +235,7 @@ async fn a_pool_scales_patches_replaces_and_deletes_its_bids() {
     rig.scale("train", 2).await;
     let children = rig.converged("train", &[2]).await;
     let kept = children.values().next().unwrap().clone();
-    let kept_fid = kept.status.unwrap().bid_fid.unwrap();
+    let kept_fid = kept.status.clone().unwrap().bid_fid.unwrap();
     let placed_so_far = rig.all_bids().await.len();
     assert_eq!(placed_so_far, 5, "no bid was ever placed twice");
 
