@@ -48,7 +48,10 @@ fn crds_command_prints_every_file_in_order() {
     let documents: String = crds().iter().map(crd_yaml).collect();
     assert_eq!(crds_yaml(), documents);
     let names: Vec<String> = crds().iter().map(crd_file_name).collect();
-    assert_eq!(names, ["spotbid.yaml", "instanceschedule.yaml", "spotpool.yaml"]);
+    assert_eq!(
+        names,
+        ["spotbid.yaml", "instanceschedule.yaml", "spotpool.yaml"]
+    );
 }
 
 #[test]

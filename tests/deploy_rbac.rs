@@ -247,7 +247,10 @@ async fn the_cluster_role_allows_exactly_what_the_operator_does() {
     };
     wait_for("the pool's bid placed", DEADLINE, child_placed).await;
     own.note("delete", "spotpools");
-    pools.delete("pool", &DeleteParams::default()).await.unwrap();
+    pools
+        .delete("pool", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_for("the pool gone", DEADLINE, || {
         let (pools, own) = (&pools, &own);
         async move {

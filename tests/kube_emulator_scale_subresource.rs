@@ -48,7 +48,10 @@ async fn the_scale_subresource_reads_and_writes_the_replica_paths() {
     assert_eq!(scale.metadata.name.as_deref(), Some("train"));
     assert_eq!(scale.metadata.namespace.as_deref(), Some(NS));
     assert_eq!(scale.metadata.uid, created.metadata.uid);
-    assert_eq!(scale.metadata.resource_version, created.metadata.resource_version);
+    assert_eq!(
+        scale.metadata.resource_version,
+        created.metadata.resource_version
+    );
     pools
         .patch_status(
             "train",
@@ -168,21 +171,37 @@ async fn kubectl_scale_drives_the_scale_subresource() {
         .kubectl
         .ok(&["scale", "spotpool", "train", "--replicas=8"])
         .await;
-    assert!(output.contains("spotpool.mithril.ai/train scaled"), "{output}");
+    assert!(
+        output.contains("spotpool.mithril.ai/train scaled"),
+        "{output}"
+    );
     assert_eq!(pools.get("train").await.unwrap().spec.replicas, 8);
 
     // With a precondition kubectl reads the Scale and PUTs it back.
     cluster
         .kubectl
-        .ok(&["scale", "spool/train", "--current-replicas=8", "--replicas=12"])
+        .ok(&[
+            "scale",
+            "spool/train",
+            "--current-replicas=8",
+            "--replicas=12",
+        ])
         .await;
     assert_eq!(pools.get("train").await.unwrap().spec.replicas, 12);
     let (success, _, stderr) = cluster
         .kubectl
-        .run(&["scale", "spotpool/train", "--current-replicas=3", "--replicas=1"])
+        .run(&[
+            "scale",
+            "spotpool/train",
+            "--current-replicas=3",
+            "--replicas=1",
+        ])
         .await;
     assert!(!success, "a failed precondition scales nothing");
-    assert!(stderr.contains("precondition") || stderr.contains("Expected"), "{stderr}");
+    assert!(
+        stderr.contains("precondition") || stderr.contains("Expected"),
+        "{stderr}"
+    );
     assert_eq!(pools.get("train").await.unwrap().spec.replicas, 12);
 
     // The scale kubectl reads is the one the API serves.

@@ -156,7 +156,11 @@ impl PoolRig {
             }
         }
         if live.len() != children.len() {
-            return Err(format!("{} live bids for {} SpotBids", live.len(), children.len()));
+            return Err(format!(
+                "{} live bids for {} SpotBids",
+                live.len(),
+                children.len()
+            ));
         }
         Ok(())
     }
@@ -175,7 +179,9 @@ impl PoolRig {
     }
 
     async fn pool_status_is(&self, pool: &str, what: &str, check: impl Fn(&SpotPool) -> bool) {
-        self.h.wait_for::<SpotPool>(self.h.ns(), pool, what, check).await;
+        self.h
+            .wait_for::<SpotPool>(self.h.ns(), pool, what, check)
+            .await;
     }
 }
 
@@ -291,11 +297,14 @@ async fn a_pool_scales_patches_replaces_and_deletes_its_bids() {
         assert!(running >= 4, "{running} of 6 running: more than 2 missing");
         let live = rig.live_bids().await;
         let asked: i64 = live.iter().map(|b| b.instance_quantity).sum();
-        assert!(asked <= 6, "{asked} instances asked for on Mithril, surge is 0");
+        assert!(
+            asked <= 6,
+            "{asked} instances asked for on Mithril, surge is 0"
+        );
         let replaced = children.len() == 3
-            && children
-                .values()
-                .all(|c| c.spec.instance_type == "a100-80gb.sxm.8x" && !before.contains(&c.name_any()))
+            && children.values().all(|c| {
+                c.spec.instance_type == "a100-80gb.sxm.8x" && !before.contains(&c.name_any())
+            })
             && running == 6;
         if replaced {
             break;
@@ -311,7 +320,10 @@ async fn a_pool_scales_patches_replaces_and_deletes_its_bids() {
     }
     rig.converged("train", &[2, 2, 2]).await;
     let live = rig.live_bids().await;
-    assert!(live.iter().all(|b| b.instance_type == live[0].instance_type));
+    assert!(
+        live.iter()
+            .all(|b| b.instance_type == live[0].instance_type)
+    );
     rig.pool_status_is("train", "ready after the replacement", |p| {
         condition(p, READY).is_some_and(|(status, _)| status == ConditionStatus::True)
             && p.status.as_ref().unwrap().updated_replicas == 6

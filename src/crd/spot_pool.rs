@@ -240,7 +240,9 @@ mod template {
         value.serialize(serializer)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SpotBidSpec, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<SpotBidSpec, D::Error> {
         let mut value = serde_json::Value::deserialize(deserializer)?;
         if let Some(object) = value.as_object_mut() {
             object.remove("bidFid");

@@ -205,9 +205,7 @@ mod tests {
         assert_eq!(updated["metadata"]["resourceVersion"], "5");
         let negative = json!({"spec": {"replicas": -1}});
         assert_eq!(
-            scaled(&paths(), "p", &object, &negative)
-                .unwrap_err()
-                .code,
+            scaled(&paths(), "p", &object, &negative).unwrap_err().code,
             422
         );
         let shown = scale_of(&paths(), &updated);

@@ -37,7 +37,12 @@ fn fields(spec: &SpotBidSpec, top: &[&str], launch: &[&str]) -> Value {
     let value = serde_json::to_value(spec).unwrap_or_default();
     let pick = |from: &Value, keys: &[&str]| -> Map<String, Value> {
         keys.iter()
-            .map(|key| ((*key).to_owned(), from.get(*key).cloned().unwrap_or(Value::Null)))
+            .map(|key| {
+                (
+                    (*key).to_owned(),
+                    from.get(*key).cloned().unwrap_or(Value::Null),
+                )
+            })
             .collect()
     };
     let mut picked = pick(&value, top);
@@ -88,7 +93,10 @@ pub fn new_child(pool: &SpotPool, name: &str, quantity: i32) -> SpotBid {
     spec.bid_fid = None;
     let labels = [
         (POOL_LABEL.to_owned(), pool.name_any()),
-        (TEMPLATE_LABEL.to_owned(), template_hash(&pool.spec.template)),
+        (
+            TEMPLATE_LABEL.to_owned(),
+            template_hash(&pool.spec.template),
+        ),
     ];
     let mut child = SpotBid::new(name, spec);
     child.metadata = ObjectMeta {
@@ -140,11 +148,7 @@ pub fn child_view(child: &SpotBid, template: &SpotBidSpec) -> Child {
             .and_then(|s| s.current_price.as_deref())
             .and_then(|price| price.parse::<Price>().ok())
             .map(Price::cents),
-        created: child
-            .meta()
-            .creation_timestamp
-            .as_ref()
-            .map(|time| time.0),
+        created: child.meta().creation_timestamp.as_ref().map(|time| time.0),
     }
 }
 
@@ -190,10 +194,16 @@ mod tests {
         .unwrap();
         assert_eq!(patch["spec"]["limitPrice"], "$14.00");
         assert_eq!(patch["spec"]["paused"], true);
-        assert_eq!(patch["spec"]["launchSpecification"]["volumes"], json!(["vol_1"]));
+        assert_eq!(
+            patch["spec"]["launchSpecification"]["volumes"],
+            json!(["vol_1"])
+        );
         // Unset in the template: removed from the SpotBid by the merge patch.
         assert_eq!(patch["spec"]["pricing"], Value::Null);
-        assert!(is_current(&child, &template(json!({"limitPrice": "$14.00"}))));
+        assert!(is_current(
+            &child,
+            &template(json!({"limitPrice": "$14.00"}))
+        ));
     }
 
     #[test]
@@ -209,8 +219,14 @@ mod tests {
             assert_ne!(template_hash(&child), template_hash(&changed));
         }
         // The quantity is the block's, never the template's.
-        assert!(is_current(&template(json!({"instanceQuantity": 3})), &child));
-        assert_eq!(template_hash(&child), template_hash(&template(json!({"paused": true}))));
+        assert!(is_current(
+            &template(json!({"instanceQuantity": 3})),
+            &child
+        ));
+        assert_eq!(
+            template_hash(&child),
+            template_hash(&template(json!({"paused": true})))
+        );
     }
 
     #[test]
@@ -219,7 +235,10 @@ mod tests {
         let child = new_child(&pool, "train-abc-0", 2);
         assert_eq!(child.spec.instance_quantity, 2);
         assert_eq!(child.labels()[POOL_LABEL], "train");
-        assert_eq!(child.labels()[TEMPLATE_LABEL], template_hash(&pool.spec.template));
+        assert_eq!(
+            child.labels()[TEMPLATE_LABEL],
+            template_hash(&pool.spec.template)
+        );
         assert_eq!(child.namespace().as_deref(), Some("ml"));
         assert!(is_owned_by(&child, &pool));
         let view = child_view(&child, &pool.spec.template);

@@ -7,8 +7,8 @@ use crate::controller::wiring::{count_by, export_phase_counts, scoped_api, trim_
 use crate::crd::{POOL_LABEL, SpotBid, SpotPool};
 use futures::{StreamExt, future};
 use kube::Api;
-use kube::runtime::controller::Config;
 use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Config;
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use std::future::Future;
 use std::sync::Arc;

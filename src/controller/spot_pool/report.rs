@@ -38,11 +38,7 @@ pub fn status(previous: Option<&SpotPoolStatus>, report: &Report) -> SpotPoolSta
     let live: Vec<&Child> = report.children.iter().filter(|c| !c.deleting).collect();
     let replicas: i32 = live.iter().map(|c| c.quantity).sum();
     let ready: i32 = live.iter().map(|c| c.ready.clamp(0, c.quantity)).sum();
-    let updated: i32 = live
-        .iter()
-        .filter(|c| c.current)
-        .map(|c| c.quantity)
-        .sum();
+    let updated: i32 = live.iter().filter(|c| c.current).map(|c| c.quantity).sum();
     let mut by_phase = BTreeMap::new();
     for child in &live {
         let phase = report
@@ -78,7 +74,9 @@ pub fn status(previous: Option<&SpotPoolStatus>, report: &Report) -> SpotPoolSta
         (
             ConditionStatus::False,
             reason,
-            format!("{replicas} of {wanted} instances asked for, {updated} from the current template"),
+            format!(
+                "{replicas} of {wanted} instances asked for, {updated} from the current template"
+            ),
         )
     } else if ready < wanted {
         (
@@ -110,9 +108,11 @@ pub fn status(previous: Option<&SpotPoolStatus>, report: &Report) -> SpotPoolSta
             "WriteFailed",
             format!("{}: {error}", describe(step)),
         ),
-        (_, Some(Hold::Blocked { message })) => {
-            (ConditionStatus::False, "ReplacementBlocked", message.clone())
-        }
+        (_, Some(Hold::Blocked { message })) => (
+            ConditionStatus::False,
+            "ReplacementBlocked",
+            message.clone(),
+        ),
         _ if !report.plan.steps.is_empty() => (
             ConditionStatus::False,
             "Updating",
@@ -259,12 +259,21 @@ mod tests {
         .into();
         let plan = PoolPlan::default();
         let status = status(None, &report(&children, &phases, &plan, &Outcome::Idle));
-        assert_eq!((status.replicas, status.ready_replicas, status.bids), (4, 2, 2));
+        assert_eq!(
+            (status.replicas, status.ready_replicas, status.bids),
+            (4, 2, 2)
+        );
         assert_eq!(status.selector.as_deref(), Some("mithril.ai/pool=train"));
         assert_eq!(status.hourly_cost.as_deref(), Some("$16.00"));
-        assert_eq!(status.bids_by_phase, [("Allocated".into(), 1), ("Open".into(), 1)].into());
+        assert_eq!(
+            status.bids_by_phase,
+            [("Allocated".into(), 1), ("Open".into(), 1)].into()
+        );
         let ready = find_condition(&status.conditions, READY).unwrap();
-        assert_eq!((ready.status, ready.reason.as_str()), (ConditionStatus::False, "Starting"));
+        assert_eq!(
+            (ready.status, ready.reason.as_str()),
+            (ConditionStatus::False, "Starting")
+        );
         let synced = find_condition(&status.conditions, SYNCED).unwrap();
         assert!(synced.is_true());
         assert_eq!(synced.observed_generation, Some(3));
