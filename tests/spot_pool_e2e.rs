@@ -388,3 +388,50 @@ async fn deleting_an_orphan_pool_leaves_its_bids_on_mithril() {
     assert!(rig.children("keeper").await.is_empty());
     assert_eq!(rig.live_bids().await.len(), 2, "Orphan leaves the bids");
 }
+
+/// The CRD's own rules, as the API server applies them: a name short enough to be a label value,
+/// a replacement that can start, and a template that changes where a live bid could not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crd_refuses_what_a_pool_cannot_be_and_lets_the_template_change() {
+    let rig = PoolRig::start().await;
+    let pools = rig.pools();
+    let refused = |name: &str, spec: serde_json::Value| {
+        let pools = pools.clone();
+        let ns = rig.h.ns().to_owned();
+        let name = name.to_owned();
+        async move {
+            let pool: SpotPool = serde_json::from_value(json!({
+                "apiVersion": "mithril.ai/v1alpha1", "kind": "SpotPool",
+                "metadata": {"name": name, "namespace": ns}, "spec": spec,
+            }))
+            .unwrap();
+            match pools.create(&PostParams::default(), &pool).await {
+                Err(kube::Error::Api(status)) => status.message,
+                other => panic!("accepted: {other:?}"),
+            }
+        }
+    };
+    // A valid object name (a DNS subdomain) of 71 characters: too long for a label value.
+    let long = format!("{}.{}", "p".repeat(40), "q".repeat(30));
+    let message = refused(&long, h100_pool(2, 1)).await;
+    assert!(message.contains("at most 63 characters"), "{message}");
+    let mut stuck = h100_pool(2, 1);
+    stuck["maxSurge"] = json!(0);
+    let message = refused("stuck", stuck).await;
+    assert!(message.contains("cannot both be 0"), "{message}");
+
+    // The SpotBid's immutable fields are not immutable in a template.
+    rig.create_pool("flexible", h100_pool(0, 1)).await;
+    rig.patch_pool(
+        "flexible",
+        json!({"template": {"region": "us-central1-b", "instanceType": "a100-80gb.sxm.8x",
+            "launchSpecification": {"startupScript": "echo hi"}}}),
+    )
+    .await;
+    let pool = pools.get("flexible").await.unwrap();
+    assert_eq!(pool.spec.template.region, "us-central1-b");
+    assert!(
+        rig.children("flexible").await.is_empty(),
+        "0 replicas: no SpotBid"
+    );
+}
