@@ -163,7 +163,7 @@ pub fn serve(
             let patch_type = PatchType::from_content_type(content_type)
                 .filter(|t| *t != PatchType::Apply)
                 .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
-            apply_patch(&current, patch_type, body).map_err(|error| match error {
+            apply_patch(&current, "Scale", patch_type, body).map_err(|error| match error {
                 PatchError::Malformed(message) => ApiError::bad_request(message),
                 PatchError::DoesNotApply(message) => ApiError::unprocessable(message),
             })?
