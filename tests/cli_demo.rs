@@ -217,7 +217,7 @@ async fn demo_without_examples_starts_empty() {
         assert!(!printed.contains(example), "{example:?} in:\n{printed}");
     }
     assert!(
-        printed.contains("get spotbids,instanceschedules -A -w"),
+        printed.contains("get spotbids,spotpools,instanceschedules -A -w"),
         "{printed}"
     );
     let status = demo.terminate().await;

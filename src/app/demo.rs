@@ -238,7 +238,9 @@ fn instructions(
     line(String::new());
     line("Try:".to_owned());
     if applied.is_empty() {
-        line(format!("  {kubectl} get spotbids,instanceschedules -A -w"));
+        line(format!(
+            "  {kubectl} get spotbids,spotpools,instanceschedules -A -w"
+        ));
         line(format!(
             "  {kubectl} apply -f MANIFEST.yaml   # a SpotBid or InstanceSchedule of your own"
         ));
@@ -257,6 +259,9 @@ fn instructions(
         line(format!("  {kubectl} delete spotbid h100-training"));
         line(format!(
             "  {kubectl} get instanceschedules   # pause/resume reserved instances on windows"
+        ));
+        line(format!(
+            "  {kubectl} scale spotpool h100-pool --replicas=6   # a pool grows by SpotBids"
         ));
         line(format!(
             "  {kubectl} describe instanceschedule working-hours"
@@ -309,7 +314,7 @@ mod tests {
             assert!(!empty.contains(name), "{name:?} in:\n{empty}");
         }
         assert!(
-            empty.contains("get spotbids,instanceschedules -A -w"),
+            empty.contains("get spotbids,spotpools,instanceschedules -A -w"),
             "{empty}"
         );
         let full = banner(&["spotbids/h100-training".to_owned()]);
