@@ -95,6 +95,22 @@ dry_run_deploy() {
 }
 step "deploy/ kustomizations accepted by server-side dry-run" dry_run_deploy
 
+dry_run_chart() {
+    local helm="${MITHRIL_HELM:-}"
+    if [ -z "$helm" ]; then
+        helm="$(bash tools/helm/build.sh)"
+    fi
+    k create namespace ml --dry-run=client -o yaml | k apply -f -
+    log "   helm template (cluster scope) | kubectl apply --dry-run=server"
+    "$helm" template mithril-operator charts/mithril-operator -n mithril-operator --include-crds \
+        | k apply --dry-run=server -f -
+    log "   helm template (namespace scope, watching ml) | kubectl apply --dry-run=server"
+    "$helm" template mithril-operator charts/mithril-operator -n mithril-operator --include-crds \
+        --set installScope=namespace --set 'watchNamespaces={ml}' \
+        | k apply --dry-run=server -f -
+}
+step "the Helm chart accepted by server-side dry-run, in both install scopes" dry_run_chart
+
 suites() {
     # fault_leader: two operator processes elect on a real Lease, as the ServiceAccount.
     MITHRIL_TEST_KUBE=real MITHRIL_TEST_KUBECONFIG="$kubeconfig" \
