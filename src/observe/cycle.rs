@@ -17,7 +17,11 @@ use super::snapshot::Snapshot;
 struct Observation {
     /// The write epoch when the cycle started.
     start_epoch: u64,
+    /// The live bids.
     bids: Listing<Bid>,
+    /// Bids cached as live that no live list showed, read by FID: `None` when Mithril no longer
+    /// knows one.
+    looked_up: Vec<(String, Option<Bid>)>,
     instances: InstancesSeen,
     auctions: Arc<Vec<Auction>>,
     requests: u32,
@@ -120,11 +124,21 @@ impl MithrilObserver {
         // Each page is compared with the cache as it arrives; what it already holds is dropped,
         // so a steady cycle keeps the FIDs it read rather than a second copy of every bid.
         let bids = fetch
-            .bids(|page| {
+            .live_bids(|page| {
                 let state = self.read();
                 page.retain(|bid| !state.snapshot.holds_unchanged_bid(bid));
             })
             .await?;
+        // A bid known as live that no live list showed has ended, or moved between two lists
+        // while they were read, or is too new for a lagging list: only its own read tells.
+        let missing = self
+            .read()
+            .missing_live_bids(&bids.seen, start_epoch, inner.config.list_lag);
+        let mut looked_up = Vec::with_capacity(missing.len());
+        for fid in missing {
+            let bid = fetch.bid(&fid).await?;
+            looked_up.push((fid, bid));
+        }
         let instances = if full {
             InstancesSeen::All(
                 fetch
@@ -137,7 +151,11 @@ impl MithrilObserver {
         } else {
             // The bids dropped as unchanged name no instance the cache lacks and kept their
             // status, so they would add nothing to the targets.
-            self.changed_instances(&mut fetch, &bids.changed, &stale_bids)
+            let read = bids
+                .changed
+                .iter()
+                .chain(looked_up.iter().filter_map(|(_, bid)| bid.as_ref()));
+            self.changed_instances(&mut fetch, read, &stale_bids)
                 .await?
         };
         let auctions = inner
@@ -152,6 +170,7 @@ impl MithrilObserver {
         Ok(Observation {
             start_epoch,
             bids,
+            looked_up,
             instances,
             auctions: auctions.auctions,
             requests: fetch.requests + auctions.requests,
@@ -159,10 +178,10 @@ impl MithrilObserver {
     }
 
     /// The unsettled instances, plus the instances of every bid or reservation [`targets`] names.
-    async fn changed_instances(
+    async fn changed_instances<'a>(
         &self,
         fetch: &mut Fetcher<'_>,
-        bids: &Pages<Bid>,
+        bids: impl IntoIterator<Item = &'a Bid>,
         stale_bids: &[String],
     ) -> Result<InstancesSeen, MithrilError> {
         let unsettled = fetch.unsettled_instances().await?;
@@ -216,13 +235,10 @@ impl MithrilObserver {
         let lag = self.inner.config.list_lag;
         let recent = &state.recent_bids;
         let behind = |fid: &str, listed: Option<&Bid>| {
-            bid_written(fid)
-                || recent.get(fid).is_some_and(|r| {
-                    r.at.elapsed() < lag && r.superseded.iter().any(|s| s.as_ref() == listed)
-                })
+            bid_written(fid) || super::state::superseded_lately(recent, fid, listed, lag)
         };
         let snapshot = &mut state.snapshot;
-        snapshot.replace_bids(observation.bids, behind);
+        snapshot.replace_bids(observation.bids, observation.looked_up, behind);
         match observation.instances {
             InstancesSeen::All(instances) => {
                 snapshot.replace_instances(instances, instance_written)
@@ -278,10 +294,10 @@ impl MithrilObserver {
 
 /// Whose instances a partial cycle lists, given the cache before the cycle, the bids just read
 /// and the unsettled instances just read.
-fn targets<'a>(
+fn targets<'a, 'b>(
     snapshot: &Snapshot,
     bids: impl IntoIterator<Item = &'a Bid>,
-    unsettled: impl IntoIterator<Item = &'a Instance>,
+    unsettled: impl IntoIterator<Item = &'b Instance>,
     stale_bids: &[String],
 ) -> Targets {
     let listed: HashSet<&str> = unsettled.into_iter().map(|i| i.fid.as_str()).collect();
@@ -480,6 +496,7 @@ mod tests {
         Observation {
             start_epoch,
             bids: bids.into(),
+            looked_up: Vec::new(),
             instances: InstancesSeen::All(instances.into()),
             auctions: Arc::default(),
             requests: 0,
@@ -544,13 +561,46 @@ mod tests {
             observer.bid_by_fid("bid_new").unwrap().status,
             BidStatus::Allocated
         );
-        // Past the lag, the list is the truth again.
+        // Past the lag, the reads are the truth again: the cycle reads the new bid by FID, as no
+        // list names it, and Mithril does not know it.
         tokio::time::advance(ObserverConfigDefaults::lag() + Duration::from_secs(1)).await;
-        observer.merge(behind(epoch()));
+        let listed: HashSet<String> = ["bid_old".to_owned()].into();
+        assert_eq!(
+            observer
+                .read()
+                .missing_live_bids(&listed, epoch(), ObserverConfigDefaults::lag()),
+            ["bid_new"]
+        );
+        let mut read = behind(epoch());
+        read.looked_up = vec![("bid_new".into(), None)];
+        observer.merge(read);
         assert!(observer.bid_by_fid("bid_new").is_none());
         assert_eq!(
             observer.bid_by_fid("bid_old").unwrap().limit_price,
             Price::from_cents(2000)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_live_bids_no_list_named_are_read_one_by_one() {
+        let observer = offline_observer();
+        observer.merge(observation(
+            0,
+            vec![
+                bid("bid_listed", BidStatus::Allocated, &[]),
+                bid("bid_unlisted", BidStatus::Open, &[]),
+                bid("bid_ended", BidStatus::Terminated, &[]),
+            ],
+            vec![],
+        ));
+        // Created here just now: a lagging list may not show it yet.
+        assert!(observer.record_own_bid(bid("bid_created", BidStatus::Open, &[])));
+        let lag = ObserverConfigDefaults::lag();
+        let listed: HashSet<String> = ["bid_listed".to_owned()].into();
+        let epoch = observer.read().write_epoch;
+        assert_eq!(
+            observer.read().missing_live_bids(&listed, epoch, lag),
+            ["bid_unlisted"]
         );
     }
 
@@ -567,7 +617,9 @@ mod tests {
                 InstanceStatus::Running,
             )],
         ));
-        let (changed, bids, instances) = observer.merge(observation(0, vec![], vec![]));
+        let mut read = observation(0, vec![], vec![]);
+        read.looked_up = vec![("bid_a".into(), None)];
+        let (changed, bids, instances) = observer.merge(read);
         assert_eq!((changed, bids, instances), (2, 0, 0));
     }
 }

@@ -7,8 +7,8 @@ use crate::mithril::endpoint::{Endpoint, LIST_BIDS, LIST_INSTANCES};
 use crate::mithril::models::common::MAX_PAGE_LIMIT;
 use crate::mithril::paging::CursorTracker;
 use crate::mithril::{
-    Bid, Instance, InstanceStatusResponse, ListBidsQuery, ListInstancesQuery, MithrilClient,
-    MithrilError, Page,
+    Bid, BidStatus, Instance, InstanceStatusResponse, ListBidsQuery, ListInstancesQuery,
+    MithrilClient, MithrilError, Page,
 };
 
 use super::pages::{Keyed, Listing, Pages};
@@ -31,22 +31,42 @@ impl<'a> Fetcher<'a> {
         }
     }
 
-    /// Every bid of the project, all statuses, in full pages; `drop_unchanged` takes out of each
-    /// page the bids the cache already holds as they are.
-    pub(crate) async fn bids(
+    /// Every live bid of the project (every status but Terminated), in full pages;
+    /// `drop_unchanged` takes out of each page the bids the cache already holds as they are.
+    ///
+    /// Mithril keeps ended bids forever and filters on one status at a time: one list per live
+    /// status keeps the cost with the live bids instead of the project's history. A bid that
+    /// moves between two of these lists while they are read may show in both (the later read
+    /// wins) or in neither (a known one is then read by FID, see [`Self::bid`]).
+    pub(crate) async fn live_bids(
         &mut self,
-        drop_unchanged: impl FnMut(&mut Vec<Bid>),
+        mut drop_unchanged: impl FnMut(&mut Vec<Bid>),
     ) -> Result<Listing<Bid>, MithrilError> {
         let client = self.client;
-        let query = ListBidsQuery::default()
-            .project(self.project)
-            .limit(MAX_PAGE_LIMIT);
-        self.listing(
-            LIST_BIDS,
-            |cursor| bid_page(client, &query, cursor),
-            drop_unchanged,
-        )
-        .await
+        let mut listing = Listing::default();
+        for status in live_bid_statuses() {
+            let query = ListBidsQuery::default()
+                .project(self.project)
+                .status(status)
+                .limit(MAX_PAGE_LIMIT);
+            self.each_page(
+                LIST_BIDS,
+                |cursor| bid_page(client, &query, cursor),
+                |page| listing.push_page(page, &mut drop_unchanged),
+            )
+            .await?;
+        }
+        Ok(listing)
+    }
+
+    /// One bid by FID; `None` when Mithril no longer knows it.
+    pub(crate) async fn bid(&mut self, fid: &str) -> Result<Option<Bid>, MithrilError> {
+        self.requests += 1;
+        match self.client.get_bid(fid).await {
+            Ok(bid) => Ok(Some(bid)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Every instance of the project; `drop_unchanged` as for [`Self::bids`].
@@ -187,6 +207,14 @@ impl<'a> Fetcher<'a> {
             }
         }
     }
+}
+
+/// The statuses a bid can leave: every known one but Terminated.
+pub(crate) fn live_bid_statuses() -> impl Iterator<Item = BidStatus> {
+    BidStatus::KNOWN
+        .iter()
+        .filter(|status| **status != BidStatus::Terminated)
+        .cloned()
 }
 
 /// One page of a bid list, from `cursor` (the first page for `None`).

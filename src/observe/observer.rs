@@ -36,11 +36,15 @@ pub struct PollReport {
 
 /// The shared observer of one (API key, project). Cheap to clone; clones share everything.
 ///
-/// Every cycle reads, for N bids, `ceil(N/100)` pages of bids, one list of the instances that are
-/// not settled (one page in steady state) and the spot availability: `ceil(N/100) + 2` requests.
-/// Only transitions cost more: an instance that leaves the unsettled list, a bid that changes
-/// status or names an instance never seen, or a bid cancelled through [`Self::record_cancelled`],
-/// get their instances listed by bid (50 bids per list) or reservation. Every
+/// Every cycle reads, for N live bids, one bid list per live status (Open, Allocated, Preempting,
+/// Paused: `ceil(N/100)` pages, plus up to 3), one list of the instances that are not settled (one
+/// page in steady state) and the spot availability: `ceil(N/100) + 2` requests plus up to 3,
+/// however many ended bids the project keeps (Mithril keeps them all; they are not listed).
+/// Only transitions cost more: a bid cached as live that no list shows is read by FID (it ended,
+/// or moved between two lists while they were read); an instance that leaves the unsettled list,
+/// a bid that changes status or names an instance never seen, or a bid cancelled through
+/// [`Self::record_cancelled`], get their instances listed by bid (50 bids per list) or
+/// reservation. Every
 /// [`ObserverConfig::full_instance_refresh_every`] cycles, every instance is listed instead.
 #[derive(Clone)]
 pub struct MithrilObserver {
@@ -172,7 +176,8 @@ impl MithrilObserver {
         self.read().last_report.clone()
     }
 
-    /// The bid with this FID.
+    /// The bid with this FID: a live one, or an ended one this observer saw end (or was given
+    /// through a write-through); the project's older history is not read.
     pub fn bid_by_fid(&self, fid: &str) -> Option<Bid> {
         self.read().snapshot.bid(fid).cloned()
     }
@@ -192,7 +197,8 @@ impl MithrilObserver {
             .collect()
     }
 
-    /// Every bid with this name: the live one first, then the terminated ones, newest first.
+    /// Every bid with this name [`Self::bid_by_fid`] knows: the live one first, then the
+    /// terminated ones, newest first.
     pub fn bids_by_name(&self, name: &str) -> Vec<Bid> {
         self.read()
             .snapshot

@@ -1,9 +1,10 @@
 //! The mutable state behind an observer's lock: the snapshot, what was last reported, health, and
 //! the bookkeeping that keeps write-throughs from being undone by an older list.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
-use crate::mithril::{Bid, InstanceStatus};
+use crate::mithril::{Bid, BidStatus, InstanceStatus};
 
 use super::change::{BidFingerprint, Change};
 use super::health::ObserverHealth;
@@ -60,6 +61,29 @@ impl State {
         recent
             .superseded
             .retain(|state| state.as_ref() != Some(next));
+    }
+
+    /// Bids cached as live (not Terminated) that the live lists just read did not name, except
+    /// those a list may not show yet: written since the cycle started at `start_epoch`, or
+    /// created here within `lag`.
+    pub(crate) fn missing_live_bids(
+        &self,
+        listed: &HashSet<String>,
+        start_epoch: u64,
+        lag: Duration,
+    ) -> Vec<String> {
+        self.snapshot
+            .bids()
+            .filter(|bid| bid.status != BidStatus::Terminated && !listed.contains(&bid.fid))
+            .filter(|bid| {
+                !self
+                    .written_bids
+                    .get(&bid.fid)
+                    .is_some_and(|epoch| *epoch > start_epoch)
+                    && !superseded_lately(&self.recent_bids, &bid.fid, None, lag)
+            })
+            .map(|bid| bid.fid.clone())
+            .collect()
     }
 
     /// Starts a write-through and returns its epoch.
@@ -155,6 +179,19 @@ impl State {
         self.fingerprints = self.snapshot.fingerprints();
         self.reserved = self.snapshot.reserved_statuses();
     }
+}
+
+/// True when `fid` was written here within `lag` and `seen` (`None`: absent) is one of the states
+/// that write superseded: a list showing it is older than the write.
+pub(crate) fn superseded_lately(
+    recent: &HashMap<String, RecentBid>,
+    fid: &str,
+    seen: Option<&Bid>,
+    lag: Duration,
+) -> bool {
+    recent
+        .get(fid)
+        .is_some_and(|r| r.at.elapsed() < lag && r.superseded.iter().any(|s| s.as_ref() == seen))
 }
 
 fn change_key(change: &Change) -> (u8, &str) {
