@@ -64,13 +64,13 @@ impl State {
     }
 
     /// Bids cached as live (not Terminated) that the live lists just read did not name, except
-    /// those a list may not show yet: written since the cycle started at `start_epoch`, or
-    /// created here within `lag`.
+    /// those written since the cycle started at `start_epoch` (the merge keeps them anyway). A
+    /// bid created here lately is not spared: a lagging list does not show it yet, and one that
+    /// ended does not show it any more; only its own read tells which.
     pub(crate) fn missing_live_bids(
         &self,
         listed: &HashSet<String>,
         start_epoch: u64,
-        lag: Duration,
     ) -> Vec<String> {
         self.snapshot
             .bids()
@@ -80,7 +80,6 @@ impl State {
                     .written_bids
                     .get(&bid.fid)
                     .is_some_and(|epoch| *epoch > start_epoch)
-                    && !superseded_lately(&self.recent_bids, &bid.fid, None, lag)
             })
             .map(|bid| bid.fid.clone())
             .collect()
