@@ -39,10 +39,11 @@ async fn a_cycle_costs_pages_of_live_bids_not_of_the_projects_history() {
     let live = with_history(&h, LIVE, ENDED).await;
     let observer = h.observer();
 
+    // The first cycle is a full refresh: its instances are two lists (reserved, of bids).
     h.sim.reset_counters();
     let first = observer.poll_once().await.unwrap();
     assert!(
-        h.requests() <= budget(LIVE),
+        h.requests() <= budget(LIVE) + 1,
         "first cycle: {} requests for {LIVE} live bids",
         h.requests()
     );
@@ -122,4 +123,39 @@ async fn a_known_bid_that_ends_is_learned_by_one_read_of_it() {
     assert_eq!(h.gets(BID), 0);
     assert!(drain(&mut changes).is_empty());
     assert!(observer.bid_by_fid(&ending.fid).is_some());
+}
+
+#[tokio::test]
+async fn a_full_refresh_lists_no_instance_of_an_ended_bid() {
+    const LIVE: usize = 20;
+    const ENDED: usize = 300;
+    let h = harness().await;
+    // The history's bids win their instances first: ending leaves them TERMINATED on Mithril.
+    let mut bids = h.place_many(LIVE + ENDED).await;
+    h.advance(TICK_SECONDS);
+    let ended = bids.split_off(LIVE);
+    for bid in &ended {
+        h.client.cancel_bid(&bid.fid).await.unwrap();
+    }
+    h.advance(BOOT_SECONDS);
+    let observer = h.observer();
+
+    // The first cycle is a full refresh: every reserved instance, and every bid instance that
+    // has not ended, in one list each.
+    h.sim.reset_counters();
+    let first = observer.poll_once().await.unwrap();
+    assert!(first.full_instance_refresh);
+    assert!(
+        h.requests() <= budget(LIVE) + 1,
+        "full refresh: {} requests for {LIVE} live bids",
+        h.requests()
+    );
+    assert_eq!(h.gets("/v2/instances"), 2);
+    // The live bids' instances and the 2 reserved instances of the default world.
+    assert_eq!(first.instances, LIVE + 2);
+    for bid in &bids {
+        let instances = observer.instances_of_bid(&bid.fid);
+        assert_eq!(instances.len(), 1, "{}", bid.fid);
+        assert_eq!(instances[0].status, InstanceStatus::Running);
+    }
 }

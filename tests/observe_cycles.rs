@@ -34,9 +34,13 @@ async fn first_cycle_pages_through_every_bid_and_instance() {
     );
     // 250 bid instances and the 2 reserved instances of the default world.
     assert_eq!(report.instances, 252);
-    assert_eq!(h.gets(INSTANCES), 3);
+    assert_eq!(
+        h.gets(INSTANCES),
+        4,
+        "the reserved ones, then 3 pages of bid instances"
+    );
     assert_eq!(h.gets(AVAILABILITY), 1);
-    assert_eq!(report.requests, 10);
+    assert_eq!(report.requests, 11);
     for bid in &placed {
         let seen = observer.bid_by_fid(&bid.fid).expect("every bid is cached");
         assert_eq!(seen.status, BidStatus::Allocated);

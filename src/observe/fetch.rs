@@ -8,11 +8,11 @@ use crate::mithril::models::common::MAX_PAGE_LIMIT;
 use crate::mithril::paging::CursorTracker;
 use crate::mithril::{
     Bid, BidStatus, Instance, InstanceStatusResponse, ListBidsQuery, ListInstancesQuery,
-    MithrilClient, MithrilError, Page,
+    MithrilClient, MithrilError, OrderType, Page,
 };
 
-use super::pages::{Keyed, Listing, Pages};
-use super::settled::unsettled_statuses;
+use super::pages::{Listing, Pages};
+use super::settled::{open_statuses, unsettled_statuses};
 
 /// Reads one project, counting requests.
 pub(crate) struct Fetcher<'a> {
@@ -69,19 +69,30 @@ impl<'a> Fetcher<'a> {
         }
     }
 
-    /// Every instance of the project; `drop_unchanged` as for [`Self::bids`].
-    pub(crate) async fn all_instances(
+    /// What a full refresh lists: every reserved instance, and every bid instance in a status it
+    /// can still leave; `drop_unchanged` as for [`Self::live_bids`]. The instances of ended bids
+    /// stay in a final status, and Mithril keeps them all: listing them would grow with the
+    /// project's history.
+    pub(crate) async fn open_instances(
         &mut self,
-        drop_unchanged: impl FnMut(&mut Vec<Instance>),
+        mut drop_unchanged: impl FnMut(&mut Vec<Instance>),
     ) -> Result<Listing<Instance>, MithrilError> {
         let client = self.client;
-        let query = ListInstancesQuery::for_project(self.project).limit(MAX_PAGE_LIMIT);
-        self.listing(
-            LIST_INSTANCES,
-            |cursor| instance_page(client, &query, cursor),
-            drop_unchanged,
-        )
-        .await
+        let project = || ListInstancesQuery::for_project(self.project).limit(MAX_PAGE_LIMIT);
+        let reserved = project().order_type_in([OrderType::Reservation]);
+        let of_bids = project()
+            .order_type_in([OrderType::Bid])
+            .status_in(open_statuses());
+        let mut listing = Listing::default();
+        for query in [reserved, of_bids] {
+            self.each_page(
+                LIST_INSTANCES,
+                |cursor| instance_page(client, &query, cursor),
+                |page| listing.push_page(page, &mut drop_unchanged),
+            )
+            .await?;
+        }
+        Ok(listing)
     }
 
     /// The instances of the project in a status they walk out of on their own.
@@ -161,25 +172,6 @@ impl<'a> Fetcher<'a> {
         self.each_page(endpoint, fetch, |page| items.push_page(page))
             .await?;
         Ok(items)
-    }
-
-    /// A full list: [`Self::pages`] keeping only what `drop_unchanged` leaves of each page.
-    async fn listing<T: Keyed, F, Fut>(
-        &mut self,
-        endpoint: Endpoint,
-        fetch: F,
-        mut drop_unchanged: impl FnMut(&mut Vec<T>),
-    ) -> Result<Listing<T>, MithrilError>
-    where
-        F: FnMut(Option<String>) -> Fut,
-        Fut: Future<Output = Result<Page<T>, MithrilError>>,
-    {
-        let mut listing = Listing::default();
-        self.each_page(endpoint, fetch, |page| {
-            listing.push_page(page, &mut drop_unchanged)
-        })
-        .await?;
-        Ok(listing)
     }
 
     /// Follows `next_cursor` to the end, handing each page's items to `take`, refusing a cursor

@@ -28,7 +28,8 @@ pub struct PollReport {
     /// Bids and reserved instances found changed (a first sync reports none: it emits a single
     /// [`Change::Resync`] instead).
     pub changed: usize,
-    /// Whether the cycle listed every instance rather than only the unsettled ones.
+    /// Whether the cycle listed every instance that can still change (every reserved one, every
+    /// bid instance not in a final status) rather than only the unsettled ones.
     pub full_instance_refresh: bool,
     /// Time the cycle took, by the observer's clock.
     pub duration: Duration,
@@ -45,7 +46,9 @@ pub struct PollReport {
 /// a bid that changes status or names an instance never seen, or a bid cancelled through
 /// [`Self::record_cancelled`], get their instances listed by bid (50 bids per list) or
 /// reservation. Every
-/// [`ObserverConfig::full_instance_refresh_every`] cycles, every instance is listed instead.
+/// [`ObserverConfig::full_instance_refresh_every`] cycles, every reserved instance and every bid
+/// instance not in a final status are listed instead (two lists; the instances of ended bids,
+/// which Mithril keeps, are not).
 #[derive(Clone)]
 pub struct MithrilObserver {
     pub(crate) inner: Arc<Inner>,

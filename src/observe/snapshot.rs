@@ -169,22 +169,6 @@ impl Snapshot {
         }
     }
 
-    /// Replaces every instance with what a full list showed, as [`Self::replace_bids`] does.
-    pub(crate) fn replace_instances(
-        &mut self,
-        instances: Listing<Instance>,
-        keep_cached: impl Fn(&str) -> bool,
-    ) {
-        self.instances
-            .retain(|fid, _| instances.seen.contains(fid) || keep_cached(fid));
-        for instance in instances.changed {
-            if !(keep_cached(&instance.fid) && self.instances.contains_key(&instance.fid)) {
-                self.instances
-                    .insert(instance.fid.clone(), Box::new(instance));
-            }
-        }
-    }
-
     pub(crate) fn set_instance_status(&mut self, fid: &str, status: InstanceStatus) -> bool {
         match self.instances.get_mut(fid) {
             Some(instance) => {
@@ -486,28 +470,6 @@ mod tests {
         preempting.status = BidStatus::Preempting;
         assert!(!snapshot.holds_unchanged_bid(&preempting));
         assert!(snapshot.holds_unchanged_instance(&running("inst_1")));
-    }
-
-    #[test]
-    fn a_full_instance_list_removes_what_it_did_not_name_unless_written_since() {
-        let mut snapshot = Snapshot::default();
-        snapshot.put_instances(["inst_1", "inst_same", "inst_gone", "inst_w"].map(running));
-        let mut moved = running("inst_1");
-        moved.status = InstanceStatus::Preempting;
-        let mut listing = Listing::default();
-        // inst_same is listed as the cache holds it, so the page drops it: it is only seen.
-        listing.push_page(vec![moved, running("inst_same")], |page| {
-            page.retain(|instance| instance.fid != "inst_same")
-        });
-        // inst_w is not listed, but was written through after the list was read.
-        snapshot.replace_instances(listing, |fid| fid == "inst_w");
-        assert_eq!(
-            snapshot.instance("inst_1").unwrap().status,
-            InstanceStatus::Preempting
-        );
-        assert!(snapshot.instance("inst_same").is_some());
-        assert!(snapshot.instance("inst_gone").is_none());
-        assert!(snapshot.instance("inst_w").is_some());
     }
 
     #[test]
