@@ -424,12 +424,7 @@ mod tests {
             instance("inst_b", Some("bid_b"), None, InstanceStatus::Starting),
             instance("inst_r", None, Some("res_1"), InstanceStatus::Paused),
         ]);
-        let still_booting = [instance(
-            "inst_b",
-            Some("bid_b"),
-            None,
-            InstanceStatus::Starting,
-        )];
+        // Still booting: the unsettled list has inst_b.
         let targets = targets(
             &snapshot,
             &[running, booting],

@@ -76,10 +76,9 @@ impl State {
             .bids()
             .filter(|bid| bid.status != BidStatus::Terminated && !listed.contains(&bid.fid))
             .filter(|bid| {
-                !self
-                    .written_bids
+                self.written_bids
                     .get(&bid.fid)
-                    .is_some_and(|epoch| *epoch > start_epoch)
+                    .is_none_or(|epoch| *epoch <= start_epoch)
             })
             .map(|bid| bid.fid.clone())
             .collect()
