@@ -37,7 +37,7 @@ struct InstancesSeen {
     gone: Vec<String>,
 }
 
-/// Whose instances a partial cycle must list, beyond the unsettled ones.
+/// Whose instances a cycle must list by owner or read by FID, beyond its own lists.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Targets {
     bids: BTreeSet<String>,
