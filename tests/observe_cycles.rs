@@ -27,12 +27,20 @@ async fn first_cycle_pages_through_every_bid_and_instance() {
     assert!(observer.is_synced());
     assert!(report.full_instance_refresh);
     assert_eq!(report.bids, 250);
-    assert_eq!(h.gets(BIDS), 3, "250 bids are 3 pages of 100");
+    assert_eq!(
+        h.gets(BIDS),
+        6,
+        "250 allocated bids are 3 pages of 100, and each other live status one empty page"
+    );
     // 250 bid instances and the 2 reserved instances of the default world.
     assert_eq!(report.instances, 252);
-    assert_eq!(h.gets(INSTANCES), 3);
+    assert_eq!(
+        h.gets(INSTANCES),
+        4,
+        "the reserved ones, then 3 pages of bid instances"
+    );
     assert_eq!(h.gets(AVAILABILITY), 1);
-    assert_eq!(report.requests, 7);
+    assert_eq!(report.requests, 11);
     for bid in &placed {
         let seen = observer.bid_by_fid(&bid.fid).expect("every bid is cached");
         assert_eq!(seen.status, BidStatus::Allocated);
@@ -49,7 +57,7 @@ async fn first_cycle_pages_through_every_bid_and_instance() {
 }
 
 #[tokio::test]
-async fn steady_state_costs_ceil_n_over_100_plus_2_requests() {
+async fn steady_state_costs_the_pages_of_each_live_status_plus_2_requests() {
     let h = harness().await;
     h.place_many(250).await;
     let observer = h.observer();
@@ -66,10 +74,11 @@ async fn steady_state_costs_ceil_n_over_100_plus_2_requests() {
     let mut changes = observer.subscribe();
     h.sim.reset_counters();
     let report = observer.poll_once().await.unwrap();
-    let expected = 250u32.div_ceil(100) + 2;
+    // Allocated: 3 pages; Open, Preempting, Paused: one empty page each.
+    let expected = 250u32.div_ceil(100) + 3 + 2;
     assert_eq!(report.requests, expected);
     assert_eq!(h.requests(), u64::from(expected));
-    assert_eq!(h.gets(BIDS), 3);
+    assert_eq!(h.gets(BIDS), 6);
     assert_eq!(h.gets(INSTANCES), 1, "only the (empty) unsettled list");
     assert_eq!(h.gets(AVAILABILITY), 1);
     assert_eq!(report.changed, 0);

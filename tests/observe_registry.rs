@@ -140,10 +140,11 @@ async fn observers_of_one_key_share_availability_reads() {
         .unwrap();
     let availability = || h.gets("/v2/spot/availability");
 
-    assert_eq!(demo.poll_once().await.unwrap().requests, 3);
+    // One (empty) bid list per live status, the reserved and the bid instances, availability.
+    assert_eq!(demo.poll_once().await.unwrap().requests, 7);
     assert_eq!(availability(), 1);
     // The other project's cycle reuses the answer it has not seen yet.
-    assert_eq!(research.poll_once().await.unwrap().requests, 2);
+    assert_eq!(research.poll_once().await.unwrap().requests, 6);
     assert_eq!(availability(), 1);
     let h100 = h.instance_type("h100-80gb.sxm.8x").await;
     assert!(research.auction("us-central1-a", &h100).is_some());

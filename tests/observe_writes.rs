@@ -168,12 +168,12 @@ async fn reserved_instances_are_followed_from_pause_to_paused_and_back() {
         InstanceStatus::Paused
     );
     assert_eq!(h.gets("/v2/instances"), 2);
-    assert_eq!(report.requests, 4);
+    assert_eq!(report.requests, 7);
 
-    // Quiet: one page of (no) bids, the unsettled list, availability.
+    // Quiet: one page of (no) bids per live status, the unsettled list, availability.
     h.sim.reset_counters();
     let report = observer.poll_once().await.unwrap();
-    assert_eq!(report.requests, 3);
+    assert_eq!(report.requests, 6);
     assert!(drain(&mut changes).is_empty());
 
     // Resume: CONFIRMED (unsettled), then RUNNING.

@@ -682,8 +682,9 @@ async fn steady_state_mithril_calls_grow_with_pages_not_resources() {
     for _ in 0..CYCLES {
         h.poll().await;
     }
-    let pages = N.div_ceil(100) as u64;
-    // Per cycle: the bid pages, one list of unsettled instances, one availability read.
+    // Per cycle: the pages of Open bids, one empty page per other live status (Allocated,
+    // Preempting, Paused), one list of unsettled instances, one availability read.
+    let pages = N.div_ceil(100) as u64 + 3;
     assert_eq!(h.sim.counters().grand_total(), CYCLES * (pages + 2));
     assert_eq!(
         h.requests("GET", "/v2/spot/bids/{bid_fid}"),

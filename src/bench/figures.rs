@@ -112,6 +112,8 @@ impl Latencies {
 #[derive(Debug, Clone)]
 pub struct Figures {
     pub resources: usize,
+    /// Ended bids in the project before the run.
+    pub history: usize,
     /// From the first create until every resource is Ready.
     pub ready: Duration,
     /// The same bids placed directly, until every instance runs.
@@ -160,9 +162,11 @@ impl Figures {
         self.steady.total() as f64 / f64::from(self.steady_resyncs.max(1))
     }
 
-    /// The steady-state goal per observation cycle: one paged bid list plus two requests.
+    /// The steady-state goal per observation cycle: the pages of the live bids plus two requests,
+    /// plus three for listing each of the four live statuses on its own (every bid is Allocated:
+    /// the other three lists are one empty page each). Ended bids add nothing.
     pub fn steady_goal(&self) -> u64 {
-        self.resources.div_ceil(100) as u64 + 2
+        self.resources.div_ceil(100) as u64 + 2 + 3
     }
 }
 
@@ -171,12 +175,12 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// The summary table (Markdown), one row per size.
 pub fn summary_table(runs: &[Figures]) -> String {
     let mut out = String::new();
-    out.push_str("| N | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / observation cycle (goal) | Mithril req. / Kubernetes resync | Reconciles converging / steady | Peak RSS (MiB) | RSS at end: anon / file (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) |\n");
-    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| N | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / observation cycle (goal) | Mithril req. / Kubernetes resync | Reconciles converging / steady | Peak RSS (MiB) | RSS at end: anon / file (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) | Ended bids in the project |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for run in runs {
         let _ = writeln!(
             out,
-            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} ({}) | {:.1} | {} / {} | {:.1} | {:.1} / {:.1} | {:.2} | {} / {} | {} / {} |",
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} ({}) | {:.1} | {} / {} | {:.1} | {:.1} / {:.1} | {:.2} | {} / {} | {} / {} | {} |",
             run.resources,
             run.ready.as_secs_f64(),
             run.floor.as_secs_f64(),
@@ -195,6 +199,7 @@ pub fn summary_table(runs: &[Figures]) -> String {
             run.edit_to_patch.p99.as_millis(),
             run.change_to_status.p50.as_millis(),
             run.change_to_status.p99.as_millis(),
+            run.history,
         );
     }
     out

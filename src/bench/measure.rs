@@ -28,6 +28,8 @@ const BID_ROUTE: &str = "/v2/spot/bids/{bid_fid}";
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub binary: PathBuf,
+    /// Ended bids placed in the project before the operator starts.
+    pub history: usize,
     pub concurrency: u16,
     pub seed: u64,
     /// Simulated seconds per real second.
@@ -44,8 +46,10 @@ pub struct RunSettings {
 }
 
 fn sim_config(settings: &RunSettings, resources: usize) -> SimConfig {
-    // Room for every resource plus the bids re-placed after the Mithril-side cancellations.
-    let capacity = u32::try_from(resources + settings.latency_samples).unwrap_or(u32::MAX);
+    // Room for every resource plus the bids re-placed after the Mithril-side cancellations, and
+    // for the history's bids while they win their instances (they end before the run).
+    let capacity = u32::try_from(resources.max(settings.history) + settings.latency_samples)
+        .unwrap_or(u32::MAX);
     SimConfig {
         seed: settings.seed,
         world: bench_world(capacity),
@@ -66,6 +70,7 @@ fn mithril_client(url: &url::Url, settings: &RunSettings) -> Result<MithrilClien
 pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, BenchError> {
     let floor = floor(settings, resources).await?;
     let rig = Rig::start(sim_config(settings, resources)).await?;
+    seed_history(&rig, settings).await?;
     let mut spec = OperatorSpec::new(&settings.binary, BENCH_API_KEY);
     spec.concurrency = settings.concurrency;
     spec.mithril_poll_interval = settings.poll_interval;
@@ -108,6 +113,7 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
 
     Ok(Figures {
         resources,
+        history: settings.history,
         ready,
         floor,
         convergence,
@@ -125,6 +131,56 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
         cpu_seconds: usage.cpu_seconds,
         edit_to_patch,
         change_to_status,
+    })
+}
+
+/// Places `settings.history` bids in the project, lets them win their instances, and cancels
+/// them: the ended bids (and instances) a long-lived project keeps on Mithril.
+async fn seed_history(rig: &Rig, settings: &RunSettings) -> Result<(), BenchError> {
+    if settings.history == 0 {
+        return Ok(());
+    }
+    let client = mithril_client(&rig.mithril_url, settings)?;
+    let request = bid_request(&client).await?;
+    let concurrency = usize::from(settings.concurrency).max(1);
+    let placed: Vec<String> = stream::iter(0..settings.history)
+        .map(|index| {
+            let (client, mut request) = (&client, request.clone());
+            request.name = format!("history-{index:05}");
+            async move {
+                let key = request.name.clone();
+                client.create_bid(&request, &key).await.map(|bid| bid.fid)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    // Two clearings of the bench world (10 simulated seconds each): every one has won.
+    tokio::time::sleep(Duration::from_secs_f64(20.0 / settings.time_scale)).await;
+    stream::iter(placed)
+        .map(|fid| {
+            let client = &client;
+            async move { client.cancel_bid(&fid).await }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect::<()>()
+        .await?;
+    Ok(())
+}
+
+/// A one-instance bid in the bench auction at the bench limit (named by the caller).
+async fn bid_request(client: &MithrilClient) -> Result<CreateBidRequest, BenchError> {
+    Ok(CreateBidRequest {
+        project: client.resolve_project(PROJECT).await?,
+        region: REGION.to_owned(),
+        instance_type: client.resolve_instance_type(INSTANCE_TYPE).await?,
+        limit_price: LIMIT_PRICE
+            .parse()
+            .map_err(|error| BenchError::InvalidArgs(format!("limit price: {error}")))?,
+        instance_quantity: 1,
+        name: String::new(),
+        launch_specification: LaunchSpecification::default(),
+        notification_email: None,
     })
 }
 

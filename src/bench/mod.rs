@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Sizes to measure (SpotBids), repeat or separate with commas.
     #[arg(long = "resources", value_delimiter = ',', default_values_t = [1_000usize, 10_000])]
     pub resources: Vec<usize>,
+    /// Ended bids placed in the project before each run (each won an instance, then was
+    /// cancelled): Mithril keeps them, and the operator's observation should not grow with them.
+    #[arg(long, default_value_t = 0)]
+    pub history: usize,
     /// Reconciles the operator runs at once; also the floor's requests in flight and the
     /// benchmark's creates in flight.
     #[arg(long, default_value_t = 16)]
@@ -106,6 +110,7 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
     };
     let settings = RunSettings {
         binary,
+        history: args.history,
         concurrency: args.concurrency,
         seed: args.seed,
         time_scale: args.time_scale,
@@ -120,8 +125,9 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         timeout: args.timeout,
     };
     println!(
-        "mithril-dev bench: seed {}, concurrency {}, time x{}, poll {:?}, resync {:?}, rate limit {}/s burst {}{}",
+        "mithril-dev bench: seed {}, history {} ended bids, concurrency {}, time x{}, poll {:?}, resync {:?}, rate limit {}/s burst {}{}",
         args.seed,
+        args.history,
         args.concurrency,
         args.time_scale,
         args.poll_interval,

@@ -18,7 +18,8 @@ pub struct ObserverConfig {
     /// Each wait is `resync` plus or minus up to this fraction of it (0.0..=0.5), so observers
     /// started together do not hit Mithril in lockstep.
     pub jitter: f64,
-    /// Every this many cycles, list every instance of the project instead of only the unsettled
+    /// Every this many cycles, list every instance of the project that can still change (every
+    /// reserved one, every bid instance not in a final status) instead of only the unsettled
     /// ones: the safety net for transitions the cheaper scheme cannot see (e.g. a reserved
     /// instance paused by someone else faster than a resync). 1 lists everything every cycle.
     pub full_instance_refresh_every: u32,

@@ -10,33 +10,34 @@ use super::error::ObserveError;
 use super::fetch::Fetcher;
 use super::observer::{CycleCursor, MithrilObserver, PollReport};
 use super::pages::{Listing, Pages};
-use super::settled::is_settled;
+use super::settled::{is_final, is_settled};
 use super::snapshot::Snapshot;
 
 /// What a cycle read, before it is merged.
 struct Observation {
     /// The write epoch when the cycle started.
     start_epoch: u64,
+    /// The live bids.
     bids: Listing<Bid>,
+    /// Bids cached as live that no live list showed, read by FID: `None` when Mithril no longer
+    /// knows one.
+    looked_up: Vec<(String, Option<Bid>)>,
     instances: InstancesSeen,
     auctions: Arc<Vec<Auction>>,
     requests: u32,
 }
 
-enum InstancesSeen {
-    /// Every instance of the project.
-    All(Listing<Instance>),
-    /// The unsettled instances plus those listed by bid or reservation.
-    Some {
-        listed: Pages<Instance>,
-        /// Instances with neither bid nor reservation, fetched one by one.
-        statuses: Vec<InstanceStatusResponse>,
-        /// Instances Mithril no longer knows.
-        gone: Vec<String>,
-    },
+/// The instances a cycle's lists showed (those the cache held as they are left out), plus those
+/// listed by bid or reservation.
+struct InstancesSeen {
+    listed: Pages<Instance>,
+    /// Instances with neither bid nor reservation, fetched one by one.
+    statuses: Vec<InstanceStatusResponse>,
+    /// Instances Mithril no longer knows.
+    gone: Vec<String>,
 }
 
-/// Whose instances a partial cycle must list, beyond the unsettled ones.
+/// Whose instances a cycle must list by owner or read by FID, beyond its own lists.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Targets {
     bids: BTreeSet<String>,
@@ -120,26 +121,28 @@ impl MithrilObserver {
         // Each page is compared with the cache as it arrives; what it already holds is dropped,
         // so a steady cycle keeps the FIDs it read rather than a second copy of every bid.
         let bids = fetch
-            .bids(|page| {
+            .live_bids(|page| {
                 let state = self.read();
                 page.retain(|bid| !state.snapshot.holds_unchanged_bid(bid));
             })
             .await?;
-        let instances = if full {
-            InstancesSeen::All(
-                fetch
-                    .all_instances(|page| {
-                        let state = self.read();
-                        page.retain(|instance| !state.snapshot.holds_unchanged_instance(instance));
-                    })
-                    .await?,
-            )
-        } else {
-            // The bids dropped as unchanged name no instance the cache lacks and kept their
-            // status, so they would add nothing to the targets.
-            self.changed_instances(&mut fetch, &bids.changed, &stale_bids)
-                .await?
-        };
+        // A bid known as live that no live list showed has ended, or moved between two lists
+        // while they were read, or is too new for a lagging list: only its own read tells.
+        let missing = self.read().missing_live_bids(&bids.seen, start_epoch);
+        let mut looked_up = Vec::with_capacity(missing.len());
+        for fid in missing {
+            let bid = fetch.bid(&fid).await?;
+            looked_up.push((fid, bid));
+        }
+        // The bids dropped as unchanged name no instance the cache lacks and kept their status,
+        // so they would add nothing to the targets.
+        let read = bids
+            .changed
+            .iter()
+            .chain(looked_up.iter().filter_map(|(_, bid)| bid.as_ref()));
+        let instances = self
+            .changed_instances(&mut fetch, full, read, &stale_bids)
+            .await?;
         let auctions = inner
             .auctions
             .read(
@@ -152,23 +155,42 @@ impl MithrilObserver {
         Ok(Observation {
             start_epoch,
             bids,
+            looked_up,
             instances,
             auctions: auctions.auctions,
             requests: fetch.requests + auctions.requests,
         })
     }
 
-    /// The unsettled instances, plus the instances of every bid or reservation [`targets`] names.
-    async fn changed_instances(
+    /// The unsettled instances (`full`: every reserved instance and every bid instance not in a
+    /// final status), plus the instances of every bid or reservation [`targets`] names.
+    async fn changed_instances<'a>(
         &self,
         fetch: &mut Fetcher<'_>,
-        bids: &Pages<Bid>,
+        full: bool,
+        bids: impl IntoIterator<Item = &'a Bid>,
         stale_bids: &[String],
     ) -> Result<InstancesSeen, MithrilError> {
-        let unsettled = fetch.unsettled_instances().await?;
-        let targets = targets(&self.read().snapshot, bids, &unsettled, stale_bids);
+        let (mut listed, seen) = if full {
+            let listing = fetch
+                .open_instances(|page| {
+                    let state = self.read();
+                    page.retain(|instance| !state.snapshot.holds_unchanged_instance(instance));
+                })
+                .await?;
+            (listing.changed, listing.seen)
+        } else {
+            let unsettled = fetch.unsettled_instances().await?;
+            let seen = unsettled.iter().map(|i| i.fid.clone()).collect();
+            (unsettled, seen)
+        };
+        let shown: fn(&Instance) -> bool = if full {
+            shown_in_full_lists
+        } else {
+            is_unsettled
+        };
+        let targets = targets(&self.read().snapshot, bids, &seen, shown, stale_bids);
         let batch = self.inner.config.targeted_batch;
-        let mut listed = unsettled;
         let by_bid: Vec<String> = targets.bids.into_iter().collect();
         listed.append(fetch.instances_of_bids(&by_bid, batch).await?);
         let by_reservation: Vec<String> = targets.reservations.into_iter().collect();
@@ -191,7 +213,7 @@ impl MithrilObserver {
                 None => gone.push(fid),
             }
         }
-        Ok(InstancesSeen::Some {
+        Ok(InstancesSeen {
             listed,
             statuses,
             gone,
@@ -216,37 +238,28 @@ impl MithrilObserver {
         let lag = self.inner.config.list_lag;
         let recent = &state.recent_bids;
         let behind = |fid: &str, listed: Option<&Bid>| {
-            bid_written(fid)
-                || recent.get(fid).is_some_and(|r| {
-                    r.at.elapsed() < lag && r.superseded.iter().any(|s| s.as_ref() == listed)
-                })
+            bid_written(fid) || super::state::superseded_lately(recent, fid, listed, lag)
         };
         let snapshot = &mut state.snapshot;
-        snapshot.replace_bids(observation.bids, behind);
-        match observation.instances {
-            InstancesSeen::All(instances) => {
-                snapshot.replace_instances(instances, instance_written)
+        snapshot.replace_bids(observation.bids, observation.looked_up, behind);
+        let InstancesSeen {
+            listed,
+            statuses,
+            gone,
+        } = observation.instances;
+        snapshot.put_instances(
+            listed
+                .into_iter()
+                .filter(|instance| !instance_written(&instance.fid)),
+        );
+        for status in statuses {
+            if !instance_written(&status.fid) {
+                snapshot.set_instance_status(&status.fid, status.status);
             }
-            InstancesSeen::Some {
-                listed,
-                statuses,
-                gone,
-            } => {
-                snapshot.put_instances(
-                    listed
-                        .into_iter()
-                        .filter(|instance| !instance_written(&instance.fid)),
-                );
-                for status in statuses {
-                    if !instance_written(&status.fid) {
-                        snapshot.set_instance_status(&status.fid, status.status);
-                    }
-                }
-                for fid in gone {
-                    if !instance_written(&fid) {
-                        snapshot.remove_instance(&fid);
-                    }
-                }
+        }
+        for fid in gone {
+            if !instance_written(&fid) {
+                snapshot.remove_instance(&fid);
             }
         }
         snapshot.replace_auctions(&observation.auctions);
@@ -276,19 +289,32 @@ impl MithrilObserver {
     }
 }
 
-/// Whose instances a partial cycle lists, given the cache before the cycle, the bids just read
-/// and the unsettled instances just read.
+/// Whether a full refresh's lists show `instance` while it is as cached: reserved instances
+/// always, bid instances until they reach a final status. One with neither is never listed: it is
+/// read by FID.
+fn shown_in_full_lists(instance: &Instance) -> bool {
+    instance.reservation.is_some() || !is_final(&instance.status)
+}
+
+fn is_unsettled(instance: &Instance) -> bool {
+    !is_settled(&instance.status)
+}
+
+/// Whose instances a cycle lists by owner, given the cache before the cycle, the bids just read,
+/// the FIDs of the instances just listed, and `shown`: whether those lists show a cached
+/// instance as it is (partial cycle: the unsettled ones).
 fn targets<'a>(
     snapshot: &Snapshot,
     bids: impl IntoIterator<Item = &'a Bid>,
-    unsettled: impl IntoIterator<Item = &'a Instance>,
+    listed: &HashSet<String>,
+    shown: fn(&Instance) -> bool,
     stale_bids: &[String],
 ) -> Targets {
-    let listed: HashSet<&str> = unsettled.into_iter().map(|i| i.fid.as_str()).collect();
     let mut targets = Targets::default();
-    // Instances that were unsettled and are no longer listed as such have settled.
+    // Instances the lists would show as cached and did not show have moved on (unsettled ones
+    // have settled; in a full refresh, bid instances have ended) or are gone.
     for instance in snapshot.instances() {
-        if is_settled(&instance.status) || listed.contains(instance.fid.as_str()) {
+        if !shown(instance) || listed.contains(&instance.fid) {
             continue;
         }
         match (&instance.bid, &instance.reservation) {
@@ -307,7 +333,8 @@ fn targets<'a>(
     }
     for bid in bids {
         let unlisted = |fid: &&String| !listed.contains(fid.as_str());
-        // An instance never seen that is not unsettled: it was born and settled between cycles.
+        // An instance never seen and not listed: it was born and settled (or ended) between
+        // cycles.
         let unseen = bid
             .instances
             .iter()
@@ -397,13 +424,14 @@ mod tests {
             instance("inst_b", Some("bid_b"), None, InstanceStatus::Starting),
             instance("inst_r", None, Some("res_1"), InstanceStatus::Paused),
         ]);
-        let still_booting = [instance(
-            "inst_b",
-            Some("bid_b"),
-            None,
-            InstanceStatus::Starting,
-        )];
-        let targets = targets(&snapshot, &[running, booting], &still_booting, &[]);
+        // Still booting: the unsettled list has inst_b.
+        let targets = targets(
+            &snapshot,
+            &[running, booting],
+            &fids(&["inst_b"]).into_iter().collect(),
+            is_unsettled,
+            &[],
+        );
         assert_eq!(targets, Targets::default());
     }
 
@@ -415,7 +443,7 @@ mod tests {
             instance("inst_r", None, Some("res_1"), InstanceStatus::Stopping),
             instance("inst_o", None, None, InstanceStatus::Confirmed),
         ]);
-        let targets = targets(&snapshot, &[], &[], &[]);
+        let targets = targets(&snapshot, &[], &HashSet::new(), is_unsettled, &[]);
         assert_eq!(targets.bids, fids(&["bid_a"]));
         assert_eq!(targets.reservations, fids(&["res_1"]));
         assert_eq!(targets.settled, fids(&["inst_a", "inst_r"]));
@@ -444,18 +472,42 @@ mod tests {
             // Allocated, still booting: the unsettled list has it.
             bid("bid_booting", BidStatus::Allocated, &["inst_n"]),
         ];
-        let unsettled = [instance(
-            "inst_n",
-            Some("bid_booting"),
-            None,
-            InstanceStatus::New,
-        )];
-        let targets = targets(&snapshot, &read, &unsettled, &["bid_marked".to_owned()]);
+        // Allocated, still booting: the unsettled list has inst_n.
+        let unsettled = fids(&["inst_n"]).into_iter().collect();
+        let targets = targets(
+            &snapshot,
+            &read,
+            &unsettled,
+            is_unsettled,
+            &["bid_marked".to_owned()],
+        );
         assert_eq!(
             targets.bids,
             fids(&["bid_cancelled", "bid_fast", "bid_marked"])
         );
         assert!(targets.settled.is_empty());
+    }
+
+    #[test]
+    fn a_full_refresh_looks_up_what_its_lists_should_show_and_did_not() {
+        let mut snapshot = Snapshot::default();
+        snapshot.put_instances([
+            instance("inst_ran", Some("bid_a"), None, InstanceStatus::Running),
+            instance(
+                "inst_ended",
+                Some("bid_b"),
+                None,
+                InstanceStatus::Terminated,
+            ),
+            instance("inst_listed", Some("bid_c"), None, InstanceStatus::Running),
+            instance("inst_r", None, Some("res_1"), InstanceStatus::Terminated),
+        ]);
+        let listed = fids(&["inst_listed"]).into_iter().collect();
+        let targets = targets(&snapshot, &[], &listed, shown_in_full_lists, &[]);
+        // A bid instance in a final status is never listed again: it stays as it is.
+        assert_eq!(targets.bids, fids(&["bid_a"]));
+        assert_eq!(targets.reservations, fids(&["res_1"]));
+        assert_eq!(targets.settled, fids(&["inst_ran", "inst_r"]));
     }
 
     fn offline_observer() -> MithrilObserver {
@@ -480,7 +532,12 @@ mod tests {
         Observation {
             start_epoch,
             bids: bids.into(),
-            instances: InstancesSeen::All(instances.into()),
+            looked_up: Vec::new(),
+            instances: InstancesSeen {
+                listed: instances.into(),
+                statuses: Vec::new(),
+                gone: Vec::new(),
+            },
             auctions: Arc::default(),
             requests: 0,
         }
@@ -544,14 +601,45 @@ mod tests {
             observer.bid_by_fid("bid_new").unwrap().status,
             BidStatus::Allocated
         );
-        // Past the lag, the list is the truth again.
+        // Past the lag, the reads are the truth again: the cycle reads the new bid by FID, as no
+        // list names it, and Mithril does not know it.
         tokio::time::advance(ObserverConfigDefaults::lag() + Duration::from_secs(1)).await;
-        observer.merge(behind(epoch()));
+        let listed: HashSet<String> = ["bid_old".to_owned()].into();
+        assert_eq!(
+            observer.read().missing_live_bids(&listed, epoch()),
+            ["bid_new"]
+        );
+        let mut read = behind(epoch());
+        read.looked_up = vec![("bid_new".into(), None)];
+        observer.merge(read);
         assert!(observer.bid_by_fid("bid_new").is_none());
         assert_eq!(
             observer.bid_by_fid("bid_old").unwrap().limit_price,
             Price::from_cents(2000)
         );
+    }
+
+    #[test]
+    fn only_live_bids_no_list_named_are_read_one_by_one() {
+        let observer = offline_observer();
+        observer.merge(observation(
+            0,
+            vec![
+                bid("bid_listed", BidStatus::Allocated, &[]),
+                bid("bid_unlisted", BidStatus::Open, &[]),
+                bid("bid_ended", BidStatus::Terminated, &[]),
+            ],
+            vec![],
+        ));
+        // Created here before the cycle: not listed yet, or ended already.
+        assert!(observer.record_own_bid(bid("bid_created", BidStatus::Open, &[])));
+        let started = observer.read().write_epoch;
+        // Written while the cycle runs: the merge keeps it, whatever a read says.
+        assert!(observer.record_own_bid(bid("bid_written", BidStatus::Open, &[])));
+        let listed: HashSet<String> = ["bid_listed".to_owned()].into();
+        let mut missing = observer.read().missing_live_bids(&listed, started);
+        missing.sort();
+        assert_eq!(missing, ["bid_created", "bid_unlisted"]);
     }
 
     #[test]
@@ -567,7 +655,10 @@ mod tests {
                 InstanceStatus::Running,
             )],
         ));
-        let (changed, bids, instances) = observer.merge(observation(0, vec![], vec![]));
+        let mut read = observation(0, vec![], vec![]);
+        read.looked_up = vec![("bid_a".into(), None)];
+        read.instances.gone = vec!["inst_r".into()];
+        let (changed, bids, instances) = observer.merge(read);
         assert_eq!((changed, bids, instances), (2, 0, 0));
     }
 }

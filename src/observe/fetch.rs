@@ -7,12 +7,12 @@ use crate::mithril::endpoint::{Endpoint, LIST_BIDS, LIST_INSTANCES};
 use crate::mithril::models::common::MAX_PAGE_LIMIT;
 use crate::mithril::paging::CursorTracker;
 use crate::mithril::{
-    Bid, Instance, InstanceStatusResponse, ListBidsQuery, ListInstancesQuery, MithrilClient,
-    MithrilError, Page,
+    Bid, BidStatus, Instance, InstanceStatusResponse, ListBidsQuery, ListInstancesQuery,
+    MithrilClient, MithrilError, OrderType, Page,
 };
 
-use super::pages::{Keyed, Listing, Pages};
-use super::settled::unsettled_statuses;
+use super::pages::{Listing, Pages};
+use super::settled::{open_statuses, unsettled_statuses};
 
 /// Reads one project, counting requests.
 pub(crate) struct Fetcher<'a> {
@@ -31,37 +31,68 @@ impl<'a> Fetcher<'a> {
         }
     }
 
-    /// Every bid of the project, all statuses, in full pages; `drop_unchanged` takes out of each
-    /// page the bids the cache already holds as they are.
-    pub(crate) async fn bids(
+    /// Every live bid of the project (every status but Terminated), in full pages;
+    /// `drop_unchanged` takes out of each page the bids the cache already holds as they are.
+    ///
+    /// Mithril keeps ended bids forever and filters on one status at a time: one list per live
+    /// status keeps the cost with the live bids instead of the project's history. A bid that
+    /// moves between two of these lists while they are read may show in both (the later read
+    /// wins) or in neither (a known one is then read by FID, see [`Self::bid`]).
+    pub(crate) async fn live_bids(
         &mut self,
-        drop_unchanged: impl FnMut(&mut Vec<Bid>),
+        mut drop_unchanged: impl FnMut(&mut Vec<Bid>),
     ) -> Result<Listing<Bid>, MithrilError> {
         let client = self.client;
-        let query = ListBidsQuery::default()
-            .project(self.project)
-            .limit(MAX_PAGE_LIMIT);
-        self.listing(
-            LIST_BIDS,
-            |cursor| bid_page(client, &query, cursor),
-            drop_unchanged,
-        )
-        .await
+        let mut listing = Listing::default();
+        for status in live_bid_statuses() {
+            let query = ListBidsQuery::default()
+                .project(self.project)
+                .status(status)
+                .limit(MAX_PAGE_LIMIT);
+            self.each_page(
+                LIST_BIDS,
+                |cursor| bid_page(client, &query, cursor),
+                |page| listing.push_page(page, &mut drop_unchanged),
+            )
+            .await?;
+        }
+        Ok(listing)
     }
 
-    /// Every instance of the project; `drop_unchanged` as for [`Self::bids`].
-    pub(crate) async fn all_instances(
+    /// One bid by FID; `None` when Mithril no longer knows it.
+    pub(crate) async fn bid(&mut self, fid: &str) -> Result<Option<Bid>, MithrilError> {
+        self.requests += 1;
+        match self.client.get_bid(fid).await {
+            Ok(bid) => Ok(Some(bid)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// What a full refresh lists: every reserved instance, and every bid instance in a status it
+    /// can still leave; `drop_unchanged` as for [`Self::live_bids`]. The instances of ended bids
+    /// stay in a final status, and Mithril keeps them all: listing them would grow with the
+    /// project's history.
+    pub(crate) async fn open_instances(
         &mut self,
-        drop_unchanged: impl FnMut(&mut Vec<Instance>),
+        mut drop_unchanged: impl FnMut(&mut Vec<Instance>),
     ) -> Result<Listing<Instance>, MithrilError> {
         let client = self.client;
-        let query = ListInstancesQuery::for_project(self.project).limit(MAX_PAGE_LIMIT);
-        self.listing(
-            LIST_INSTANCES,
-            |cursor| instance_page(client, &query, cursor),
-            drop_unchanged,
-        )
-        .await
+        let project = || ListInstancesQuery::for_project(self.project).limit(MAX_PAGE_LIMIT);
+        let reserved = project().order_type_in([OrderType::Reservation]);
+        let of_bids = project()
+            .order_type_in([OrderType::Bid])
+            .status_in(open_statuses());
+        let mut listing = Listing::default();
+        for query in [reserved, of_bids] {
+            self.each_page(
+                LIST_INSTANCES,
+                |cursor| instance_page(client, &query, cursor),
+                |page| listing.push_page(page, &mut drop_unchanged),
+            )
+            .await?;
+        }
+        Ok(listing)
     }
 
     /// The instances of the project in a status they walk out of on their own.
@@ -143,25 +174,6 @@ impl<'a> Fetcher<'a> {
         Ok(items)
     }
 
-    /// A full list: [`Self::pages`] keeping only what `drop_unchanged` leaves of each page.
-    async fn listing<T: Keyed, F, Fut>(
-        &mut self,
-        endpoint: Endpoint,
-        fetch: F,
-        mut drop_unchanged: impl FnMut(&mut Vec<T>),
-    ) -> Result<Listing<T>, MithrilError>
-    where
-        F: FnMut(Option<String>) -> Fut,
-        Fut: Future<Output = Result<Page<T>, MithrilError>>,
-    {
-        let mut listing = Listing::default();
-        self.each_page(endpoint, fetch, |page| {
-            listing.push_page(page, &mut drop_unchanged)
-        })
-        .await?;
-        Ok(listing)
-    }
-
     /// Follows `next_cursor` to the end, handing each page's items to `take`, refusing a cursor
     /// already followed (a server bug that would otherwise loop forever).
     async fn each_page<T, F, Fut>(
@@ -187,6 +199,14 @@ impl<'a> Fetcher<'a> {
             }
         }
     }
+}
+
+/// The statuses a bid can leave: every known one but Terminated.
+pub(crate) fn live_bid_statuses() -> impl Iterator<Item = BidStatus> {
+    BidStatus::KNOWN
+        .iter()
+        .filter(|status| **status != BidStatus::Terminated)
+        .cloned()
 }
 
 /// One page of a bid list, from `cursor` (the first page for `None`).

@@ -7,8 +7,9 @@
 //! - [`ObserverRegistry`]: one observer per (key, project), one client per key, and cached
 //!   project and instance type resolution.
 //!
-//! Cost per cycle for N bids in steady state: `ceil(N/100) + 2` requests (bid pages, one page of
-//! unsettled instances, spot availability); see [`MithrilObserver`] for what costs more.
+//! Cost per cycle for N live bids in steady state: `ceil(N/100) + 2` requests plus up to 3 (the bid
+//! pages of each of the four live statuses, one page of unsettled instances, spot availability),
+//! whatever the number of ended bids; see [`MithrilObserver`] for what costs more.
 
 mod auctions;
 mod catalog;

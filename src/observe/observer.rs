@@ -29,7 +29,8 @@ pub struct PollReport {
     /// Bids and reserved instances found changed (a first sync reports none: it emits a single
     /// [`Change::Resync`] instead).
     pub changed: usize,
-    /// Whether the cycle listed every instance rather than only the unsettled ones.
+    /// Whether the cycle listed every instance that can still change (every reserved one, every
+    /// bid instance not in a final status) rather than only the unsettled ones.
     pub full_instance_refresh: bool,
     /// Time the cycle took, by the observer's clock.
     pub duration: Duration,
@@ -37,12 +38,18 @@ pub struct PollReport {
 
 /// The shared observer of one (API key, project). Cheap to clone; clones share everything.
 ///
-/// Every cycle reads, for N bids, `ceil(N/100)` pages of bids, one list of the instances that are
-/// not settled (one page in steady state) and the spot availability: `ceil(N/100) + 2` requests.
-/// Only transitions cost more: an instance that leaves the unsettled list, a bid that changes
-/// status or names an instance never seen, or a bid cancelled through [`Self::record_cancelled`],
-/// get their instances listed by bid (50 bids per list) or reservation. Every
-/// [`ObserverConfig::full_instance_refresh_every`] cycles, every instance is listed instead.
+/// Every cycle reads, for N live bids, one bid list per live status (Open, Allocated, Preempting,
+/// Paused: `ceil(N/100)` pages, plus up to 3), one list of the instances that are not settled (one
+/// page in steady state) and the spot availability: `ceil(N/100) + 2` requests plus up to 3,
+/// however many ended bids the project keeps (Mithril keeps them all; they are not listed).
+/// Only transitions cost more: a bid cached as live that no list shows is read by FID (it ended,
+/// or moved between two lists while they were read); an instance that leaves the unsettled list,
+/// a bid that changes status or names an instance never seen, or a bid cancelled through
+/// [`Self::record_cancelled`], get their instances listed by bid (50 bids per list) or
+/// reservation. Every
+/// [`ObserverConfig::full_instance_refresh_every`] cycles, every reserved instance and every bid
+/// instance not in a final status are listed instead (two lists; the instances of ended bids,
+/// which Mithril keeps, are not).
 #[derive(Clone)]
 pub struct MithrilObserver {
     pub(crate) inner: Arc<Inner>,
@@ -185,7 +192,8 @@ impl MithrilObserver {
         self.read().last_report.clone()
     }
 
-    /// The bid with this FID.
+    /// The bid with this FID: a live one, or an ended one this observer saw end (or was given
+    /// through a write-through); the project's older history is not read.
     pub fn bid_by_fid(&self, fid: &str) -> Option<Bid> {
         self.read().snapshot.bid(fid).cloned()
     }
@@ -205,7 +213,8 @@ impl MithrilObserver {
             .collect()
     }
 
-    /// Every bid with this name: the live one first, then the terminated ones, newest first.
+    /// Every bid with this name [`Self::bid_by_fid`] knows: the live one first, then the
+    /// terminated ones, newest first.
     pub fn bids_by_name(&self, name: &str) -> Vec<Bid> {
         self.read()
             .snapshot

@@ -1,6 +1,6 @@
 //! Lists read page by page, kept as their pages, and full lists kept as what changed.
 //!
-//! A cycle's full lists (every bid, and every instance on a full refresh) used to be the largest
+//! A cycle's full lists (every live bid, and the instances of a full refresh) used to be the largest
 //! single share of the operator's peak memory: a second copy of the whole cache beside it, in
 //! one `Vec` that grew by doubling and copying (up to twice the list in spare capacity, and one
 //! and a half lists at once while it moved). Now reads stay in the pages they were decoded into,

@@ -21,6 +21,29 @@ pub const SETTLED: &[InstanceStatus] = &[
     InstanceStatus::Error,
 ];
 
+/// Statuses an instance never leaves. Mithril keeps such instances (those of every ended bid)
+/// for good, so a full refresh lists bid instances in every other status only.
+pub const FINAL: &[InstanceStatus] = &[
+    InstanceStatus::Terminated,
+    InstanceStatus::Preempted,
+    InstanceStatus::Replaced,
+    InstanceStatus::Error,
+];
+
+/// True when the instance will never change status again (an unknown status is not final).
+pub fn is_final(status: &InstanceStatus) -> bool {
+    FINAL.contains(status)
+}
+
+/// Every known status that is not final: the `status_in` filter of a full refresh's bid instances.
+pub fn open_statuses() -> Vec<InstanceStatus> {
+    InstanceStatus::KNOWN
+        .iter()
+        .filter(|status| !is_final(status))
+        .cloned()
+        .collect()
+}
+
 /// True when the instance is not expected to change status without an outside event.
 ///
 /// A status this build does not know cannot be asked for in `status_in`, so it counts as settled:
@@ -51,6 +74,19 @@ mod tests {
         assert!(unsettled.contains(&InstanceStatus::New));
         assert!(!unsettled.contains(&InstanceStatus::Running));
         assert!(!unsettled.contains(&InstanceStatus::Paused));
+    }
+
+    #[test]
+    fn final_statuses_are_settled_and_the_rest_open() {
+        assert!(FINAL.iter().all(is_settled));
+        assert_eq!(
+            open_statuses().len() + FINAL.len(),
+            InstanceStatus::KNOWN.len()
+        );
+        assert!(open_statuses().contains(&InstanceStatus::Running));
+        assert!(!is_final(&InstanceStatus::Unknown(
+            "STATUS_HIBERNATING".into()
+        )));
     }
 
     #[test]

@@ -104,34 +104,40 @@ impl Snapshot {
         self.bids.get_mut(fid).map(Box::as_mut)
     }
 
-    /// Replaces every bid with what a full list showed: bids it did not name go, bids that
-    /// changed are put, except those for which `keep_cached` holds and a cached version exists:
-    /// that version stays (it was written after the list was read).
+    /// Takes what a cycle read of the bids: `listed`, the live lists, and `looked_up`, the bids
+    /// cached as live that those lists did not name, each as its own read answered (`None`: not
+    /// found). A bid is put unless `keep_cached` holds and a cached version exists: that version
+    /// stays (it was written after the read). A bid goes only when its own read found nothing;
+    /// one absent from the lists and not read (ended, or a write too new for them) stays.
     ///
     /// In place: the old and the new picture never both exist whole (at 10,000 bids that would
     /// be megabytes at every cycle).
-    /// `keep_cached(fid, listed)` says when the cache is newer than the list's view of a bid
-    /// (`listed`: `None` when absent from it).
+    /// `keep_cached(fid, read)` says when the cache is newer than the read's view of a bid
+    /// (`read`: `None` when not found).
     pub(crate) fn replace_bids(
         &mut self,
-        bids: Listing<Bid>,
+        listed: Listing<Bid>,
+        looked_up: Vec<(String, Option<Bid>)>,
         keep_cached: impl Fn(&str, Option<&Bid>) -> bool,
     ) {
-        let gone: Vec<String> = self
-            .bids
-            .keys()
-            .filter(|fid| !bids.seen.contains(fid.as_str()) && !keep_cached(fid, None))
-            .cloned()
-            .collect();
-        for fid in gone {
-            if let Some(bid) = self.bids.remove(&fid) {
-                self.unindex_name(&bid.name, &fid);
+        let put = |snapshot: &mut Self, bid: Bid| {
+            if !(keep_cached(&bid.fid, Some(&bid)) && snapshot.bids.contains_key(&bid.fid)) {
+                snapshot.put_bid(bid);
+            }
+        };
+        for (fid, answer) in looked_up {
+            match answer {
+                Some(bid) => put(self, bid),
+                None if !keep_cached(&fid, None) => {
+                    if let Some(bid) = self.bids.remove(&fid) {
+                        self.unindex_name(&bid.name, &fid);
+                    }
+                }
+                None => {}
             }
         }
-        for bid in bids.changed {
-            if !(keep_cached(&bid.fid, Some(&bid)) && self.bids.contains_key(&bid.fid)) {
-                self.put_bid(bid);
-            }
+        for bid in listed.changed {
+            put(self, bid);
         }
     }
 
@@ -160,22 +166,6 @@ impl Snapshot {
         for instance in instances {
             self.instances
                 .insert(instance.fid.clone(), Box::new(instance));
-        }
-    }
-
-    /// Replaces every instance with what a full list showed, as [`Self::replace_bids`] does.
-    pub(crate) fn replace_instances(
-        &mut self,
-        instances: Listing<Instance>,
-        keep_cached: impl Fn(&str) -> bool,
-    ) {
-        self.instances
-            .retain(|fid, _| instances.seen.contains(fid) || keep_cached(fid));
-        for instance in instances.changed {
-            if !(keep_cached(&instance.fid) && self.instances.contains_key(&instance.fid)) {
-                self.instances
-                    .insert(instance.fid.clone(), Box::new(instance));
-            }
         }
     }
 
@@ -407,6 +397,18 @@ mod tests {
             "2025-01-01T00:00:00Z",
             BidStatus::Open,
         ));
+        snapshot.put_bid(bid(
+            "bid_ending",
+            "ending",
+            "2025-01-01T00:00:00Z",
+            BidStatus::Allocated,
+        ));
+        snapshot.put_bid(bid(
+            "bid_ended",
+            "ended",
+            "2025-01-01T00:00:00Z",
+            BidStatus::Terminated,
+        ));
         let mut written = bid("bid_w", "w", "2025-01-01T00:00:00Z", BidStatus::Open);
         snapshot.put_bid(written.clone());
         written.status = BidStatus::Allocated;
@@ -417,6 +419,18 @@ mod tests {
                 bid("bid_w", "w", "2025-01-01T00:00:00Z", BidStatus::Open),
             ]
             .into(),
+            vec![
+                ("bid_gone".into(), None),
+                (
+                    "bid_ending".into(),
+                    Some(bid(
+                        "bid_ending",
+                        "ending",
+                        "2025-01-01T00:00:00Z",
+                        BidStatus::Terminated,
+                    )),
+                ),
+            ],
             |fid, _| fid == "bid_w",
         );
         assert_eq!(snapshot.bid("bid_a").unwrap().status, BidStatus::Allocated);
@@ -424,6 +438,12 @@ mod tests {
         assert!(snapshot.bid("bid_gone").is_none());
         assert!(snapshot.bids_named("gone").is_empty());
         assert_eq!(snapshot.live_bid_named("w").unwrap().fid, "bid_w");
+        // Ended: read by FID once, then kept though no live list names it.
+        assert_eq!(
+            snapshot.bid("bid_ending").unwrap().status,
+            BidStatus::Terminated
+        );
+        assert_eq!(snapshot.bids_named("ended")[0].fid, "bid_ended");
     }
 
     fn running(fid: &str) -> Instance {
@@ -450,28 +470,6 @@ mod tests {
         preempting.status = BidStatus::Preempting;
         assert!(!snapshot.holds_unchanged_bid(&preempting));
         assert!(snapshot.holds_unchanged_instance(&running("inst_1")));
-    }
-
-    #[test]
-    fn a_full_instance_list_removes_what_it_did_not_name_unless_written_since() {
-        let mut snapshot = Snapshot::default();
-        snapshot.put_instances(["inst_1", "inst_same", "inst_gone", "inst_w"].map(running));
-        let mut moved = running("inst_1");
-        moved.status = InstanceStatus::Preempting;
-        let mut listing = Listing::default();
-        // inst_same is listed as the cache holds it, so the page drops it: it is only seen.
-        listing.push_page(vec![moved, running("inst_same")], |page| {
-            page.retain(|instance| instance.fid != "inst_same")
-        });
-        // inst_w is not listed, but was written through after the list was read.
-        snapshot.replace_instances(listing, |fid| fid == "inst_w");
-        assert_eq!(
-            snapshot.instance("inst_1").unwrap().status,
-            InstanceStatus::Preempting
-        );
-        assert!(snapshot.instance("inst_same").is_some());
-        assert!(snapshot.instance("inst_gone").is_none());
-        assert!(snapshot.instance("inst_w").is_some());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The mutable state behind an observer's lock: the snapshot, what was last reported, health, and
 //! the bookkeeping that keeps write-throughs from being undone by an older list.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
-use crate::mithril::{Bid, InstanceStatus};
+use crate::mithril::{Bid, BidStatus, InstanceStatus};
 
 use super::change::{BidFingerprint, Change};
 use super::health::ObserverHealth;
@@ -60,6 +61,27 @@ impl State {
         recent
             .superseded
             .retain(|state| state.as_ref() != Some(next));
+    }
+
+    /// Bids cached as live (not Terminated) that the live lists just read did not name, except
+    /// those written since the cycle started at `start_epoch` (the merge keeps them anyway). A
+    /// bid created here lately is not spared: a lagging list does not show it yet, and one that
+    /// ended does not show it any more; only its own read tells which.
+    pub(crate) fn missing_live_bids(
+        &self,
+        listed: &HashSet<String>,
+        start_epoch: u64,
+    ) -> Vec<String> {
+        self.snapshot
+            .bids()
+            .filter(|bid| bid.status != BidStatus::Terminated && !listed.contains(&bid.fid))
+            .filter(|bid| {
+                self.written_bids
+                    .get(&bid.fid)
+                    .is_none_or(|epoch| *epoch <= start_epoch)
+            })
+            .map(|bid| bid.fid.clone())
+            .collect()
     }
 
     /// Starts a write-through and returns its epoch.
@@ -155,6 +177,19 @@ impl State {
         self.fingerprints = self.snapshot.fingerprints();
         self.reserved = self.snapshot.reserved_statuses();
     }
+}
+
+/// True when `fid` was written here within `lag` and `seen` (`None`: absent) is one of the states
+/// that write superseded: a list showing it is older than the write.
+pub(crate) fn superseded_lately(
+    recent: &HashMap<String, RecentBid>,
+    fid: &str,
+    seen: Option<&Bid>,
+    lag: Duration,
+) -> bool {
+    recent
+        .get(fid)
+        .is_some_and(|r| r.at.elapsed() < lag && r.superseded.iter().any(|s| s.as_ref() == seen))
 }
 
 fn change_key(change: &Change) -> (u8, &str) {
