@@ -157,9 +157,27 @@ async fn a_partitioned_leader_writes_nothing_after_the_standby_takes_over() {
         println!("SKIPPED on the real API server: the relay cuts an emulator connection");
         return;
     }
+    the_old_leader_writes_nothing_after_the_takeover(Isolation::Partition, seed(4)).await;
+}
+
+/// How the leader is kept from renewing its Lease.
+#[derive(Clone, Copy, Debug)]
+enum Isolation {
+    /// Its connections to the API server are cut (a relay in between).
+    Partition,
+    /// It stops dead (a long GC pause, a frozen VM: SIGSTOP) and resumes after the takeover.
+    Pause,
+}
+
+/// The leader is isolated with placements queued; the standby takes the Lease over once it
+/// expires. From then on the old leader sends no Mithril write, and it steps down.
+async fn the_old_leader_writes_nothing_after_the_takeover(isolation: Isolation, seed: u64) {
     let resources = env_size("MITHRIL_FAULT_HA_RESOURCES", 20) * 2;
-    let rig = rig(seed(4), u32::try_from(resources * 2).unwrap()).await;
-    let lease: LeaseAt = (NAMESPACE.to_owned(), format!("{LEASE}-partition"));
+    let rig = rig(seed, u32::try_from(resources * 2).unwrap()).await;
+    let lease: LeaseAt = (
+        NAMESPACE.to_owned(),
+        format!("{LEASE}-{isolation:?}").to_lowercase(),
+    );
     throttle_placements(&rig);
     let relay = Relay::start(kube_addr(&rig)).await;
     let tap = MithrilTap::start(rig.mithril_url.clone()).await;
@@ -175,9 +193,11 @@ async fn a_partitioned_leader_writes_nothing_after_the_standby_takes_over() {
         });
         spec
     };
-    let mut cut_off = {
+    let mut old_leader = {
         let mut spec = replica("replica-a");
-        spec.kubeconfig = Some(kubeconfig_through(&rig, &relay));
+        if let Isolation::Partition = isolation {
+            spec.kubeconfig = Some(kubeconfig_through(&rig, &relay));
+        }
         spec.mithril_url = Some(tap.url.clone());
         start_operator(&rig, &spec).await
     };
@@ -189,15 +209,21 @@ async fn a_partitioned_leader_writes_nothing_after_the_standby_takes_over() {
 
     create(&rig, 0..resources).await;
     wait_placing(&tap).await;
-    relay.cut();
-    let cut_at = jiff::Timestamp::now();
+    match isolation {
+        Isolation::Partition => relay.cut(),
+        Isolation::Pause => signal(old_leader.pid(), "-STOP"),
+    }
+    let isolated_at = jiff::Timestamp::now();
     wait_for("replica-b takes the Lease over", || async {
         holder(&rig, &lease).await.as_deref() == Some("replica-b")
     })
     .await;
     let taken_over = acquired_at(&rig, &lease).await;
+    if let Isolation::Pause = isolation {
+        signal(old_leader.pid(), "-CONT");
+    }
     wait_for("replica-a steps down and exits", || {
-        let exited = cut_off.exited().is_some();
+        let exited = old_leader.exited().is_some();
         async move { exited }
     })
     .await;
@@ -210,19 +236,18 @@ async fn a_partitioned_leader_writes_nothing_after_the_standby_takes_over() {
         .iter()
         .filter(|write| write.at >= taken_over)
         .collect();
-    let by_cut_off = writes
+    let before = writes
         .iter()
-        .filter(|write| write.at < cut_at && write.method == "POST")
+        .filter(|write| write.at < isolated_at && write.method == "POST")
         .count();
     println!(
-        "writes by replica-a: {} before the cut, {} in all; takeover {} after the cut",
-        by_cut_off,
+        "{isolation:?}: writes by replica-a: {before} before, {} in all; takeover {} after",
         writes.len(),
-        taken_over.duration_since(cut_at)
+        taken_over.duration_since(isolated_at)
     );
     assert!(late.is_empty(), "writes after the takeover: {late:#?}");
     assert!(
-        by_cut_off < resources,
+        before < resources,
         "the leader's queue was not left unfinished: the test proves nothing"
     );
     let audit = audit(&rig).await;
@@ -259,9 +284,9 @@ async fn wait_placing(tap: &MithrilTap) {
     .await;
 }
 
-/// The leader stops dead (a long GC pause, a frozen VM: SIGSTOP here) with placements queued,
-/// past its Lease's expiry; the standby takes over. When the old leader resumes, its queued
-/// reconciles must not write: it cannot know it lost the Lease before it tries to renew.
+/// The leader stops dead with placements queued, past its Lease's expiry; the standby takes
+/// over. When the old leader resumes, its queued reconciles must not write: it cannot know it
+/// lost the Lease before it tries to renew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_resuming_after_a_pause_writes_nothing_after_the_takeover() {
     if real::kubeconfig().is_some() {
@@ -271,75 +296,7 @@ async fn a_leader_resuming_after_a_pause_writes_nothing_after_the_takeover() {
         );
         return;
     }
-    let resources = env_size("MITHRIL_FAULT_HA_RESOURCES", 20) * 2;
-    let rig = rig(seed(5), u32::try_from(resources * 2).unwrap()).await;
-    let lease: LeaseAt = (NAMESPACE.to_owned(), format!("{LEASE}-pause"));
-    throttle_placements(&rig);
-    let tap = MithrilTap::start(rig.mithril_url.clone()).await;
-    let replica = |identity: &str| {
-        let mut spec = operator_spec();
-        spec.identity = identity.to_owned();
-        spec.concurrency = 4;
-        spec.election = Some(Election {
-            lease_name: lease.1.clone(),
-            namespace: lease.0.clone(),
-            lease_duration: LEASE_DURATION,
-            renew_grace: Duration::from_secs(1),
-        });
-        spec
-    };
-    let mut paused = {
-        let mut spec = replica("replica-a");
-        spec.mithril_url = Some(tap.url.clone());
-        start_operator(&rig, &spec).await
-    };
-    wait_for("replica-a leads", || async {
-        holder(&rig, &lease).await.as_deref() == Some("replica-a")
-    })
-    .await;
-    let standby = OperatorProcess::spawn(&rig, &replica("replica-b")).expect("replica-b starts");
-
-    create(&rig, 0..resources).await;
-    wait_placing(&tap).await;
-    signal(paused.pid(), "-STOP");
-    let paused_at = jiff::Timestamp::now();
-    wait_for("replica-b takes the Lease over", || async {
-        holder(&rig, &lease).await.as_deref() == Some("replica-b")
-    })
-    .await;
-    let taken_over = acquired_at(&rig, &lease).await;
-    signal(paused.pid(), "-CONT");
-    wait_for("replica-a steps down and exits", || {
-        let exited = paused.exited().is_some();
-        async move { exited }
-    })
-    .await;
-
-    rig.sim.faults().clear();
-    let all: BTreeSet<String> = (0..resources).map(resource_name).collect();
-    wait_converged(&rig, &all).await;
-    let writes = tap.writes();
-    let late: Vec<_> = writes
-        .iter()
-        .filter(|write| write.at >= taken_over)
-        .collect();
-    let before = writes
-        .iter()
-        .filter(|write| write.at < paused_at && write.method == "POST")
-        .count();
-    println!(
-        "writes by replica-a: {before} before the pause, {} in all",
-        writes.len()
-    );
-    assert!(late.is_empty(), "writes after the takeover: {late:#?}");
-    assert!(
-        before < resources,
-        "the leader's queue was not left unfinished: the test proves nothing"
-    );
-    let audit = audit(&rig).await;
-    assert_eq!(audit.duplicates, 0, "{audit:?}");
-    assert_eq!(audit.missing, 0, "{audit:?}");
-    drop(standby);
+    the_old_leader_writes_nothing_after_the_takeover(Isolation::Pause, seed(5)).await;
 }
 
 fn signal(pid: u32, signal: &str) {
