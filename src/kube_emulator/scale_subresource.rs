@@ -149,16 +149,7 @@ pub fn serve(
     let current = scale_of(paths, &object);
     let wanted = match verb {
         "get" => return Ok(current),
-        "update" => {
-            let parsed = if content_type.contains("yaml") {
-                serde_saphyr::from_slice(body).map_err(|e| e.to_string())
-            } else {
-                serde_json::from_slice(body).map_err(|e| e.to_string())
-            };
-            parsed.map_err(|e| {
-                ApiError::bad_request(format!("the body of the request could not be decoded: {e}"))
-            })?
-        }
+        "update" => writes::decode_body(content_type, body)?,
         "patch" => {
             let patch_type = PatchType::from_content_type(content_type)
                 .filter(|t| *t != PatchType::Apply)

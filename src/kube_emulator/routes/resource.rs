@@ -256,14 +256,7 @@ fn write_response(rt: &ResourceType, outcome: WriteOutcome, form: Form) -> Respo
 /// A JSON or YAML request body.
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or("application/json");
-    let parsed = if content_type.contains("yaml") {
-        serde_saphyr::from_slice(body).map_err(|e| e.to_string())
-    } else {
-        serde_json::from_slice(body).map_err(|e| e.to_string())
-    };
-    parsed.map_err(|e| {
-        ApiError::bad_request(format!("the body of the request could not be decoded: {e}"))
-    })
+    writes::decode_body(content_type, body)
 }
 
 /// `DeleteOptions` from the body (all optional), with the `dryRun` query parameter.

@@ -67,3 +67,15 @@ pub fn get(
         .get(&rt.storage_key(), &ObjectKey::new(namespace, name))
         .ok_or_else(|| ApiError::not_found(rt, name))
 }
+
+/// A request body of `content_type`: YAML when it says so, else JSON.
+pub fn decode_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let parsed = if content_type.contains("yaml") {
+        serde_saphyr::from_slice(body).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| {
+        ApiError::bad_request(format!("the body of the request could not be decoded: {e}"))
+    })
+}
