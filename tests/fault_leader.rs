@@ -19,7 +19,7 @@ use fault_support::*;
 use futures::{StreamExt, stream};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
-use mithril_operator::bench::{Election, OperatorProcess};
+use mithril_operator::bench::{Election, OperatorProcess, OperatorSpec};
 use mithril_operator::crd::SpotBid;
 use mithril_operator::sim::FaultSpec;
 use partition::{MithrilTap, Relay};
@@ -31,6 +31,19 @@ const LEASE_DURATION: Duration = Duration::from_secs(4);
 
 /// Where the replicas elect: (namespace, Lease name).
 type LeaseAt = (String, String);
+
+/// One replica named `identity`, electing on `lease`.
+fn elected(identity: &str, (namespace, name): &LeaseAt) -> OperatorSpec {
+    let mut spec = operator_spec();
+    spec.identity = identity.to_owned();
+    spec.election = Some(Election {
+        lease_name: name.clone(),
+        namespace: namespace.clone(),
+        lease_duration: LEASE_DURATION,
+        renew_grace: Duration::from_secs(1),
+    });
+    spec
+}
 
 async fn holder(rig: &mithril_operator::bench::Rig, (namespace, name): &LeaseAt) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(rig.kube.clone(), namespace);
@@ -81,17 +94,10 @@ async fn the_standby_takes_over_when_the_leader_is_killed() {
         ),
     };
     let replica = |identity: &str| {
-        let mut spec = operator_spec();
-        spec.identity = identity.to_owned();
+        let mut spec = elected(identity, &lease);
         if cluster.is_some() {
             spec.namespace = Some(NAMESPACE.to_owned());
         }
-        spec.election = Some(Election {
-            lease_name: lease.1.clone(),
-            namespace: lease.0.clone(),
-            lease_duration: LEASE_DURATION,
-            renew_grace: Duration::from_secs(1),
-        });
         spec
     };
     let first = start_operator(&rig, &replica("replica-a")).await;
@@ -181,17 +187,9 @@ async fn the_old_leader_writes_nothing_after_the_takeover(isolation: Isolation, 
     throttle_placements(&rig);
     let relay = Relay::start(kube_addr(&rig)).await;
     let tap = MithrilTap::start(rig.mithril_url.clone()).await;
-    let replica = |identity: &str| {
-        let mut spec = operator_spec();
-        spec.identity = identity.to_owned();
-        spec.concurrency = 4;
-        spec.election = Some(Election {
-            lease_name: lease.1.clone(),
-            namespace: lease.0.clone(),
-            lease_duration: LEASE_DURATION,
-            renew_grace: Duration::from_secs(1),
-        });
-        spec
+    let replica = |identity: &str| OperatorSpec {
+        concurrency: 4,
+        ..elected(identity, &lease)
     };
     let mut old_leader = {
         let mut spec = replica("replica-a");
