@@ -45,20 +45,22 @@ fn effect(action: ReservedAction, status: InstanceStatus) -> Effect {
 }
 
 impl World {
+    /// The sequence number of the reserved instance of FID `fid`, if one has it.
+    fn reserved_seq(&self, fid: &str) -> Option<u64> {
+        let seq = *self.instance_index.get(fid)?;
+        self.instances
+            .get(&seq)
+            .is_some_and(|instance| matches!(instance.owner, Owner::Reservation(_)))
+            .then_some(seq)
+    }
+
     /// Forgets a reserved instance, as Mithril does once it has removed one: every request that
     /// names it answers 404 from then on, and no listing shows it. False when no reserved
     /// instance has this FID (spot instances go with their bid, not alone).
     pub fn forget_reserved_instance(&mut self, fid: &str) -> bool {
-        let Some(&seq) = self.instance_index.get(fid) else {
+        let Some(seq) = self.reserved_seq(fid) else {
             return false;
         };
-        if !self
-            .instances
-            .get(&seq)
-            .is_some_and(|instance| matches!(instance.owner, Owner::Reservation(_)))
-        {
-            return false;
-        }
         self.instance_index.remove(fid);
         // Pending lifecycle steps find no instance and do nothing.
         self.instances.remove(&seq);
@@ -68,16 +70,9 @@ impl World {
     /// Makes a reserved instance stoppable or not. One that is not stays as it is on a pause,
     /// which answers its prior status unchanged. False when no reserved instance has this FID.
     pub fn set_stoppable(&mut self, fid: &str, stoppable: bool) -> bool {
-        let Some(&seq) = self.instance_index.get(fid) else {
+        let Some(seq) = self.reserved_seq(fid) else {
             return false;
         };
-        if !self
-            .instances
-            .get(&seq)
-            .is_some_and(|instance| matches!(instance.owner, Owner::Reservation(_)))
-        {
-            return false;
-        }
         if stoppable {
             self.unstoppable.remove(&seq);
         } else {
