@@ -176,20 +176,24 @@ async fn the_registry_stream_merges_every_observer() {
     assert_eq!(changed_bids(&drain(&mut changes)), set(&[&bid.fid]));
 }
 
+/// A long resync: a background observer's first cycle runs at once, the next not during a test.
+fn one_cycle_per_test() -> RegistryConfig {
+    RegistryConfig {
+        observer: ObserverConfig {
+            resync: Duration::from_secs(3600),
+            ..ObserverConfig::default()
+        },
+        ..RegistryConfig::default()
+    }
+}
+
 #[tokio::test]
 async fn background_observers_poll_until_shut_down() {
     let h = harness().await;
     let shutdown = CancellationToken::new();
     let registry = ObserverRegistry::new(
         factory(&h),
-        RegistryConfig {
-            // A long resync: the first cycle runs at once, the next not during this test.
-            observer: ObserverConfig {
-                resync: Duration::from_secs(3600),
-                ..ObserverConfig::default()
-            },
-            ..RegistryConfig::default()
-        },
+        one_cycle_per_test(),
         Polling::Background(shutdown.clone()),
     );
     let mut changes = registry.subscribe();
@@ -243,14 +247,7 @@ async fn background_cycles_and_stops_are_told_to_the_listener() {
     let heard = Arc::new(Heard::default());
     let registry = ObserverRegistry::with_listener(
         factory(&h),
-        RegistryConfig {
-            // The first cycle runs at once, the next not during this test.
-            observer: ObserverConfig {
-                resync: Duration::from_secs(3600),
-                ..ObserverConfig::default()
-            },
-            ..RegistryConfig::default()
-        },
+        one_cycle_per_test(),
         Polling::Background(shutdown.clone()),
         Some(heard.clone()),
     );
