@@ -81,7 +81,7 @@ k() { kubectl --kubeconfig "$kubeconfig" "$@"; }
 install_crds() {
     k apply -f crds/
     k wait --for=condition=Established --timeout=60s \
-        crd/spotbids.mithril.ai crd/instanceschedules.mithril.ai
+        crd/spotbids.mithril.ai crd/instanceschedules.mithril.ai crd/spotpools.mithril.ai
 }
 step "CRDs install and become Established (kubectl apply -f crds/)" install_crds
 
