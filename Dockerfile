@@ -6,8 +6,8 @@
 #   docker build -t REGISTRY/mithril-operator:TAG .
 #
 # The test suite does not build this image (that needs a container engine); it is kept correct by
-# construction: the builder compiles exactly what `cargo build --release --locked` compiles, and the
-# runtime stage holds nothing but that binary.
+# construction: the builder compiles the operator's binary without the development tools (no
+# simulator, no emulator), and the runtime stage holds nothing but that binary.
 
 FROM rust:1.89-bookworm AS builder
 # aws-lc-sys (the TLS crypto provider) and jemalloc (the allocator) build their C sources with the
@@ -17,11 +17,11 @@ ENV AWS_LC_SYS_CMAKE_BUILDER=0
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-# Embedded into the binary with include_str! (the `demo` command's manifests).
-COPY examples ./examples
+# Every workspace member's manifest must be present; only crates/mithril-api is compiled.
+COPY crates ./crates
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin mithril-operator \
+    cargo build --release --locked -p mithril-operator --no-default-features --bin mithril-operator \
     && install -D target/release/mithril-operator /out/mithril-operator
 
 # distroless/cc: glibc and libgcc for the Rust binary, CA certificates for https://api.mithril.ai.
@@ -31,7 +31,7 @@ ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
 LABEL org.opencontainers.image.title="mithril-operator" \
-      org.opencontainers.image.description="Kubernetes operator for Mithril GPU spot bids and reserved-instance schedules" \
+      org.opencontainers.image.description="Kubernetes operator for Mithril GPU spot bids, reserved-instance schedules and spot capacity pools" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \

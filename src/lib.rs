@@ -1,25 +1,24 @@
 //! mithril-operator: a Kubernetes operator for the Mithril GPU cloud.
 //!
 //! Rooms (see README, "Architecture"):
-//! - [`crd`]: the custom resource types (`SpotBid`, `InstanceSchedule`).
-//! - [`mithril`]: the one typed client for the Mithril API.
+//! - [`crd`]: the custom resource types (`SpotBid`, `InstanceSchedule`, `SpotPool`).
 //! - [`observe`]: shared Mithril observers (bids, instances, prices in memory; change events).
 //! - [`runtime`]: logs, metrics, health, leader election, shutdown.
 //! - [`controller`]: pure planners and thin reconcilers, one folder per kind.
-//! - [`sim`]: an in-memory Mithril simulator (tests, demo, benchmark).
-//! - [`kube_emulator`]: an in-process Kubernetes API server (tests, demo, benchmark).
+//! - [`app`]: the `mithril-operator` command (`run`, `crds`).
+//! - `dev` (feature `dev-tools`): the `mithril-dev` commands (demo, bench, sim, kube-emulator).
 //!
-//! `sim` and `kube_emulator` depend on nothing else in this crate; the operator never imports them.
+//! Other crates of the workspace: `mithril-api` (the one typed client for the Mithril API),
+//! `mithril-sim` (a Mithril simulator) and `kube-emulator` (an in-process Kubernetes API server).
+//! The operator depends on `mithril-api` only; the simulator and the emulator serve tests and `dev`.
 
 pub mod app;
-pub mod bench;
 pub mod controller;
 pub mod crd;
-pub mod kube_emulator;
-pub mod mithril;
+#[cfg(feature = "dev-tools")]
+pub mod dev;
 pub mod observe;
 pub mod runtime;
-pub mod sim;
 
 /// The error type of the command-line entry points.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -8,7 +8,7 @@ use cli_support::{Cluster, DEADLINE, Process, http_get, sim_bids, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use mithril_operator::crd::SpotBid;
-use mithril_operator::sim::{Sim, SimConfig, SimServer};
+use mithril_sim::{Sim, SimConfig, SimServer};
 use serde_json::json;
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -371,7 +371,7 @@ async fn an_unreachable_api_server_is_a_clear_failure() {
         .port();
     let kubeconfig = dir.path().join("kubeconfig");
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    let yaml = mithril_operator::kube_emulator::Emulator::new().kubeconfig_yaml(addr);
+    let yaml = kube_emulator::Emulator::new().kubeconfig_yaml(addr);
     std::fs::write(&kubeconfig, yaml).unwrap();
     let stderr = failed_start(
         dir.path(),

@@ -3,13 +3,13 @@
 //! are rejected at the field at fault.
 
 use kube::CustomResourceExt;
+use kube_emulator::schema::CompiledSchema;
 use mithril_operator::controller::instance_schedule::windows::Schedule;
 use mithril_operator::crd::{
     Condition, ConditionStatus, InstanceAction, InstanceSchedule, InstanceScheduleStatus, READY,
     SYNCED, ScheduleAction, ScheduledInstance, SpotBid, SpotBidInstance, SpotBidPhase,
     SpotBidStatus, SpotPool, Time, WantedState,
 };
-use mithril_operator::kube_emulator::schema::CompiledSchema;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 

@@ -201,7 +201,7 @@ async fn the_deployment_args_are_flags_the_binary_accepts() {
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     std::fs::write(
         &kubeconfig,
-        mithril_operator::kube_emulator::Emulator::new().kubeconfig_yaml(addr),
+        kube_emulator::Emulator::new().kubeconfig_yaml(addr),
     )
     .unwrap();
     let mut args: Vec<String> = container["args"]
@@ -369,7 +369,7 @@ async fn the_production_overlay_adds_monitoring_and_a_network_policy() {
 
 /// The operator's metrics with a sample in every family the alerts read.
 fn exported_metrics() -> String {
-    use mithril_operator::mithril::{ApiKey, AttemptOutcome, AttemptReport};
+    use mithril_api::{ApiKey, AttemptOutcome, AttemptReport};
     use mithril_operator::observe::PollReport;
     use mithril_operator::runtime::metrics::Metrics;
     use std::collections::BTreeMap;

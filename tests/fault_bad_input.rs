@@ -171,7 +171,7 @@ fn synced_false(conditions: &[Condition]) -> bool {
 }
 
 /// Names of the objects of the namespace that have a Warning event.
-async fn warned(rig: &mithril_operator::bench::Rig) -> BTreeSet<String> {
+async fn warned(rig: &mithril_operator::dev::bench::Rig) -> BTreeSet<String> {
     let events: Api<Event> = Api::namespaced(rig.kube.clone(), NAMESPACE);
     events
         .list(&ListParams::default())
@@ -393,8 +393,8 @@ fn schedule(name: &str, spec_changes: Value) -> Value {
         "kind": "InstanceSchedule",
         "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": {
-            "project": mithril_operator::bench::world::PROJECT,
-            "selector": {"filter": {"region": mithril_operator::bench::world::REGION}},
+            "project": mithril_operator::dev::bench::world::PROJECT,
+            "selector": {"filter": {"region": mithril_operator::dev::bench::world::REGION}},
             "timeZone": "Europe/Berlin",
             "windows": [{"cron": "0 0 * * *", "duration": "24h"}],
         },

@@ -10,9 +10,9 @@ mod fault_support;
 use fault_support::*;
 use futures::{StreamExt, stream};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use mithril_operator::bench::sum_metric;
+use mithril_api::BidStatus;
 use mithril_operator::crd::SpotBid;
-use mithril_operator::mithril::BidStatus;
+use mithril_operator::dev::bench::sum_metric;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,7 +24,7 @@ const RECONCILES_PER_RESOURCE: f64 = 40.0;
 const KUBE_WRITES_PER_RESOURCE: usize = 40;
 
 /// Writes the operator made (the test's own creates and edits are taken off by the caller).
-fn writes(rig: &mithril_operator::bench::Rig, from: usize) -> usize {
+fn writes(rig: &mithril_operator::dev::bench::Rig, from: usize) -> usize {
     rig.emulator.request_log()[from..]
         .iter()
         .filter(|r| matches!(r.verb.as_str(), "create" | "update" | "patch" | "delete"))

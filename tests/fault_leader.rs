@@ -19,9 +19,9 @@ use fault_support::*;
 use futures::{StreamExt, stream};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
-use mithril_operator::bench::{Election, OperatorProcess, OperatorSpec};
 use mithril_operator::crd::SpotBid;
-use mithril_operator::sim::FaultSpec;
+use mithril_operator::dev::bench::{Election, OperatorProcess, OperatorSpec};
+use mithril_sim::FaultSpec;
 use partition::{MithrilTap, Relay};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -45,7 +45,10 @@ fn elected(identity: &str, (namespace, name): &LeaseAt) -> OperatorSpec {
     spec
 }
 
-async fn holder(rig: &mithril_operator::bench::Rig, (namespace, name): &LeaseAt) -> Option<String> {
+async fn holder(
+    rig: &mithril_operator::dev::bench::Rig,
+    (namespace, name): &LeaseAt,
+) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(rig.kube.clone(), namespace);
     leases
         .get_opt(name)
@@ -56,7 +59,7 @@ async fn holder(rig: &mithril_operator::bench::Rig, (namespace, name): &LeaseAt)
         .and_then(|spec| spec.holder_identity)
 }
 
-async fn create(rig: &mithril_operator::bench::Rig, indices: std::ops::Range<usize>) {
+async fn create(rig: &mithril_operator::dev::bench::Rig, indices: std::ops::Range<usize>) {
     let api: Api<SpotBid> = Api::namespaced(rig.kube.clone(), NAMESPACE);
     stream::iter(indices)
         .for_each_concurrent(8, |index| {
@@ -139,7 +142,10 @@ async fn the_standby_takes_over_when_the_leader_is_killed() {
 }
 
 /// Writes `rig`'s kubeconfig again with its server moved to `relay` (JSON is YAML).
-fn kubeconfig_through(rig: &mithril_operator::bench::Rig, relay: &Relay) -> std::path::PathBuf {
+fn kubeconfig_through(
+    rig: &mithril_operator::dev::bench::Rig,
+    relay: &Relay,
+) -> std::path::PathBuf {
     let mut config = kube::config::Kubeconfig::read_from(rig.kubeconfig()).expect("kubeconfig");
     for named in &mut config.clusters {
         if let Some(cluster) = named.cluster.as_mut() {
@@ -257,7 +263,7 @@ async fn the_old_leader_writes_nothing_after_the_takeover(isolation: Isolation, 
 
 /// Most placements are answered 429 with a 3 s Retry-After: at any moment the leader has POSTs
 /// waiting to be sent again, which need nothing from the API server.
-fn throttle_placements(rig: &mithril_operator::bench::Rig) {
+fn throttle_placements(rig: &mithril_operator::dev::bench::Rig) {
     rig.sim.faults().set_route(
         "POST",
         "/v2/spot/bids",
@@ -307,7 +313,7 @@ fn signal(pid: u32, signal: &str) {
 
 /// When the Lease's current holder acquired it (its clock: this host's).
 async fn acquired_at(
-    rig: &mithril_operator::bench::Rig,
+    rig: &mithril_operator::dev::bench::Rig,
     (namespace, name): &LeaseAt,
 ) -> jiff::Timestamp {
     let leases: Api<Lease> = Api::namespaced(rig.kube.clone(), namespace);
@@ -322,7 +328,7 @@ async fn acquired_at(
 }
 
 /// The emulator's address, from the rig's kubeconfig.
-fn kube_addr(rig: &mithril_operator::bench::Rig) -> std::net::SocketAddr {
+fn kube_addr(rig: &mithril_operator::dev::bench::Rig) -> std::net::SocketAddr {
     let config = kube::config::Kubeconfig::read_from(rig.kubeconfig()).expect("kubeconfig");
     let server = config.clusters[0]
         .cluster

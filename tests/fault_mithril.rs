@@ -10,9 +10,9 @@ mod fault_support;
 use fault_support::*;
 use futures::{StreamExt, stream};
 use kube::api::{Api, PostParams};
-use mithril_operator::bench::workload::is_ready;
 use mithril_operator::crd::SpotBid;
-use mithril_operator::sim::FaultSpec;
+use mithril_operator::dev::bench::workload::is_ready;
+use mithril_sim::FaultSpec;
 use std::collections::BTreeSet;
 use std::time::Duration;
 

@@ -9,15 +9,19 @@ use fault_support::*;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
-use mithril_operator::bench::BENCH_API_KEY;
 use mithril_operator::crd::SpotBid;
-use mithril_operator::sim::FaultSpec;
+use mithril_operator::dev::bench::BENCH_API_KEY;
+use mithril_sim::FaultSpec;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 const TEAM_KEY: &str = "fkey_team_secret_0123456789abcdef";
 
-async fn create_secret(rig: &mithril_operator::bench::Rig, name: &str, data: serde_json::Value) {
+async fn create_secret(
+    rig: &mithril_operator::dev::bench::Rig,
+    name: &str,
+    data: serde_json::Value,
+) {
     let secrets: Api<Secret> = Api::namespaced(rig.kube.clone(), NAMESPACE);
     let secret: Secret = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Secret",

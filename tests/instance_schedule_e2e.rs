@@ -7,12 +7,12 @@ mod operator_harness;
 
 use jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use mithril_api::{InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
 use mithril_operator::crd::{
     ConditionStatus, InstanceSchedule, InstanceScheduleStatus, READY, SYNCED, ScheduleAction,
     ScheduledInstance, SpotBid, WantedState, find_condition,
 };
-use mithril_operator::mithril::{InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
-use mithril_operator::sim::FaultSpec;
+use mithril_sim::FaultSpec;
 use operator_harness::real::skip_on_real_server;
 use operator_harness::schedule::ScheduleHarness;
 use serde_json::json;

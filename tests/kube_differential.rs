@@ -14,7 +14,7 @@ mod real;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use mithril_operator::kube_emulator::{Emulator, ServeHandle};
+use kube_emulator::{Emulator, ServeHandle};
 use serde_json::{Map, Value, json};
 use std::future::Future;
 use std::io::Write;

@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+#[path = "../crates/kube-emulator/tests/common_emulator/mod.rs"]
 mod common_emulator;
 
 use common_emulator::{api_error, crd_resource, install_crd};
@@ -11,7 +12,7 @@ use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
 use kube::core::Status;
-use mithril_operator::kube_emulator::Emulator;
+use kube_emulator::Emulator;
 use serde_json::{Value, json};
 
 /// A CRD with rules at the root, on an object, on a string, on the items of an atomic list, on

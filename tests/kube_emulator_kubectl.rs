@@ -1,13 +1,14 @@
 //! Fidelity check a person would run: kubectl (with its own kubeconfig, never ~/.kube) against the
 //! emulator on a loopback socket.
 
+#[path = "../crates/kube-emulator/tests/common_emulator/mod.rs"]
 mod common_emulator;
 
 use common_emulator::*;
 use kube::Resource;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use mithril_operator::kube_emulator::{Emulator, ServeHandle};
+use kube_emulator::{Emulator, ServeHandle};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

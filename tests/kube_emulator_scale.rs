@@ -1,7 +1,7 @@
 //! Scale: the measurement runs end to end and every count is right. Timings are printed, not asserted.
 //! The 10,000-object figures: `cargo test --release --test kube_emulator_scale -- --ignored --nocapture`.
 
-use mithril_operator::kube_emulator::scale::measure;
+use kube_emulator::scale::measure;
 
 #[tokio::test]
 async fn scale_measurement_is_consistent_for_a_small_cluster() {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use mithril_operator::mithril::*;
-use mithril_operator::sim::{FaultSpec, Sim, SimConfig, SimServer};
+use mithril_api::*;
+use mithril_sim::{FaultSpec, Sim, SimConfig, SimServer};
 
 const KEY: &str = "fkey_simulated_key_0001";
 

@@ -5,7 +5,7 @@
 mod support;
 
 use futures::TryStreamExt;
-use mithril_operator::mithril::*;
+use mithril_api::*;
 use serde_json::json;
 use support::*;
 

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mithril_operator::mithril::*;
+use mithril_api::*;
 use serde_json::json;
 use support::*;
 

@@ -7,7 +7,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mithril_operator::mithril::*;
+use mithril_api::*;
 use serde_json::json;
 use support::*;
 

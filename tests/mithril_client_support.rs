@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use mithril_operator::mithril::{
+use mithril_api::{
     ApiKey, ClientConfig, ClientOptions, ManualClock, MithrilClient, RateLimit, RetryPolicy,
 };
 use serde_json::Value;

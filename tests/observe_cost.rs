@@ -4,7 +4,7 @@
 mod observe_support;
 
 use futures::{StreamExt, TryStreamExt, stream};
-use mithril_operator::mithril::*;
+use mithril_api::*;
 use mithril_operator::observe::Change;
 use observe_support::*;
 

@@ -6,9 +6,9 @@ mod observe_support;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mithril_operator::mithril::ManualClock;
+use mithril_api::ManualClock;
 use mithril_operator::observe::{Change, FailureKind, MithrilObserver, ObserveError};
-use mithril_operator::sim::{FaultSpec, Sim, SimConfig};
+use mithril_sim::{FaultSpec, Sim, SimConfig};
 use observe_support::*;
 
 #[tokio::test]

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use mithril_operator::mithril::*;
+use mithril_api::*;
 use mithril_operator::observe::{
     Change, ClientFactory, CycleListener, ObserveError, ObserverConfig, ObserverRegistry,
     PollReport, Polling, RegistryConfig,
 };
-use mithril_operator::sim::{WorldSpec, world_spec::ProjectSpec};
+use mithril_sim::{WorldSpec, world_spec::ProjectSpec};
 use observe_support::*;
 use tokio_util::sync::CancellationToken;
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use mithril_operator::mithril::*;
+use mithril_api::*;
 use mithril_operator::observe::{Change, ChangeStream, MithrilObserver, ObserverConfig};
-use mithril_operator::sim::{Sim, SimConfig, SimServer, WorldSpec};
+use mithril_sim::{Sim, SimConfig, SimServer, WorldSpec};
 
 pub const KEY: &str = "fkey_observer_tests_0001";
 

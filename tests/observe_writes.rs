@@ -3,7 +3,7 @@
 
 mod observe_support;
 
-use mithril_operator::mithril::*;
+use mithril_api::*;
 use mithril_operator::observe::{Change, InstanceFilter};
 use observe_support::*;
 

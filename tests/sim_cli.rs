@@ -1,8 +1,5 @@
 //! `mithril-dev sim` as a process: it prints where it listens and answers real requests.
 
-mod sim_support;
-
-use reqwest::Method;
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
@@ -42,11 +39,9 @@ async fn get(url: &str, path: &str, key: &str) -> (reqwest::StatusCode, Value) {
         .await
         .expect("send");
     let status = response.status();
-    let body = response.bytes().await.expect("body");
-    (
-        status,
-        sim_support::assert_valid(path, &Method::GET, status, &body),
-    )
+    // The simulator's crate checks every answer against the spec; here, only the command.
+    let body = response.json().await.expect("a JSON body");
+    (status, body)
 }
 
 #[tokio::test]
@@ -65,7 +60,10 @@ async fn the_command_serves_the_default_world() {
 
 #[tokio::test]
 async fn the_command_takes_a_world_a_key_and_a_time_scale() {
-    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sim_world.yaml");
+    let world = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/mithril-sim/tests/fixtures/sim_world.yaml"
+    );
     let (mut child, url) = start(&[
         "--world",
         world,

@@ -20,7 +20,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use mithril_operator::controller::ControllerConfig;
 use mithril_operator::controller::spot_bid::names::{parse_bid_name, uid_tag};
 use mithril_operator::crd::SpotBid;
-use mithril_operator::sim::{FaultSpec, Sim, SimConfig};
+use mithril_sim::{FaultSpec, Sim, SimConfig};
 use operator_harness::{CLUSTER, Harness, test_config};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -6,11 +6,11 @@ mod operator_harness;
 
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use mithril_api::BidStatus;
 use mithril_operator::controller::spot_bid::names::bid_name;
 use mithril_operator::crd::{
     ConditionStatus, READY, SYNCED, SpotBid, SpotBidPhase, find_condition,
 };
-use mithril_operator::mithril::BidStatus;
 use operator_harness::real::skip_on_real_server;
 use operator_harness::{API_KEY, CLUSTER, Harness};
 use serde_json::json;
@@ -404,7 +404,7 @@ async fn a_secret_created_or_fixed_later_wakes_the_spot_bids_naming_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_key_is_reported_and_other_resources_carry_on() {
-    let h = Harness::start_with(mithril_operator::sim::SimConfig {
+    let h = Harness::start_with(mithril_sim::SimConfig {
         api_key: Some(API_KEY.into()),
         ..Default::default()
     })
@@ -548,7 +548,7 @@ async fn a_failed_create_is_never_blindly_repeated() {
     h.sim.faults().set_route(
         "POST",
         "/v2/spot/bids",
-        mithril_operator::sim::FaultSpec {
+        mithril_sim::FaultSpec {
             drop: 1.0,
             ..Default::default()
         },
@@ -585,7 +585,7 @@ async fn a_failed_create_is_never_blindly_repeated() {
 /// the operator looks the name up and adopts what it finds, never posting twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_to_the_post_yields_one_bid() {
-    use mithril_operator::sim::FaultSpec;
+    use mithril_sim::FaultSpec;
     for (name, fault) in [
         (
             "after-503",
@@ -837,7 +837,7 @@ async fn the_pause_annotation_stops_reconciling_and_says_so() {
 /// `deletionPolicy: Orphan` lets the resource go.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_with_a_rejected_key_is_reported_and_orphan_lets_go() {
-    let h = Harness::start_with(mithril_operator::sim::SimConfig {
+    let h = Harness::start_with(mithril_sim::SimConfig {
         api_key: Some(API_KEY.into()),
         ..Default::default()
     })

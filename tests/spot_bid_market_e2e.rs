@@ -9,11 +9,11 @@
 mod operator_harness;
 
 use kube::api::{Api, PostParams};
+use mithril_api::{Bid, BidStatus};
 use mithril_operator::controller::ControllerConfig;
 use mithril_operator::controller::spot_bid::names::bid_name;
 use mithril_operator::crd::spot_bid::RegionCandidate;
 use mithril_operator::crd::{ConditionStatus, SYNCED, SpotBid, SpotBidPhase, find_condition};
-use mithril_operator::mithril::{Bid, BidStatus};
 use operator_harness::{CLUSTER, Harness, test_config};
 use serde_json::json;
 use std::time::Duration;

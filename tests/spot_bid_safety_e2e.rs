@@ -5,11 +5,11 @@
 mod operator_harness;
 
 use kube::api::{Api, DeleteParams, PostParams};
+use mithril_api::{Bid, BidStatus};
 use mithril_operator::controller::ControllerConfig;
 use mithril_operator::controller::spot_bid::names::{bid_name, legacy_bid_name};
 use mithril_operator::crd::{SYNCED, SpotBid, find_condition};
-use mithril_operator::mithril::{Bid, BidStatus};
-use mithril_operator::sim::FaultSpec;
+use mithril_sim::FaultSpec;
 use operator_harness::{CLUSTER, Harness, test_config};
 use serde_json::json;
 use std::time::Duration;

@@ -8,11 +8,11 @@ mod operator_harness;
 use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use mithril_api::{Bid, BidStatus, ListBidsQuery};
 use mithril_operator::controller::spot_bid::names::bid_name;
 use mithril_operator::crd::{
     ConditionStatus, POOL_LABEL, READY, SYNCED, SpotBid, SpotPool, find_condition,
 };
-use mithril_operator::mithril::{Bid, BidStatus, ListBidsQuery};
 use operator_harness::{CLUSTER, CONVERGE, Harness};
 use serde_json::json;
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! Why the operator could not start, or stopped: each message says what to do about it.
 
-use crate::mithril::{ApiKeyError, MithrilError};
 use crate::runtime::leader::LeaderError;
+use mithril_api::{ApiKeyError, MithrilError};
 use std::net::SocketAddr;
 use std::time::Duration;
 

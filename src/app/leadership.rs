@@ -5,11 +5,11 @@ use super::error::RunError;
 use super::operator::Operator;
 use super::settings::{LeaderElection, Settings, whole_seconds};
 use super::sync;
-use crate::mithril::ApiKey;
 use crate::runtime::health::Readiness;
 use crate::runtime::leader::{Fence, LeaderConfig, Leadership};
 use crate::runtime::metrics::Metrics;
 use kube::Client;
+use mithril_api::ApiKey;
 use tokio_util::sync::CancellationToken;
 
 /// What the operator needs once it runs; shared by the leader-elected and the single-replica paths.

@@ -5,12 +5,12 @@
 use super::error::RunError;
 use super::settings::Settings;
 use crate::controller::{Context, ControllerConfig, instance_schedule, spot_bid, spot_pool};
-use crate::mithril::{ApiKey, ClientConfig, ClientOptions, MithrilClient};
 use crate::observe::{ObserverConfig, ObserverRegistry, Polling, RegistryConfig};
 use crate::runtime::leader::Fence;
 use crate::runtime::metrics::Metrics;
 use futures::future::select_all;
 use kube::Client;
+use mithril_api::{ApiKey, ClientConfig, ClientOptions, MithrilClient};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -189,7 +189,7 @@ fn mithril_client(
     api_key: ApiKey,
     metrics: &Metrics,
     fence: Option<Fence>,
-) -> Result<MithrilClient, crate::mithril::MithrilError> {
+) -> Result<MithrilClient, mithril_api::MithrilError> {
     let config = ClientConfig {
         rate_limit: settings.rate_limit,
         ..ClientConfig::new(settings.mithril_url.clone(), api_key)

@@ -4,10 +4,10 @@
 use super::error::RunError;
 use super::settings::{ApiKeySource, SecretName, Settings};
 use crate::crd::{DEFAULT_API_KEY_KEY, InstanceSchedule, SpotBid, SpotPool};
-use crate::mithril::ApiKey;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::ListParams;
 use kube::{Api, Client, CustomResourceExt, Resource};
+use mithril_api::ApiKey;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::time::Duration;

@@ -1,6 +1,5 @@
 //! `mithril-operator run`: the operator as deployed in a cluster.
 
-use super::durations::parse_duration;
 use super::error::RunError;
 use super::leadership::Replica;
 use super::preflight;
@@ -8,11 +7,12 @@ use super::settings::{
     ApiKeySource, BidSafety, LeaderElection, SecretName, Settings, watched_namespaces,
 };
 use crate::controller::OPERATOR_NAME;
-use crate::mithril::{ApiKey, DEFAULT_BASE_URL, RateLimit};
+use crate::runtime::durations::parse_duration;
 use crate::runtime::health::{self, Readiness};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::shutdown;
 use crate::runtime::telemetry::LogFormat;
+use mithril_api::{ApiKey, DEFAULT_BASE_URL, RateLimit};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;

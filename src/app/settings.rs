@@ -2,7 +2,7 @@
 //! them directly and `run` converts its flags into them.
 
 use super::error::RunError;
-use crate::mithril::{ApiKey, RateLimit};
+use mithril_api::{ApiKey, RateLimit};
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;

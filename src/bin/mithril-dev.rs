@@ -1,8 +1,9 @@
 //! `mithril-dev`: the operator's commands plus the demo, the benchmark, the Mithril simulator and
-//! the Kubernetes API emulator; see [`mithril_operator::app::cli`].
+//! the Kubernetes API emulator; see [`mithril_operator::dev`].
 
 use clap::Parser;
-use mithril_operator::app::cli::{DevCommand, exit_code};
+use mithril_operator::app::cli::exit_code;
+use mithril_operator::dev::cli::DevCommand;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]

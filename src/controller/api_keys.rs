@@ -8,10 +8,10 @@
 use super::error::Problem;
 use super::usage::User;
 use crate::crd::ApiKeySecretRef;
-use crate::mithril::ApiKey;
 use crate::runtime::metrics::KeyLabels;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
+use mithril_api::ApiKey;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -212,7 +212,7 @@ mod tests {
     #[tokio::test]
     async fn a_changed_secret_is_read_again_and_names_who_uses_it() {
         let keys = ApiKeys::new(
-            crate::kube_emulator::Emulator::new().client(),
+            kube_emulator::Emulator::new().client(),
             None,
             Duration::from_secs(3600),
             KeyLabels::default(),
@@ -249,7 +249,7 @@ mod tests {
     #[tokio::test]
     async fn the_default_key_is_only_for_the_namespaces_allowed() {
         let key = ApiKey::new("fkey_default0123456789").unwrap();
-        let client = crate::kube_emulator::Emulator::new().client();
+        let client = kube_emulator::Emulator::new().client();
         let everyone = ApiKeys::new(
             client.clone(),
             Some(key.clone()),
@@ -272,7 +272,7 @@ mod tests {
     #[tokio::test]
     async fn secrets_read_long_ago_are_not_kept() {
         let keys = ApiKeys::new(
-            crate::kube_emulator::Emulator::new().client(),
+            kube_emulator::Emulator::new().client(),
             None,
             Duration::ZERO,
             KeyLabels::default(),
@@ -291,7 +291,7 @@ mod tests {
     #[tokio::test]
     async fn keys_are_named_for_metrics_by_where_they_came_from() {
         use kube::api::{ObjectMeta, PostParams};
-        let client = crate::kube_emulator::Emulator::new().client();
+        let client = kube_emulator::Emulator::new().client();
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some("team-key".into()),

@@ -4,11 +4,11 @@ use super::api_keys::ApiKeys;
 use super::backoff::Backoffs;
 use super::events::Recorder;
 use super::usage::{Unused, Usage, User};
-use crate::mithril::ApiKey;
 use crate::observe::ObserverRegistry;
 use crate::runtime::metrics::Metrics;
 use kube::Client;
 use kube::runtime::events::Reporter;
+use mithril_api::ApiKey;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,7 +94,7 @@ impl Context {
     pub fn new(
         kube: Client,
         registry: ObserverRegistry,
-        default_key: Option<crate::mithril::ApiKey>,
+        default_key: Option<mithril_api::ApiKey>,
         metrics: Metrics,
         config: ControllerConfig,
     ) -> Self {

@@ -1,7 +1,7 @@
 //! The controllers' one error type, and what each failure means for the resource.
 
-use crate::mithril::MithrilError;
 use crate::observe::ObserveError;
+use mithril_api::MithrilError;
 
 /// A reconcile that could not finish. Transient failures are retried with per-object backoff;
 /// problems only the user can fix are not errors but conditions (see [`Problem`]).

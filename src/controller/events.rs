@@ -303,7 +303,7 @@ mod tests {
     #[tokio::test]
     async fn every_published_note_fits_the_api_limit() {
         let recorder = Recorder::new(
-            crate::kube_emulator::Emulator::new().client(),
+            kube_emulator::Emulator::new().client(),
             Reporter {
                 controller: "mithril-operator".into(),
                 instance: None,

@@ -8,7 +8,7 @@
 //! [`Context::uses`]: super::Context::uses
 //! [`Context::released`]: super::Context::released
 
-use crate::mithril::ApiKey;
+use mithril_api::ApiKey;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::mithril::{Auction, Clock, MithrilClient, MithrilError};
+use mithril_api::{Auction, Clock, MithrilClient, MithrilError};
 
 /// The latest availability answer and who has seen it.
 #[derive(Default)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
-use crate::mithril::endpoint::{Endpoint, LIST_INSTANCE_TYPES, LIST_PROJECTS};
-use crate::mithril::{Clock, MithrilClient, MithrilError, resolve_name_or_fid};
+use mithril_api::endpoint::{Endpoint, LIST_INSTANCE_TYPES, LIST_PROJECTS};
+use mithril_api::{Clock, MithrilClient, MithrilError, resolve_name_or_fid};
 
 /// How long resolutions are trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

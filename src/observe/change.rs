@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use crate::mithril::{Bid, BidStatus, InstanceStatus, Price};
+use mithril_api::{Bid, BidStatus, InstanceStatus, Price};
 
 /// One thing a controller may want to reconcile again.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

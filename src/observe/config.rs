@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::mithril::{Clock, TokioClock};
+use mithril_api::{Clock, TokioClock};
 
 /// The largest number of bid or reservation FIDs put in one targeted instance list, so the query
 /// string stays far below common URL limits (a FID is about 20 characters).

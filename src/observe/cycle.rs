@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use crate::mithril::{Auction, Bid, Instance, InstanceStatusResponse, MithrilError};
+use mithril_api::{Auction, Bid, Instance, InstanceStatusResponse, MithrilError};
 
 use super::change::Change;
 use super::error::ObserveError;
@@ -356,7 +356,7 @@ fn targets<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mithril::{BidStatus, InstanceStatus, LaunchSpecification, Price};
+    use mithril_api::{BidStatus, InstanceStatus, LaunchSpecification, Price};
     use std::time::Duration;
 
     /// The observers' defaults the tests rely on.
@@ -511,15 +511,15 @@ mod tests {
     }
 
     fn offline_observer() -> MithrilObserver {
-        let config = crate::mithril::ClientConfig::new(
+        let config = mithril_api::ClientConfig::new(
             "http://127.0.0.1:9".parse().unwrap(),
-            crate::mithril::ApiKey::new("fkey_unit").unwrap(),
+            mithril_api::ApiKey::new("fkey_unit").unwrap(),
         );
-        let clock = std::sync::Arc::new(crate::mithril::ManualClock::new(
+        let clock = std::sync::Arc::new(mithril_api::ManualClock::new(
             "2025-01-01T00:00:00Z".parse().unwrap(),
         ));
         MithrilObserver::new(
-            crate::mithril::MithrilClient::new(config).unwrap(),
+            mithril_api::MithrilClient::new(config).unwrap(),
             "proj_1",
             crate::observe::ObserverConfig {
                 clock,

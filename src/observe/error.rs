@@ -1,6 +1,6 @@
 //! Errors of the observers and their registry.
 
-use crate::mithril::MithrilError;
+use mithril_api::MithrilError;
 
 /// Why an observation cycle or a lookup failed.
 #[derive(Debug, thiserror::Error)]

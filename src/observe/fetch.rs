@@ -3,10 +3,10 @@
 
 use std::future::Future;
 
-use crate::mithril::endpoint::{Endpoint, LIST_BIDS, LIST_INSTANCES};
-use crate::mithril::models::common::MAX_PAGE_LIMIT;
-use crate::mithril::paging::CursorTracker;
-use crate::mithril::{
+use mithril_api::endpoint::{Endpoint, LIST_BIDS, LIST_INSTANCES};
+use mithril_api::models::common::MAX_PAGE_LIMIT;
+use mithril_api::paging::CursorTracker;
+use mithril_api::{
     Bid, BidStatus, Instance, InstanceStatusResponse, ListBidsQuery, ListInstancesQuery,
     MithrilClient, MithrilError, OrderType, Page,
 };

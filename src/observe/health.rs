@@ -92,9 +92,9 @@ impl ObserverHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mithril::MithrilError;
-    use crate::mithril::endpoint::LIST_BIDS;
-    use crate::mithril::models::ErrorDetail;
+    use mithril_api::MithrilError;
+    use mithril_api::endpoint::LIST_BIDS;
+    use mithril_api::models::ErrorDetail;
 
     fn auth() -> ObserveError {
         ObserveError::from(MithrilError::Unauthorized {

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::mithril::{Auction, Bid, BidStatus, Instance, MithrilClient};
+use mithril_api::{Auction, Bid, BidStatus, Instance, MithrilClient};
 
 use super::auctions::AuctionFeed;
 use super::change::{Change, ChangeStream, change_stream};

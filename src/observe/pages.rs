@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::iter::Flatten;
 
-use crate::mithril::{Bid, Instance};
+use mithril_api::{Bid, Instance};
 
 /// What a full list is keyed by.
 pub(crate) trait Keyed {

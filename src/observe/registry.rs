@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::mithril::{ApiKey, MithrilClient, MithrilError};
+use mithril_api::{ApiKey, MithrilClient, MithrilError};
 
 use super::auctions::AuctionFeed;
 use super::catalog::{Catalog, CatalogTimes};

@@ -5,7 +5,7 @@
 //! or paused) that list is a single, usually empty, page. An instance that leaves the unsettled
 //! list has settled and is fetched once, by its bid or reservation, to learn what it became.
 
-use crate::mithril::InstanceStatus;
+use mithril_api::InstanceStatus;
 
 /// Statuses an instance does not leave on its own.
 ///

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::mithril::{Auction, Bid, BidStatus, Instance, InstanceStatus, Price};
+use mithril_api::{Auction, Bid, BidStatus, Instance, InstanceStatus, Price};
 
 use super::change::BidFingerprint;
 use super::pages::Listing;
@@ -333,7 +333,7 @@ impl InstanceFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mithril::LaunchSpecification;
+    use mithril_api::LaunchSpecification;
 
     fn bid(fid: &str, name: &str, created_at: &str, status: BidStatus) -> Bid {
         Bid {

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use crate::mithril::{Bid, BidStatus, InstanceStatus};
+use mithril_api::{Bid, BidStatus, InstanceStatus};
 
 use super::change::{BidFingerprint, Change};
 use super::health::ObserverHealth;

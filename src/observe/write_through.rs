@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::mithril::{Bid, BidStatus, InstanceStatus};
+use mithril_api::{Bid, BidStatus, InstanceStatus};
 
 use super::observer::MithrilObserver;
 

@@ -10,10 +10,10 @@
 //! the API server: until the renewal's expiry less half the renew grace. Every Mithril write asks
 //! the fence first, and a fence that lapses counts as a lost lease.
 
-use crate::mithril::WriteFence;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use kube::{Api, Client};
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
+use mithril_api::WriteFence;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;

@@ -5,8 +5,8 @@
 //! FIDs and key names (the Secret a key came from, never the key), so cardinality stays fixed at
 //! any scale. The resource kind is labelled `kind` everywhere, lower case (`spotbid`).
 
-use crate::mithril::{ApiKey, AttemptOutcome, AttemptReport, RequestObserver};
 use crate::observe::{CycleListener, PollReport};
+use mithril_api::{ApiKey, AttemptOutcome, AttemptReport, RequestObserver};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -451,8 +451,8 @@ impl RequestObserver for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mithril::TransportErrorKind;
     use http::Method;
+    use mithril_api::TransportErrorKind;
 
     #[test]
     fn counts_reconciles_requests_phases_and_leadership() {

@@ -1,6 +1,7 @@
 //! What turns the library into a running operator: logs, metrics and health endpoints, leader
 //! election, and shutdown on signals.
 
+pub mod durations;
 pub mod health;
 pub mod leader;
 pub mod metrics;

@@ -179,12 +179,12 @@ mod tests {
     /// the span or its fields would silently stop the counts, which this catches.
     #[tokio::test]
     async fn a_kube_runtime_controller_s_reconciles_are_counted_by_trigger() {
-        use crate::kube_emulator::Emulator;
         use futures::StreamExt;
         use k8s_openapi::api::core::v1::ConfigMap;
         use kube::api::{Api, ObjectMeta, PostParams};
         use kube::runtime::controller::{Action, Controller};
         use kube::runtime::watcher;
+        use kube_emulator::Emulator;
         use std::sync::Arc;
         use std::time::Duration;
         use tracing_subscriber::layer::SubscriberExt;

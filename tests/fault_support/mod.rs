@@ -5,18 +5,18 @@
 
 use futures::TryStreamExt;
 use kube::api::{Api, ListParams};
-use mithril_operator::bench::{BENCH_API_KEY, OperatorProcess, OperatorSpec, Rig};
-use mithril_operator::controller::spot_bid::names::{parse_bid_name, uid_tag};
-use mithril_operator::crd::SpotBid;
-use mithril_operator::mithril::{
+use mithril_api::{
     ApiKey, Bid, BidStatus, ClientConfig, ListBidsQuery, MithrilClient, RateLimit, RetryPolicy,
 };
-use mithril_operator::sim::{ClockMode, SimConfig};
+use mithril_operator::controller::spot_bid::names::{parse_bid_name, uid_tag};
+use mithril_operator::crd::SpotBid;
+use mithril_operator::dev::bench::{BENCH_API_KEY, OperatorProcess, OperatorSpec, Rig};
+use mithril_sim::{ClockMode, SimConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Duration;
 
-pub use mithril_operator::bench::workload::{NAMESPACE, resource_name, spot_bid};
+pub use mithril_operator::dev::bench::workload::{NAMESPACE, resource_name, spot_bid};
 
 /// Bound on each wait for a state the operator must reach: generous, it only bounds a failure.
 pub const CONVERGE: Duration = Duration::from_secs(120);
@@ -60,7 +60,7 @@ pub async fn rig_on_cluster(
 fn rig_config(seed: u64, capacity: u32) -> SimConfig {
     SimConfig {
         seed,
-        world: mithril_operator::bench::world::bench_world(capacity),
+        world: mithril_operator::dev::bench::world::bench_world(capacity),
         api_key: None,
         clock: ClockMode::Scaled(10.0),
     }

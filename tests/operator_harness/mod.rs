@@ -14,14 +14,14 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::{Client, Resource};
+use kube_emulator::Emulator;
+use mithril_api::{ApiKey, ClientConfig, MithrilClient, RetryPolicy};
 use mithril_operator::controller::context::WallClock;
 use mithril_operator::controller::{Context, ControllerConfig};
 use mithril_operator::crd;
-use mithril_operator::kube_emulator::Emulator;
-use mithril_operator::mithril::{ApiKey, ClientConfig, MithrilClient, RetryPolicy};
 use mithril_operator::observe::{ObserverRegistry, Polling, RegistryConfig};
 use mithril_operator::runtime::metrics::Metrics;
-use mithril_operator::sim::{Sim, SimConfig, SimServer};
+use mithril_sim::{Sim, SimConfig, SimServer};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -376,10 +376,8 @@ impl Harness {
     }
 
     /// Every Mithril bid the operator's key sees, with the given name.
-    pub async fn bids_named(&self, name: &str) -> Vec<mithril_operator::mithril::Bid> {
-        let query = mithril_operator::mithril::ListBidsQuery::default()
-            .name(name)
-            .limit(100);
+    pub async fn bids_named(&self, name: &str) -> Vec<mithril_api::Bid> {
+        let query = mithril_api::ListBidsQuery::default().name(name).limit(100);
         self.mithril
             .bids(query)
             .filter_map(|bid| async move { bid.ok() })
@@ -401,12 +399,8 @@ impl Harness {
     }
 
     /// Places a bid directly on Mithril (as a person would, outside the operator).
-    pub async fn bid_by_hand(
-        &self,
-        name: &str,
-        limit_price: &str,
-    ) -> mithril_operator::mithril::Bid {
-        let request = mithril_operator::mithril::CreateBidRequest {
+    pub async fn bid_by_hand(&self, name: &str, limit_price: &str) -> mithril_api::Bid {
+        let request = mithril_api::CreateBidRequest {
             project: self.mithril.resolve_project("demo").await.unwrap(),
             region: "us-central1-a".into(),
             instance_type: self

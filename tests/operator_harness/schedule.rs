@@ -6,14 +6,12 @@ use super::{API_KEY, Harness, KubeSide, mithril_client};
 use futures::StreamExt;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
+use mithril_api::{ApiKey, HistoryQuery, Instance, InstanceStatus, ListInstancesQuery};
 use mithril_operator::controller::{Context, ControllerConfig};
 use mithril_operator::crd::{InstanceSchedule, InstanceScheduleStatus};
-use mithril_operator::mithril::{
-    ApiKey, HistoryQuery, Instance, InstanceStatus, ListInstancesQuery,
-};
 use mithril_operator::observe::{ObserverRegistry, Polling, RegistryConfig};
 use mithril_operator::runtime::metrics::Metrics;
-use mithril_operator::sim::{Sim, SimConfig, WorldSpec};
+use mithril_sim::{Sim, SimConfig, WorldSpec};
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;

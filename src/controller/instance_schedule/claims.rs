@@ -12,10 +12,10 @@ use super::resolve::Resolved;
 use super::windows::Schedule;
 use crate::controller::api_keys::ApiKeys;
 use crate::crd::InstanceSchedule;
-use crate::mithril::{ApiKey, Instance};
 use crate::observe::ObserverRegistry;
 use jiff::Timestamp;
 use kube::ResourceExt;
+use mithril_api::{ApiKey, Instance};
 use std::sync::Arc;
 
 /// A schedule's name as conflicts report it.

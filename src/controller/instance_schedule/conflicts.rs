@@ -8,8 +8,8 @@
 
 use super::plan::has_ended;
 use crate::crd::InstanceSelector;
-use crate::mithril::Instance;
 use jiff::Timestamp;
+use mithril_api::Instance;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -199,7 +199,7 @@ impl Conflicts {
 mod tests {
     use super::*;
     use crate::crd::InstanceFilter;
-    use crate::mithril::InstanceStatus;
+    use mithril_api::InstanceStatus;
 
     fn instance(fid: &str, reservation: Option<&str>, status: InstanceStatus) -> Instance {
         Instance {

@@ -25,8 +25,8 @@
 use super::conflicts::ScheduleRef;
 use super::windows::{Evaluation, ScheduleError};
 use crate::crd::{ScheduleAction, ScheduledInstance, SelectorError, Time, WantedState};
-use crate::mithril::{Instance, InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
 use jiff::{SignedDuration, Timestamp};
+use mithril_api::{Instance, InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -399,10 +399,10 @@ impl Run<'_> {
 mod tests {
     use super::*;
     use crate::controller::ControllerConfig;
-    use crate::mithril::{ApiKey, ClientConfig, MithrilClient};
     use crate::observe::{ObserverRegistry, Polling, RegistryConfig};
     use crate::runtime::metrics::Metrics;
     use kube::runtime::{reflector, watcher::Event};
+    use mithril_api::{ApiKey, ClientConfig, MithrilClient};
 
     fn schedule(name: &str) -> InstanceSchedule {
         serde_json::from_value(serde_json::json!({
@@ -430,7 +430,7 @@ mod tests {
             Polling::Manual,
         );
         let shared = Arc::new(Context::new(
-            crate::kube_emulator::Emulator::new().client(),
+            kube_emulator::Emulator::new().client(),
             registry.clone(),
             None,
             Metrics::new(),

@@ -16,8 +16,8 @@ use crate::crd::{
     Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, SYNCED,
     ScheduleAction, ScheduledInstance, Time, WantedState, find_condition, set_condition,
 };
-use crate::mithril::{InstanceStatus, MithrilError, PatchInstancesResponse};
 use kube::runtime::events::{Event, EventType};
+use mithril_api::{InstanceStatus, MithrilError, PatchInstancesResponse};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How many FIDs a condition message or event note names before summarizing the rest.

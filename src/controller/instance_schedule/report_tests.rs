@@ -3,9 +3,9 @@ use crate::controller::instance_schedule::conflicts::{Claim, Conflicts, Schedule
 use crate::controller::instance_schedule::plan::{PlanInput, plan};
 use crate::controller::instance_schedule::windows::ScheduleError;
 use crate::crd::status_changed;
-use crate::mithril::endpoint::{LIST_INSTANCES, PATCH_INSTANCES};
-use crate::mithril::{ErrorDetail, Instance};
 use jiff::Timestamp;
+use mithril_api::endpoint::{LIST_INSTANCES, PATCH_INSTANCES};
+use mithril_api::{ErrorDetail, Instance};
 
 fn at(second: i64) -> Timestamp {
     Timestamp::from_second(1_800_000_000 + second).unwrap()

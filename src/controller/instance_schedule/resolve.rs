@@ -4,9 +4,9 @@
 use super::plan::SpecError;
 use crate::controller::{Context, Error};
 use crate::crd::InstanceSchedule;
-use crate::mithril::{ApiKey, MithrilClient};
 use crate::observe::{MithrilObserver, ObserveError};
 use kube::ResourceExt;
+use mithril_api::{ApiKey, MithrilClient};
 
 /// A schedule's names, resolved.
 pub struct Resolved {

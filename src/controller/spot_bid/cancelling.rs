@@ -1,7 +1,7 @@
 //! Cancelling a bid, the one way every path does it (deletion, twins, the orphan sweeper).
 
-use crate::mithril::{MithrilClient, MithrilError};
 use crate::observe::MithrilObserver;
+use mithril_api::{MithrilClient, MithrilError};
 
 /// Cancels bid `fid`; one already gone counts as cancelled. The observer, when known, records
 /// the cancellation at once, so a lagging list does not show the bid live again.

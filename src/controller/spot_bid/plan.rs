@@ -11,10 +11,8 @@ use super::pricing::{
 use super::regions::{self, PlacedBid, RegionDecision, RegionInput, RegionMarket, RegionPolicy};
 use crate::crd::DeletionPolicy;
 use crate::crd::spot_bid::RegionCandidate;
-use crate::mithril::{
-    Bid, BidStatus, CreateBidRequest, LaunchSpecification, Price, UpdateBidRequest,
-};
 use jiff::Timestamp;
+use mithril_api::{Bid, BidStatus, CreateBidRequest, LaunchSpecification, Price, UpdateBidRequest};
 use std::collections::BTreeSet;
 
 /// The bid the resource asks for, with names already resolved to Mithril FIDs.

@@ -18,7 +18,7 @@
 
 use crate::crd::SpotBidSpec;
 use crate::crd::spot_bid::PricingStrategy;
-use crate::mithril::{Auction, Price, PriceParseError};
+use mithril_api::{Auction, Price, PriceParseError};
 use std::fmt;
 
 /// Percent added to the market price when the spec gives no `marginPercent`.

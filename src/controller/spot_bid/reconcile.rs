@@ -21,16 +21,16 @@ use crate::controller::trigger_gate::TriggerGate;
 use crate::controller::usage::User;
 use crate::controller::{Context, Error, Problem, events, status::apply_status};
 use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
-use crate::mithril::{
-    ApiKey, Bid, BidEventType, BidStatus, LaunchSpecification, MithrilClient, MithrilError, Price,
-    UpdateBidRequest,
-};
 use crate::observe::{MithrilObserver, ObserveError};
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
+use mithril_api::{
+    ApiKey, Bid, BidEventType, BidStatus, LaunchSpecification, MithrilClient, MithrilError, Price,
+    UpdateBidRequest,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};

@@ -16,8 +16,8 @@
 use crate::controller::instance_schedule::windows::duration::{DurationError, parse_duration};
 use crate::crd::spot_bid::RegionCandidate;
 use crate::crd::{SpotBidSpec, Time};
-use crate::mithril::{Auction, Price};
 use jiff::{SignedDuration, Timestamp};
+use mithril_api::{Auction, Price};
 use std::fmt;
 
 /// Percent cheaper another region must be when the spec gives no `minSavingPercent`.

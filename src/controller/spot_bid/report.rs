@@ -11,7 +11,7 @@ use crate::crd::{
     Condition, ConditionStatus, READY, SYNCED, SpotBidInstance, SpotBidPhase, SpotBidSpec,
     SpotBidStatus, Time, set_condition,
 };
-use crate::mithril::{Bid, BidStatus, Instance, InstanceStatus, Price};
+use mithril_api::{Bid, BidStatus, Instance, InstanceStatus, Price};
 
 /// What the reconcile observed on Mithril for one SpotBid.
 #[derive(Debug, Clone, Copy, Default)]

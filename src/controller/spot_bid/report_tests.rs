@@ -3,7 +3,7 @@ use crate::controller::spot_bid::plan::{DesiredBid, ImmutableDrift, Intent, Mark
 use crate::controller::spot_bid::pricing::PricingPolicy;
 use crate::controller::spot_bid::regions::RegionPolicy;
 use crate::crd::{DeletionPolicy, LaunchSpecification as SpecLaunch, find_condition};
-use crate::mithril::LaunchSpecification;
+use mithril_api::LaunchSpecification;
 
 fn at(minute: i64) -> Time {
     Time::new(jiff::Timestamp::from_second(1_795_000_000 + minute * 60).unwrap())

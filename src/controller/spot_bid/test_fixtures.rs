@@ -1,7 +1,7 @@
 //! Shared fixtures of the SpotBid unit tests.
 
-use crate::mithril::{Bid, BidStatus, LaunchSpecification, Price};
 use jiff::Timestamp;
+use mithril_api::{Bid, BidStatus, LaunchSpecification, Price};
 
 /// `minute` minutes into the tests' history.
 pub fn minute(minute: i64) -> Timestamp {

@@ -7,7 +7,7 @@
 
 use crate::controller::Problem;
 use crate::crd::{ConditionStatus, SYNCED, SpotBid, find_condition};
-use crate::mithril::{Bid, BidStatus};
+use mithril_api::{Bid, BidStatus};
 use std::time::Duration;
 
 /// What the reconcile learned of the resource's bids.

@@ -3,10 +3,10 @@
 
 use super::plan::Child;
 use crate::crd::{POOL_LABEL, SpotBid, SpotBidPhase, SpotBidSpec, SpotPool};
-use crate::mithril::Price;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
+use mithril_api::Price;
 use serde_json::{Map, Value, json};
 
 /// The label naming the template a SpotBid was made from (its [`template_hash`]).

@@ -5,7 +5,7 @@ use crate::controller::events::{Event, EventType};
 use crate::crd::{
     Condition, ConditionStatus, POOL_LABEL, READY, SYNCED, SpotPoolStatus, Time, set_condition,
 };
-use crate::mithril::Price;
+use mithril_api::Price;
 use std::collections::BTreeMap;
 
 /// What became of the step the reconcile took.
