@@ -1,8 +1,29 @@
-//! How fresh an observer's picture is, for controllers (conditions) and health endpoints.
+//! How fresh an observer's picture is, and what its cycles did, for controllers (conditions),
+//! health endpoints and metrics.
 
 use jiff::Timestamp;
+use std::time::Duration;
 
 use super::error::ObserveError;
+
+/// What one observation cycle did, for metrics and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    /// HTTP requests the cycle made (one per page; client-side retries not counted).
+    pub requests: u32,
+    /// Bids in the cache after the cycle.
+    pub bids: usize,
+    /// Instances in the cache after the cycle.
+    pub instances: usize,
+    /// Bids and reserved instances found changed (a first sync reports none: it emits a single
+    /// [`Change::Resync`](super::Change::Resync) instead).
+    pub changed: usize,
+    /// Whether the cycle listed every instance that can still change (every reserved one, every
+    /// bid instance not in a final status) rather than only the unsettled ones.
+    pub full_instance_refresh: bool,
+    /// Time the cycle took, by the observer's clock.
+    pub duration: Duration,
+}
 
 /// What kind of failure the last cycle met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

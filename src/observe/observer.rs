@@ -2,7 +2,6 @@
 //! a polling loop, read by controllers without touching the network.
 
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::broadcast;
@@ -13,28 +12,9 @@ use mithril_api::{Auction, Bid, BidStatus, Instance, MithrilClient};
 use super::auctions::AuctionFeed;
 use super::change::{Change, ChangeStream, change_stream};
 use super::config::ObserverConfig;
-use super::health::ObserverHealth;
+use super::health::{ObserverHealth, PollReport};
 use super::snapshot::InstanceFilter;
 use super::state::State;
-
-/// What one observation cycle did, for metrics and logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollReport {
-    /// HTTP requests the cycle made (one per page; client-side retries not counted).
-    pub requests: u32,
-    /// Bids in the cache after the cycle.
-    pub bids: usize,
-    /// Instances in the cache after the cycle.
-    pub instances: usize,
-    /// Bids and reserved instances found changed (a first sync reports none: it emits a single
-    /// [`Change::Resync`] instead).
-    pub changed: usize,
-    /// Whether the cycle listed every instance that can still change (every reserved one, every
-    /// bid instance not in a final status) rather than only the unsettled ones.
-    pub full_instance_refresh: bool,
-    /// Time the cycle took, by the observer's clock.
-    pub duration: Duration,
-}
 
 /// The shared observer of one (API key, project). Cheap to clone; clones share everything.
 ///

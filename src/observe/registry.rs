@@ -16,7 +16,8 @@ use super::catalog::{Catalog, CatalogTimes};
 use super::change::{Change, ChangeStream, change_stream};
 use super::config::ObserverConfig;
 use super::error::ObserveError;
-use super::observer::{MithrilObserver, PollReport};
+use super::health::PollReport;
+use super::observer::MithrilObserver;
 
 /// Builds the Mithril client of a key (base URL, limits, metrics observer are the caller's).
 pub type ClientFactory = Arc<dyn Fn(&ApiKey) -> Result<MithrilClient, MithrilError> + Send + Sync>;

@@ -7,8 +7,7 @@ use std::time::Duration;
 use mithril_api::{Bid, BidStatus, InstanceStatus};
 
 use super::change::{BidFingerprint, Change};
-use super::health::ObserverHealth;
-use super::observer::PollReport;
+use super::health::{ObserverHealth, PollReport};
 use super::snapshot::Snapshot;
 
 #[derive(Debug, Default)]

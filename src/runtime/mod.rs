@@ -3,6 +3,7 @@
 
 pub mod durations;
 pub mod health;
+pub mod labels;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile_triggers;

@@ -6,7 +6,7 @@
 //! can be counted, whatever the log level. The counts tell where reconciles come from, which is
 //! what keeps the operator's own writes from turning into reconcile storms at scale.
 
-use super::metrics::snake_case;
+use super::labels::snake_case;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

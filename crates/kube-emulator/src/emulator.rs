@@ -5,10 +5,10 @@ use super::faults::Faults;
 use super::kubeconfig;
 use super::request_log::{RequestLog, RequestRecord};
 use super::routes::router;
+use super::shared::{EmulatorOptions, Shared};
 use super::state::State;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -21,48 +21,6 @@ pub enum EmulatorError {
     },
     #[error("cannot read the listening address: {0}")]
     LocalAddr(std::io::Error),
-}
-
-/// Tuning knobs; the defaults suit tests and the demo.
-#[derive(Debug, Clone)]
-pub struct EmulatorOptions {
-    /// Change events kept for watch resumption and consistent paging; older resourceVersions get 410.
-    pub history_limit: usize,
-    /// Events buffered per watcher; a watcher further behind is closed (its client resumes).
-    pub watcher_buffer: usize,
-    /// Interval of BOOKMARK events on watches that allow them.
-    pub bookmark_interval: Duration,
-    /// Requests kept in the request log.
-    pub request_log_capacity: usize,
-}
-
-impl Default for EmulatorOptions {
-    fn default() -> Self {
-        Self {
-            history_limit: 50_000,
-            watcher_buffer: 16_384,
-            bookmark_interval: Duration::from_secs(5),
-            request_log_capacity: 100_000,
-        }
-    }
-}
-
-/// What every request handler shares.
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    pub faults: Faults,
-    pub log: RequestLog,
-    pub options: EmulatorOptions,
-}
-
-impl Shared {
-    /// The state lock. Never held across an await; a panic while holding it leaves consistent data
-    /// (every write is applied in one step at its end), so poisoning is ignored.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 /// An in-process Kubernetes API server.

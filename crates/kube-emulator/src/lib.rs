@@ -73,12 +73,14 @@ mod routes;
 pub mod scale;
 mod scale_subresource;
 mod selectors;
+mod shared;
 mod state;
 mod status;
 mod store;
 mod watch;
 mod writes;
 
-pub use emulator::{Emulator, EmulatorError, EmulatorOptions, ServeHandle};
+pub use emulator::{Emulator, EmulatorError, ServeHandle};
 pub use faults::{Faults, WriteFault};
 pub use request_log::RequestRecord;
+pub use shared::EmulatorOptions;

@@ -204,7 +204,7 @@ pub fn types_from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<Cause>> {
             short_names: strings(&names["shortNames"]),
             categories: strings(&names["categories"]),
             status_subresource: version["subresources"]["status"].is_object(),
-            scale: super::scale_subresource::ScalePaths::of_version(version),
+            scale: super::resources::ScalePaths::of_version(version),
             has_generation: true,
             schema: Some(Arc::new(schema)),
             raw_schema: Some(Arc::new(raw_schema)),

@@ -22,7 +22,7 @@ pub struct ResourceType {
     /// Writes to the main resource keep `.status`; writes to `/status` change only `.status`.
     pub status_subresource: bool,
     /// The scale subresource's paths, for custom resources that declare one.
-    pub scale: Option<super::scale_subresource::ScalePaths>,
+    pub scale: Option<ScalePaths>,
     /// Whether `metadata.generation` is maintained (custom resources, Deployments, CRDs).
     pub has_generation: bool,
     /// Structural schema of a custom resource version (None: built-in, stored schemaless).
@@ -320,5 +320,34 @@ pub fn built_ins() -> Vec<ResourceType> {
             },
             selectable_fields: Vec::new(),
         })
+        .collect()
+}
+
+/// Where a custom resource keeps what its Scale shows (`spec.versions[*].subresources.scale`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalePaths {
+    pub(crate) spec_replicas: Vec<String>,
+    pub(crate) status_replicas: Vec<String>,
+    pub(crate) label_selector: Option<Vec<String>>,
+}
+
+impl ScalePaths {
+    /// The paths a CRD version declares, if it declares a scale subresource.
+    pub fn of_version(version: &Value) -> Option<Self> {
+        let scale = version["subresources"]["scale"].as_object()?;
+        let path = |key: &str| scale.get(key).and_then(Value::as_str).map(parse_path);
+        Some(Self {
+            spec_replicas: path("specReplicasPath")?,
+            status_replicas: path("statusReplicasPath")?,
+            label_selector: path("labelSelectorPath"),
+        })
+    }
+}
+
+/// `.spec.replicas` as `["spec", "replicas"]`.
+fn parse_path(path: &str) -> Vec<String> {
+    path.split('.')
+        .filter(|segment| !segment.is_empty())
+        .map(str::to_owned)
         .collect()
 }

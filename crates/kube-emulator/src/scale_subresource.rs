@@ -4,40 +4,11 @@
 //! optimistic concurrency as for any write), as kube-apiserver does.
 
 use super::patch::{PatchError, PatchType, apply_patch};
-use super::resources::ResourceType;
+use super::resources::{ResourceType, ScalePaths};
 use super::state::State;
 use super::status::ApiError;
 use super::writes::{self, WriteOptions};
 use serde_json::{Map, Value, json};
-
-/// Where a custom resource keeps what its Scale shows (`spec.versions[*].subresources.scale`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScalePaths {
-    spec_replicas: Vec<String>,
-    status_replicas: Vec<String>,
-    label_selector: Option<Vec<String>>,
-}
-
-impl ScalePaths {
-    /// The paths a CRD version declares, if it declares a scale subresource.
-    pub fn of_version(version: &Value) -> Option<Self> {
-        let scale = version["subresources"]["scale"].as_object()?;
-        let path = |key: &str| scale.get(key).and_then(Value::as_str).map(parse_path);
-        Some(Self {
-            spec_replicas: path("specReplicasPath")?,
-            status_replicas: path("statusReplicasPath")?,
-            label_selector: path("labelSelectorPath"),
-        })
-    }
-}
-
-/// `.spec.replicas` as `["spec", "replicas"]`.
-fn parse_path(path: &str) -> Vec<String> {
-    path.split('.')
-        .filter(|segment| !segment.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 
 fn read<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(object, |value, key| value.get(key))

@@ -2,11 +2,11 @@
 //! ADDED events and streaming lists (`sendInitialEvents`), bookmarks, selectors (objects entering or
 //! leaving a selector are ADDED or DELETED), `timeoutSeconds`, and the watch-dropping faults.
 
-use super::emulator::Shared;
 use super::output::{Form, bookmark_object, present_object};
 use super::reads::too_old_error;
 use super::resources::ResourceType;
 use super::selectors::Selectors;
+use super::shared::Shared;
 use super::status::ApiError;
 use super::store::{Event, EventType, TooOld, WatchItem};
 use axum::body::Body;

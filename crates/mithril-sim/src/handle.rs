@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::error::SimError;
 use super::http::counters::{CounterKey, Counters};
-use super::http::faults::{FaultTable, FaultsHandle};
+use super::http::faults::{FaultSpec, FaultTable};
 use super::world::World;
 use super::world_spec::WorldSpec;
 
@@ -276,5 +276,53 @@ impl std::ops::Deref for WorldGuard<'_> {
 impl std::ops::DerefMut for WorldGuard<'_> {
     fn deref_mut(&mut self) -> &mut World {
         &mut self.0.world
+    }
+}
+
+/// Sets and clears faults on a running simulator.
+#[derive(Clone)]
+pub struct FaultsHandle {
+    pub(crate) sim: Sim,
+}
+
+impl FaultsHandle {
+    /// Faults for one route, e.g. `("POST", "/v2/spot/bids")`; they take precedence over global ones.
+    pub fn set_route(&self, method: &str, route: &str, spec: FaultSpec) {
+        self.change(|table| {
+            table
+                .routes
+                .insert((method.to_ascii_uppercase(), route.to_owned()), spec);
+        });
+    }
+
+    /// Faults for every API route without its own.
+    pub fn set_all(&self, spec: FaultSpec) {
+        self.change(|table| table.global = Some(spec));
+    }
+
+    pub fn clear_route(&self, method: &str, route: &str) {
+        self.change(|table| {
+            table
+                .routes
+                .remove(&(method.to_ascii_uppercase(), route.to_owned()));
+        });
+    }
+
+    /// Removes every fault.
+    pub fn clear(&self) {
+        self.change(|table| {
+            table.global = None;
+            table.routes.clear();
+        });
+    }
+
+    /// Changes the table, then tells the world how long to remember changes for lagging lists
+    /// (one lock at a time: requests take the fault table, then the world).
+    fn change(&self, edit: impl FnOnce(&mut FaultTable)) {
+        let window = self.sim.with_faults(|table| {
+            edit(table);
+            table.longest_list_lag()
+        });
+        self.sim.world().set_change_window(window);
     }
 }

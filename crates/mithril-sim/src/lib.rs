@@ -202,8 +202,8 @@ pub(crate) mod world;
 pub mod world_spec;
 
 pub use error::SimError;
-pub use handle::{ClockMode, Sim, SimConfig};
+pub use handle::{ClockMode, FaultsHandle, Sim, SimConfig};
 pub use http::counters::{CounterKey, Counters, Outcome};
-pub use http::faults::{FaultSpec, FaultsHandle};
+pub use http::faults::FaultSpec;
 pub use server::SimServer;
 pub use world_spec::WorldSpec;

@@ -6,12 +6,22 @@
 //! selectors no longer overlap. The rule looks only at the selections, never at which schedule
 //! acted first or reconciled last, so every schedule reaches the same verdict in any order.
 
-use super::plan::has_ended;
 use crate::crd::InstanceSelector;
 use jiff::Timestamp;
-use mithril_api::Instance;
+use mithril_api::{Instance, InstanceStatus};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+/// Whether an instance has ended (or is ending) for good: no pause or resume applies to it.
+pub fn has_ended(status: &InstanceStatus) -> bool {
+    matches!(
+        status,
+        InstanceStatus::Terminated
+            | InstanceStatus::Replaced
+            | InstanceStatus::Preempted
+            | InstanceStatus::Preempting
+    )
+}
 
 /// A schedule, by namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

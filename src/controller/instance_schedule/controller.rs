@@ -2,7 +2,8 @@
 //! changes, wake-ups from other schedules' claims and from the schedule clock, run.
 
 use super::index::ScheduleKey;
-use super::reconcile::{CONTROLLER, ScheduleContext, USER_KIND, error_policy, reconcile};
+use super::index::USER_KIND;
+use super::reconcile::{CONTROLLER, ScheduleContext, error_policy, reconcile};
 use crate::controller::Context;
 use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{count_by, export_phase_counts, scoped_api, trim_cached_metadata};

@@ -5,6 +5,7 @@
 //! claims change, and when the schedule clock moves. Only for waking: every reconcile computes
 //! its verdict (conflicts included) from the reflector store and the observer, never from here.
 
+use crate::controller::usage::User;
 use crate::crd::InstanceSchedule;
 use crate::observe::Change;
 use jiff::Timestamp;
@@ -158,6 +159,18 @@ fn claimants_of(
         .collect();
     found.sort_by_key(identity);
     found
+}
+
+/// The kind's name in what a schedule uses of Mithril (keys, observers).
+pub const USER_KIND: &str = "InstanceSchedule";
+
+/// A schedule as a user of an API key.
+pub fn user_of(schedule: &ScheduleKey) -> User {
+    User::new(
+        USER_KIND,
+        schedule.namespace.clone().unwrap_or_default(),
+        schedule.name.clone(),
+    )
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 //! Instances Mithril would answer 409 for are not sent: one such instance fails the whole batch
 //! (Mithril applies a batch entirely or not at all), which would hold back every other instance.
 
-use super::conflicts::ScheduleRef;
+use super::conflicts::{ScheduleRef, has_ended};
 use super::windows::{Evaluation, ScheduleError};
 use crate::crd::{ScheduleAction, ScheduledInstance, SelectorError, Time, WantedState};
 use jiff::{SignedDuration, Timestamp};
@@ -42,17 +42,6 @@ pub enum SpecError {
     /// A name the spec gives that Mithril does not know (project, instance type).
     #[error("{field}: {reason}")]
     Unresolved { field: String, reason: String },
-}
-
-/// Whether an instance has ended (or is ending) for good: no pause or resume applies to it.
-pub fn has_ended(status: &InstanceStatus) -> bool {
-    matches!(
-        status,
-        InstanceStatus::Terminated
-            | InstanceStatus::Replaced
-            | InstanceStatus::Preempted
-            | InstanceStatus::Preempting
-    )
 }
 
 /// Whether `text` (an error detail) names `fid` as a whole word: `inst_a` is not named by

@@ -15,13 +15,12 @@
 
 use super::claims::{other_claims, own_claim, schedule_ref};
 use super::conflicts::{Conflicts, select};
-use super::index::{ScheduleIndex, ScheduleKey};
+use super::index::{ScheduleIndex, ScheduleKey, user_of};
 use super::latest::LatestStatus;
 use super::plan::{PlanInput, PlanSettings, SchedulePlan, SpecError, plan_with};
 use super::report::{Assessment, PatchOutcomes, batch_outcomes, events, status};
 use super::resolve::{Resolved, resolve};
 use super::windows::{Evaluation, Schedule};
-use crate::controller::usage::User;
 use crate::controller::{Context, Error, status::apply_status};
 use crate::crd::{InstanceSchedule, Time, status_changed};
 use crate::observe::InstanceFilter;
@@ -90,18 +89,6 @@ impl ScheduleContext {
             let _ = self.wake.send(schedule);
         }
     }
-}
-
-/// The kind's name in what a schedule uses of Mithril (keys, observers).
-pub const USER_KIND: &str = "InstanceSchedule";
-
-/// A schedule as a user of an API key.
-pub fn user_of(schedule: &ScheduleKey) -> User {
-    User::new(
-        USER_KIND,
-        schedule.namespace.clone().unwrap_or_default(),
-        schedule.name.clone(),
-    )
 }
 
 /// Entry point for kube-runtime: times the reconcile and resets backoff on success.

@@ -71,7 +71,7 @@ pub async fn resolve(
     // Noted before the observer is asked for, so that no other resource letting go of the key
     // meanwhile stops it under this one.
     shared.uses(
-        &super::reconcile::user_of(&kube::runtime::reflector::ObjectRef::from_obj(schedule)),
+        &super::index::user_of(&kube::runtime::reflector::ObjectRef::from_obj(schedule)),
         &key,
         &project_fid,
     );

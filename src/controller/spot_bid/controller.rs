@@ -24,17 +24,15 @@ use super::reconcile::{
     SpotBidContext, error_policy, reconcile,
 };
 use super::sweep::{Scope, Sweeper};
+use super::watched::Watched;
 use crate::controller::Context;
 use crate::controller::digest::digest;
 use crate::controller::resync::paced_resync;
 use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::controller::worthy_changes::worthy_changes;
-use crate::crd::SpotBid;
 use futures::{StreamExt, TryStreamExt, future, stream};
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Config;
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 use std::collections::HashSet;
@@ -42,18 +40,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::task::AbortOnDropHandle;
-
-/// What the controller caches and schedules of a SpotBid: its metadata.
-pub type Watched = PartialObjectMeta<SpotBid>;
-
-/// The controller's reference to `resource` (name and namespace: what scheduling compares).
-pub fn watched_ref(resource: &SpotBid) -> ObjectRef<Watched> {
-    let reference = ObjectRef::new(&resource.name_any());
-    match resource.namespace() {
-        Some(namespace) => reference.within(&namespace),
-        None => reference,
-    }
-}
 
 /// Runs the SpotBid controller over `namespace` (all namespaces: `None`) until `shutdown`
 /// completes; in-flight reconciles finish first.
@@ -276,19 +262,5 @@ mod tests {
             assert_ne!(reconcile_worthy(&created), reconcile_worthy(changed));
         }
         assert_eq!(reconcile_worthy(&created), reconcile_worthy(&unrelated));
-    }
-
-    #[test]
-    fn a_resource_and_its_cached_metadata_have_the_same_reference() {
-        let spec: crate::crd::SpotBidSpec = serde_json::from_value(serde_json::json!({
-            "project": "proj", "region": "us-central1-a", "instanceType": "h100-80gb.sxm.8x",
-            "limitPrice": "$2.00", "instanceQuantity": 1,
-        }))
-        .expect("a valid spec");
-        let mut resource = SpotBid::new("train", spec);
-        resource.metadata.namespace = Some("ml".into());
-        resource.metadata.uid = Some("uid-1".into());
-        let watched: Watched = resource.metadata.clone().into_response_partial();
-        assert_eq!(watched_ref(&resource), ObjectRef::from_obj(&watched));
     }
 }

@@ -3,7 +3,7 @@
 //! Filled by each reconcile (which knows both), read when the observers report a change, so a
 //! Mithril-side change wakes exactly the resources it concerns.
 
-use super::controller::Watched;
+use super::watched::Watched;
 use crate::controller::digest::digest;
 use crate::controller::wiring::scheduling_ref;
 use crate::observe::Change;

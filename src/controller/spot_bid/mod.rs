@@ -26,5 +26,6 @@ pub mod sweep;
 #[cfg(test)]
 mod test_fixtures;
 pub mod tracking;
+pub mod watched;
 
 pub use controller::run;

@@ -1,7 +1,6 @@
 //! The SpotBid reconcile: observe (memory first), plan (pure), act (one Mithril write), report.
 
 use super::cancelling::cancel_bid;
-use super::controller::{Watched, watched_ref};
 use super::index::BidIndex;
 use super::names::bid_name;
 use super::phases::PhaseTally;
@@ -15,6 +14,7 @@ use super::tracking::{
     CREATE_REFUSED, Sightings, Tracking, adoption_conflict, create_refused_for_this_spec,
     late_adoption, replacement_wait, track,
 };
+use super::watched::{Watched, watched_ref};
 use crate::controller::error::mithril_reason;
 use crate::controller::finalizer::with_finalizer;
 use crate::controller::trigger_gate::TriggerGate;

@@ -4,9 +4,9 @@
 mod discovery_routes;
 mod resource;
 
-use super::emulator::Shared;
 use super::protobuf::{self, ProtobufError};
 use super::resources::ResourceType;
+use super::shared::Shared;
 use super::status::ApiError;
 use axum::Router;
 use axum::extract::{Request, State};

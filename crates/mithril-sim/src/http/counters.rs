@@ -1,13 +1,7 @@
 //! Request counters per (method, route template, outcome), for tests and benchmarks.
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-use super::faults::Dropped;
-use crate::Sim;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -66,24 +60,3 @@ impl Counters {
 }
 
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
-
-/// Counts every request of the API routes by its final outcome (faults included).
-pub async fn count_requests(State(sim): State<Sim>, request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map_or_else(
-        || UNMATCHED_ROUTE.to_owned(),
-        |path| path.as_str().to_owned(),
-    );
-    let response = next.run(request).await;
-    let outcome = if response.extensions().get::<Dropped>().is_some() {
-        Outcome::Dropped
-    } else {
-        Outcome::Status(response.status().as_u16())
-    };
-    sim.record(CounterKey {
-        method,
-        route,
-        outcome,
-    });
-    response
-}

@@ -20,6 +20,7 @@ pub mod counters;
 mod error;
 pub mod faults;
 mod instances;
+mod middleware;
 mod present;
 mod spot;
 mod validate;
@@ -65,8 +66,8 @@ impl Sim {
             .route("/v2/projects", get(catalog::projects))
             .route("/v2/instance-types", get(catalog::instance_types))
             .route_layer(from_fn_with_state(self.clone(), auth::authenticate))
-            .route_layer(from_fn_with_state(self.clone(), faults::inject_faults))
-            .route_layer(from_fn_with_state(self.clone(), counters::count_requests));
+            .route_layer(from_fn_with_state(self.clone(), middleware::inject_faults))
+            .route_layer(from_fn_with_state(self.clone(), middleware::count_requests));
         let control = Router::new()
             .route("/_sim/time", get(control::time))
             .route("/_sim/advance", post(control::advance))
