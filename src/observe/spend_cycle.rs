@@ -56,22 +56,8 @@ impl MithrilObserver {
         let mut failure = None;
         for read in &reads {
             let result = match read {
-                Read::Pricing { fid, key } => {
-                    match periods_of(&self.inner.client, &self.inner.project, fid).await {
-                        Ok((periods, pages)) => {
-                            report.requests += pages;
-                            Ok(self.write().spend.record_pricing(fid, key.clone(), periods))
-                        }
-                        Err(error) => Err(error),
-                    }
-                }
-                Read::History { fid, key } => {
-                    report.requests += 1;
-                    match events_of(&self.inner.client, fid).await {
-                        Ok(events) => Ok(self.write().spend.record_history(fid, key.clone(), events)),
-                        Err(error) => Err(error),
-                    }
-                }
+                Read::Pricing { fid, key } => self.read_pricing(fid, key, &mut report).await,
+                Read::History { fid, key } => self.read_history(fid, key, &mut report).await,
             };
             match result {
                 Ok(changed) => {
@@ -105,6 +91,32 @@ impl MithrilObserver {
             Some(error) => Err(error),
             None => Ok(report),
         }
+    }
+
+    /// Reads one bid's price periods and records them; true when they changed.
+    async fn read_pricing(
+        &self,
+        fid: &str,
+        key: &PricingKey,
+        report: &mut SpendReport,
+    ) -> Result<bool, MithrilError> {
+        let (periods, pages) = periods_of(&self.inner.client, &self.inner.project, fid).await?;
+        report.requests += pages;
+        let changed = self.write().spend.record_pricing(fid, key.clone(), periods);
+        Ok(changed)
+    }
+
+    /// Reads one bid's events and records the latest; true when they changed.
+    async fn read_history(
+        &self,
+        fid: &str,
+        key: &HistoryKey,
+        report: &mut SpendReport,
+    ) -> Result<bool, MithrilError> {
+        report.requests += 1;
+        let events = events_of(&self.inner.client, fid).await?;
+        let changed = self.write().spend.record_history(fid, key.clone(), events);
+        Ok(changed)
     }
 
     /// What the bid has paid up to `now`; `None` until its pricing history has been read.
