@@ -1125,11 +1125,13 @@ async fn every_instance_and_bid_has_the_histories_the_spec_shapes() {
         let first = &history["events"][0];
         assert_eq!(first["event_type"], "Placed");
     }
-    let last = |bid: &Value| async move {
+    for (bid, last) in [
+        (&kept, "Limit Price Changed"),
+        (&paused, "Paused"),
+        (&cancelled, "Terminated"),
+    ] {
         let history = h.get_ok(&format!("/v2/spot/bids/{}/history", fid(bid))).await;
-        history["events"].as_array().unwrap().last().unwrap()["event_type"].clone()
-    };
-    assert_eq!(last(&kept).await, "Limit Price Changed");
-    assert_eq!(last(&paused).await, "Paused");
-    assert_eq!(last(&cancelled).await, "Terminated");
+        let events = history["events"].as_array().unwrap();
+        assert_eq!(events.last().unwrap()["event_type"], last, "{history}");
+    }
 }
