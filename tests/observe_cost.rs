@@ -244,7 +244,10 @@ async fn spend_reads_stay_within_the_budget_and_only_changed_bids_are_read_again
     assert_eq!(h.gets(BID_HISTORY), 1);
     assert_eq!(h.requests(), 2);
     assert_eq!(after.pending, 0);
-    assert_eq!(changed_bids(&drain(&mut changes)), set(&[gone.fid.as_str()]));
+    assert_eq!(
+        changed_bids(&drain(&mut changes)),
+        set(&[gone.fid.as_str()])
+    );
     let ended = observer.cost_so_far(&gone.fid, later).unwrap();
     h.advance(3600);
     assert_eq!(
@@ -253,7 +256,10 @@ async fn spend_reads_stay_within_the_budget_and_only_changed_bids_are_read_again
         "a cancelled bid's instances stop paying"
     );
     assert_eq!(
-        observer.bid_events(&gone.fid).last().map(|e| e.event_type.clone()),
+        observer
+            .bid_events(&gone.fid)
+            .last()
+            .map(|e| e.event_type.clone()),
         Some(BidEventType::Terminated)
     );
 }

@@ -1074,14 +1074,22 @@ async fn every_instance_and_bid_has_the_histories_the_spec_shapes() {
     let fid = |bid: &Value| bid["fid"].as_str().unwrap().to_owned();
     h.sim.advance(10 * MINUTE);
     let (status, _) = h
-        .patch(&format!("/v2/spot/bids/{}", fid(&kept)), &json!({"limit_price": "$31.00"}))
+        .patch(
+            &format!("/v2/spot/bids/{}", fid(&kept)),
+            &json!({"limit_price": "$31.00"}),
+        )
         .await;
     assert_eq!(status, 200);
     let (status, _) = h
-        .patch(&format!("/v2/spot/bids/{}", fid(&paused)), &json!({"paused": true}))
+        .patch(
+            &format!("/v2/spot/bids/{}", fid(&paused)),
+            &json!({"paused": true}),
+        )
         .await;
     assert_eq!(status, 200);
-    let (status, _) = h.delete(&format!("/v2/spot/bids/{}", fid(&cancelled))).await;
+    let (status, _) = h
+        .delete(&format!("/v2/spot/bids/{}", fid(&cancelled)))
+        .await;
     assert!(status.is_success(), "{status}");
     h.sim.advance(10 * MINUTE);
 
@@ -1094,12 +1102,19 @@ async fn every_instance_and_bid_has_the_histories_the_spec_shapes() {
         .iter()
         .map(|i| i["fid"].as_str().unwrap().to_owned())
         .collect();
-    assert!(all.len() >= 4, "the bids' and the reservations' instances: {all:?}");
+    assert!(
+        all.len() >= 4,
+        "the bids' and the reservations' instances: {all:?}"
+    );
     let statuses = h
-        .get_ok(&format!("/v2/instances/status/history?project={project}&limit=100"))
+        .get_ok(&format!(
+            "/v2/instances/status/history?project={project}&limit=100"
+        ))
         .await;
     let pricing = h
-        .get_ok(&format!("/v2/instances/pricing/history?project={project}&limit=100"))
+        .get_ok(&format!(
+            "/v2/instances/pricing/history?project={project}&limit=100"
+        ))
         .await;
     for fid in &all {
         let of = |page: &Value| {
@@ -1116,11 +1131,16 @@ async fn every_instance_and_bid_has_the_histories_the_spec_shapes() {
         let priced = of(&pricing);
         if priced["bid_fid"].is_string() {
             let periods = priced["events"].as_array().unwrap();
-            assert!(!periods.is_empty(), "{fid}: an allocated instance was billed");
+            assert!(
+                !periods.is_empty(),
+                "{fid}: an allocated instance was billed"
+            );
         }
     }
     for bid in [&kept, &paused, &cancelled] {
-        let history = h.get_ok(&format!("/v2/spot/bids/{}/history", fid(bid))).await;
+        let history = h
+            .get_ok(&format!("/v2/spot/bids/{}/history", fid(bid)))
+            .await;
         assert_eq!(history["bid_fid"], json!(fid(bid)));
         let first = &history["events"][0];
         assert_eq!(first["event_type"], "Placed");
@@ -1130,7 +1150,9 @@ async fn every_instance_and_bid_has_the_histories_the_spec_shapes() {
         (&paused, "Paused"),
         (&cancelled, "Terminated"),
     ] {
-        let history = h.get_ok(&format!("/v2/spot/bids/{}/history", fid(bid))).await;
+        let history = h
+            .get_ok(&format!("/v2/spot/bids/{}/history", fid(bid)))
+            .await;
         let events = history["events"].as_array().unwrap();
         assert_eq!(events.last().unwrap()["event_type"], last, "{history}");
     }

@@ -283,14 +283,21 @@ async fn run_seed(seed: u64, ops: u64) -> Findings {
                 let replicas = rng.random_range(0..5);
                 match (pools.contains_key(pool), rng.random_range(0..3)) {
                     (false, _) => {
-                        let manifest =
-                            pool_manifest(pool, replicas, rng.random_range(1..3), 1200);
-                        if pools_api.create(&PostParams::default(), &manifest).await.is_ok() {
+                        let manifest = pool_manifest(pool, replicas, rng.random_range(1..3), 1200);
+                        if pools_api
+                            .create(&PostParams::default(), &manifest)
+                            .await
+                            .is_ok()
+                        {
                             pools.insert(pool, replicas);
                         }
                     }
                     (true, 0) => {
-                        if pools_api.delete(pool, &DeleteParams::default()).await.is_ok() {
+                        if pools_api
+                            .delete(pool, &DeleteParams::default())
+                            .await
+                            .is_ok()
+                        {
                             pools.remove(pool);
                         }
                     }

@@ -467,7 +467,10 @@ async fn a_pools_spend_is_the_sum_of_what_its_bids_paid() {
         expected.insert(bid.fid.clone(), cost_of(&periods, now).price());
     }
     let total: u64 = expected.values().map(|p| p.cents()).sum();
-    assert!(total > 0, "an hour of two running instances costs something");
+    assert!(
+        total > 0,
+        "an hour of two running instances costs something"
+    );
     let total = Price::from_cents(total).to_string();
     rig.pool_status_is("paid", "spend summed", |p| {
         p.status
@@ -482,12 +485,19 @@ async fn a_pools_spend_is_the_sum_of_what_its_bids_paid() {
         let spend = status.spend.clone().expect("spend");
         assert_eq!(spend.cost_so_far, expected[&fid].to_string(), "{fid}");
         let paying: Price = status.current_price.as_deref().unwrap().parse().unwrap();
-        assert_eq!(spend.hourly_cost, paying.to_string(), "one running instance");
+        assert_eq!(
+            spend.hourly_cost,
+            paying.to_string(),
+            "one running instance"
+        );
         let events: Vec<&str> = status.history.iter().map(|t| t.event.as_str()).collect();
         assert_eq!(events, ["Placed", "Allocated"], "{fid}");
     }
     let counted = h.ctx.metrics.spend(h.ns(), "spotpool");
     let total_dollars = total.trim_start_matches('$').parse::<f64>().unwrap();
-    assert!((counted - total_dollars).abs() < 1e-6, "{counted} counted, {total} paid");
+    assert!(
+        (counted - total_dollars).abs() < 1e-6,
+        "{counted} counted, {total} paid"
+    );
     assert_eq!(h.ctx.metrics.spend(h.ns(), "spotbid"), 0.0);
 }

@@ -128,7 +128,8 @@ impl SpendBook {
     /// bids no longer seen, and moves the cursor past the last read made.
     pub(crate) fn settle(&mut self, seen: &[Seen], last_read: Option<&str>) {
         let known: HashMap<&str, &Seen> = seen.iter().map(|s| (s.0.as_str(), s)).collect();
-        self.ledgers.retain(|fid, _| known.contains_key(fid.as_str()));
+        self.ledgers
+            .retain(|fid, _| known.contains_key(fid.as_str()));
         for (fid, pricing, _) in seen {
             let ledger = self.ledgers.entry(fid.clone()).or_default();
             if ledger.periods.is_empty() && pricing.instances.is_empty() {
@@ -214,7 +215,9 @@ pub fn cost_of(periods: &[InstancePricingEvent], now: Timestamp) -> Cost {
         .iter()
         .map(|period| {
             let end = period.end_time.unwrap_or(now).min(now);
-            let seconds = end.as_second().saturating_sub(period.start_time.as_second());
+            let seconds = end
+                .as_second()
+                .saturating_sub(period.start_time.as_second());
             u128::from(period.price.cents()) * u128::try_from(seconds.max(0)).unwrap_or(0)
         })
         .sum();
@@ -294,7 +297,10 @@ mod tests {
         // A new clearing price changes what it pays: only its pricing is read again.
         let repriced = [seen("bid_a", BidStatus::Allocated, &["inst_1"], 950)];
         let reads = book.due(&repriced, 10);
-        assert!(matches!(reads.as_slice(), [Read::Pricing { .. }]), "{reads:?}");
+        assert!(
+            matches!(reads.as_slice(), [Read::Pricing { .. }]),
+            "{reads:?}"
+        );
     }
 
     #[test]
@@ -302,7 +308,10 @@ mod tests {
         let mut book = SpendBook::default();
         let bids = [seen("bid_open", BidStatus::Open, &[], 800)];
         let reads = book.due(&bids, 10);
-        assert!(matches!(reads.as_slice(), [Read::History { .. }]), "{reads:?}");
+        assert!(
+            matches!(reads.as_slice(), [Read::History { .. }]),
+            "{reads:?}"
+        );
         record_all(&mut book, &reads);
         book.settle(&bids, None);
         assert_eq!(

@@ -158,7 +158,10 @@ async fn periods_of(
 const MAX_PRICING_PAGES: u32 = 50;
 
 /// The bid's events; none when Mithril no longer knows it.
-async fn events_of(client: &MithrilClient, fid: &str) -> Result<Vec<BidHistoryEvent>, MithrilError> {
+async fn events_of(
+    client: &MithrilClient,
+    fid: &str,
+) -> Result<Vec<BidHistoryEvent>, MithrilError> {
     match client.bid_history(fid).await {
         Ok(history) => Ok(history.events),
         Err(error) if error.is_not_found() => Ok(Vec::new()),

@@ -338,13 +338,17 @@ impl Metrics {
     /// Adds `dollars` paid by a bid of a `kind` resource in `namespace`.
     pub fn spent(&self, namespace: &str, kind: &str, dollars: f64) {
         if dollars > 0.0 && dollars.is_finite() {
-            self.spend.get_or_create(&spend_labels(namespace, kind)).inc_by(dollars);
+            self.spend
+                .get_or_create(&spend_labels(namespace, kind))
+                .inc_by(dollars);
         }
     }
 
     /// Dollars counted so far for `namespace` and `kind` (see [`Self::spent`]).
     pub fn spend(&self, namespace: &str, kind: &str) -> f64 {
-        self.spend.get_or_create(&spend_labels(namespace, kind)).get()
+        self.spend
+            .get_or_create(&spend_labels(namespace, kind))
+            .get()
     }
 
     /// Records one reconcile of `kind` that took `elapsed`; `error` is its failure reason.
@@ -557,7 +561,11 @@ mod tests {
         metrics.spent("ml-team", "spotbid", 0.5);
         metrics.spent("ml-team", "spotpool", 12.0);
         metrics.spent("ml-team", "spotbid", -3.0);
-        assert_eq!(metrics.spend("ml-team", "spotbid"), 1.75, "it never goes down");
+        assert_eq!(
+            metrics.spend("ml-team", "spotbid"),
+            1.75,
+            "it never goes down"
+        );
         let text = metrics.encode();
         assert!(
             text.lines()

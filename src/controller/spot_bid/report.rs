@@ -7,11 +7,11 @@
 
 use super::plan::{Blocker, MarketDecision, Plan};
 use crate::crd::spot_bid::PricingStatus;
+use crate::crd::spot_bid::{BidTransition, Spend};
 use crate::crd::{
     Condition, ConditionStatus, READY, SYNCED, SpotBidInstance, SpotBidPhase, SpotBidSpec,
     SpotBidStatus, Time, set_condition,
 };
-use crate::crd::spot_bid::{BidTransition, Spend};
 use crate::mithril::{Bid, BidHistoryEvent, BidStatus, Instance, InstanceStatus, Price};
 
 /// What the reconcile observed on Mithril for one SpotBid.
@@ -184,7 +184,9 @@ pub fn status(
     status.spend = spend(
         status.spend.take().filter(|_| same_bid),
         observed.cost_so_far,
-        observed.clearing_price.filter(|_| status.current_price.is_some()),
+        observed
+            .clearing_price
+            .filter(|_| status.current_price.is_some()),
         ready,
     );
     if !observed.events.is_empty() {

@@ -2,8 +2,8 @@ use super::*;
 use crate::controller::spot_bid::plan::{DesiredBid, ImmutableDrift, Intent, MarketView, plan};
 use crate::controller::spot_bid::pricing::PricingPolicy;
 use crate::controller::spot_bid::regions::RegionPolicy;
-use crate::crd::{DeletionPolicy, LaunchSpecification as SpecLaunch, find_condition};
 use crate::crd::spot_bid::Spend;
+use crate::crd::{DeletionPolicy, LaunchSpecification as SpecLaunch, find_condition};
 use crate::mithril::LaunchSpecification;
 
 fn at(minute: i64) -> Time {
@@ -737,7 +737,15 @@ fn spend_and_history_are_shown_once_read_and_kept_until_read_again() {
         clearing_price: Some("$9.75".parse().unwrap()),
         ..Observation::default()
     };
-    let first = status(None, &spec(2), Some(1), None, unread, &SyncOutcome::in_sync(), at(0));
+    let first = status(
+        None,
+        &spec(2),
+        Some(1),
+        None,
+        unread,
+        &SyncOutcome::in_sync(),
+        at(0),
+    );
     assert_eq!(first.spend, None, "no cost is shown before it is read");
     assert!(first.history.is_empty());
 
@@ -746,10 +754,21 @@ fn spend_and_history_are_shown_once_read_and_kept_until_read_again() {
         events: &events,
         ..unread
     };
-    let second = status(Some(&first), &spec(2), Some(1), None, read, &SyncOutcome::in_sync(), at(1));
+    let second = status(
+        Some(&first),
+        &spec(2),
+        Some(1),
+        None,
+        read,
+        &SyncOutcome::in_sync(),
+        at(1),
+    );
     let spend = second.spend.clone().expect("spend");
     assert_eq!(spend.cost_so_far, "$3.25");
-    assert_eq!(spend.hourly_cost, "$9.75", "the clearing price times one running instance");
+    assert_eq!(
+        spend.hourly_cost, "$9.75",
+        "the clearing price times one running instance"
+    );
     let shown: Vec<(&str, Option<&str>)> = second
         .history
         .iter()
@@ -758,7 +777,15 @@ fn spend_and_history_are_shown_once_read_and_kept_until_read_again() {
     assert_eq!(shown, [("Placed", Some("$12.50")), ("Allocated", None)]);
 
     // A reconcile with nothing new read keeps both.
-    let third = status(Some(&second), &spec(2), Some(1), None, unread, &SyncOutcome::in_sync(), at(2));
+    let third = status(
+        Some(&second),
+        &spec(2),
+        Some(1),
+        None,
+        unread,
+        &SyncOutcome::in_sync(),
+        at(2),
+    );
     assert_eq!(third.spend, second.spend);
     assert_eq!(third.history, second.history);
 
@@ -769,7 +796,15 @@ fn spend_and_history_are_shown_once_read_and_kept_until_read_again() {
         bid: Some(&other),
         ..unread
     };
-    let fourth = status(Some(&third), &spec(2), Some(1), None, replaced, &SyncOutcome::in_sync(), at(3));
+    let fourth = status(
+        Some(&third),
+        &spec(2),
+        Some(1),
+        None,
+        replaced,
+        &SyncOutcome::in_sync(),
+        at(3),
+    );
     assert_eq!(fourth.spend, None);
     assert!(fourth.history.is_empty());
 }
@@ -800,5 +835,8 @@ fn the_spend_counted_is_what_each_stored_status_adds() {
         Price::ZERO,
         "a counter never goes down"
     );
-    assert_eq!(spend_increase(Some(&first), &SpotBidStatus::default()), Price::ZERO);
+    assert_eq!(
+        spend_increase(Some(&first), &SpotBidStatus::default()),
+        Price::ZERO
+    );
 }

@@ -2,10 +2,10 @@
 
 use super::plan::{Child, Hold, PoolPlan, Removal, Step};
 use crate::controller::events::{Event, EventType};
+use crate::crd::spot_bid::Spend;
 use crate::crd::{
     Condition, ConditionStatus, POOL_LABEL, READY, SYNCED, SpotPoolStatus, Time, set_condition,
 };
-use crate::crd::spot_bid::Spend;
 use crate::mithril::Price;
 use std::collections::BTreeMap;
 
