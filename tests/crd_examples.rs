@@ -456,6 +456,15 @@ fn full_statuses_pass_the_schema() {
         ready: Some(SpotBidStatus::ready_text(1, 1)),
         observed_generation: Some(3),
         conditions: vec![ready.clone(), synced.clone()],
+        spend: Some(mithril_operator::crd::spot_bid::Spend {
+            cost_so_far: "$41.20".into(),
+            hourly_cost: "$9.75".into(),
+        }),
+        history: vec![mithril_operator::crd::spot_bid::BidTransition {
+            time: at("2026-11-22T02:55:00Z"),
+            event: "Preempted".into(),
+            limit_price: Some("$12.50".into()),
+        }],
     };
     bid["status"] = serde_json::to_value(&status).unwrap();
     assert_eq!(rejected_paths::<SpotBid>(&bid), Vec::<String>::new());

@@ -313,6 +313,7 @@ async fn the_production_overlay_adds_monitoring_and_a_network_policy() {
             "MithrilOperatorReconcilesFailing",
             "MithrilOperatorResourcesFailed",
             "MithrilOperatorPreemptingTooLong",
+            "MithrilOperatorSpendHigh",
         ]
     );
     // With every replica gone there is no series to sum: absent() makes the alert fire.
@@ -377,6 +378,7 @@ fn exported_metrics() -> String {
 
     let metrics = Metrics::new();
     metrics.set_leader(true);
+    metrics.spent("ml-team", "spotpool", 1.5);
     metrics.reconciled(
         "spotbid",
         Duration::from_millis(5),

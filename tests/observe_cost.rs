@@ -5,7 +5,7 @@ mod observe_support;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use mithril_api::*;
-use mithril_operator::observe::Change;
+use mithril_operator::observe::{Change, MithrilObserver, ObserverConfig};
 use observe_support::*;
 
 const BID: &str = "/v2/spot/bids/{bid_fid}";
@@ -158,4 +158,108 @@ async fn a_full_refresh_lists_no_instance_of_an_ended_bid() {
         assert_eq!(instances.len(), 1, "{}", bid.fid);
         assert_eq!(instances[0].status, InstanceStatus::Running);
     }
+}
+
+const PRICING_HISTORY: &str = "/v2/instances/pricing/history";
+const BID_HISTORY: &str = "/v2/spot/bids/{bid_fid}/history";
+
+/// What the simulator says bid `fid` has paid by `now`, read directly (not through the observer).
+async fn paid(h: &Harness, fid: &str, now: jiff::Timestamp) -> Price {
+    let page = h
+        .client
+        .instance_pricing_history(&HistoryQuery::for_project(&h.project).bid(fid))
+        .await
+        .unwrap();
+    let periods: Vec<InstancePricingEvent> =
+        page.items.into_iter().flat_map(|i| i.events).collect();
+    mithril_operator::observe::cost_of(&periods, now).price()
+}
+
+#[tokio::test]
+async fn spend_reads_stay_within_the_budget_and_only_changed_bids_are_read_again() {
+    const LIVE: usize = 30;
+    const BUDGET: u32 = 10;
+    let h = harness().await;
+    let bids = h.place_many(LIVE).await;
+    let observer = MithrilObserver::new(
+        h.client.clone(),
+        h.project.clone(),
+        ObserverConfig {
+            spend_reads_per_cycle: BUDGET,
+            ..test_config(h.clock.clone())
+        },
+    );
+    h.advance(TICK_SECONDS + BOOT_SECONDS);
+    observer.poll_once().await.unwrap();
+    observer.poll_once().await.unwrap();
+
+    // Every bid needs its pricing and its events read: at most BUDGET requests a cycle, each
+    // bid served in turn, until none is due.
+    let mut cycles = 0;
+    loop {
+        h.sim.reset_counters();
+        let report = observer.refresh_spend().await.unwrap();
+        assert_eq!(u64::from(report.requests), h.requests());
+        assert!(report.requests <= BUDGET, "{report:?}");
+        cycles += 1;
+        if report.pending == 0 {
+            break;
+        }
+        assert!(cycles <= 2 * LIVE, "the reads never end: {report:?}");
+    }
+    assert_eq!(cycles, (2 * LIVE).div_ceil(BUDGET as usize));
+    let now = h.sim.now();
+    for bid in &bids {
+        let cost = observer.cost_so_far(&bid.fid, now).expect("read");
+        assert_eq!(cost.price(), paid(&h, &bid.fid, now).await, "{}", bid.fid);
+        assert!(cost.price() > Price::ZERO, "allocated bids pay");
+        let events: Vec<_> = observer
+            .bid_events(&bid.fid)
+            .iter()
+            .map(|e| e.event_type.clone())
+            .collect();
+        assert_eq!(events, [BidEventType::Placed, BidEventType::Allocated]);
+    }
+
+    // An hour on, nothing changed: no request, and the cost counts the hour at the known price.
+    h.advance(3600);
+    observer.poll_once().await.unwrap();
+    h.sim.reset_counters();
+    let steady = observer.refresh_spend().await.unwrap();
+    assert_eq!((steady.requests, h.requests()), (0, 0), "{steady:?}");
+    let later = h.sim.now();
+    for bid in bids.iter().take(3) {
+        let cost = observer.cost_so_far(&bid.fid, later).unwrap();
+        assert_eq!(cost.price(), paid(&h, &bid.fid, later).await);
+    }
+
+    // One bid cancelled: its two reads only, and its cost stops growing.
+    let gone = &bids[7];
+    h.client.cancel_bid(&gone.fid).await.unwrap();
+    observer.poll_once().await.unwrap();
+    let mut changes = observer.subscribe();
+    h.sim.reset_counters();
+    let after = observer.refresh_spend().await.unwrap();
+    assert_eq!(h.gets(PRICING_HISTORY), 1, "{after:?}");
+    assert_eq!(h.gets(BID_HISTORY), 1);
+    assert_eq!(h.requests(), 2);
+    assert_eq!(after.pending, 0);
+    assert_eq!(
+        changed_bids(&drain(&mut changes)),
+        set(&[gone.fid.as_str()])
+    );
+    let ended = observer.cost_so_far(&gone.fid, later).unwrap();
+    h.advance(3600);
+    assert_eq!(
+        observer.cost_so_far(&gone.fid, h.sim.now()),
+        Some(ended),
+        "a cancelled bid's instances stop paying"
+    );
+    assert_eq!(
+        observer
+            .bid_events(&gone.fid)
+            .last()
+            .map(|e| e.event_type.clone()),
+        Some(BidEventType::Terminated)
+    );
 }

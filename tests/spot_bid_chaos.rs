@@ -7,6 +7,10 @@
 //!   is live without its SpotBid;
 //! - no bid is ever placed for a resource that is observe-only, paused for reconcile or invalid.
 //!
+//! Every third seed also runs the SpotPool controller and creates, scales and deletes SpotPools
+//! beside the SpotBids: their SpotBids are held to the same rules, and after settling each pool's
+//! SpotBids ask for its replicas.
+//!
 //! Prints one line, e.g. `seeds=50 ops=1200 duplicates=0 leaked=0 stuck=0 forbidden=0`.
 //! Size: `MITHRIL_CHAOS_SEEDS` (default 12), `MITHRIL_CHAOS_OPS` per seed (default 24), first seed
 //! `MITHRIL_CHAOS_FIRST_SEED` (default 0), seeds at once `MITHRIL_CHAOS_PARALLEL` (default 4; each
@@ -16,10 +20,11 @@
 mod operator_harness;
 
 use futures::StreamExt;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use mithril_operator::controller::ControllerConfig;
 use mithril_operator::controller::spot_bid::names::{parse_bid_name, uid_tag};
-use mithril_operator::crd::SpotBid;
+use mithril_operator::crd::{POOL_LABEL, SpotBid, SpotPool};
 use mithril_sim::{FaultSpec, Sim, SimConfig};
 use operator_harness::{CLUSTER, Harness, test_config};
 use rand::rngs::StdRng;
@@ -35,6 +40,27 @@ const NS: &str = "default";
 const NAMES: [&str; 8] = [
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
 ];
+const POOLS: [&str; 2] = ["pool-x", "pool-y"];
+
+/// Whether a seed drives SpotPools too: every third one, so a failing seed reruns by number.
+fn with_pools(seed: u64) -> bool {
+    seed.is_multiple_of(3)
+}
+
+fn pool_manifest(name: &str, replicas: i32, block_size: i32, price_cents: u64) -> SpotPool {
+    serde_json::from_value(json!({
+        "apiVersion": "mithril.ai/v1alpha1", "kind": "SpotPool",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": replicas, "blockSize": block_size,
+            "template": {
+                "project": "demo", "region": "us-central1-a", "instanceType": "h100-80gb.sxm.8x",
+                "limitPrice": format!("${}.{:02}", price_cents / 100, price_cents % 100),
+            },
+        },
+    }))
+    .unwrap()
+}
 /// How long a resource may show two live bids: a late write must land, show in a lagging list
 /// and be cancelled (grace, lag, a poll and a reconcile or two).
 const TWIN_ALLOWANCE: Duration = Duration::from_secs(4);
@@ -180,6 +206,19 @@ async fn run_seed(seed: u64, ops: u64) -> Findings {
             }
         })
     };
+    let pools_api: Api<SpotPool> = Api::namespaced(h.kube.clone(), NS);
+    let stop_pools = tokio_util::sync::CancellationToken::new();
+    let pool_controller = with_pools(seed).then(|| {
+        let (ctx, token) = (h.ctx.clone(), stop_pools.clone());
+        tokio::spawn(async move {
+            mithril_operator::controller::spot_pool::run(ctx, Some(NS), async move {
+                token.cancelled().await
+            })
+            .await;
+        })
+    });
+    // Pools by name: replicas of those the test created and has not deleted.
+    let mut pools: BTreeMap<&str, i32> = BTreeMap::new();
     h.sim.faults().set_all(faults(&mut rng));
     // Resources by name: uid and kind of those the test created and has not deleted.
     let mut resources: BTreeMap<&str, (String, Kind)> = BTreeMap::new();
@@ -239,6 +278,41 @@ async fn run_seed(seed: u64, ops: u64) -> Findings {
                     rng.random_range(900..1500),
                 );
             }
+            92..100 if with_pools(seed) => {
+                let pool = POOLS[rng.random_range(0..POOLS.len())];
+                let replicas = rng.random_range(0..5);
+                match (pools.contains_key(pool), rng.random_range(0..3)) {
+                    (false, _) => {
+                        let manifest = pool_manifest(pool, replicas, rng.random_range(1..3), 1200);
+                        if pools_api
+                            .create(&PostParams::default(), &manifest)
+                            .await
+                            .is_ok()
+                        {
+                            pools.insert(pool, replicas);
+                        }
+                    }
+                    (true, 0) => {
+                        if pools_api
+                            .delete(pool, &DeleteParams::default())
+                            .await
+                            .is_ok()
+                        {
+                            pools.remove(pool);
+                        }
+                    }
+                    (true, _) => {
+                        let scale = json!({"spec": {"replicas": replicas}});
+                        if pools_api
+                            .patch_scale(pool, &PatchParams::default(), &Patch::Merge(scale))
+                            .await
+                            .is_ok()
+                        {
+                            pools.insert(pool, replicas);
+                        }
+                    }
+                }
+            }
             _ => {}
         }
         if rng.random_bool(0.5) {
@@ -257,7 +331,22 @@ async fn run_seed(seed: u64, ops: u64) -> Findings {
         let owners = live_by_owner(&h.sim);
         let present = api.list(&Default::default()).await.map(|l| l.items);
         let Ok(present) = present else { continue };
-        let expected: BTreeMap<String, Kind> = resources.values().cloned().collect();
+        let mut expected: BTreeMap<String, Kind> = resources.values().cloned().collect();
+        // A live pool's SpotBids are expected like the test's own; a deleted pool's must go.
+        let mut asked: BTreeMap<String, i32> = BTreeMap::new();
+        for child in &present {
+            let pool = child.labels().get(POOL_LABEL).cloned().unwrap_or_default();
+            if pools.contains_key(pool.as_str()) && child.metadata.deletion_timestamp.is_none() {
+                let uid = uid_tag(child.metadata.uid.as_deref().unwrap_or_default());
+                expected.insert(uid, Kind::Normal);
+                *asked.entry(pool).or_default() += child.spec.instance_quantity;
+            }
+        }
+        let pools_off: Vec<String> = pools
+            .iter()
+            .filter(|(pool, replicas)| asked.get(**pool).copied().unwrap_or(0) != **replicas)
+            .map(|(pool, replicas)| format!("pool {pool}: {asked:?} asked for, {replicas} wanted"))
+            .collect();
         stuck = present
             .iter()
             .filter(|r| {
@@ -270,6 +359,7 @@ async fn run_seed(seed: u64, ops: u64) -> Findings {
                 }
             })
             .map(|r| r.metadata.name.clone().unwrap_or_default())
+            .chain(pools_off)
             .collect();
         leaked = owners
             .iter()
@@ -281,6 +371,10 @@ async fn run_seed(seed: u64, ops: u64) -> Findings {
         }
     }
     watcher.abort();
+    stop_pools.cancel();
+    if let Some(task) = pool_controller {
+        task.abort();
+    }
     let watch = watch.lock().unwrap();
     let (forbidden, twins): (Vec<String>, Vec<String>) = watch
         .findings

@@ -435,3 +435,69 @@ async fn the_crd_refuses_what_a_pool_cannot_be_and_lets_the_template_change() {
         "0 replicas: no SpotBid"
     );
 }
+
+/// What a pool's bids cost: each SpotBid's `spend` is what Mithril's pricing history of its
+/// bid's instances adds up to, its `history` the bid's latest events, the pool's `spend` the sum
+/// of its SpotBids', and the spend counter (kind `spotpool`) what was paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pools_spend_is_the_sum_of_what_its_bids_paid() {
+    use mithril_api::{HistoryQuery, InstancePricingEvent, Price};
+    use mithril_operator::observe::cost_of;
+
+    let rig = PoolRig::start().await;
+    let h = &rig.h;
+    rig.create_pool("paid", h100_pool(2, 1)).await;
+    rig.converged("paid", &[1, 1]).await;
+    h.advance_minutes(8).await;
+    h.sim.advance(Duration::from_secs(3600));
+    h.poll().await;
+    h.read_spend().await;
+
+    let now = h.sim.now();
+    let project = h.mithril.resolve_project("demo").await.unwrap();
+    let mut expected = BTreeMap::new();
+    for bid in rig.live_bids().await {
+        let page = h
+            .mithril
+            .instance_pricing_history(&HistoryQuery::for_project(&project).bid(&bid.fid))
+            .await
+            .unwrap();
+        let periods: Vec<InstancePricingEvent> =
+            page.items.into_iter().flat_map(|i| i.events).collect();
+        expected.insert(bid.fid.clone(), cost_of(&periods, now).price());
+    }
+    let total: u64 = expected.values().map(|p| p.cents()).sum();
+    assert!(
+        total > 0,
+        "an hour of two running instances costs something"
+    );
+    let total = Price::from_cents(total).to_string();
+    rig.pool_status_is("paid", "spend summed", |p| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.spend.as_ref())
+            .is_some_and(|spend| spend.cost_so_far == total)
+    })
+    .await;
+    for child in rig.children("paid").await.values() {
+        let status = child.status.clone().unwrap();
+        let fid = status.bid_fid.clone().unwrap();
+        let spend = status.spend.clone().expect("spend");
+        assert_eq!(spend.cost_so_far, expected[&fid].to_string(), "{fid}");
+        let paying: Price = status.current_price.as_deref().unwrap().parse().unwrap();
+        assert_eq!(
+            spend.hourly_cost,
+            paying.to_string(),
+            "one running instance"
+        );
+        let events: Vec<&str> = status.history.iter().map(|t| t.event.as_str()).collect();
+        assert_eq!(events, ["Placed", "Allocated"], "{fid}");
+    }
+    let counted = h.ctx.metrics.spend(h.ns(), "spotpool");
+    let total_dollars = total.trim_start_matches('$').parse::<f64>().unwrap();
+    assert!(
+        (counted - total_dollars).abs() < 1e-6,
+        "{counted} counted, {total} paid"
+    );
+    assert_eq!(h.ctx.metrics.spend(h.ns(), "spotbid"), 0.0);
+}

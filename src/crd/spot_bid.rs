@@ -405,6 +405,16 @@ pub struct SpotBidStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready: Option<String>,
 
+    /// What the bid has cost so far and costs per hour now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend: Option<Spend>,
+
+    /// The bid's latest events on Mithril (placed, allocated, preempted, price changes...),
+    /// oldest first, at most five.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub history: Vec<BidTransition>,
+
     /// The generation of the spec this status reflects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -413,6 +423,30 @@ pub struct SpotBidStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+/// What a bid (or a pool's bids) cost.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Spend {
+    /// Paid so far for the current bid (`bidFid`), from Mithril's pricing history of its
+    /// instances (periods still running counted up to the last reconcile), e.g. `"$41.20"`.
+    pub cost_so_far: String,
+    /// Paid per hour now: the clearing price times the running instances, e.g. `"$24.00"`.
+    pub hourly_cost: String,
+}
+
+/// One event of the bid on Mithril.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BidTransition {
+    /// When it happened.
+    pub time: Time,
+    /// Mithril's event type, e.g. `Placed`, `Allocated`, `Preempted`, `Limit Price Changed`.
+    pub event: String,
+    /// The limit price after the event, when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_price: Option<String>,
 }
 
 /// The operator's last pricing decision.

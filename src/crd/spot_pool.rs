@@ -1,7 +1,7 @@
 //! `SpotPool`: a number of instances, made of SpotBids of a block size each, that scales.
 
 use super::condition::Condition;
-use super::spot_bid::SpotBidSpec;
+use super::spot_bid::{Spend, SpotBidSpec};
 use kube::{CustomResource, KubeSchema};
 use schemars::{Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
@@ -158,6 +158,11 @@ pub struct SpotPoolStatus {
     /// instances), e.g. `"$48.00"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hourly_cost: Option<String>,
+
+    /// What the pool's SpotBids have cost so far and cost per hour now: the sum of their
+    /// `status.spend` (SpotBids deleted earlier no longer count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend: Option<Spend>,
 
     /// The generation of the spec this status reflects.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -33,6 +33,9 @@ pub struct ObserverConfig {
     /// How far Mithril's lists may lag behind its writes (real time): a bid written within this
     /// is not taken back by a list still showing it as it was (nor dropped before it shows).
     pub list_lag: Duration,
+    /// Reads of bids' pricing and event histories per cycle, at most (0: none); a bid is read
+    /// again only once what it pays or its status changed.
+    pub spend_reads_per_cycle: u32,
 }
 
 impl Default for ObserverConfig {
@@ -45,6 +48,7 @@ impl Default for ObserverConfig {
             change_capacity: 4096,
             clock: Arc::new(TokioClock::new()),
             list_lag: Duration::from_secs(60),
+            spend_reads_per_cycle: 10,
         }
     }
 }
@@ -87,6 +91,7 @@ impl fmt::Debug for ObserverConfig {
             )
             .field("targeted_batch", &self.targeted_batch)
             .field("change_capacity", &self.change_capacity)
+            .field("spend_reads_per_cycle", &self.spend_reads_per_cycle)
             .finish_non_exhaustive()
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! Cost per cycle for N live bids in steady state: `ceil(N/100) + 2` requests plus up to 3 (the bid
 //! pages of each of the four live statuses, one page of unsettled instances, spot availability),
-//! whatever the number of ended bids; see [`MithrilObserver`] for what costs more.
+//! whatever the number of ended bids; see [`MithrilObserver`] for what costs more. After it, at most
+//! [`ObserverConfig::spend_reads_per_cycle`] reads of bids' pricing and event histories
+//! ([`MithrilObserver::refresh_spend`]).
 
 mod auctions;
 mod catalog;
@@ -24,6 +26,8 @@ mod pages;
 mod registry;
 mod settled;
 mod snapshot;
+mod spend;
+mod spend_cycle;
 mod state;
 mod write_through;
 
@@ -36,3 +40,5 @@ pub use observer::MithrilObserver;
 pub use registry::{ClientFactory, CycleListener, ObserverRegistry, Polling, RegistryConfig};
 pub use settled::{SETTLED, is_settled, unsettled_statuses};
 pub use snapshot::InstanceFilter;
+pub use spend::{Cost, HISTORY_EVENTS, cost_of};
+pub use spend_cycle::SpendReport;

@@ -141,6 +141,10 @@ impl MithrilObserver {
                             full = report.full_instance_refresh,
                             "Mithril observation cycle"
                         );
+                        match self.refresh_spend().await {
+                            Ok(spend) => tracing::debug!(project = %self.inner.project, requests = spend.requests, changed = spend.changed, pending = spend.pending, "Mithril spend reads"),
+                            Err(error) => tracing::debug!(project = %self.inner.project, %error, "Mithril spend reads failed; due again next cycle"),
+                        }
                     }
                 }
             }

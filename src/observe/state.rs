@@ -9,6 +9,7 @@ use mithril_api::{Bid, BidStatus, InstanceStatus};
 use super::change::{BidFingerprint, Change};
 use super::health::{ObserverHealth, PollReport};
 use super::snapshot::Snapshot;
+use super::spend::SpendBook;
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -33,6 +34,8 @@ pub(crate) struct State {
     /// Mithril's lists may lag behind its writes, so a list showing one of those states (or not
     /// yet showing a new bid) within the list lag is older than the write and takes nothing back.
     pub(crate) recent_bids: HashMap<String, RecentBid>,
+    /// What each bid has cost and its latest events.
+    pub(crate) spend: SpendBook,
 }
 
 #[derive(Debug)]

@@ -55,6 +55,12 @@ struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SpendLabels {
+    namespace: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -65,6 +71,13 @@ struct ObserverLabels {
     key: String,
     /// The project FID.
     project: String,
+}
+
+fn spend_labels(namespace: &str, kind: &str) -> SpendLabels {
+    SpendLabels {
+        namespace: namespace.to_owned(),
+        kind: kind.to_owned(),
+    }
 }
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -144,6 +157,7 @@ pub struct Metrics {
     gate_waiting: Family<KindLabels, Gauge>,
     leader: Gauge,
     safety_cancels: Family<BidCancelLabels, Counter>,
+    spend: Family<SpendLabels, Counter<f64, AtomicU64>>,
     resident_memory: Gauge,
 }
 
@@ -171,6 +185,7 @@ impl Metrics {
         let gate_waiting = Family::<KindLabels, Gauge>::default();
         let leader = Gauge::default();
         let safety_cancels = Family::<BidCancelLabels, Counter>::default();
+        let spend = Family::<SpendLabels, Counter<f64, AtomicU64>>::default();
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -244,6 +259,11 @@ impl Metrics {
             "Bids cancelled because they should not exist, by reason (duplicate_bid_cancelled, orphan_bid_cancelled)",
             safety_cancels.clone(),
         );
+        registry.register(
+            "spend_dollars",
+            "Dollars paid on Mithril, per namespace and kind of the resource that placed the bid (spotpool for a pool's SpotBids)",
+            spend.clone(),
+        );
         root.register(
             "process_resident_memory_bytes",
             "Resident memory size in bytes (Linux; 0 elsewhere)",
@@ -264,6 +284,7 @@ impl Metrics {
             gate_waiting,
             leader,
             safety_cancels,
+            spend,
             resident_memory,
         }
     }
@@ -282,6 +303,22 @@ impl Metrics {
             reason: snake_case(reason),
         };
         self.safety_cancels.get_or_create(&labels).get()
+    }
+
+    /// Adds `dollars` paid by a bid of a `kind` resource in `namespace`.
+    pub fn spent(&self, namespace: &str, kind: &str, dollars: f64) {
+        if dollars > 0.0 && dollars.is_finite() {
+            self.spend
+                .get_or_create(&spend_labels(namespace, kind))
+                .inc_by(dollars);
+        }
+    }
+
+    /// Dollars counted so far for `namespace` and `kind` (see [`Self::spent`]).
+    pub fn spend(&self, namespace: &str, kind: &str) -> f64 {
+        self.spend
+            .get_or_create(&spend_labels(namespace, kind))
+            .get()
     }
 
     /// Records one reconcile of `kind` that took `elapsed`; `error` is its failure reason.
@@ -484,6 +521,26 @@ mod tests {
         assert!(
             !text.contains("controller="),
             "one label name for the kind:\n{text}"
+        );
+    }
+
+    #[test]
+    fn spend_is_a_counter_in_dollars_per_namespace_and_kind() {
+        let metrics = Metrics::new();
+        metrics.spent("ml-team", "spotbid", 1.25);
+        metrics.spent("ml-team", "spotbid", 0.5);
+        metrics.spent("ml-team", "spotpool", 12.0);
+        metrics.spent("ml-team", "spotbid", -3.0);
+        assert_eq!(
+            metrics.spend("ml-team", "spotbid"),
+            1.75,
+            "it never goes down"
+        );
+        let text = metrics.encode();
+        assert!(
+            text.lines()
+                .any(|l| l == r#"mithril_operator_spend_dollars_total{namespace="ml-team",kind="spotpool"} 12.0"#),
+            "{text}"
         );
     }
 

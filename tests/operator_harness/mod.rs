@@ -285,6 +285,13 @@ impl Harness {
         }
     }
 
+    /// Each observer's spend reads (the second half of a cycle in the running operator).
+    pub async fn read_spend(&self) {
+        for observer in self.registry.observers() {
+            let _ = observer.refresh_spend().await;
+        }
+    }
+
     /// Moves simulated time by `minutes` in steps of one, observing after each step.
     pub async fn advance_minutes(&self, minutes: u64) {
         for _ in 0..minutes {

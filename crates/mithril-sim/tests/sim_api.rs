@@ -1059,3 +1059,101 @@ fn the_schema_check_rejects_what_the_spec_forbids() {
     bad_status["status"] = json!("Won");
     assert!(!check(&bad_status), "a status outside the enum");
 }
+
+/// Every instance (of bids and reservations) has a status history and a pricing history, and
+/// every bid its own history, in the spec's shapes (each answer is checked against the spec's
+/// schemas by the harness), through placement, allocation, a price change, a pause and a cancel.
+#[tokio::test]
+async fn every_instance_and_bid_has_the_histories_the_spec_shapes() {
+    let h = Harness::default().await;
+    let project = h.project().await;
+    let it = h.instance_type(H100).await;
+    let kept = h.place_bid("kept", REGION, &it, "$30.00", 2).await;
+    let paused = h.place_bid("paused", REGION, &it, "$30.00", 1).await;
+    let cancelled = h.place_bid("cancelled", REGION, &it, "$30.00", 1).await;
+    let fid = |bid: &Value| bid["fid"].as_str().unwrap().to_owned();
+    h.sim.advance(10 * MINUTE);
+    let (status, _) = h
+        .patch(
+            &format!("/v2/spot/bids/{}", fid(&kept)),
+            &json!({"limit_price": "$31.00"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = h
+        .patch(
+            &format!("/v2/spot/bids/{}", fid(&paused)),
+            &json!({"paused": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = h
+        .delete(&format!("/v2/spot/bids/{}", fid(&cancelled)))
+        .await;
+    assert!(status.is_success(), "{status}");
+    h.sim.advance(10 * MINUTE);
+
+    let instances = h
+        .get_ok(&format!("/v2/instances?project={project}&limit=100"))
+        .await;
+    let all: Vec<String> = instances["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["fid"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        all.len() >= 4,
+        "the bids' and the reservations' instances: {all:?}"
+    );
+    let statuses = h
+        .get_ok(&format!(
+            "/v2/instances/status/history?project={project}&limit=100"
+        ))
+        .await;
+    let pricing = h
+        .get_ok(&format!(
+            "/v2/instances/pricing/history?project={project}&limit=100"
+        ))
+        .await;
+    for fid in &all {
+        let of = |page: &Value| {
+            page["instances"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["instance_fid"] == json!(fid))
+                .cloned()
+                .unwrap_or_else(|| panic!("{fid} has no history"))
+        };
+        let status_events = of(&statuses)["events"].as_array().unwrap().clone();
+        assert!(!status_events.is_empty(), "{fid}");
+        let priced = of(&pricing);
+        if priced["bid_fid"].is_string() {
+            let periods = priced["events"].as_array().unwrap();
+            assert!(
+                !periods.is_empty(),
+                "{fid}: an allocated instance was billed"
+            );
+        }
+    }
+    for bid in [&kept, &paused, &cancelled] {
+        let history = h
+            .get_ok(&format!("/v2/spot/bids/{}/history", fid(bid)))
+            .await;
+        assert_eq!(history["bid_fid"], json!(fid(bid)));
+        let first = &history["events"][0];
+        assert_eq!(first["event_type"], "Placed");
+    }
+    for (bid, last) in [
+        (&kept, "Limit Price Changed"),
+        (&paused, "Paused"),
+        (&cancelled, "Terminated"),
+    ] {
+        let history = h
+            .get_ok(&format!("/v2/spot/bids/{}/history", fid(bid)))
+            .await;
+        let events = history["events"].as_array().unwrap();
+        assert_eq!(events.last().unwrap()["event_type"], last, "{history}");
+    }
+}

@@ -9,7 +9,9 @@ use super::plan::{
 };
 use super::pricing::{PriceReason, PricingPolicy, RaiseMemory};
 use super::regions::{RegionMarket, RegionPolicy};
-use super::report::{Observation, SyncOutcome, preemption_count, preemption_suspected, status};
+use super::report::{
+    Observation, SyncOutcome, preemption_count, preemption_suspected, spend_increase, status,
+};
 use super::tracking::{
     CREATE_REFUSED, Sightings, Tracking, adoption_conflict, create_refused_for_this_spec,
     late_adoption, replacement_wait, track,
@@ -1403,6 +1405,17 @@ struct Report<'a> {
     sync: SyncOutcome,
 }
 
+/// The `kind` a bid's spend is counted under: the pool's when a SpotPool controls the SpotBid.
+fn spend_kind(resource: &SpotBid) -> &'static str {
+    let pooled = resource
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|owner| owner.controller == Some(true) && owner.kind == "SpotPool");
+    if pooled { "spotpool" } else { "spotbid" }
+}
+
 /// Writes the status when it changed; a new preemption is also an event.
 async fn report(
     api: &Api<SpotBid>,
@@ -1432,12 +1445,25 @@ async fn report(
                 .auction(region, &resolved.instance_type_fid)
         })
         .map(|auction| auction.last_instance_price);
+    let now = (ctx.shared.clock)();
+    let (cost_so_far, events) = match (resolved, bid) {
+        (Some(resolved), Some(bid)) => (
+            resolved
+                .observer
+                .cost_so_far(&bid.fid, now)
+                .map(|cost| cost.price()),
+            resolved.observer.bid_events(&bid.fid),
+        ),
+        _ => (None, Vec::new()),
+    };
     let observation = Observation {
         bid,
         instances: &instances,
         clearing_price,
         market,
         history_preemptions,
+        cost_so_far,
+        events: &events,
     };
     let previous = resource.status.as_ref();
     let bid_name = resolved.map(|resolved| resolved.bid_name.as_str());
@@ -1448,12 +1474,20 @@ async fn report(
         bid_name,
         observation,
         &sync,
-        Time::new((ctx.shared.clock)()),
+        Time::new(now),
     );
     if !status_changed(previous, &new) {
         return Ok(());
     }
     apply_status(api, resource, &new).await?;
+    let spent = spend_increase(previous, &new);
+    if spent > Price::ZERO {
+        ctx.shared.metrics.spent(
+            &resource.namespace().unwrap_or_default(),
+            spend_kind(resource),
+            spent.cents() as f64 / 100.0,
+        );
+    }
     ctx.phases
         .record(&resource.uid().unwrap_or_default(), new.phase);
     if new.preemption_count > previous.map_or(0, |s| s.preemption_count) {

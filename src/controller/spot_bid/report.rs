@@ -7,11 +7,12 @@
 
 use super::plan::{Blocker, MarketDecision, Plan};
 use crate::crd::spot_bid::PricingStatus;
+use crate::crd::spot_bid::{BidTransition, Spend};
 use crate::crd::{
     Condition, ConditionStatus, READY, SYNCED, SpotBidInstance, SpotBidPhase, SpotBidSpec,
     SpotBidStatus, Time, set_condition,
 };
-use mithril_api::{Bid, BidStatus, Instance, InstanceStatus, Price};
+use mithril_api::{Bid, BidHistoryEvent, BidStatus, Instance, InstanceStatus, Price};
 
 /// What the reconcile observed on Mithril for one SpotBid.
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,6 +28,10 @@ pub struct Observation<'a> {
     pub market: Option<&'a MarketDecision>,
     /// Preemptions of `bid` as its Mithril history counts them, when it was read.
     pub history_preemptions: Option<i64>,
+    /// What `bid` has paid so far, once its pricing history has been read.
+    pub cost_so_far: Option<Price>,
+    /// `bid`'s latest Mithril events, oldest first (none read yet: the status keeps its own).
+    pub events: &'a [BidHistoryEvent],
 }
 
 /// How syncing the spec to Mithril went; becomes the `Synced` condition.
@@ -161,6 +166,9 @@ pub fn status(
         observed.instances.iter().map(instance_status).collect();
     instances.sort_by(|a, b| a.fid.cmp(&b.fid));
 
+    let same_bid = observed
+        .bid
+        .is_some_and(|bid| status.bid_fid.as_deref() == Some(bid.fid.as_str()));
     status.phase = Some(phase);
     status.bid_name = bid_name.map(str::to_owned).or(status.bid_name);
     // A bid the resource owns is never forgotten: when none is observed (Mithril unreachable,
@@ -173,6 +181,19 @@ pub fn status(
         }
         _ => None,
     };
+    status.spend = spend(
+        status.spend.take().filter(|_| same_bid),
+        observed.cost_so_far,
+        observed
+            .clearing_price
+            .filter(|_| status.current_price.is_some()),
+        ready,
+    );
+    if !observed.events.is_empty() {
+        status.history = observed.events.iter().map(transition).collect();
+    } else if !same_bid {
+        status.history.clear();
+    }
     status.instances = instances;
     status.ready_instances = ready;
     status.wanted_instances = wanted;
@@ -201,6 +222,55 @@ pub fn status(
         ),
     );
     status
+}
+
+/// The bid's spend: `cost_so_far` read now or kept from `previous` (of the same bid), and the
+/// hourly cost of `running` instances at `paying` each. `None` until the cost has been read.
+fn spend(
+    previous: Option<Spend>,
+    cost_so_far: Option<Price>,
+    paying: Option<Price>,
+    running: i32,
+) -> Option<Spend> {
+    let cost_so_far = cost_so_far
+        .map(|cost| cost.to_string())
+        .or(previous.map(|spend| spend.cost_so_far))?;
+    let running = u64::try_from(running).unwrap_or(0);
+    let hourly = paying
+        .and_then(|price| price.checked_mul(running))
+        .unwrap_or(Price::ZERO);
+    Some(Spend {
+        cost_so_far,
+        hourly_cost: hourly.to_string(),
+    })
+}
+
+/// What `new` adds to the spend counted when `previous` was stored: the growth of the same
+/// bid's cost, or the whole cost of a bid the previous status did not show.
+pub fn spend_increase(previous: Option<&SpotBidStatus>, new: &SpotBidStatus) -> Price {
+    let cost = |status: &SpotBidStatus| {
+        status
+            .spend
+            .as_ref()
+            .and_then(|spend| spend.cost_so_far.parse::<Price>().ok())
+    };
+    let Some(now) = cost(new) else {
+        return Price::ZERO;
+    };
+    let counted = previous
+        .filter(|p| p.bid_fid.is_some() && p.bid_fid == new.bid_fid)
+        .and_then(cost)
+        .unwrap_or(Price::ZERO);
+    now.checked_sub(counted).unwrap_or(Price::ZERO)
+}
+
+/// A Mithril event of the bid as the status shows it.
+fn transition(event: &BidHistoryEvent) -> BidTransition {
+    BidTransition {
+        time: Time::new(event.timestamp),
+        event: event.event_type.to_string(),
+        limit_price: event.limit_price.map(|price| price.to_string()),
+    }
 }
 
 /// Preemptions counted for a resource: over all its bids, and of the current one.

@@ -2,6 +2,7 @@ use super::*;
 use crate::controller::spot_bid::plan::{DesiredBid, ImmutableDrift, Intent, MarketView, plan};
 use crate::controller::spot_bid::pricing::PricingPolicy;
 use crate::controller::spot_bid::regions::RegionPolicy;
+use crate::crd::spot_bid::Spend;
 use crate::crd::{DeletionPolicy, LaunchSpecification as SpecLaunch, find_condition};
 use mithril_api::LaunchSpecification;
 
@@ -99,6 +100,8 @@ fn an_open_bid_waits_for_capacity_and_pays_nothing() {
         clearing_price: Some("$15.00".parse().unwrap()),
         market: None,
         history_preemptions: None,
+        cost_so_far: None,
+        events: &[],
     };
     let status = status(
         None,
@@ -130,6 +133,8 @@ fn ready_only_when_allocated_and_every_instance_runs() {
         clearing_price: Some("$9.75".parse().unwrap()),
         market: None,
         history_preemptions: None,
+        cost_so_far: None,
+        events: &[],
     };
     let first = status(
         None,
@@ -194,6 +199,8 @@ fn an_unchanged_observation_rebuilds_an_equal_status() {
         clearing_price: Some("$9.75".parse().unwrap()),
         market: None,
         history_preemptions: None,
+        cost_so_far: None,
+        events: &[],
     };
     let first = status(
         None,
@@ -227,6 +234,8 @@ fn each_preemption_is_counted_once() {
         clearing_price: None,
         market: None,
         history_preemptions: None,
+        cost_so_far: None,
+        events: &[],
     };
     let in_sync = SyncOutcome::in_sync();
 
@@ -337,6 +346,8 @@ fn a_failure_that_observes_no_bid_keeps_the_bid_fid() {
         clearing_price: None,
         market: None,
         history_preemptions: None,
+        cost_so_far: None,
+        events: &[],
     };
     let placed = status(
         None,
@@ -376,6 +387,8 @@ fn a_transient_failure_keeps_the_observed_phase() {
         clearing_price: None,
         market: None,
         history_preemptions: None,
+        cost_so_far: None,
+        events: &[],
     };
     let status = status(None, &spec(2), Some(3), None, observed, &sync, at(0));
     assert_eq!(status.phase, Some(SpotBidPhase::Allocated));
@@ -690,4 +703,140 @@ mod market {
             }
         );
     }
+}
+
+#[test]
+fn spend_and_history_are_shown_once_read_and_kept_until_read_again() {
+    use mithril_api::{BidEventType, BidHistoryEvent};
+    let bid = bid(BidStatus::Allocated);
+    let running = [
+        instance("inst_b", InstanceStatus::Running),
+        instance("inst_a", InstanceStatus::Starting),
+    ];
+    let events = [
+        BidHistoryEvent {
+            timestamp: "2026-11-23T10:00:00Z".parse().unwrap(),
+            event_type: BidEventType::Placed,
+            limit_price: Some("$12.50".parse().unwrap()),
+            user_id: None,
+            memory_gb: None,
+            persistent_disk_change: None,
+        },
+        BidHistoryEvent {
+            timestamp: "2026-11-23T10:02:00Z".parse().unwrap(),
+            event_type: BidEventType::Allocated,
+            limit_price: None,
+            user_id: None,
+            memory_gb: None,
+            persistent_disk_change: None,
+        },
+    ];
+    let unread = Observation {
+        bid: Some(&bid),
+        instances: &running,
+        clearing_price: Some("$9.75".parse().unwrap()),
+        ..Observation::default()
+    };
+    let first = status(
+        None,
+        &spec(2),
+        Some(1),
+        None,
+        unread,
+        &SyncOutcome::in_sync(),
+        at(0),
+    );
+    assert_eq!(first.spend, None, "no cost is shown before it is read");
+    assert!(first.history.is_empty());
+
+    let read = Observation {
+        cost_so_far: Some("$3.25".parse().unwrap()),
+        events: &events,
+        ..unread
+    };
+    let second = status(
+        Some(&first),
+        &spec(2),
+        Some(1),
+        None,
+        read,
+        &SyncOutcome::in_sync(),
+        at(1),
+    );
+    let spend = second.spend.clone().expect("spend");
+    assert_eq!(spend.cost_so_far, "$3.25");
+    assert_eq!(
+        spend.hourly_cost, "$9.75",
+        "the clearing price times one running instance"
+    );
+    let shown: Vec<(&str, Option<&str>)> = second
+        .history
+        .iter()
+        .map(|t| (t.event.as_str(), t.limit_price.as_deref()))
+        .collect();
+    assert_eq!(shown, [("Placed", Some("$12.50")), ("Allocated", None)]);
+
+    // A reconcile with nothing new read keeps both.
+    let third = status(
+        Some(&second),
+        &spec(2),
+        Some(1),
+        None,
+        unread,
+        &SyncOutcome::in_sync(),
+        at(2),
+    );
+    assert_eq!(third.spend, second.spend);
+    assert_eq!(third.history, second.history);
+
+    // Another bid (placed anew) starts from nothing: the old one's figures are not its own.
+    let mut other = bid.clone();
+    other.fid = "bid_fedcba9876543210".into();
+    let replaced = Observation {
+        bid: Some(&other),
+        ..unread
+    };
+    let fourth = status(
+        Some(&third),
+        &spec(2),
+        Some(1),
+        None,
+        replaced,
+        &SyncOutcome::in_sync(),
+        at(3),
+    );
+    assert_eq!(fourth.spend, None);
+    assert!(fourth.history.is_empty());
+}
+
+#[test]
+fn the_spend_counted_is_what_each_stored_status_adds() {
+    let with = |fid: &str, cost: &str| SpotBidStatus {
+        bid_fid: Some(fid.into()),
+        spend: Some(Spend {
+            cost_so_far: cost.into(),
+            hourly_cost: "$0.00".into(),
+        }),
+        ..SpotBidStatus::default()
+    };
+    let first = with("bid_a", "$2.00");
+    assert_eq!(spend_increase(None, &first), Price::from_cents(200));
+    assert_eq!(
+        spend_increase(Some(&first), &with("bid_a", "$2.75")),
+        Price::from_cents(75)
+    );
+    assert_eq!(
+        spend_increase(Some(&first), &with("bid_b", "$0.40")),
+        Price::from_cents(40),
+        "a new bid's cost is all new"
+    );
+    assert_eq!(
+        spend_increase(Some(&first), &with("bid_a", "$1.00")),
+        Price::ZERO,
+        "a counter never goes down"
+    );
+    assert_eq!(
+        spend_increase(Some(&first), &SpotBidStatus::default()),
+        Price::ZERO
+    );
 }

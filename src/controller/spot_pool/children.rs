@@ -149,6 +149,7 @@ pub fn child_view(child: &SpotBid, template: &SpotBidSpec) -> Child {
             .and_then(|price| price.parse::<Price>().ok())
             .map(Price::cents),
         created: child.meta().creation_timestamp.as_ref().map(|time| time.0),
+        spend: status.and_then(|s| s.spend.clone()),
     }
 }
 

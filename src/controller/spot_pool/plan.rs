@@ -12,6 +12,7 @@
 //!   within `replicas + maxSurge`, old ones deleted only while the running instances stay at or
 //!   above `replicas - maxUnavailable`.
 
+use crate::crd::spot_bid::Spend;
 use jiff::Timestamp;
 use std::cmp::Reverse;
 use std::collections::BTreeSet;
@@ -35,6 +36,8 @@ pub struct Child {
     /// Price per instance-hour paid now, in cents.
     pub paying_cents: Option<u64>,
     pub created: Option<Timestamp>,
+    /// What it has cost (its `status.spend`), once read.
+    pub spend: Option<Spend>,
 }
 
 impl Child {

@@ -16,6 +16,7 @@ fn running(name: &str, quantity: i32, paying: u64, created: i64) -> Child {
         ready: quantity,
         paying_cents: Some(paying),
         created: at(created),
+        spend: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::plan::{Child, Hold, PoolPlan, Removal, Step};
 use crate::controller::events::{Event, EventType};
+use crate::crd::spot_bid::Spend;
 use crate::crd::{
     Condition, ConditionStatus, POOL_LABEL, READY, SYNCED, SpotPoolStatus, Time, set_condition,
 };
@@ -31,6 +32,26 @@ pub struct Report<'a> {
     pub outcome: &'a Outcome,
     pub generation: Option<i64>,
     pub now: Time,
+}
+
+/// The sum of the SpotBids' spend, those being deleted included; `None` while none has one.
+fn spend(children: &[Child]) -> Option<Spend> {
+    let spends: Vec<&Spend> = children.iter().filter_map(|c| c.spend.as_ref()).collect();
+    if spends.is_empty() {
+        return None;
+    }
+    let total = |field: fn(&Spend) -> &str| {
+        let cents: u64 = spends
+            .iter()
+            .filter_map(|spend| field(spend).parse::<Price>().ok())
+            .map(Price::cents)
+            .sum();
+        Price::from_cents(cents).to_string()
+    };
+    Some(Spend {
+        cost_so_far: total(|s| &s.cost_so_far),
+        hourly_cost: total(|s| &s.hourly_cost),
+    })
 }
 
 /// The status for `report`, keeping the transition times of `previous`'s conditions.
@@ -64,6 +85,7 @@ pub fn status(previous: Option<&SpotPoolStatus>, report: &Report) -> SpotPoolSta
         bids: i32::try_from(live.len()).unwrap_or(i32::MAX),
         bids_by_phase: by_phase,
         hourly_cost: Some(Price::from_cents(cost).to_string()),
+        spend: spend(report.children),
         observed_generation: report.generation,
         conditions: previous.map(|p| p.conditions.clone()).unwrap_or_default(),
     };
@@ -220,6 +242,7 @@ mod tests {
             ready,
             paying_cents: paying,
             created: None,
+            spend: None,
         }
     }
 
@@ -277,6 +300,41 @@ mod tests {
         let synced = find_condition(&status.conditions, SYNCED).unwrap();
         assert!(synced.is_true());
         assert_eq!(synced.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn the_pools_spend_is_the_sum_of_its_spot_bids() {
+        let spent = |cost: &str, hourly: &str| {
+            Some(Spend {
+                cost_so_far: cost.into(),
+                hourly_cost: hourly.into(),
+            })
+        };
+        let children = [
+            Child {
+                spend: spent("$10.50", "$8.00"),
+                ..child("a", 1, 1, Some(800))
+            },
+            Child {
+                deleting: true,
+                spend: spent("$4.25", "$0.00"),
+                ..child("b", 1, 0, None)
+            },
+            child("c", 1, 0, None),
+        ];
+        let phases = BTreeMap::new();
+        let plan = PoolPlan::default();
+        let status = status(None, &report(&children, &phases, &plan, &Outcome::Idle));
+        assert_eq!(status.spend, spent("$14.75", "$8.00"));
+        let none = [child("c", 1, 0, None)];
+        let status = status_of(&none);
+        assert_eq!(status.spend, None, "no SpotBid has read its cost yet");
+    }
+
+    fn status_of(children: &[Child]) -> SpotPoolStatus {
+        let phases = BTreeMap::new();
+        let plan = PoolPlan::default();
+        status(None, &report(children, &phases, &plan, &Outcome::Idle))
     }
 
     #[test]
