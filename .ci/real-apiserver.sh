@@ -114,7 +114,7 @@ step "the Helm chart accepted by server-side dry-run, in both install scopes" dr
 suites() {
     # fault_leader: two operator processes elect on a real Lease, as the ServiceAccount.
     MITHRIL_TEST_KUBE=real MITHRIL_TEST_KUBECONFIG="$kubeconfig" \
-        cargo test --test spot_bid_e2e --test instance_schedule_e2e --test fault_leader \
+        cargo test --test e2e --test faults -- spot_bid:: instance_schedule:: leader:: \
         2>&1 | tee "$work/suites.log"
     local skipped
     skipped="$(grep -c '^SKIPPED on the real API server' "$work/suites.log" || true)"
@@ -127,6 +127,6 @@ differential() {
     # One corpus of kubectl and client requests to the real server and to an emulator; fails on
     # any difference not listed as a known emulator limit (README).
     MITHRIL_TEST_KUBE=real MITHRIL_TEST_KUBECONFIG="$kubeconfig" \
-        cargo test --test kube_differential -- --nocapture
+        cargo test --test kube -- differential:: --nocapture
 }
 step "the emulator answers the differential corpus as the real server does" differential
