@@ -1,5 +1,7 @@
 //! What the project ships, checked: CRDs (drift, examples), deploy/ and the chart, RBAC, the Argo CD health check, and the module graph.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 #[path = "../support/mod.rs"]
 mod support;
 

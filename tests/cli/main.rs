@@ -1,5 +1,7 @@
 //! The executables as processes: `mithril-operator run`, `mithril-dev demo`, `sim`, `bench`.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 #[path = "../support/mod.rs"]
 mod support;
 

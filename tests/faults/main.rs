@@ -1,5 +1,7 @@
 //! The fault suite: the operator as a process (the benchmark's rig) under faults of Mithril, Kubernetes, bad input, crashes, leader changes and Secrets.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -1,6 +1,8 @@
 //! Conformance: a kube_runtime Controller (with kube's finalizer helper) over a derived CRD
 //! reconciles every create, update and delete, also across dropped watches and forced 410s.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod common_emulator;
 
 use common_emulator::*;

@@ -1,6 +1,8 @@
 //! Conformance: object semantics (create, get, list, update, delete), errors as Status objects,
 //! generation, status subresource, finalizers and deletion, dry runs, CRD schemas.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod common_emulator;
 
 use common_emulator::*;

@@ -1,6 +1,8 @@
 //! Conformance: discovery, Tables (also on watches), OpenAPI v3, the kubeconfig and socket
 //! transport, the request log, and write faults.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod common_emulator;
 
 use common_emulator::*;

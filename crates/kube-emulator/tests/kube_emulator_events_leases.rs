@@ -1,6 +1,8 @@
 //! Conformance: kube's event Recorder (events.k8s.io/v1, series on repeats) and leader election
 //! with kube-lease-manager on coordination.k8s.io/v1 Leases.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod common_emulator;
 
 use common_emulator::*;

@@ -1,6 +1,8 @@
 //! Conformance: merge, JSON and strategic-merge patches, kube's finalizer helper, and server-side
 //! apply (field managers, conflicts, force, status, preconditions).
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod common_emulator;
 
 use common_emulator::*;

@@ -1,6 +1,8 @@
 //! Conformance: watches (resumption, 410 as an ERROR event, streaming lists, bookmarks, timeouts,
 //! selectors, metadata-only watches) and the watch faults.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod common_emulator;
 
 use common_emulator::*;

@@ -1,6 +1,8 @@
 //! The API surface: paging, validation (422), authentication (401), access, names (400), unknown
 //! FIDs (404), the catalogue, world files, and the strictness of the schema check itself.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod sim_support;
 
 use mithril_sim::{SimConfig, WorldSpec};

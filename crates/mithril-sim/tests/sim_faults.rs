@@ -1,5 +1,7 @@
 //! Injected faults (deterministic for a seed), request counters, and the `/_sim/` control API.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod sim_support;
 
 use mithril_sim::{FaultSpec, SimConfig};

@@ -1,6 +1,8 @@
 //! The simulated spot market: allocation, second-price payment, all-or-nothing, ties, floors,
 //! preemption with notice, pause/resume and cancellation of bids, and the histories they leave.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod sim_support;
 
 use serde_json::{Value, json};

@@ -1,5 +1,7 @@
 //! Reserved instances: pause and resume through `PATCH /v2/instances`, with each error answer.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod sim_support;
 
 use serde_json::{Value, json};

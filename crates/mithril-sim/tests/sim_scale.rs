@@ -1,6 +1,8 @@
 //! The simulator at benchmark scale: 10,000 bids placed, cleared and listed through the router
 //! in process. Prints timings; asserts only outcomes.
 
+#![allow(clippy::unwrap_used)] // a test's panic is its failure report
+
 mod sim_support;
 
 use axum::body::Body;
