@@ -16,8 +16,7 @@ struct Cli {
 }
 
 /// jemalloc instead of the system allocator: the operator's memory is mostly small allocations
-/// (names, FIDs, prices of every cached resource and bid), where jemalloc's size classes and lack
-/// of a per-allocation header took the median peak RSS at N = 10,000 from 84.9 to 78.6 MiB
+/// (names, FIDs, prices of every cached resource and bid), which jemalloc keeps smaller
 /// (BENCHMARKS.md, round 4). Its options can be set at run time in `_RJEM_MALLOC_CONF`.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]

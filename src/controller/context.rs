@@ -2,7 +2,7 @@
 
 use super::api_keys::ApiKeys;
 use super::backoff::Backoffs;
-use super::events::Recorder;
+use super::machinery::events::Recorder;
 use super::usage::{Unused, Usage, User};
 use crate::observe::ObserverRegistry;
 use crate::runtime::metrics::Metrics;
@@ -23,7 +23,7 @@ pub const OPERATOR_NAME: &str = "mithril-operator";
 /// Tunables shared by the controllers.
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
-    /// Safety-net revisit of every resource, once per interval (paced: [`super::resync`]);
+    /// Safety-net revisit of every resource, once per interval (paced: [`super::machinery::resync`]);
     /// Mithril changes arrive sooner through the observers.
     pub resync: Duration,
     /// How soon a resource with a problem only the user can fix (bad key, unknown project) is

@@ -11,7 +11,7 @@ use super::plan::{
     SkipReason, SpecError, WaitReason, mentions, target_status, unmoved_status,
 };
 use super::windows::Evaluation;
-use crate::controller::events::cut_note;
+use crate::controller::machinery::events::cut_note;
 use crate::crd::{
     Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, SYNCED,
     ScheduleAction, ScheduledInstance, Time, WantedState, find_condition, set_condition,

@@ -13,9 +13,9 @@
 //! resources reconciling again for each would double or triple the work while converging, and
 //! each such reconcile reads a status the reconcile before it has just written. Mithril-side
 //! changes arrive through the observers' change stream instead (waiting in a trigger gate,
-//! [`crate::controller::trigger_gate`], until the controller is ready for them), and every
+//! [`crate::controller::machinery::trigger_gate`], until the controller is ready for them), and every
 //! resource is revisited once each resync interval as a safety net, paced over the interval
-//! ([`crate::controller::resync`]).
+//! ([`crate::controller::machinery::resync`]).
 
 use super::cancelling::cancel_bid;
 use super::names::{parse_bid_name, uid_tag};
@@ -26,11 +26,11 @@ use super::reconcile::{
 use super::sweep::{Scope, Sweeper};
 use super::watched::Watched;
 use crate::controller::Context;
-use crate::controller::digest::digest;
-use crate::controller::resync::paced_resync;
+use crate::controller::machinery::digest::digest;
+use crate::controller::machinery::resync::paced_resync;
+use crate::controller::machinery::worthy_changes::worthy_changes;
 use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
-use crate::controller::worthy_changes::worthy_changes;
 use futures::{StreamExt, TryStreamExt, future, stream};
 use kube::runtime::controller::Config;
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};

@@ -4,7 +4,7 @@
 //! Mithril-side change wakes exactly the resources it concerns.
 
 use super::watched::Watched;
-use crate::controller::digest::digest;
+use crate::controller::machinery::digest::digest;
 use crate::controller::wiring::scheduling_ref;
 use crate::observe::Change;
 use kube::runtime::reflector::{ObjectRef, Store};

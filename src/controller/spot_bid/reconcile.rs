@@ -18,10 +18,11 @@ use super::tracking::{
 };
 use super::watched::{Watched, watched_ref};
 use crate::controller::error::mithril_reason;
-use crate::controller::finalizer::with_finalizer;
-use crate::controller::trigger_gate::TriggerGate;
+use crate::controller::machinery::events;
+use crate::controller::machinery::finalizer::with_finalizer;
+use crate::controller::machinery::trigger_gate::TriggerGate;
 use crate::controller::usage::User;
-use crate::controller::{Context, Error, Problem, events, status::apply_status};
+use crate::controller::{Context, Error, Problem, status::apply_status};
 use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
 use crate::observe::{MithrilObserver, ObserveError};
 use jiff::Timestamp;

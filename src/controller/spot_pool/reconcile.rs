@@ -12,7 +12,7 @@
 use super::children::{child_view, in_place_patch, is_owned_by, new_child, template_hash};
 use super::plan::{Child, PoolInput, PoolPlan, Step, plan};
 use super::report::{Outcome, Report, events, status};
-use crate::controller::finalizer::with_finalizer;
+use crate::controller::machinery::finalizer::with_finalizer;
 use crate::controller::{Context, Error, status::apply_status};
 use crate::crd::{POOL_LABEL, SpotBid, SpotPool, SpotPoolStatus, Time, status_changed};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};

@@ -1,7 +1,7 @@
 //! The SpotPool status and events: pure `SpotBids + plan + outcome -> status, events`.
 
 use super::plan::{Child, Hold, PoolPlan, Removal, Step};
-use crate::controller::events::{Event, EventType};
+use crate::controller::machinery::events::{Event, EventType};
 use crate::crd::spot_bid::Spend;
 use crate::crd::{
     Condition, ConditionStatus, POOL_LABEL, READY, SYNCED, SpotPoolStatus, Time, set_condition,

@@ -1,8 +1,9 @@
 //! 64-bit digests standing in for strings the controllers only compare: uids, names, FIDs.
 //!
-//! At 10,000 resources a map keyed by strings spends more on the keys than on what it maps to;
-//! a digest is eight bytes and no allocation. SipHash with `DefaultHasher::new()`'s fixed keys:
-//! the same value has the same digest for the life of the process (nothing stores them beyond).
+//! A digest is eight bytes and no allocation, where a map keyed by strings spends more on its
+//! keys than on what it maps to (BENCHMARKS.md, round 6). SipHash with `DefaultHasher::new()`'s
+//! fixed keys: the same value has the same digest for the life of the process (nothing stores
+//! them beyond).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};

@@ -1,16 +1,14 @@
 //! A finalizer guarding cleanup, added and used in one reconcile.
 //!
-//! kube-runtime's `finalizer` helper adds the finalizer and ends the reconcile, relying on the
-//! watch event of that patch to start the next one; at scale that is one extra reconcile (and one
-//! extra watch round trip before anything reaches Mithril) per new resource. Here the patch's
-//! answer is the object as stored, finalizer included, so the same reconcile carries on with it:
-//! the finalizer is persisted before any external write, which is all the guarantee needs.
+//! kube-runtime's `finalizer` helper adds the finalizer and ends the reconcile, waiting for the
+//! watch event of that patch to start the next one: one extra reconcile per new resource. Here the
+//! patch's answer is the object as stored, finalizer included, and the same reconcile carries on
+//! with it: the finalizer is persisted before any external write (BENCHMARKS.md, round 1).
 //!
 //! The reconcile's object comes from the controller's cache, which may not yet show a finalizer
 //! added a moment ago (a Mithril change can wake the resource before the watch delivers the
 //! patch). The patch then fails its `test`; that is no failure of the reconcile (no error, no
-//! warning): it is tried again shortly, when the cache has caught up. (Reading the object back
-//! instead would need `get` on the resource, which the operator's role does not grant.)
+//! warning): it is tried again shortly, when the cache has caught up.
 
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;

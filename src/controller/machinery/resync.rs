@@ -1,14 +1,12 @@
 //! The periodic resync, paced: every resource once per interval, spread evenly over it.
 //!
-//! Requeueing each resource after its reconcile (`Action::requeue(resync)`) keeps a pending entry
-//! per resource in kube-runtime's scheduler for as long as the operator runs (at 10,000 resources
-//! about 8 MB: a delay-queue slot, a map entry and the reference in each), and resources created
-//! together come due together, one burst of reconciles per interval. Here the interval is cut
-//! into slots; a resource belongs to one slot by a hash of its namespace and name, and at each
-//! slot's turn the store is read for that slot's resources. Nothing is kept between turns but the
-//! slot number, and a resource created or deleted meanwhile is simply found or not.
+//! Requeueing each resource after its reconcile (`Action::requeue(resync)`) keeps a scheduler
+//! entry per resource for as long as the operator runs, and resources created together come due
+//! together. Here the interval is cut into slots; a resource belongs to one slot by a hash of its
+//! namespace and name, and at each slot's turn the store is read for that slot's resources.
+//! Nothing is kept between turns but the slot number (BENCHMARKS.md, round 3).
 
-use crate::controller::digest::digest;
+use crate::controller::machinery::digest::digest;
 use crate::controller::wiring::scheduling_ref;
 use futures::{Stream, StreamExt, stream};
 use kube::Resource;

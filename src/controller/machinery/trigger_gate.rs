@@ -1,18 +1,15 @@
 //! Triggers waiting outside kube-runtime's scheduler until the controller is ready for them.
 //!
-//! kube-runtime's controller takes every trigger the moment it arrives and keeps it in its
-//! scheduler until the reconcile starts: a hash map and a delay queue holding a copy of the
-//! reference each (name and namespace strings), then a set of those due. While 10,000 SpotBids
-//! converge, every observation cycle reports most of them changed, so the scheduler held nearly
-//! all of them at once: about 7 MB at the operator's peak, kept afterwards as the maps' spare
-//! capacity. The gate keeps a waiting trigger as a shared pointer and a digest, hands the
-//! controller a few times its concurrency at a time, and lets the next ones through as
-//! reconciles start.
+//! kube-runtime's controller holds every trigger in its scheduler (strings per reference) from
+//! its arrival until its reconcile starts; while thousands of resources converge that is nearly
+//! all of them at once. The gate keeps a waiting trigger as a shared pointer and a digest, hands
+//! the controller a few times its concurrency at a time, and lets the next ones through as
+//! reconciles start (BENCHMARKS.md, round 6).
 //!
 //! A reconcile that starts takes its resource out of the gate whatever woke it: it reads the
 //! observers' cache as it is then, which already holds every change that queued the resource.
 
-use crate::controller::digest::digest;
+use crate::controller::machinery::digest::digest;
 use futures::{Stream, StreamExt, stream};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};

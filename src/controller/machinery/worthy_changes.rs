@@ -1,13 +1,12 @@
 //! The watch events worth a reconcile: a resource is passed on when what a reconcile acts on
 //! (hashed by the caller) changed since it was last passed on, or when it is deleted.
 //!
-//! kube-runtime's `predicate_filter` does the same after `touched_objects`, but remembers each
-//! resource by its name, namespace and uid as three strings for an hour after it was last seen;
-//! at 10,000 resources that was about 2 MB. This filter remembers 16 bytes per resource (a digest
-//! of its identity and the hash), forgets a resource when its deletion is seen, and after a
-//! relist forgets those the relist no longer showed (deleted while the watch was down).
+//! kube-runtime's `predicate_filter` does the same but remembers each resource as three strings
+//! for an hour; this filter keeps a 16-byte digest per resource, forgets a resource when its
+//! deletion is seen, and after a relist forgets those the relist no longer showed (BENCHMARKS.md,
+//! rounds 1 and 6).
 
-use crate::controller::digest::digest;
+use crate::controller::machinery::digest::digest;
 use futures::{Stream, StreamExt, future};
 use kube::Resource;
 use kube::runtime::watcher::{self, Event};

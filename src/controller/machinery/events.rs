@@ -5,11 +5,8 @@
 //!
 //! [`Recorder`] publishes like kube-runtime's recorder (`events.k8s.io/v1`; an event repeated
 //! within a few minutes becomes a series on the first one) but remembers, per recent event, only
-//! what a repeat needs (when it was created, its count and time: no string, since the event's
-//! namespace and name follow from the object and that time), forgets them oldest first, and never scans all
-//! of them: kube-runtime's keeps a full copy of every event of the last six minutes and walks them
-//! all under one lock on every publish, which at 10,000 resources costs megabytes and serializes
-//! every reconcile that reports something.
+//! what a repeat needs (when it was created, its count and time), forgets them oldest first, and
+//! never walks all of them under one lock as kube-runtime's does (BENCHMARKS.md, rounds 1 and 6).
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::ObjectReference;

@@ -1,0 +1,21 @@
+//! kube-runtime's pieces this operator replaces with its own, each kept for a gain BENCHMARKS.md
+//! measured, and the one invariant each keeps:
+//!
+//! - [`trigger_gate`]: a resource woken while it waits is reconciled once, after every change
+//!   that woke it.
+//! - [`worthy_changes`]: a watch event wakes a resource exactly when what its reconcile acts on
+//!   changed, or it was deleted.
+//! - [`resync`]: every resource is revisited once per interval, whenever it was created.
+//! - [`events`]: an event repeated within the series window becomes a series of the first one,
+//!   as with kube-runtime's recorder.
+//! - [`finalizer`]: the finalizer is stored before any external write and removed only after
+//!   cleanup succeeded.
+//! - [`digest`]: a value only compared is kept as a 64-bit digest; a collision costs a needless
+//!   reconcile or a wait for the next resync, never a wrong action (a reconcile reads the resource).
+
+pub mod digest;
+pub mod events;
+pub mod finalizer;
+pub mod resync;
+pub mod trigger_gate;
+pub mod worthy_changes;
