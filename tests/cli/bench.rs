@@ -1,6 +1,6 @@
 //! `mithril-dev bench` at a small size: the command runs the operator as a separate process,
-//! every resource becomes Ready (the command fails otherwise), and the tables are printed. No
-//! figure is asserted: timings belong in the printed table.
+//! every resource becomes Ready (the command fails otherwise), and the tables are printed with
+//! every trigger named. No figure is asserted: timings belong in the printed table.
 
 use std::process::Command;
 
@@ -47,5 +47,27 @@ fn bench_at_fifty_resources_prints_the_tables() {
     assert!(
         creates.contains("| 50 |"),
         "one creation per resource while converging: {creates}"
+    );
+    // Every reconcile says what woke it: the watch, the Mithril changes, the paced resync.
+    let triggers: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("Reconciles by trigger"))
+        .filter(|line| line.starts_with("| spotbid: "))
+        .collect();
+    for named in [
+        "spotbid: object_updated",
+        "spotbid: mithril_change",
+        "spotbid: paced_resync",
+    ] {
+        assert!(
+            triggers
+                .iter()
+                .any(|row| row.starts_with(&format!("| {named} |"))),
+            "no {named} row: {triggers:#?}"
+        );
+    }
+    assert!(
+        triggers.iter().all(|row| !row.contains("unknown")),
+        "a trigger without a name: {triggers:#?}"
     );
 }

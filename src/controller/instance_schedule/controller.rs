@@ -5,14 +5,16 @@ use super::index::ScheduleKey;
 use super::index::USER_KIND;
 use super::reconcile::{CONTROLLER, ScheduleContext, error_policy, reconcile};
 use crate::controller::Context;
+use crate::controller::machinery::triggers::{
+    CLAIMS_CHANGED, CLOCK_MOVED, MITHRIL_CHANGE, SECRET_CHANGED, Triggers,
+};
 use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{count_by, export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::crd::InstanceSchedule;
-use futures::{Stream, StreamExt, future, stream};
+use futures::{Stream, StreamExt, stream};
 use kube::Api;
-use kube::runtime::controller::Config;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -84,15 +86,22 @@ pub async fn run_with_clock_moves(
         },
     )));
 
-    Controller::for_stream(schedules, store)
-        .with_config(Config::default().concurrency(shared.config.concurrency))
-        .reconcile_on(changes)
-        .reconcile_on(UnboundedReceiverStream::new(woken))
-        .reconcile_on(due)
-        .reconcile_on(secret_wakeups(shared.clone(), namespace, USER_KIND))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| future::ready(()))
+    Triggers::watch(schedules)
+        .named(MITHRIL_CHANGE, changes)
+        .named(CLAIMS_CHANGED, UnboundedReceiverStream::new(woken))
+        .named(CLOCK_MOVED, due)
+        .named(
+            SECRET_CHANGED,
+            secret_wakeups(shared.clone(), namespace, USER_KIND),
+        )
+        .run(
+            store,
+            shared.config.concurrency,
+            shutdown,
+            reconcile,
+            error_policy,
+            ctx,
+        )
         .await;
     drop(metrics_task);
 }

@@ -10,6 +10,7 @@
 //!   as with kube-runtime's recorder.
 //! - [`finalizer`]: the finalizer is stored before any external write and removed only after
 //!   cleanup succeeded.
+//! - [`triggers`]: every reconcile is counted under the name of what woke it (never `unknown`).
 //! - [`digest`]: a value only compared is kept as a 64-bit digest; a collision costs a needless
 //!   reconcile or a wait for the next resync, never a wrong action (a reconcile reads the resource).
 
@@ -18,4 +19,5 @@ pub mod events;
 pub mod finalizer;
 pub mod resync;
 pub mod trigger_gate;
+pub mod triggers;
 pub mod worthy_changes;

@@ -28,12 +28,14 @@ use super::watched::Watched;
 use crate::controller::Context;
 use crate::controller::machinery::digest::digest;
 use crate::controller::machinery::resync::paced_resync;
+use crate::controller::machinery::triggers::{
+    MITHRIL_CHANGE, PACED_RESYNC, SECRET_CHANGED, Triggers,
+};
 use crate::controller::machinery::worthy_changes::worthy_changes;
 use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
-use futures::{StreamExt, TryStreamExt, future, stream};
-use kube::runtime::controller::Config;
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use futures::{StreamExt, TryStreamExt};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 use std::collections::HashSet;
 use std::future::Future;
@@ -81,10 +83,6 @@ pub async fn run(
             }
         }))
     };
-    let triggers = stream::select(
-        ctx.gate.clone().triggers(store.clone()),
-        paced_resync(store.clone(), shared.config.resync),
-    );
     let _sweep_task = shared.config.orphan_grace.map(|grace| {
         AbortOnDropHandle::new(tokio::spawn(sweep_orphans(
             shared.clone(),
@@ -106,13 +104,24 @@ pub async fn run(
         )))
     };
 
-    Controller::for_stream(resources, store)
-        .with_config(Config::default().concurrency(shared.config.concurrency))
-        .reconcile_on(triggers)
-        .reconcile_on(secret_wakeups(shared.clone(), namespace, CONTROLLER_KIND))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| future::ready(()))
+    Triggers::watch(resources)
+        .named(MITHRIL_CHANGE, ctx.gate.clone().triggers(store.clone()))
+        .named(
+            PACED_RESYNC,
+            paced_resync(store.clone(), shared.config.resync),
+        )
+        .named(
+            SECRET_CHANGED,
+            secret_wakeups(shared.clone(), namespace, CONTROLLER_KIND),
+        )
+        .run(
+            store,
+            shared.config.concurrency,
+            shutdown,
+            reconcile,
+            error_policy,
+            ctx,
+        )
         .await;
     drop((metrics_task, forward_task));
 }
