@@ -17,6 +17,10 @@ fn bench_at_fifty_resources_prints_the_tables() {
             "5",
             "--steady-resyncs",
             "2",
+            "--runs",
+            "2",
+            "--default-resync",
+            "5m",
             "--timeout",
             "2m",
         ])
@@ -31,15 +35,33 @@ fn bench_at_fifty_resources_prints_the_tables() {
     );
     println!("{stdout}");
 
-    assert!(stdout.contains("| N | Ready (s) | Floor (s) |"), "{stdout}");
+    assert!(
+        stdout.contains("| N | Runs | Ready (s) | Floor (s) |"),
+        "{stdout}"
+    );
     let row = stdout
         .lines()
-        .find(|line| line.starts_with("| 50 |"))
-        .unwrap_or_else(|| panic!("no row for N = 50:\n{stdout}"));
+        .find(|line| line.starts_with("| 50 | 2 |"))
+        .unwrap_or_else(|| panic!("no row for N = 50 over two runs:\n{stdout}"));
     let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-    // | N | Ready | Floor | Ratio | converging requests | ...
-    let ready: f64 = cells[2].parse().expect("a ready time");
+    // | N | Runs | Ready: median (min-max) | Floor | Ratio | converging requests | ...
+    let ready: f64 = cells[3]
+        .split(' ')
+        .next()
+        .and_then(|median| median.parse().ok())
+        .expect("a median ready time");
     assert!(ready > 0.0, "{row}");
+    // Convergence at the operator's default resync, beside it.
+    assert!(
+        stdout.contains("Converging at resync 300s"),
+        "no default-resync table:\n{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.starts_with("| 50 | 2 | 300s |")),
+        "no default-resync row:\n{stdout}"
+    );
     let creates = stdout
         .lines()
         .find(|line| line.starts_with("| `POST /v2/spot/bids` |"))

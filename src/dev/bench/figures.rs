@@ -172,34 +172,113 @@ impl Figures {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// The summary table (Markdown), one row per size.
-pub fn summary_table(runs: &[Figures]) -> String {
+/// The median of one figure over a size's runs, and its range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values` (none: all zero).
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Self {
+        let mut values: Vec<f64> = values.into_iter().collect();
+        values.sort_by(f64::total_cmp);
+        let (Some(&min), Some(&max)) = (values.first(), values.last()) else {
+            return Self {
+                median: 0.0,
+                min: 0.0,
+                max: 0.0,
+            };
+        };
+        let middle = values.len() / 2;
+        let median = if values.len() % 2 == 1 {
+            values[middle]
+        } else {
+            (values[middle - 1] + values[middle]) / 2.0
+        };
+        Self { median, min, max }
+    }
+
+    /// `median (min-max)` with `decimals` digits; the median alone when every run agreed.
+    pub fn show(&self, decimals: usize) -> String {
+        if self.min == self.max {
+            format!("{:.decimals$}", self.median)
+        } else {
+            format!(
+                "{:.decimals$} ({:.decimals$}-{:.decimals$})",
+                self.median, self.min, self.max
+            )
+        }
+    }
+}
+
+/// One figure of every run, as its spread shown with `decimals` digits.
+fn spread(runs: &[Figures], decimals: usize, figure: impl Fn(&Figures) -> f64) -> String {
+    Spread::of(runs.iter().map(figure)).show(decimals)
+}
+
+/// The summary table (Markdown): one row per size, each figure the median (and range) of the
+/// size's runs.
+pub fn summary_table(sizes: &[Vec<Figures>]) -> String {
     let mut out = String::new();
-    out.push_str("| N | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / observation cycle (goal) | Mithril req. / Kubernetes resync | Reconciles converging / steady | Peak RSS (MiB) | RSS at end: anon / file (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) | Ended bids in the project |\n");
-    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for run in runs {
+    out.push_str("| N | Runs | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / observation cycle (goal) | Mithril req. / Kubernetes resync | Reconciles converging / steady | Peak RSS (MiB) | RSS at end: anon / file (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) | Ended bids in the project |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for runs in sizes {
+        let Some(first) = runs.first() else {
+            continue;
+        };
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let _ = writeln!(
             out,
-            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} ({}) | {:.1} | {} / {} | {:.1} | {:.1} / {:.1} | {:.2} | {} / {} | {} / {} | {} |",
-            run.resources,
-            run.ready.as_secs_f64(),
-            run.floor.as_secs_f64(),
-            run.ratio(),
-            run.convergence.total(),
-            run.steady_per_cycle(),
-            run.steady_goal(),
-            run.steady_per_resync(),
-            run.reconciles_convergence,
-            run.reconciles_steady,
-            run.peak_rss_bytes as f64 / MIB,
-            run.rss_anon_bytes as f64 / MIB,
-            run.rss_file_bytes as f64 / MIB,
-            run.cpu_seconds,
-            run.edit_to_patch.p50.as_millis(),
-            run.edit_to_patch.p99.as_millis(),
-            run.change_to_status.p50.as_millis(),
-            run.change_to_status.p99.as_millis(),
-            run.history,
+            "| {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} / {} | {} | {} / {} | {} | {} / {} | {} / {} | {} |",
+            first.resources,
+            runs.len(),
+            spread(runs, 2, |r| r.ready.as_secs_f64()),
+            spread(runs, 2, |r| r.floor.as_secs_f64()),
+            spread(runs, 2, Figures::ratio),
+            spread(runs, 0, |r| r.convergence.total() as f64),
+            spread(runs, 1, Figures::steady_per_cycle),
+            first.steady_goal(),
+            spread(runs, 1, Figures::steady_per_resync),
+            spread(runs, 0, |r| r.reconciles_convergence as f64),
+            spread(runs, 0, |r| r.reconciles_steady as f64),
+            spread(runs, 1, |r| r.peak_rss_bytes as f64 / MIB),
+            spread(runs, 1, |r| r.rss_anon_bytes as f64 / MIB),
+            spread(runs, 1, |r| r.rss_file_bytes as f64 / MIB),
+            spread(runs, 2, |r| r.cpu_seconds),
+            spread(runs, 0, |r| ms(r.edit_to_patch.p50)),
+            spread(runs, 0, |r| ms(r.edit_to_patch.p99)),
+            spread(runs, 0, |r| ms(r.change_to_status.p50)),
+            spread(runs, 0, |r| ms(r.change_to_status.p99)),
+            first.history,
+        );
+    }
+    out
+}
+
+/// Convergence at another resync interval (the operator's default): one row per size, each
+/// figure the median (and range) of the size's runs.
+pub fn convergence_table(sizes: &[Vec<Figures>]) -> String {
+    let mut out = String::new();
+    out.push_str("| N | Runs | Resync | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Reconciles converging | CPU (s) |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for runs in sizes {
+        let Some(first) = runs.first() else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:?} | {} | {} | {} | {} | {} |",
+            first.resources,
+            runs.len(),
+            first.resync_interval,
+            spread(runs, 2, |r| r.ready.as_secs_f64()),
+            spread(runs, 2, |r| r.floor.as_secs_f64()),
+            spread(runs, 2, Figures::ratio),
+            spread(runs, 0, |r| r.reconciles_convergence as f64),
+            spread(runs, 2, |r| r.cpu_seconds),
         );
     }
     out
@@ -295,6 +374,16 @@ mod tests {
             (Duration::from_millis(7), Duration::from_millis(7))
         );
         assert_eq!(Latencies::from_samples(Vec::new()).samples, 0);
+    }
+
+    #[test]
+    fn a_spread_is_the_median_and_the_range() {
+        let odd = Spread::of([3.0, 1.0, 2.0]);
+        assert_eq!((odd.median, odd.min, odd.max), (2.0, 1.0, 3.0));
+        assert_eq!(Spread::of([4.0, 1.0, 2.0, 3.0]).median, 2.5);
+        assert_eq!(odd.show(1), "2.0 (1.0-3.0)");
+        assert_eq!(Spread::of([1.5, 1.5]).show(2), "1.50");
+        assert_eq!(Spread::of(Vec::new()).show(0), "0");
     }
 
     #[test]

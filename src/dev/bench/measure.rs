@@ -36,7 +36,8 @@ pub struct RunSettings {
     pub time_scale: f64,
     pub poll_interval: Duration,
     pub resync_interval: Duration,
-    /// Resync intervals the steady-state window lasts.
+    /// Resync intervals the steady-state window lasts; 0: convergence only (no steady window,
+    /// no latency samples), for a resync too long to wait several of.
     pub steady_resyncs: u32,
     /// Edits (and Mithril-side changes) timed for the latency figures.
     pub latency_samples: usize,
@@ -105,8 +106,18 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
     let reconciles_steady = reconciles(&operator).await? - reconciles_converged;
     let triggers_steady = triggers(&operator).await?.since(&triggers_converged);
 
-    let edit_to_patch = edit_to_patch(&rig, settings, resources).await?;
-    let change_to_status = change_to_status(&rig, settings, resources).await?;
+    let measured = settings.steady_resyncs > 0;
+    let (edit_to_patch, change_to_status) = if measured {
+        (
+            edit_to_patch(&rig, settings, resources).await?,
+            change_to_status(&rig, settings, resources).await?,
+        )
+    } else {
+        (
+            Latencies::from_samples(Vec::new()),
+            Latencies::from_samples(Vec::new()),
+        )
+    };
     let usage = operator.usage()?;
     operator.kill().await?;
     rig.shutdown().await;

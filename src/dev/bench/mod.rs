@@ -68,6 +68,13 @@ pub struct BenchArgs {
     /// Resyncs the steady-state window lasts.
     #[arg(long, default_value_t = 5)]
     pub steady_resyncs: u32,
+    /// Runs per size: each figure is reported as their median and range.
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// A second resync interval, measured for convergence only (no steady window, no latency
+    /// samples): by default the operator's own (`run --resync-interval`). 0: none.
+    #[arg(long, default_value = "5m", value_parser = parse_optional_duration)]
+    pub default_resync: Duration,
     /// Edits and Mithril-side changes timed for the latency figures.
     #[arg(long, default_value_t = 20)]
     pub latency_samples: usize,
@@ -99,9 +106,9 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
             args.time_scale
         )));
     }
-    if args.concurrency == 0 || args.steady_resyncs == 0 {
+    if args.concurrency == 0 || args.steady_resyncs == 0 || args.runs == 0 {
         return Err(BenchError::InvalidArgs(
-            "--concurrency and --steady-resyncs must be at least 1".into(),
+            "--concurrency, --steady-resyncs and --runs must be at least 1".into(),
         ));
     }
     let binary = match &args.operator_binary {
@@ -125,7 +132,8 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         timeout: args.timeout,
     };
     println!(
-        "mithril-dev bench: seed {}, history {} ended bids, concurrency {}, time x{}, poll {:?}, resync {:?}, rate limit {}/s burst {}{}",
+        "mithril-dev bench: {} runs per size, seed {}, history {} ended bids, concurrency {}, time x{}, poll {:?}, resync {:?}, rate limit {}/s burst {}{}",
+        args.runs,
         args.seed,
         args.history,
         args.concurrency,
@@ -141,17 +149,62 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         }
     );
     println!("operator: {}", settings.binary.display());
-    let mut runs = Vec::new();
+    let mut sizes = Vec::new();
     for &resources in &args.resources {
-        eprintln!("measuring N = {resources} ...");
-        let figures = measure::run(&settings, resources).await?;
-        println!();
-        println!("{}", figures::endpoint_table(&figures));
-        println!("{}", figures::trigger_table(&figures));
-        runs.push(figures);
+        let mut runs = Vec::new();
+        for run in 1..=args.runs {
+            eprintln!("measuring N = {resources}, run {run} of {} ...", args.runs);
+            let figures = measure::run(&settings, resources).await?;
+            println!();
+            println!("Run {run} of {}:", args.runs);
+            println!("{}", figures::endpoint_table(&figures));
+            println!("{}", figures::trigger_table(&figures));
+            runs.push(figures);
+        }
+        sizes.push(runs);
     }
-    println!("{}", figures::summary_table(&runs));
+    println!("{}", figures::summary_table(&sizes));
+    if !args.default_resync.is_zero() {
+        // The operator's default resync is too long to wait several of: convergence only.
+        let settings = RunSettings {
+            resync_interval: args.default_resync,
+            steady_resyncs: 0,
+            ..settings
+        };
+        let mut sizes = Vec::new();
+        for &resources in &args.resources {
+            let mut runs = Vec::new();
+            for run in 1..=args.runs {
+                eprintln!(
+                    "measuring N = {resources} at resync {:?}, run {run} of {} ...",
+                    args.default_resync, args.runs
+                );
+                let figures = measure::run(&settings, resources).await?;
+                println!();
+                println!(
+                    "At resync {:?}, run {run} of {}:",
+                    args.default_resync, args.runs
+                );
+                println!("{}", figures::trigger_table(&figures));
+                runs.push(figures);
+            }
+            sizes.push(runs);
+        }
+        println!(
+            "Converging at resync {:?} (the operator's default)\n",
+            args.default_resync
+        );
+        println!("{}", figures::convergence_table(&sizes));
+    }
     Ok(())
+}
+
+/// A duration, or `0` for none.
+fn parse_optional_duration(text: &str) -> Result<Duration, String> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(text)
 }
 
 /// The `mithril-operator` executable built beside this one: the operator as the image ships it.
@@ -193,6 +246,27 @@ fn sibling_of(this: &std::path::Path) -> Result<PathBuf, BenchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn the_default_resync_measured_is_the_operators() {
+        #[derive(Parser)]
+        struct Operator {
+            #[command(flatten)]
+            run: crate::app::run::RunArgs,
+        }
+        #[derive(Parser)]
+        struct Bench {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let operator = Operator::try_parse_from(["mithril-operator"]).expect("defaults");
+        let bench = Bench::try_parse_from(["bench"]).expect("defaults");
+        assert_eq!(bench.bench.default_resync, operator.run.resync_interval);
+        assert_eq!(bench.bench.runs, 3);
+        let none = Bench::try_parse_from(["bench", "--default-resync", "0"]).expect("valid");
+        assert!(none.bench.default_resync.is_zero());
+    }
     use std::fs::{File, FileTimes};
     use std::time::SystemTime;
 
