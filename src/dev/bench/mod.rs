@@ -15,7 +15,7 @@
 //!   showing it;
 //! - reads the operator's peak RSS (`VmHWM`) and CPU time from `/proc`.
 //!
-//! The fault suite (`tests/fault_*.rs`) reuses [`Rig`] and [`OperatorProcess`].
+//! The fault suite (`tests/faults/`) reuses [`Rig`] and [`OperatorProcess`].
 
 mod error;
 mod figures;
