@@ -7,7 +7,7 @@
 
 use super::error::Problem;
 use super::usage::User;
-use crate::crd::ApiKeySecretRef;
+use crate::crd::{ApiKeySecretRef, Reason};
 use crate::runtime::metrics::KeyLabels;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
@@ -105,7 +105,7 @@ impl ApiKeys {
         {
             let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
             return Err(Problem::new(
-                "ApiKeyNotAllowed",
+                Reason::ApiKeyNotAllowed,
                 format!(
                     "namespace {namespace} may not use the operator's own API key \
                      (--default-key-namespaces allows: {}); set spec.apiKeySecretRef to a Secret \
@@ -116,7 +116,7 @@ impl ApiKeys {
         }
         self.default_key.clone().ok_or_else(|| {
             Problem::new(
-                "ApiKeyNotConfigured",
+                Reason::ApiKeyNotConfigured,
                 "the resource has no spec.apiKeySecretRef and the operator has no default key \
                  (--api-key-secret or MITHRIL_API_KEY)",
             )
@@ -146,7 +146,7 @@ impl ApiKeys {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         let key = match api.get_opt(&reference.name).await? {
             None => Err(Problem::new(
-                "ApiKeySecretNotFound",
+                Reason::ApiKeySecretNotFound,
                 format!("Secret {namespace}/{} does not exist", reference.name),
             )),
             Some(secret) => key_in_secret(&secret, namespace, reference),
@@ -186,20 +186,20 @@ fn key_in_secret(
         .map(|bytes| bytes.0.clone())
         .ok_or_else(|| {
             Problem::new(
-                "ApiKeyMissing",
+                Reason::ApiKeyMissing,
                 format!("Secret {namespace}/{name} has no key {key:?}"),
             )
         })?;
     let text = String::from_utf8(bytes).map_err(|_| {
         Problem::new(
-            "ApiKeyInvalid",
+            Reason::ApiKeyInvalid,
             format!("Secret {namespace}/{name} key {key:?} is not UTF-8"),
         )
     })?;
     // A trailing newline (`echo key > file; kubectl create secret --from-file`) is common and harmless.
     ApiKey::new(text.trim_end()).map_err(|error| {
         Problem::new(
-            "ApiKeyInvalid",
+            Reason::ApiKeyInvalid,
             format!("Secret {namespace}/{name} key {key:?}: {error}"),
         )
     })

@@ -1,5 +1,6 @@
 //! The controllers' one error type, and what each failure means for the resource.
 
+use crate::crd::Reason;
 use crate::observe::ObserveError;
 use mithril_api::MithrilError;
 
@@ -20,16 +21,16 @@ pub enum Error {
 }
 
 impl Error {
-    /// A short, bounded label for metrics and events.
-    pub fn reason(&self) -> &'static str {
+    /// The failure's reason: bounded, for metrics ([`Reason::label`]) and events.
+    pub fn reason(&self) -> Reason {
         match self {
-            Error::Kube(_) => "KubernetesApiError",
+            Error::Kube(_) => Reason::KubernetesApiError,
             Error::Mithril(error) => mithril_reason(error),
-            Error::Observe(_) => "MithrilUnavailable",
+            Error::Observe(_) => Reason::MithrilUnavailable,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(error)
                 | kube::runtime::finalizer::Error::CleanupFailed(error) => error.reason(),
-                _ => "KubernetesApiError",
+                _ => Reason::KubernetesApiError,
             },
             Error::Problem(problem) => problem.reason,
         }
@@ -37,13 +38,13 @@ impl Error {
 }
 
 /// The condition reason for a Mithril failure.
-pub fn mithril_reason(error: &MithrilError) -> &'static str {
+pub fn mithril_reason(error: &MithrilError) -> Reason {
     match error.status() {
-        _ if error.is_auth() => "InvalidApiKey",
-        Some(404) => "NotFound",
-        Some(422) => "RejectedByMithril",
-        Some(429) => "RateLimited",
-        _ => "MithrilUnavailable",
+        _ if error.is_auth() => Reason::InvalidApiKey,
+        Some(404) => Reason::NotFound,
+        Some(422) => Reason::RejectedByMithril,
+        Some(429) => Reason::RateLimited,
+        _ => Reason::MithrilUnavailable,
     }
 }
 
@@ -51,13 +52,13 @@ pub fn mithril_reason(error: &MithrilError) -> &'static str {
 /// (re-checked slowly, so a fixed Secret is noticed without a spec edit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// UpperCamelCase condition reason, e.g. `ApiKeySecretNotFound`.
-    pub reason: &'static str,
+    /// The condition reason, e.g. [`Reason::ApiKeySecretNotFound`].
+    pub reason: Reason,
     pub message: String,
 }
 
 impl Problem {
-    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
             reason,
             message: message.into(),

@@ -11,6 +11,7 @@
 //! all under one lock on every publish, which at 10,000 resources costs megabytes and serializes
 //! every reconcile that reports something.
 
+use crate::crd::Reason;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::{Event as K8sEvent, EventSeries};
@@ -219,7 +220,7 @@ pub async fn publish<K>(
     recorder: &Recorder,
     object: &K,
     type_: EventType,
-    reason: &str,
+    reason: Reason,
     action: &str,
     note: String,
 ) where
@@ -227,7 +228,7 @@ pub async fn publish<K>(
 {
     let event = Event {
         type_,
-        reason: reason.to_owned(),
+        reason: reason.into(),
         note: Some(note),
         action: action.to_owned(),
         secondary: None,
@@ -241,7 +242,7 @@ pub async fn publish<K>(
 pub async fn normal<K: Resource<DynamicType = ()>>(
     recorder: &Recorder,
     object: &K,
-    reason: &str,
+    reason: Reason,
     action: &str,
     note: String,
 ) {
@@ -252,7 +253,7 @@ pub async fn normal<K: Resource<DynamicType = ()>>(
 pub async fn warning<K: Resource<DynamicType = ()>>(
     recorder: &Recorder,
     object: &K,
-    reason: &str,
+    reason: Reason,
     action: &str,
     note: String,
 ) {

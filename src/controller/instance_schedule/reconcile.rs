@@ -103,7 +103,7 @@ pub async fn reconcile(
     shared.metrics.reconciled(
         CONTROLLER,
         started.elapsed(),
-        result.as_ref().err().map(Error::reason),
+        result.as_ref().err().map(|error| error.reason().label()),
     );
     if result.is_ok() {
         shared

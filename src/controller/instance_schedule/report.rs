@@ -13,7 +13,7 @@ use super::plan::{
 use super::windows::Evaluation;
 use crate::controller::events::cut_note;
 use crate::crd::{
-    Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, SYNCED,
+    Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, Reason, SYNCED,
     ScheduleAction, ScheduledInstance, Time, WantedState, find_condition, set_condition,
 };
 use kube::runtime::events::{Event, EventType};
@@ -165,8 +165,8 @@ pub fn status(
             status.next_transition_time = None;
             let message = error.to_string();
             (
-                (ConditionStatus::False, "InvalidSpec", message.clone()),
-                (ConditionStatus::False, "InvalidSpec", message),
+                (ConditionStatus::False, Reason::InvalidSpec, message.clone()),
+                (ConditionStatus::False, Reason::InvalidSpec, message),
             )
         }
         Assessment::Unavailable { evaluation, error } => {
@@ -185,10 +185,10 @@ pub fn status(
             (
                 (
                     ConditionStatus::Unknown,
-                    "MithrilUnavailable",
+                    Reason::MithrilUnavailable,
                     message.clone(),
                 ),
-                (ConditionStatus::False, "MithrilUnavailable", message),
+                (ConditionStatus::False, Reason::MithrilUnavailable, message),
             )
         }
         Assessment::Planned { plan, outcomes } => {
@@ -345,20 +345,20 @@ fn readiness(
     counted: &[(&PlannedInstance, Option<InstanceStatus>)],
     in_state: usize,
     outcomes: &PatchOutcomes,
-) -> (ConditionStatus, &'static str, String) {
+) -> (ConditionStatus, Reason, String) {
     let total = counted.len();
     let word = wanted_word(plan.wanted);
     if total == 0 {
         return (
             ConditionStatus::False,
-            "NoInstances",
+            Reason::NoInstances,
             "the selector matches no live instance".into(),
         );
     }
     if in_state == total {
         return (
             ConditionStatus::True,
-            "InState",
+            Reason::InState,
             format!("all {total} instances are {word}"),
         );
     }
@@ -380,11 +380,11 @@ fn readiness(
             )
     };
     let reason = if plan.suspended {
-        "Suspended"
+        Reason::Suspended
     } else if behind.iter().all(|(planned, _)| on_the_way(planned)) {
-        "Transitioning"
+        Reason::Transitioning
     } else {
-        "NotInState"
+        Reason::NotInState
     };
     let described: Vec<String> = behind
         .iter()
@@ -413,10 +413,10 @@ enum Problem {
 }
 
 impl Problem {
-    fn reason(self) -> &'static str {
+    fn reason(self) -> Reason {
         match self {
-            Problem::Conflict => "Conflict",
-            Problem::Refused(failure) => failure.code(),
+            Problem::Conflict => Reason::Conflict,
+            Problem::Refused(failure) => failure.reason(),
         }
     }
 
@@ -511,7 +511,7 @@ fn problems(
     found
 }
 
-fn sync(plan: &SchedulePlan, outcomes: &PatchOutcomes) -> (ConditionStatus, &'static str, String) {
+fn sync(plan: &SchedulePlan, outcomes: &PatchOutcomes) -> (ConditionStatus, Reason, String) {
     let found = problems(plan, outcomes);
     let explained: Vec<String> = found
         .iter()
@@ -522,7 +522,7 @@ fn sync(plan: &SchedulePlan, outcomes: &PatchOutcomes) -> (ConditionStatus, &'st
         if !explained.is_empty() {
             message = format!("{message}; {}", explained.join("; "));
         }
-        return (ConditionStatus::False, "Suspended", message);
+        return (ConditionStatus::False, Reason::Suspended, message);
     }
     match found.keys().next() {
         Some((_, problem)) => (
@@ -532,7 +532,7 @@ fn sync(plan: &SchedulePlan, outcomes: &PatchOutcomes) -> (ConditionStatus, &'st
         ),
         None => (
             ConditionStatus::True,
-            "Synced",
+            Reason::Synced,
             format!(
                 "every selected instance is {} or on its way",
                 wanted_word(plan.wanted)
@@ -607,8 +607,8 @@ pub fn events(
         .unwrap_or_default();
     for (action, fids) in accepted.into_values() {
         let (reason, verb) = match action {
-            ScheduleAction::Pause => ("Pausing", "pause"),
-            ScheduleAction::Resume => ("Resuming", "resume"),
+            ScheduleAction::Pause => (Reason::Pausing, "pause"),
+            ScheduleAction::Resume => (Reason::Resuming, "resume"),
         };
         events.push(Event {
             type_: EventType::Normal,
@@ -630,7 +630,7 @@ pub fn events(
         let details: Vec<&str> = details.into_iter().collect();
         events.push(Event {
             type_: EventType::Warning,
-            reason: failure.code().into(),
+            reason: failure.reason().into(),
             note: note(format!(
                 "Mithril refused to {verb} {}: {}",
                 listed(&fids),
@@ -654,11 +654,14 @@ pub fn events(
         })
     {
         // Refusals were reported above, from the outcomes; these need the user.
-        let type_ = match synced.reason.as_str() {
-            "Suspended" => Some(EventType::Normal),
-            "InvalidSpec" | "Conflict" | "SpotInstance" | "InstanceNotFound" => {
-                Some(EventType::Warning)
-            }
+        let type_ = match Reason::parse(&synced.reason) {
+            Some(Reason::Suspended) => Some(EventType::Normal),
+            Some(
+                Reason::InvalidSpec
+                | Reason::Conflict
+                | Reason::SpotInstance
+                | Reason::InstanceNotFound,
+            ) => Some(EventType::Warning),
             _ => None,
         };
         if let Some(type_) = type_ {

@@ -31,6 +31,7 @@ use crate::controller::resync::paced_resync;
 use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::controller::worthy_changes::worthy_changes;
+use crate::crd::Reason;
 use futures::{StreamExt, TryStreamExt, future, stream};
 use kube::runtime::controller::Config;
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
@@ -178,7 +179,7 @@ async fn sweep_orphans(
             match cancel_bid(observer.client(), Some(observer), &fid).await {
                 Ok(()) => {
                     sweeper.cancelled(&fid);
-                    shared.metrics.safety_cancel("OrphanBidCancelled");
+                    shared.metrics.safety_cancel(Reason::OrphanBidCancelled);
                     tracing::warn!(bid = %fid, name, project = observer.project(), "cancelled a bid whose SpotBid no longer exists");
                 }
                 Err(error) => {

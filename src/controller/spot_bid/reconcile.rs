@@ -22,7 +22,7 @@ use crate::controller::finalizer::with_finalizer;
 use crate::controller::trigger_gate::TriggerGate;
 use crate::controller::usage::User;
 use crate::controller::{Context, Error, Problem, events, status::apply_status};
-use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
+use crate::crd::{DeletionPolicy, Reason, SpotBid, Time, status_changed};
 use crate::observe::{MithrilObserver, ObserveError};
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
@@ -167,7 +167,7 @@ pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Resul
     shared.metrics.reconciled(
         CONTROLLER,
         started.elapsed(),
-        result.as_ref().err().map(Error::reason),
+        result.as_ref().err().map(|error| error.reason().label()),
     );
     if result.is_ok() {
         shared.backoff.succeeded(&watched.uid().unwrap_or_default());
@@ -203,7 +203,7 @@ async fn reconcile_resource(
     );
     if annotated(&resource, RECONCILE_PAUSED_ANNOTATION) {
         let sync = SyncOutcome::failed(
-            "ReconcilePaused",
+            Reason::ReconcilePaused,
             format!(
                 "the {RECONCILE_PAUSED_ANNOTATION} annotation is set: the operator leaves this resource alone"
             ),
@@ -298,7 +298,7 @@ async fn resolve(
     let project_fid = match shared.registry.resolve_project(&key, &spec.project).await {
         Ok(fid) => fid,
         Err(error) => {
-            return classify(error, "ProjectNotFound", || {
+            return classify(error, Reason::ProjectNotFound, || {
                 format!("Mithril has no project {:?} for this API key", spec.project)
             });
         }
@@ -310,7 +310,7 @@ async fn resolve(
     {
         Ok(fid) => fid,
         Err(error) => {
-            return classify(error, "InstanceTypeNotFound", || {
+            return classify(error, Reason::InstanceTypeNotFound, || {
                 format!("Mithril has no instance type {:?}", spec.instance_type)
             });
         }
@@ -337,12 +337,12 @@ async fn resolve(
 /// (Mithril down, rate limited) an error to retry.
 fn classify<T>(
     error: ObserveError,
-    not_found_reason: &'static str,
+    not_found_reason: Reason,
     not_found: impl FnOnce() -> String,
 ) -> Result<Result<T, Problem>, Error> {
     if error.is_auth() {
         Ok(Err(Problem::new(
-            "InvalidApiKey",
+            Reason::InvalidApiKey,
             format!("Mithril rejected the API key: {error}"),
         )))
     } else if error.is_not_found() {
@@ -642,7 +642,7 @@ fn unknown_region(observer: &MithrilObserver, regions: &RegionPolicy) -> Option<
     let (unknown, known) = observer.unknown_regions(&regions.regions)?;
     (!unknown.is_empty()).then(|| {
         Problem::new(
-            "RegionNotFound",
+            Reason::RegionNotFound,
             format!(
                 "Mithril runs no spot auction in {}; regions with auctions: {}",
                 unknown.join(", "),
@@ -659,13 +659,13 @@ fn policies(spec: &crate::crd::SpotBidSpec) -> Result<Policies, Problem> {
             super::pricing::PricingError::InvalidPrice {
                 field: "spec.limitPrice",
                 ..
-            } => "InvalidLimitPrice",
-            _ => "InvalidPricing",
+            } => Reason::InvalidLimitPrice,
+            _ => Reason::InvalidPricing,
         };
         Problem::new(reason, error.to_string())
     })?;
     let regions = RegionPolicy::from_spec(spec)
-        .map_err(|error| Problem::new("InvalidRegionChange", error.to_string()))?;
+        .map_err(|error| Problem::new(Reason::InvalidRegionChange, error.to_string()))?;
     Ok(Policies { pricing, regions })
 }
 
@@ -720,7 +720,7 @@ async fn apply(
         events::warning(
             &ctx.shared.recorder,
             resource.as_ref(),
-            "ImmutableFieldChanged",
+            Reason::ImmutableFieldChanged,
             "Plan",
             outcome.message,
         )
@@ -729,11 +729,11 @@ async fn apply(
     // A blocker only a spec change can lift is the user's to fix: say so once, as for problems.
     if plan.blocker.as_ref().is_some_and(|b| b.is_terminal()) {
         let outcome = SyncOutcome::from_plan(&plan);
-        if synced_reason(&resource) != Some(outcome.reason.as_str()) {
+        if synced_reason(&resource) != Some(outcome.reason) {
             events::warning(
                 &ctx.shared.recorder,
                 resource.as_ref(),
-                &outcome.reason,
+                outcome.reason,
                 "Plan",
                 outcome.message,
             )
@@ -808,7 +808,7 @@ fn placement_wait(
     if tracking.hold {
         let left = ctx.create_uncertain(resource).unwrap_or_default();
         let sync = SyncOutcome::failed(
-            "CreateOutcomeUnknown",
+            Reason::CreateOutcomeUnknown,
             format!(
                 "a bid placed for this resource may not show on Mithril yet; placing again only if none shows within {}s",
                 left.as_secs().max(1)
@@ -833,7 +833,7 @@ fn placement_wait(
     let left = wait.checked_sub(last_placed?.elapsed())?;
     (!left.is_zero()).then(|| {
         let sync = SyncOutcome::failed(
-            "BidEndedByMithril",
+            Reason::BidEndedByMithril,
             format!(
                 "Mithril ended bid {} ({} in a row); placing a new one in {}s",
                 ended.fid,
@@ -856,12 +856,14 @@ async fn cancel_duplicate(
 ) -> Result<(), Error> {
     match cancel_bid(&resolved.client, Some(&resolved.observer), twin).await {
         Ok(()) => {
-            ctx.shared.metrics.safety_cancel("DuplicateBidCancelled");
+            ctx.shared
+                .metrics
+                .safety_cancel(Reason::DuplicateBidCancelled);
             let kept = kept.map_or("none", |bid| bid.fid.as_str());
             events::warning(
                 &ctx.shared.recorder,
                 resource,
-                "DuplicateBidCancelled",
+                Reason::DuplicateBidCancelled,
                 "Cancel",
                 format!("cancelled bid {twin}: a second live bid for this resource (kept {kept})"),
             )
@@ -885,7 +887,7 @@ async fn report_raise(
         events::normal(
             &ctx.shared.recorder,
             resource,
-            "RaiseReset",
+            Reason::RaiseReset,
             "Reprice",
             format!(
                 "the price was restated ({}): the {dropped} raised after earlier preemptions no longer applies",
@@ -908,7 +910,7 @@ async fn report_raise(
             events::warning(
                 recorder,
                 resource,
-                "LimitAtMaxPrice",
+                Reason::LimitAtMaxPrice,
                 "Reprice",
                 format!(
                     "preemption {preemption}: the limit stays at {before}, the most spec.pricing.maxPrice allows"
@@ -922,7 +924,7 @@ async fn report_raise(
             events::normal(
                 recorder,
                 resource,
-                "LimitRaised",
+                Reason::LimitRaised,
                 "Reprice",
                 format!(
                     "preemption {preemption}: raised the limit from {from} to {}{ceiling} to win the capacity back",
@@ -986,7 +988,7 @@ async fn act(
                         request.region,
                         request.limit_price
                     );
-                    events::normal(recorder, resource, "BidCreated", "Create", note).await;
+                    events::normal(recorder, resource, Reason::BidCreated, "Create", note).await;
                     Ok(Some(bid))
                 }
                 Err(error) => {
@@ -998,7 +1000,7 @@ async fn act(
                     events::warning(
                         recorder,
                         resource,
-                        "CreateFailed",
+                        Reason::CreateFailed,
                         "Create",
                         error.to_string(),
                     )
@@ -1026,7 +1028,7 @@ async fn act(
                     events::normal(
                         recorder,
                         resource,
-                        "BidUpdated",
+                        Reason::BidUpdated,
                         "Update",
                         format!("updated bid {fid}: {}{why}", describe(request)),
                     )
@@ -1037,15 +1039,15 @@ async fn act(
                     events::warning(
                         recorder,
                         resource,
-                        "UpdateFailed",
+                        Reason::UpdateFailed,
                         "Update",
                         error.to_string(),
                     )
                     .await;
                     let reason = if request.limit_price.is_some() {
-                        "PriceRejected"
+                        Reason::PriceRejected
                     } else {
-                        "UpdateRejected"
+                        Reason::UpdateRejected
                     };
                     Err(refusal_or_failure(error, reason))
                 }
@@ -1074,7 +1076,7 @@ async fn act(
                     events::normal(
                         recorder,
                         resource,
-                        "RegionChanged",
+                        Reason::RegionChanged,
                         "Relocate",
                         format!("cancelled bid {fid} in {from} to place it in {to}: {why}"),
                     )
@@ -1085,7 +1087,7 @@ async fn act(
                     events::warning(
                         recorder,
                         resource,
-                        "CancelFailed",
+                        Reason::CancelFailed,
                         "Relocate",
                         format!("moving bid {fid} from {from} to {to}: {error}"),
                     )
@@ -1097,7 +1099,7 @@ async fn act(
     }
 }
 
-fn refusal_or_failure(error: MithrilError, reason: &'static str) -> Acted {
+fn refusal_or_failure(error: MithrilError, reason: Reason) -> Acted {
     match error.status() {
         Some(400 | 422) if !error.is_ambiguous_write() => {
             Acted::Problem(Problem::new(reason, error.to_string()))
@@ -1140,7 +1142,7 @@ async fn cancel(
             events::normal(
                 recorder,
                 resource,
-                "BidCancelled",
+                Reason::BidCancelled,
                 "Cancel",
                 format!("cancelled bid {fid}"),
             )
@@ -1148,7 +1150,7 @@ async fn cancel(
             Ok(())
         }
         Err(error) => {
-            events::warning(recorder, resource, "CancelFailed", "Cancel", format!("{error}; the resource stays until the bid is cancelled (set deletionPolicy: Orphan to let it go)")).await;
+            events::warning(recorder, resource, Reason::CancelFailed, "Cancel", format!("{error}; the resource stays until the bid is cancelled (set deletionPolicy: Orphan to let it go)")).await;
             Err(error)
         }
     }
@@ -1198,7 +1200,7 @@ async fn cleanup(
         events::normal(
             &ctx.shared.recorder,
             resource,
-            "BidOrphaned",
+            Reason::BidOrphaned,
             "Delete",
             format!("left bid {fid} on Mithril (deletionPolicy: Orphan)"),
         )
@@ -1217,7 +1219,7 @@ async fn cleanup(
     // shows by that name leaves the FID as the only way to the bid.
     let resolved = match resolve(resource, ctx).await? {
         Ok(resolved) => Some(resolved),
-        Err(problem) if problem.reason.ends_with("NotFound") => None,
+        Err(problem) if problem.reason.is_not_found() => None,
         Err(problem) => return Err(hold_finalizer(api, resource, ctx, problem).await),
     };
     let observer = resolved.as_ref().map(|r| &r.observer);
@@ -1245,7 +1247,7 @@ async fn cleanup(
         Ok(false) => {}
         Err(Error::Mithril(error)) if error.is_auth() => {
             let problem = Problem::new(
-                "InvalidApiKey",
+                Reason::InvalidApiKey,
                 format!("Mithril rejected the API key: {error}"),
             );
             return Err(hold_finalizer(api, resource, ctx, problem).await);
@@ -1298,7 +1300,7 @@ async fn observe_only(
     };
     let sync = match would {
         Some(would) => SyncOutcome::failed(
-            "ObserveOnly",
+            Reason::ObserveOnly,
             format!("observe-only: the operator would {would}"),
             false,
         ),
@@ -1337,7 +1339,7 @@ async fn remove_finalizer(api: &Api<SpotBid>, resource: &SpotBid) -> Result<(), 
         { "op": "test", "path": path, "value": FINALIZER },
         { "op": "remove", "path": path },
     ]))
-    .map_err(|error| Error::Problem(Problem::new("Internal", error.to_string())))?;
+    .map_err(|error| Error::Problem(Problem::new(Reason::Internal, error.to_string())))?;
     api.patch(
         &resource.name_any(),
         &kube::api::PatchParams::default(),
@@ -1349,12 +1351,12 @@ async fn remove_finalizer(api: &Api<SpotBid>, resource: &SpotBid) -> Result<(), 
 
 /// Reports a problem only the user can fix, and looks again later.
 /// The reason of the `Synced` condition the resource was last reported with.
-fn synced_reason(resource: &SpotBid) -> Option<&str> {
+fn synced_reason(resource: &SpotBid) -> Option<Reason> {
     resource
         .status
         .as_ref()
         .and_then(|s| crate::crd::find_condition(&s.conditions, crate::crd::SYNCED))
-        .map(|c| c.reason.as_str())
+        .and_then(|c| Reason::parse(&c.reason))
 }
 
 async fn report_problem(
@@ -1492,7 +1494,7 @@ async fn report(
         .record(&resource.uid().unwrap_or_default(), new.phase);
     if new.preemption_count > previous.map_or(0, |s| s.preemption_count) {
         let fid = new.bid_fid.clone().unwrap_or_default();
-        events::warning(&ctx.shared.recorder, resource, "Preempted", "Observe", format!("the auction price rose above the limit of bid {fid}; Mithril is reclaiming its instances and the bid returns to Open")).await;
+        events::warning(&ctx.shared.recorder, resource, Reason::Preempted, "Observe", format!("the auction price rose above the limit of bid {fid}; Mithril is reclaiming its instances and the bid returns to Open")).await;
     }
     Ok(())
 }

@@ -39,7 +39,7 @@ pub async fn reconcile(pool: Arc<SpotPool>, ctx: Arc<Context>) -> Result<Action,
     ctx.metrics.reconciled(
         CONTROLLER,
         started.elapsed(),
-        result.as_ref().err().map(Error::reason),
+        result.as_ref().err().map(|error| error.reason().label()),
     );
     if result.is_ok() {
         ctx.backoff.succeeded(&pool.uid().unwrap_or_default());
