@@ -5,7 +5,7 @@
 //! GET per TTL. Which resources name which Secret is kept too, so that a Secret created, changed
 //! or deleted drops its cached key and wakes them ([`super::secret_wakeups`]).
 
-use super::error::Problem;
+use super::error::{Error, Problem};
 use super::usage::User;
 use crate::crd::{ApiKeySecretRef, Reason};
 use crate::runtime::metrics::KeyLabels;
@@ -123,15 +123,15 @@ impl ApiKeys {
         })
     }
 
-    /// The key for a resource in `namespace` with this reference. A missing Secret or key is a
-    /// [`Problem`] for the resource; only a failing API server is an error.
+    /// The key for a resource in `namespace` with this reference. A missing Secret or key is an
+    /// [`Error::Problem`] for the resource; a failing API server is [`Error::Kube`].
     pub async fn key_for(
         &self,
         namespace: &str,
         reference: Option<&ApiKeySecretRef>,
-    ) -> Result<Result<ApiKey, Problem>, kube::Error> {
+    ) -> Result<ApiKey, Error> {
         let Some(reference) = reference else {
-            return Ok(self.default_key_for(namespace));
+            return self.default_key_for(namespace).map_err(Error::Problem);
         };
         let cache_key = (
             namespace.to_owned(),
@@ -141,7 +141,7 @@ impl ApiKeys {
         if let Some((read_at, key)) = self.lock().get(&cache_key)
             && read_at.elapsed() < self.ttl
         {
-            return Ok(key.clone());
+            return key.clone().map_err(Error::Problem);
         }
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         let key = match api.get_opt(&reference.name).await? {
@@ -159,7 +159,7 @@ impl ApiKeys {
         // Stale entries go, so a Secret no resource names any more is not kept for ever.
         cache.retain(|_, (read_at, _)| read_at.elapsed() < self.ttl);
         cache.insert(cache_key, (Instant::now(), key.clone()));
-        Ok(key)
+        key.map_err(Error::Problem)
     }
 
     /// Secrets remembered (for tests and diagnostics).
@@ -228,7 +228,10 @@ mod tests {
         keys.named_by(&train, Some(&reference));
         keys.named_by(&other, None);
         let missing = keys.key_for("ml", Some(&reference)).await;
-        assert!(matches!(missing, Ok(Err(_))), "no such Secret yet");
+        assert!(
+            matches!(missing, Err(Error::Problem(_))),
+            "no such Secret yet"
+        );
         assert_eq!(keys.cached(), 1);
 
         assert!(keys.secret_changed("research", "team-key").is_empty());
@@ -256,13 +259,13 @@ mod tests {
             Duration::ZERO,
             KeyLabels::default(),
         );
-        assert!(matches!(everyone.key_for("any", None).await, Ok(Ok(_))));
+        assert!(everyone.key_for("any", None).await.is_ok());
 
         let allowed = BTreeSet::from(["platform".to_owned()]);
         let keys = ApiKeys::new(client, Some(key), Duration::ZERO, KeyLabels::default())
             .default_key_only_in(Some(allowed));
-        assert!(matches!(keys.key_for("platform", None).await, Ok(Ok(_))));
-        let Ok(Err(problem)) = keys.key_for("team-a", None).await else {
+        assert!(keys.key_for("platform", None).await.is_ok());
+        let Err(Error::Problem(problem)) = keys.key_for("team-a", None).await else {
             panic!("team-a may not use the default key");
         };
         assert_eq!(problem.reason, "ApiKeyNotAllowed");
@@ -283,7 +286,7 @@ mod tests {
         };
         for name in ["one", "two", "three"] {
             let problem = keys.key_for("default", Some(&reference(name))).await;
-            assert!(matches!(problem, Ok(Err(_))), "no such Secret");
+            assert!(matches!(problem, Err(Error::Problem(_))), "no such Secret");
             assert_eq!(keys.cached(), 1, "only the last read is fresh");
         }
     }
@@ -316,11 +319,7 @@ mod tests {
             name: "team-key".into(),
             key: "api-key".into(),
         };
-        let team = keys
-            .key_for("default", Some(&reference))
-            .await
-            .unwrap()
-            .unwrap();
+        let team = keys.key_for("default", Some(&reference)).await.unwrap();
         assert_eq!(labels.label(&team), "default/team-key");
         assert_eq!(labels.label(&own), "default");
     }

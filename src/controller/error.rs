@@ -4,8 +4,9 @@ use crate::crd::Reason;
 use crate::observe::ObserveError;
 use mithril_api::MithrilError;
 
-/// A reconcile that could not finish. Transient failures are retried with per-object backoff;
-/// problems only the user can fix are not errors but conditions (see [`Problem`]).
+/// A reconcile that could not finish. Transient failures are retried with per-object backoff.
+/// What only the user can fix is a [`Problem`] in both controllers: lookups return it as
+/// [`Error::Problem`], and the reconcile reports it as a condition ([`Error::into_problem`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API: {0}")]
@@ -16,6 +17,7 @@ pub enum Error {
     Observe(#[from] ObserveError),
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    /// The user's problem (the spec or its Secret).
     #[error("{0}")]
     Problem(Problem),
 }
@@ -34,6 +36,36 @@ impl Error {
             },
             Error::Problem(problem) => problem.reason,
         }
+    }
+}
+
+impl Error {
+    /// Splits off what only the user can fix: `Ok(problem)` to report on the resource,
+    /// `Err(error)` to retry with backoff.
+    pub fn into_problem(self) -> Result<Problem, Error> {
+        match self {
+            Error::Problem(problem) => Ok(problem),
+            error => Err(error),
+        }
+    }
+}
+
+/// A failed lookup of a name the spec gives (project, instance type): a rejected key or an
+/// unknown name is the user's to fix, an [`Error::Problem`] worded by `rejected_key` (given the
+/// message) or `not_found`; anything else (Mithril down, rate limited) is an error to retry.
+pub fn classify(
+    error: ObserveError,
+    rejected_key: impl FnOnce(String) -> Problem,
+    not_found: impl FnOnce() -> Problem,
+) -> Error {
+    if error.is_auth() {
+        Error::Problem(rejected_key(format!(
+            "Mithril rejected the API key: {error}"
+        )))
+    } else if error.is_not_found() {
+        Error::Problem(not_found())
+    } else {
+        error.into()
     }
 }
 

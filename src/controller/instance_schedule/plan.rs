@@ -24,6 +24,7 @@
 
 use super::conflicts::{ScheduleRef, has_ended};
 use super::windows::{Evaluation, ScheduleError};
+use crate::controller::error::Problem;
 use crate::crd::{Reason, ScheduleAction, ScheduledInstance, SelectorError, Time, WantedState};
 use jiff::{SignedDuration, Timestamp};
 use mithril_api::{Instance, InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
@@ -42,6 +43,13 @@ pub enum SpecError {
     /// A name the spec gives that Mithril does not know (project, instance type).
     #[error("{field}: {reason}")]
     Unresolved { field: String, reason: String },
+}
+
+/// An invalid spec is the user's problem, reported as `InvalidSpec` with the field it names.
+impl From<SpecError> for Problem {
+    fn from(error: SpecError) -> Self {
+        Problem::new(Reason::InvalidSpec, error.to_string())
+    }
 }
 
 /// Whether `text` (an error detail) names `fid` as a whole word: `inst_a` is not named by

@@ -21,6 +21,7 @@ use super::plan::{PlanInput, PlanSettings, SchedulePlan, SpecError, plan_with};
 use super::report::{Assessment, PatchOutcomes, batch_outcomes, events, status};
 use super::resolve::{Resolved, resolve};
 use super::windows::{Evaluation, Schedule};
+use crate::controller::error::Problem;
 use crate::controller::{Context, Error, status::apply_status};
 use crate::crd::{InstanceSchedule, Time, status_changed};
 use crate::observe::InstanceFilter;
@@ -158,18 +159,18 @@ async fn reconcile_schedule(
     let spec = &schedule.spec;
     let windows = match Schedule::from_spec(spec) {
         Ok(windows) => windows,
-        Err(error) => return run.invalid(error.into()).await,
+        Err(error) => return run.invalid(SpecError::from(error).into()).await,
     };
     if let Err(error) = spec.selector.validate() {
-        return run.invalid(error.into()).await;
+        return run.invalid(SpecError::from(error).into()).await;
     }
     let evaluation = windows.evaluate(run.now);
     ctx.shared
         .keys
         .named_by(&user_of(&run.key), spec.api_key_secret_ref.as_ref());
     let resolved = match resolve(schedule, &ctx.shared).await {
-        Ok(Ok(resolved)) => resolved,
-        Ok(Err(error)) => return run.invalid(error).await,
+        Ok(resolved) => resolved,
+        Err(Error::Problem(problem)) => return run.invalid(problem).await,
         // The API server failed (reading the key's Secret): nothing to say about Mithril.
         Err(error @ Error::Kube(_)) => return Err(error),
         Err(error) => {
@@ -324,7 +325,7 @@ impl Run<'_> {
         acted
     }
 
-    async fn invalid(&self, error: SpecError) -> Result<Action, Error> {
+    async fn invalid(&self, problem: Problem) -> Result<Action, Error> {
         // It claims nothing and uses no key any more: schedules it conflicted with may act
         // again, and an observer only it used stops.
         let ctx = self.ctx;
@@ -333,7 +334,7 @@ impl Run<'_> {
                 .record_selection(&self.key, BTreeSet::new(), BTreeSet::new()),
         );
         ctx.shared.released(&user_of(&self.key));
-        self.report(Assessment::InvalidSpec(&error), &PatchOutcomes::new())
+        self.report(Assessment::InvalidSpec(&problem), &PatchOutcomes::new())
             .await?;
         self.ctx.index.set_due(&self.key, None);
         // A fixed Secret or a project created later is noticed without a spec edit.

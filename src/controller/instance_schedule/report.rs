@@ -8,9 +8,10 @@
 
 use super::plan::{
     Action, ActionOutcome, Disposition, LastAction, PatchFailure, PlannedInstance, SchedulePlan,
-    SkipReason, SpecError, WaitReason, mentions, target_status, unmoved_status,
+    SkipReason, WaitReason, mentions, target_status, unmoved_status,
 };
 use super::windows::Evaluation;
+use crate::controller::error::Problem;
 use crate::controller::events::cut_note;
 use crate::crd::{
     Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, Reason, SYNCED,
@@ -136,8 +137,8 @@ pub fn batch_outcomes(
 /// What the reconcile could find out this time.
 #[derive(Debug, Clone, Copy)]
 pub enum Assessment<'a> {
-    /// The spec cannot be acted on; nothing was observed or sent.
-    InvalidSpec(&'a SpecError),
+    /// The spec cannot be acted on (the user's problem); nothing was observed or sent.
+    InvalidSpec(&'a Problem),
     /// The instances could not be listed; nothing was sent. `error` says why.
     Unavailable {
         evaluation: Evaluation,
@@ -160,13 +161,13 @@ pub fn status(
     let mut status = previous.cloned().unwrap_or_default();
     status.observed_generation = generation;
     let (ready, synced) = match assessment {
-        Assessment::InvalidSpec(error) => {
+        Assessment::InvalidSpec(problem) => {
             status.wanted_state = None;
             status.next_transition_time = None;
-            let message = error.to_string();
+            let message = problem.message.clone();
             (
-                (ConditionStatus::False, Reason::InvalidSpec, message.clone()),
-                (ConditionStatus::False, Reason::InvalidSpec, message),
+                (ConditionStatus::False, problem.reason, message.clone()),
+                (ConditionStatus::False, problem.reason, message),
             )
         }
         Assessment::Unavailable { evaluation, error } => {
@@ -405,72 +406,49 @@ fn readiness(
     )
 }
 
-/// One kind of problem keeping Mithril from matching the schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Problem {
-    Conflict,
-    Refused(PatchFailure),
-}
-
-impl Problem {
-    fn reason(self) -> Reason {
-        match self {
-            Problem::Conflict => Reason::Conflict,
-            Problem::Refused(failure) => failure.reason(),
-        }
-    }
-
-    /// Lower ranks first: configuration errors a user must fix before transient ones.
-    fn rank(self) -> usize {
-        match self {
-            Problem::Conflict => 0,
-            Problem::Refused(failure) => {
-                1 + PatchFailure::ALL
-                    .iter()
-                    .position(|f| *f == failure)
-                    .unwrap_or(PatchFailure::ALL.len())
-            }
-        }
-    }
-
-    fn explain(self, items: &[String]) -> String {
-        let items = listed(items);
-        match self {
-            Problem::Conflict => {
-                format!("selected by other schedules too, so no schedule drives them: {items}")
-            }
-            Problem::Refused(PatchFailure::SpotInstance) => format!(
-                "spot instances cannot be paused or resumed (Mithril schedules only reserved instances); remove them from the selector: {items}"
-            ),
-            Problem::Refused(PatchFailure::NotFound) => {
-                format!("instances Mithril does not know: {items}")
-            }
-            Problem::Refused(PatchFailure::Rejected) => {
-                format!("Mithril rejected the request: {items}")
-            }
-            Problem::Refused(PatchFailure::Unchanged) => format!(
-                "Mithril left them in their prior status (it cannot move them now), retrying later: {items}"
-            ),
-            Problem::Refused(PatchFailure::Unavailable) => {
-                format!("Mithril could not be reached: {items}")
-            }
-            Problem::Refused(PatchFailure::NotReady) => {
-                format!("not ready for the change yet, retrying: {items}")
-            }
+/// Lower ranks first in the `Synced` condition: a conflict the user must fix before Mithril's
+/// refusals, in [`PatchFailure::ALL`] order.
+fn rank(reason: Reason) -> usize {
+    match reason {
+        Reason::Conflict => 0,
+        reason => {
+            1 + PatchFailure::ALL
+                .iter()
+                .position(|failure| failure.reason() == reason)
+                .unwrap_or(PatchFailure::ALL.len())
         }
     }
 }
 
+/// What keeps the `items` from their wanted state, in words.
+fn explain(reason: Reason, items: &[String]) -> String {
+    let items = listed(items);
+    match reason {
+        Reason::Conflict => {
+            format!("selected by other schedules too, so no schedule drives them: {items}")
+        }
+        Reason::SpotInstance => format!(
+            "spot instances cannot be paused or resumed (Mithril schedules only reserved instances); remove them from the selector: {items}"
+        ),
+        Reason::InstanceNotFound => format!("instances Mithril does not know: {items}"),
+        Reason::RequestRejected => format!("Mithril rejected the request: {items}"),
+        Reason::StatusUnchanged => format!(
+            "Mithril left them in their prior status (it cannot move them now), retrying later: {items}"
+        ),
+        Reason::MithrilUnavailable => format!("Mithril could not be reached: {items}"),
+        Reason::NotReady => format!("not ready for the change yet, retrying: {items}"),
+        reason => format!("{reason}: {items}"),
+    }
+}
+
+/// What keeps Mithril from matching the schedule, by reason (ranked), with the instances concerned.
 fn problems(
     plan: &SchedulePlan,
     outcomes: &PatchOutcomes,
-) -> BTreeMap<(usize, Problem), Vec<String>> {
-    let mut found: BTreeMap<(usize, Problem), Vec<String>> = BTreeMap::new();
-    let mut add = |problem: Problem, item: String| {
-        found
-            .entry((problem.rank(), problem))
-            .or_default()
-            .push(item);
+) -> BTreeMap<(usize, Reason), Vec<String>> {
+    let mut found: BTreeMap<(usize, Reason), Vec<String>> = BTreeMap::new();
+    let mut add = |reason: Reason, item: String| {
+        found.entry((rank(reason), reason)).or_default().push(item);
     };
     for planned in &plan.instances {
         let fid = planned.fid.clone();
@@ -481,14 +459,14 @@ fn problems(
         {
             // The detail is in the instance's lastAction and the event; the message names only
             // the instance, so it stays the same while the refusal stands.
-            add(Problem::Refused(*failure), fid);
+            add(failure.reason(), fid);
             continue;
         }
         match &planned.disposition {
             Disposition::Skip(SkipReason::Conflict { with }) => {
                 let others: Vec<String> = with.iter().map(ToString::to_string).collect();
                 add(
-                    Problem::Conflict,
+                    Reason::Conflict,
                     format!("{fid} (also {})", others.join(", ")),
                 );
             }
@@ -497,13 +475,13 @@ fn problems(
                     Some(bid) => format!("{fid} (bid {bid})"),
                     None => fid,
                 };
-                add(Problem::Refused(PatchFailure::SpotInstance), item);
+                add(Reason::SpotInstance, item);
             }
             Disposition::Skip(SkipReason::NotFound) => {
-                add(Problem::Refused(PatchFailure::NotFound), fid);
+                add(Reason::InstanceNotFound, fid);
             }
             Disposition::Wait(WaitReason::BackingOff { failure, .. }) => {
-                add(Problem::Refused(*failure), fid);
+                add(failure.reason(), fid);
             }
             _ => {}
         }
@@ -515,7 +493,7 @@ fn sync(plan: &SchedulePlan, outcomes: &PatchOutcomes) -> (ConditionStatus, Reas
     let found = problems(plan, outcomes);
     let explained: Vec<String> = found
         .iter()
-        .map(|((_, problem), items)| problem.explain(items))
+        .map(|((_, reason), items)| explain(*reason, items))
         .collect();
     if plan.suspended {
         let mut message = "spec.suspend is true: the instances are left as they are".to_owned();
@@ -525,11 +503,7 @@ fn sync(plan: &SchedulePlan, outcomes: &PatchOutcomes) -> (ConditionStatus, Reas
         return (ConditionStatus::False, Reason::Suspended, message);
     }
     match found.keys().next() {
-        Some((_, problem)) => (
-            ConditionStatus::False,
-            problem.reason(),
-            explained.join("; "),
-        ),
+        Some((_, reason)) => (ConditionStatus::False, *reason, explained.join("; ")),
         None => (
             ConditionStatus::True,
             Reason::Synced,

@@ -17,13 +17,13 @@ use super::tracking::{
     late_adoption, replacement_wait, track,
 };
 use super::watched::{Watched, watched_ref};
-use crate::controller::error::mithril_reason;
+use crate::controller::error::{classify, mithril_reason};
 use crate::controller::finalizer::with_finalizer;
 use crate::controller::trigger_gate::TriggerGate;
 use crate::controller::usage::User;
 use crate::controller::{Context, Error, Problem, events, status::apply_status};
 use crate::crd::{DeletionPolicy, Reason, SpotBid, Time, status_changed};
-use crate::observe::{MithrilObserver, ObserveError};
+use crate::observe::MithrilObserver;
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event as FinalizerEvent;
@@ -272,49 +272,49 @@ fn user_of(resource: &SpotBid) -> User {
     )
 }
 
-/// The resource's API key. `Ok(Err(problem))` for what only the user can fix.
-async fn resolve_key(
-    resource: &SpotBid,
-    ctx: &SpotBidContext,
-) -> Result<Result<ApiKey, Problem>, Error> {
+/// The resource's API key; [`Error::Problem`] for what only the user can fix.
+async fn resolve_key(resource: &SpotBid, ctx: &SpotBidContext) -> Result<ApiKey, Error> {
     let namespace = resource.namespace().unwrap_or_default();
     let reference = resource.spec.api_key_secret_ref.as_ref();
     ctx.shared.keys.named_by(&user_of(resource), reference);
-    Ok(ctx.shared.keys.key_for(&namespace, reference).await?)
+    ctx.shared.keys.key_for(&namespace, reference).await
 }
 
-/// Resolves key, project and instance type. `Ok(Err(problem))` for what only the user can fix.
-async fn resolve(
-    resource: &SpotBid,
-    ctx: &SpotBidContext,
-) -> Result<Result<Resolved, Problem>, Error> {
+/// The problem of a key Mithril rejected.
+fn rejected_key(message: String) -> Problem {
+    Problem::new(Reason::InvalidApiKey, message)
+}
+
+/// Resolves key, project and instance type; [`Error::Problem`] for what only the user can fix.
+async fn resolve(resource: &SpotBid, ctx: &SpotBidContext) -> Result<Resolved, Error> {
     let shared = &ctx.shared;
     let namespace = resource.namespace().unwrap_or_default();
     let spec = &resource.spec;
-    let key = match resolve_key(resource, ctx).await? {
-        Ok(key) => key,
-        Err(problem) => return Ok(Err(problem)),
-    };
-    let project_fid = match shared.registry.resolve_project(&key, &spec.project).await {
-        Ok(fid) => fid,
-        Err(error) => {
-            return classify(error, Reason::ProjectNotFound, || {
-                format!("Mithril has no project {:?} for this API key", spec.project)
-            });
-        }
-    };
-    let instance_type_fid = match shared
+    let key = resolve_key(resource, ctx).await?;
+    let project_fid = shared
+        .registry
+        .resolve_project(&key, &spec.project)
+        .await
+        .map_err(|error| {
+            classify(error, rejected_key, || {
+                Problem::new(
+                    Reason::ProjectNotFound,
+                    format!("Mithril has no project {:?} for this API key", spec.project),
+                )
+            })
+        })?;
+    let instance_type_fid = shared
         .registry
         .resolve_instance_type(&key, &spec.instance_type)
         .await
-    {
-        Ok(fid) => fid,
-        Err(error) => {
-            return classify(error, Reason::InstanceTypeNotFound, || {
-                format!("Mithril has no instance type {:?}", spec.instance_type)
-            });
-        }
-    };
+        .map_err(|error| {
+            classify(error, rejected_key, || {
+                Problem::new(
+                    Reason::InstanceTypeNotFound,
+                    format!("Mithril has no instance type {:?}", spec.instance_type),
+                )
+            })
+        })?;
     shared.uses(&user_of(resource), &key, &project_fid);
     let observer = shared.registry.observer(&key, &project_fid)?;
     let client = shared.registry.client(&key)?;
@@ -324,32 +324,13 @@ async fn resolve(
         &resource.name_any(),
         &resource.uid().unwrap_or_default(),
     );
-    Ok(Ok(Resolved {
+    Ok(Resolved {
         client,
         observer,
         project_fid,
         instance_type_fid,
         bid_name,
-    }))
-}
-
-/// A failed lookup: a rejected key or an unknown name is a problem for the user; anything else
-/// (Mithril down, rate limited) an error to retry.
-fn classify<T>(
-    error: ObserveError,
-    not_found_reason: Reason,
-    not_found: impl FnOnce() -> String,
-) -> Result<Result<T, Problem>, Error> {
-    if error.is_auth() {
-        Ok(Err(Problem::new(
-            Reason::InvalidApiKey,
-            format!("Mithril rejected the API key: {error}"),
-        )))
-    } else if error.is_not_found() {
-        Ok(Err(Problem::new(not_found_reason, not_found())))
-    } else {
-        Err(error.into())
-    }
+    })
 }
 
 /// The names the resource's bids may carry: today's, and the one the status remembers if it
@@ -554,9 +535,10 @@ async fn observe(
     resource: &SpotBid,
     ctx: &SpotBidContext,
 ) -> Result<Observed, Error> {
-    let resolved = match resolve(resource, ctx).await? {
+    let resolved = match resolve(resource, ctx).await {
         Ok(resolved) => resolved,
-        Err(problem) => {
+        Err(error) => {
+            let problem = error.into_problem()?;
             return Ok(Observed::Reported(
                 report_problem(api, resource, ctx, None, problem).await?,
             ));
@@ -1209,18 +1191,24 @@ async fn cleanup(
     }
     let uncertain = ctx.create_uncertain(resource);
     let placed_something = known_fid.is_some() || uncertain.is_some();
-    let key = match resolve_key(resource, ctx).await? {
+    let key = match resolve_key(resource, ctx).await {
         Ok(key) => key,
-        Err(_) if !placed_something => return Ok(None),
-        Err(problem) => return Err(hold_finalizer(api, resource, ctx, problem).await),
+        Err(Error::Problem(_)) if !placed_something => return Ok(None),
+        Err(Error::Problem(problem)) => {
+            return Err(hold_finalizer(api, resource, ctx, problem).await);
+        }
+        Err(error) => return Err(error),
     };
     let client = ctx.shared.registry.client(&key)?;
     // The project resolves the observer (its cache and the names); a project Mithril no longer
     // shows by that name leaves the FID as the only way to the bid.
-    let resolved = match resolve(resource, ctx).await? {
+    let resolved = match resolve(resource, ctx).await {
         Ok(resolved) => Some(resolved),
-        Err(problem) if problem.reason.is_not_found() => None,
-        Err(problem) => return Err(hold_finalizer(api, resource, ctx, problem).await),
+        Err(Error::Problem(problem)) if problem.reason.is_not_found() => None,
+        Err(Error::Problem(problem)) => {
+            return Err(hold_finalizer(api, resource, ctx, problem).await);
+        }
+        Err(error) => return Err(error),
     };
     let observer = resolved.as_ref().map(|r| &r.observer);
     let cancelled = async {
@@ -1246,10 +1234,7 @@ async fn cleanup(
         Ok(true) => return Ok(Some(Action::requeue(Duration::ZERO))),
         Ok(false) => {}
         Err(Error::Mithril(error)) if error.is_auth() => {
-            let problem = Problem::new(
-                Reason::InvalidApiKey,
-                format!("Mithril rejected the API key: {error}"),
-            );
+            let problem = rejected_key(format!("Mithril rejected the API key: {error}"));
             return Err(hold_finalizer(api, resource, ctx, problem).await);
         }
         Err(error) => return Err(error),
