@@ -22,13 +22,14 @@ use super::report::{Assessment, PatchOutcomes, batch_outcomes, events, status};
 use super::resolve::{Resolved, resolve};
 use super::windows::{Evaluation, Schedule};
 use crate::controller::error::Problem;
+use crate::controller::events::publish_event;
 use crate::controller::{Context, Error, status::apply_status};
 use crate::crd::{InstanceSchedule, Time, status_changed};
 use crate::observe::InstanceFilter;
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -367,11 +368,8 @@ impl Run<'_> {
             apply_status(&self.api, schedule, &new).await?;
             self.ctx.latest.wrote(&self.key, schedule, new.clone());
         }
-        let reference = schedule.object_ref(&());
         for event in events(previous.as_ref(), &new, outcomes) {
-            if let Err(error) = self.ctx.shared.recorder.publish(&event, &reference).await {
-                tracing::warn!(reason = %event.reason, %error, "could not publish an event");
-            }
+            publish_event(&self.ctx.shared.recorder, schedule, &event).await;
         }
         Ok(())
     }
