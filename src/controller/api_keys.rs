@@ -5,9 +5,9 @@
 //! GET per TTL. Which resources name which Secret is kept too, so that a Secret created, changed
 //! or deleted drops its cached key and wakes them ([`super::secret_wakeups`]).
 
-use super::error::Problem;
+use super::error::{Error, Problem};
 use super::usage::User;
-use crate::crd::ApiKeySecretRef;
+use crate::crd::{ApiKeySecretRef, Reason};
 use crate::runtime::metrics::KeyLabels;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
@@ -105,7 +105,7 @@ impl ApiKeys {
         {
             let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
             return Err(Problem::new(
-                "ApiKeyNotAllowed",
+                Reason::ApiKeyNotAllowed,
                 format!(
                     "namespace {namespace} may not use the operator's own API key \
                      (--default-key-namespaces allows: {}); set spec.apiKeySecretRef to a Secret \
@@ -116,22 +116,22 @@ impl ApiKeys {
         }
         self.default_key.clone().ok_or_else(|| {
             Problem::new(
-                "ApiKeyNotConfigured",
+                Reason::ApiKeyNotConfigured,
                 "the resource has no spec.apiKeySecretRef and the operator has no default key \
                  (--api-key-secret or MITHRIL_API_KEY)",
             )
         })
     }
 
-    /// The key for a resource in `namespace` with this reference. A missing Secret or key is a
-    /// [`Problem`] for the resource; only a failing API server is an error.
+    /// The key for a resource in `namespace` with this reference. A missing Secret or key is an
+    /// [`Error::Problem`] for the resource; a failing API server is [`Error::Kube`].
     pub async fn key_for(
         &self,
         namespace: &str,
         reference: Option<&ApiKeySecretRef>,
-    ) -> Result<Result<ApiKey, Problem>, kube::Error> {
+    ) -> Result<ApiKey, Error> {
         let Some(reference) = reference else {
-            return Ok(self.default_key_for(namespace));
+            return self.default_key_for(namespace).map_err(Error::Problem);
         };
         let cache_key = (
             namespace.to_owned(),
@@ -141,12 +141,12 @@ impl ApiKeys {
         if let Some((read_at, key)) = self.lock().get(&cache_key)
             && read_at.elapsed() < self.ttl
         {
-            return Ok(key.clone());
+            return key.clone().map_err(Error::Problem);
         }
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         let key = match api.get_opt(&reference.name).await? {
             None => Err(Problem::new(
-                "ApiKeySecretNotFound",
+                Reason::ApiKeySecretNotFound,
                 format!("Secret {namespace}/{} does not exist", reference.name),
             )),
             Some(secret) => key_in_secret(&secret, namespace, reference),
@@ -159,7 +159,7 @@ impl ApiKeys {
         // Stale entries go, so a Secret no resource names any more is not kept for ever.
         cache.retain(|_, (read_at, _)| read_at.elapsed() < self.ttl);
         cache.insert(cache_key, (Instant::now(), key.clone()));
-        Ok(key)
+        key.map_err(Error::Problem)
     }
 
     /// Secrets remembered (for tests and diagnostics).
@@ -186,20 +186,20 @@ fn key_in_secret(
         .map(|bytes| bytes.0.clone())
         .ok_or_else(|| {
             Problem::new(
-                "ApiKeyMissing",
+                Reason::ApiKeyMissing,
                 format!("Secret {namespace}/{name} has no key {key:?}"),
             )
         })?;
     let text = String::from_utf8(bytes).map_err(|_| {
         Problem::new(
-            "ApiKeyInvalid",
+            Reason::ApiKeyInvalid,
             format!("Secret {namespace}/{name} key {key:?} is not UTF-8"),
         )
     })?;
     // A trailing newline (`echo key > file; kubectl create secret --from-file`) is common and harmless.
     ApiKey::new(text.trim_end()).map_err(|error| {
         Problem::new(
-            "ApiKeyInvalid",
+            Reason::ApiKeyInvalid,
             format!("Secret {namespace}/{name} key {key:?}: {error}"),
         )
     })
@@ -228,7 +228,10 @@ mod tests {
         keys.named_by(&train, Some(&reference));
         keys.named_by(&other, None);
         let missing = keys.key_for("ml", Some(&reference)).await;
-        assert!(matches!(missing, Ok(Err(_))), "no such Secret yet");
+        assert!(
+            matches!(missing, Err(Error::Problem(_))),
+            "no such Secret yet"
+        );
         assert_eq!(keys.cached(), 1);
 
         assert!(keys.secret_changed("research", "team-key").is_empty());
@@ -256,13 +259,13 @@ mod tests {
             Duration::ZERO,
             KeyLabels::default(),
         );
-        assert!(matches!(everyone.key_for("any", None).await, Ok(Ok(_))));
+        assert!(everyone.key_for("any", None).await.is_ok());
 
         let allowed = BTreeSet::from(["platform".to_owned()]);
         let keys = ApiKeys::new(client, Some(key), Duration::ZERO, KeyLabels::default())
             .default_key_only_in(Some(allowed));
-        assert!(matches!(keys.key_for("platform", None).await, Ok(Ok(_))));
-        let Ok(Err(problem)) = keys.key_for("team-a", None).await else {
+        assert!(keys.key_for("platform", None).await.is_ok());
+        let Err(Error::Problem(problem)) = keys.key_for("team-a", None).await else {
             panic!("team-a may not use the default key");
         };
         assert_eq!(problem.reason, "ApiKeyNotAllowed");
@@ -283,7 +286,7 @@ mod tests {
         };
         for name in ["one", "two", "three"] {
             let problem = keys.key_for("default", Some(&reference(name))).await;
-            assert!(matches!(problem, Ok(Err(_))), "no such Secret");
+            assert!(matches!(problem, Err(Error::Problem(_))), "no such Secret");
             assert_eq!(keys.cached(), 1, "only the last read is fresh");
         }
     }
@@ -316,11 +319,7 @@ mod tests {
             name: "team-key".into(),
             key: "api-key".into(),
         };
-        let team = keys
-            .key_for("default", Some(&reference))
-            .await
-            .unwrap()
-            .unwrap();
+        let team = keys.key_for("default", Some(&reference)).await.unwrap();
         assert_eq!(labels.label(&team), "default/team-key");
         assert_eq!(labels.label(&own), "default");
     }

@@ -1,10 +1,12 @@
 //! The controllers' one error type, and what each failure means for the resource.
 
+use crate::crd::Reason;
 use crate::observe::ObserveError;
 use mithril_api::MithrilError;
 
-/// A reconcile that could not finish. Transient failures are retried with per-object backoff;
-/// problems only the user can fix are not errors but conditions (see [`Problem`]).
+/// A reconcile that could not finish. Transient failures are retried with per-object backoff.
+/// What only the user can fix is a [`Problem`] in both controllers: lookups return it as
+/// [`Error::Problem`], and the reconcile reports it as a condition ([`Error::into_problem`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API: {0}")]
@@ -15,35 +17,66 @@ pub enum Error {
     Observe(#[from] ObserveError),
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    /// The user's problem (the spec or its Secret).
     #[error("{0}")]
     Problem(Problem),
 }
 
 impl Error {
-    /// A short, bounded label for metrics and events.
-    pub fn reason(&self) -> &'static str {
+    /// The failure's reason: bounded, for metrics ([`Reason::label`]) and events.
+    pub fn reason(&self) -> Reason {
         match self {
-            Error::Kube(_) => "KubernetesApiError",
+            Error::Kube(_) => Reason::KubernetesApiError,
             Error::Mithril(error) => mithril_reason(error),
-            Error::Observe(_) => "MithrilUnavailable",
+            Error::Observe(_) => Reason::MithrilUnavailable,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(error)
                 | kube::runtime::finalizer::Error::CleanupFailed(error) => error.reason(),
-                _ => "KubernetesApiError",
+                _ => Reason::KubernetesApiError,
             },
             Error::Problem(problem) => problem.reason,
         }
     }
 }
 
+impl Error {
+    /// Splits off what only the user can fix: `Ok(problem)` to report on the resource,
+    /// `Err(error)` to retry with backoff.
+    pub fn into_problem(self) -> Result<Problem, Error> {
+        match self {
+            Error::Problem(problem) => Ok(problem),
+            error => Err(error),
+        }
+    }
+}
+
+/// A failed lookup of a name the spec gives (project, instance type): a rejected key or an
+/// unknown name is the user's to fix, an [`Error::Problem`] worded by `rejected_key` (given the
+/// message) or `not_found`; anything else (Mithril down, rate limited) is an error to retry.
+pub fn classify(
+    error: ObserveError,
+    rejected_key: impl FnOnce(String) -> Problem,
+    not_found: impl FnOnce() -> Problem,
+) -> Error {
+    if error.is_auth() {
+        Error::Problem(rejected_key(format!(
+            "Mithril rejected the API key: {error}"
+        )))
+    } else if error.is_not_found() {
+        Error::Problem(not_found())
+    } else {
+        error.into()
+    }
+}
+
 /// The condition reason for a Mithril failure.
-pub fn mithril_reason(error: &MithrilError) -> &'static str {
+pub fn mithril_reason(error: &MithrilError) -> Reason {
     match error.status() {
-        _ if error.is_auth() => "InvalidApiKey",
-        Some(404) => "NotFound",
-        Some(422) => "RejectedByMithril",
-        Some(429) => "RateLimited",
-        _ => "MithrilUnavailable",
+        _ if error.is_auth() => Reason::InvalidApiKey,
+        Some(404) => Reason::NotFound,
+        Some(422) => Reason::RejectedByMithril,
+        Some(429) => Reason::RateLimited,
+        _ => Reason::MithrilUnavailable,
     }
 }
 
@@ -51,13 +84,13 @@ pub fn mithril_reason(error: &MithrilError) -> &'static str {
 /// (re-checked slowly, so a fixed Secret is noticed without a spec edit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// UpperCamelCase condition reason, e.g. `ApiKeySecretNotFound`.
-    pub reason: &'static str,
+    /// The condition reason, e.g. [`Reason::ApiKeySecretNotFound`].
+    pub reason: Reason,
     pub message: String,
 }
 
 impl Problem {
-    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
             reason,
             message: message.into(),

@@ -8,6 +8,7 @@ use kube::CustomResourceExt;
 
 pub mod condition;
 pub mod instance_schedule;
+pub mod reason;
 mod schema;
 pub mod secret_ref;
 pub mod spot_bid;
@@ -23,6 +24,7 @@ pub use instance_schedule::{
     InstanceSelector, OutsideWindows, ScheduleAction, ScheduleWindow, ScheduledInstance,
     SelectorError, WantedState, Weekday,
 };
+pub use reason::{Category, Reason};
 pub use secret_ref::{ApiKeySecretRef, DEFAULT_API_KEY_KEY};
 pub use spot_bid::{
     DeletionPolicy, LaunchSpecification, SpotBid, SpotBidInstance, SpotBidPhase, SpotBidSpec,

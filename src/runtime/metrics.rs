@@ -6,6 +6,7 @@
 //! any scale. The resource kind is labelled `kind` everywhere, lower case (`spotbid`).
 
 use super::labels::snake_case;
+use crate::crd::Reason;
 use crate::observe::{CycleListener, PollReport};
 use mithril_api::{ApiKey, AttemptOutcome, AttemptReport, RequestObserver};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -290,9 +291,9 @@ impl Metrics {
     }
 
     /// Counts a bid cancelled because it should not exist (a duplicate, an orphan).
-    pub fn safety_cancel(&self, reason: &str) {
+    pub fn safety_cancel(&self, reason: Reason) {
         let labels = BidCancelLabels {
-            reason: snake_case(reason),
+            reason: reason.label().to_owned(),
         };
         self.safety_cancels.get_or_create(&labels).inc();
     }
@@ -321,7 +322,8 @@ impl Metrics {
             .get()
     }
 
-    /// Records one reconcile of `kind` that took `elapsed`; `error` is its failure reason.
+    /// Records one reconcile of `kind` that took `elapsed`; `error` is its failure reason (a
+    /// [`Reason::label`], or any reason text, labelled in snake_case).
     pub fn reconciled(&self, kind: &str, elapsed: Duration, error: Option<&str>) {
         let labels = KindLabels {
             kind: kind.to_owned(),
@@ -547,7 +549,7 @@ mod tests {
     #[test]
     fn safety_cancels_are_labelled_in_snake_case() {
         let metrics = Metrics::new();
-        metrics.safety_cancel("OrphanBidCancelled");
+        metrics.safety_cancel(Reason::OrphanBidCancelled);
         assert_eq!(metrics.safety_cancels("OrphanBidCancelled"), 1);
         assert!(metrics.encode().contains(
             r#"mithril_operator_safety_bid_cancels_total{reason="orphan_bid_cancelled"} 1"#

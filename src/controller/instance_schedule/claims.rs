@@ -10,6 +10,7 @@
 use super::conflicts::{Claim, ScheduleRef, Selection, select};
 use super::resolve::Resolved;
 use super::windows::Schedule;
+use crate::controller::Error;
 use crate::controller::api_keys::ApiKeys;
 use crate::crd::InstanceSchedule;
 use crate::observe::ObserverRegistry;
@@ -51,8 +52,8 @@ async fn acts_with(other: &InstanceSchedule, key: &ApiKey, keys: &ApiKeys) -> bo
         .key_for(&namespace, other.spec.api_key_secret_ref.as_ref())
         .await
     {
-        Ok(Ok(other_key)) => other_key == *key,
-        Ok(Err(_)) => false,
+        Ok(other_key) => other_key == *key,
+        Err(Error::Problem(_)) => false,
         Err(error) => {
             tracing::debug!(schedule = %schedule_ref(other), %error, "could not read the API key of another schedule; it claims nothing");
             false

@@ -24,7 +24,8 @@
 
 use super::conflicts::{ScheduleRef, has_ended};
 use super::windows::{Evaluation, ScheduleError};
-use crate::crd::{ScheduleAction, ScheduledInstance, SelectorError, Time, WantedState};
+use crate::controller::error::Problem;
+use crate::crd::{Reason, ScheduleAction, ScheduledInstance, SelectorError, Time, WantedState};
 use jiff::{SignedDuration, Timestamp};
 use mithril_api::{Instance, InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
 use std::collections::BTreeMap;
@@ -42,6 +43,13 @@ pub enum SpecError {
     /// A name the spec gives that Mithril does not know (project, instance type).
     #[error("{field}: {reason}")]
     Unresolved { field: String, reason: String },
+}
+
+/// An invalid spec is the user's problem, reported as `InvalidSpec` with the field it names.
+impl From<SpecError> for Problem {
+    fn from(error: SpecError) -> Self {
+        Problem::new(Reason::InvalidSpec, error.to_string())
+    }
 }
 
 /// Whether `text` (an error detail) names `fid` as a whole word: `inst_a` is not named by
@@ -191,16 +199,21 @@ impl PatchFailure {
         PatchFailure::NotReady,
     ];
 
-    /// The UpperCamelCase code written in status and used as condition and event reason.
-    pub fn code(self) -> &'static str {
+    /// The condition and event reason.
+    pub fn reason(self) -> Reason {
         match self {
-            PatchFailure::NotReady => "NotReady",
-            PatchFailure::NotFound => "InstanceNotFound",
-            PatchFailure::SpotInstance => "SpotInstance",
-            PatchFailure::Rejected => "RequestRejected",
-            PatchFailure::Unchanged => "StatusUnchanged",
-            PatchFailure::Unavailable => "MithrilUnavailable",
+            PatchFailure::NotReady => Reason::NotReady,
+            PatchFailure::NotFound => Reason::InstanceNotFound,
+            PatchFailure::SpotInstance => Reason::SpotInstance,
+            PatchFailure::Rejected => Reason::RequestRejected,
+            PatchFailure::Unchanged => Reason::StatusUnchanged,
+            PatchFailure::Unavailable => Reason::MithrilUnavailable,
         }
+    }
+
+    /// The UpperCamelCase code written in status: the reason's wire form.
+    pub fn code(self) -> &'static str {
+        self.reason().as_str()
     }
 
     fn from_code(code: &str) -> Option<Self> {

@@ -21,13 +21,15 @@ use super::plan::{PlanInput, PlanSettings, SchedulePlan, SpecError, plan_with};
 use super::report::{Assessment, PatchOutcomes, batch_outcomes, events, status};
 use super::resolve::{Resolved, resolve};
 use super::windows::{Evaluation, Schedule};
+use crate::controller::error::Problem;
+use crate::controller::machinery::events::publish_event;
 use crate::controller::{Context, Error, status::apply_status};
 use crate::crd::{InstanceSchedule, Time, status_changed};
 use crate::observe::InstanceFilter;
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -103,7 +105,7 @@ pub async fn reconcile(
     shared.metrics.reconciled(
         CONTROLLER,
         started.elapsed(),
-        result.as_ref().err().map(Error::reason),
+        result.as_ref().err().map(|error| error.reason().label()),
     );
     if result.is_ok() {
         shared
@@ -158,18 +160,18 @@ async fn reconcile_schedule(
     let spec = &schedule.spec;
     let windows = match Schedule::from_spec(spec) {
         Ok(windows) => windows,
-        Err(error) => return run.invalid(error.into()).await,
+        Err(error) => return run.invalid(SpecError::from(error).into()).await,
     };
     if let Err(error) = spec.selector.validate() {
-        return run.invalid(error.into()).await;
+        return run.invalid(SpecError::from(error).into()).await;
     }
     let evaluation = windows.evaluate(run.now);
     ctx.shared
         .keys
         .named_by(&user_of(&run.key), spec.api_key_secret_ref.as_ref());
     let resolved = match resolve(schedule, &ctx.shared).await {
-        Ok(Ok(resolved)) => resolved,
-        Ok(Err(error)) => return run.invalid(error).await,
+        Ok(resolved) => resolved,
+        Err(Error::Problem(problem)) => return run.invalid(problem).await,
         // The API server failed (reading the key's Secret): nothing to say about Mithril.
         Err(error @ Error::Kube(_)) => return Err(error),
         Err(error) => {
@@ -324,7 +326,7 @@ impl Run<'_> {
         acted
     }
 
-    async fn invalid(&self, error: SpecError) -> Result<Action, Error> {
+    async fn invalid(&self, problem: Problem) -> Result<Action, Error> {
         // It claims nothing and uses no key any more: schedules it conflicted with may act
         // again, and an observer only it used stops.
         let ctx = self.ctx;
@@ -333,7 +335,7 @@ impl Run<'_> {
                 .record_selection(&self.key, BTreeSet::new(), BTreeSet::new()),
         );
         ctx.shared.released(&user_of(&self.key));
-        self.report(Assessment::InvalidSpec(&error), &PatchOutcomes::new())
+        self.report(Assessment::InvalidSpec(&problem), &PatchOutcomes::new())
             .await?;
         self.ctx.index.set_due(&self.key, None);
         // A fixed Secret or a project created later is noticed without a spec edit.
@@ -366,11 +368,8 @@ impl Run<'_> {
             apply_status(&self.api, schedule, &new).await?;
             self.ctx.latest.wrote(&self.key, schedule, new.clone());
         }
-        let reference = schedule.object_ref(&());
         for event in events(previous.as_ref(), &new, outcomes) {
-            if let Err(error) = self.ctx.shared.recorder.publish(&event, &reference).await {
-                tracing::warn!(reason = %event.reason, %error, "could not publish an event");
-            }
+            publish_event(&self.ctx.shared.recorder, schedule, &event).await;
         }
         Ok(())
     }

@@ -8,12 +8,13 @@
 
 use super::plan::{
     Action, ActionOutcome, Disposition, LastAction, PatchFailure, PlannedInstance, SchedulePlan,
-    SkipReason, SpecError, WaitReason, mentions, target_status, unmoved_status,
+    SkipReason, WaitReason, mentions, target_status, unmoved_status,
 };
 use super::windows::Evaluation;
+use crate::controller::error::Problem;
 use crate::controller::machinery::events::cut_note;
 use crate::crd::{
-    Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, SYNCED,
+    Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, Reason, SYNCED,
     ScheduleAction, ScheduledInstance, Time, WantedState, find_condition, set_condition,
 };
 use kube::runtime::events::{Event, EventType};
@@ -136,8 +137,8 @@ pub fn batch_outcomes(
 /// What the reconcile could find out this time.
 #[derive(Debug, Clone, Copy)]
 pub enum Assessment<'a> {
-    /// The spec cannot be acted on; nothing was observed or sent.
-    InvalidSpec(&'a SpecError),
+    /// The spec cannot be acted on (the user's problem); nothing was observed or sent.
+    InvalidSpec(&'a Problem),
     /// The instances could not be listed; nothing was sent. `error` says why.
     Unavailable {
         evaluation: Evaluation,
@@ -160,13 +161,13 @@ pub fn status(
     let mut status = previous.cloned().unwrap_or_default();
     status.observed_generation = generation;
     let (ready, synced) = match assessment {
-        Assessment::InvalidSpec(error) => {
+        Assessment::InvalidSpec(problem) => {
             status.wanted_state = None;
             status.next_transition_time = None;
-            let message = error.to_string();
+            let message = problem.message.clone();
             (
-                (ConditionStatus::False, "InvalidSpec", message.clone()),
-                (ConditionStatus::False, "InvalidSpec", message),
+                (ConditionStatus::False, problem.reason, message.clone()),
+                (ConditionStatus::False, problem.reason, message),
             )
         }
         Assessment::Unavailable { evaluation, error } => {
@@ -185,10 +186,10 @@ pub fn status(
             (
                 (
                     ConditionStatus::Unknown,
-                    "MithrilUnavailable",
+                    Reason::MithrilUnavailable,
                     message.clone(),
                 ),
-                (ConditionStatus::False, "MithrilUnavailable", message),
+                (ConditionStatus::False, Reason::MithrilUnavailable, message),
             )
         }
         Assessment::Planned { plan, outcomes } => {
@@ -345,20 +346,20 @@ fn readiness(
     counted: &[(&PlannedInstance, Option<InstanceStatus>)],
     in_state: usize,
     outcomes: &PatchOutcomes,
-) -> (ConditionStatus, &'static str, String) {
+) -> (ConditionStatus, Reason, String) {
     let total = counted.len();
     let word = wanted_word(plan.wanted);
     if total == 0 {
         return (
             ConditionStatus::False,
-            "NoInstances",
+            Reason::NoInstances,
             "the selector matches no live instance".into(),
         );
     }
     if in_state == total {
         return (
             ConditionStatus::True,
-            "InState",
+            Reason::InState,
             format!("all {total} instances are {word}"),
         );
     }
@@ -380,11 +381,11 @@ fn readiness(
             )
     };
     let reason = if plan.suspended {
-        "Suspended"
+        Reason::Suspended
     } else if behind.iter().all(|(planned, _)| on_the_way(planned)) {
-        "Transitioning"
+        Reason::Transitioning
     } else {
-        "NotInState"
+        Reason::NotInState
     };
     let described: Vec<String> = behind
         .iter()
@@ -405,72 +406,49 @@ fn readiness(
     )
 }
 
-/// One kind of problem keeping Mithril from matching the schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Problem {
-    Conflict,
-    Refused(PatchFailure),
-}
-
-impl Problem {
-    fn reason(self) -> &'static str {
-        match self {
-            Problem::Conflict => "Conflict",
-            Problem::Refused(failure) => failure.code(),
-        }
-    }
-
-    /// Lower ranks first: configuration errors a user must fix before transient ones.
-    fn rank(self) -> usize {
-        match self {
-            Problem::Conflict => 0,
-            Problem::Refused(failure) => {
-                1 + PatchFailure::ALL
-                    .iter()
-                    .position(|f| *f == failure)
-                    .unwrap_or(PatchFailure::ALL.len())
-            }
-        }
-    }
-
-    fn explain(self, items: &[String]) -> String {
-        let items = listed(items);
-        match self {
-            Problem::Conflict => {
-                format!("selected by other schedules too, so no schedule drives them: {items}")
-            }
-            Problem::Refused(PatchFailure::SpotInstance) => format!(
-                "spot instances cannot be paused or resumed (Mithril schedules only reserved instances); remove them from the selector: {items}"
-            ),
-            Problem::Refused(PatchFailure::NotFound) => {
-                format!("instances Mithril does not know: {items}")
-            }
-            Problem::Refused(PatchFailure::Rejected) => {
-                format!("Mithril rejected the request: {items}")
-            }
-            Problem::Refused(PatchFailure::Unchanged) => format!(
-                "Mithril left them in their prior status (it cannot move them now), retrying later: {items}"
-            ),
-            Problem::Refused(PatchFailure::Unavailable) => {
-                format!("Mithril could not be reached: {items}")
-            }
-            Problem::Refused(PatchFailure::NotReady) => {
-                format!("not ready for the change yet, retrying: {items}")
-            }
+/// Lower ranks first in the `Synced` condition: a conflict the user must fix before Mithril's
+/// refusals, in [`PatchFailure::ALL`] order.
+fn rank(reason: Reason) -> usize {
+    match reason {
+        Reason::Conflict => 0,
+        reason => {
+            1 + PatchFailure::ALL
+                .iter()
+                .position(|failure| failure.reason() == reason)
+                .unwrap_or(PatchFailure::ALL.len())
         }
     }
 }
 
+/// What keeps the `items` from their wanted state, in words.
+fn explain(reason: Reason, items: &[String]) -> String {
+    let items = listed(items);
+    match reason {
+        Reason::Conflict => {
+            format!("selected by other schedules too, so no schedule drives them: {items}")
+        }
+        Reason::SpotInstance => format!(
+            "spot instances cannot be paused or resumed (Mithril schedules only reserved instances); remove them from the selector: {items}"
+        ),
+        Reason::InstanceNotFound => format!("instances Mithril does not know: {items}"),
+        Reason::RequestRejected => format!("Mithril rejected the request: {items}"),
+        Reason::StatusUnchanged => format!(
+            "Mithril left them in their prior status (it cannot move them now), retrying later: {items}"
+        ),
+        Reason::MithrilUnavailable => format!("Mithril could not be reached: {items}"),
+        Reason::NotReady => format!("not ready for the change yet, retrying: {items}"),
+        reason => format!("{reason}: {items}"),
+    }
+}
+
+/// What keeps Mithril from matching the schedule, by reason (ranked), with the instances concerned.
 fn problems(
     plan: &SchedulePlan,
     outcomes: &PatchOutcomes,
-) -> BTreeMap<(usize, Problem), Vec<String>> {
-    let mut found: BTreeMap<(usize, Problem), Vec<String>> = BTreeMap::new();
-    let mut add = |problem: Problem, item: String| {
-        found
-            .entry((problem.rank(), problem))
-            .or_default()
-            .push(item);
+) -> BTreeMap<(usize, Reason), Vec<String>> {
+    let mut found: BTreeMap<(usize, Reason), Vec<String>> = BTreeMap::new();
+    let mut add = |reason: Reason, item: String| {
+        found.entry((rank(reason), reason)).or_default().push(item);
     };
     for planned in &plan.instances {
         let fid = planned.fid.clone();
@@ -481,14 +459,14 @@ fn problems(
         {
             // The detail is in the instance's lastAction and the event; the message names only
             // the instance, so it stays the same while the refusal stands.
-            add(Problem::Refused(*failure), fid);
+            add(failure.reason(), fid);
             continue;
         }
         match &planned.disposition {
             Disposition::Skip(SkipReason::Conflict { with }) => {
                 let others: Vec<String> = with.iter().map(ToString::to_string).collect();
                 add(
-                    Problem::Conflict,
+                    Reason::Conflict,
                     format!("{fid} (also {})", others.join(", ")),
                 );
             }
@@ -497,13 +475,13 @@ fn problems(
                     Some(bid) => format!("{fid} (bid {bid})"),
                     None => fid,
                 };
-                add(Problem::Refused(PatchFailure::SpotInstance), item);
+                add(Reason::SpotInstance, item);
             }
             Disposition::Skip(SkipReason::NotFound) => {
-                add(Problem::Refused(PatchFailure::NotFound), fid);
+                add(Reason::InstanceNotFound, fid);
             }
             Disposition::Wait(WaitReason::BackingOff { failure, .. }) => {
-                add(Problem::Refused(*failure), fid);
+                add(failure.reason(), fid);
             }
             _ => {}
         }
@@ -511,28 +489,24 @@ fn problems(
     found
 }
 
-fn sync(plan: &SchedulePlan, outcomes: &PatchOutcomes) -> (ConditionStatus, &'static str, String) {
+fn sync(plan: &SchedulePlan, outcomes: &PatchOutcomes) -> (ConditionStatus, Reason, String) {
     let found = problems(plan, outcomes);
     let explained: Vec<String> = found
         .iter()
-        .map(|((_, problem), items)| problem.explain(items))
+        .map(|((_, reason), items)| explain(*reason, items))
         .collect();
     if plan.suspended {
         let mut message = "spec.suspend is true: the instances are left as they are".to_owned();
         if !explained.is_empty() {
             message = format!("{message}; {}", explained.join("; "));
         }
-        return (ConditionStatus::False, "Suspended", message);
+        return (ConditionStatus::False, Reason::Suspended, message);
     }
     match found.keys().next() {
-        Some((_, problem)) => (
-            ConditionStatus::False,
-            problem.reason(),
-            explained.join("; "),
-        ),
+        Some((_, reason)) => (ConditionStatus::False, *reason, explained.join("; ")),
         None => (
             ConditionStatus::True,
-            "Synced",
+            Reason::Synced,
             format!(
                 "every selected instance is {} or on its way",
                 wanted_word(plan.wanted)
@@ -607,8 +581,8 @@ pub fn events(
         .unwrap_or_default();
     for (action, fids) in accepted.into_values() {
         let (reason, verb) = match action {
-            ScheduleAction::Pause => ("Pausing", "pause"),
-            ScheduleAction::Resume => ("Resuming", "resume"),
+            ScheduleAction::Pause => (Reason::Pausing, "pause"),
+            ScheduleAction::Resume => (Reason::Resuming, "resume"),
         };
         events.push(Event {
             type_: EventType::Normal,
@@ -630,7 +604,7 @@ pub fn events(
         let details: Vec<&str> = details.into_iter().collect();
         events.push(Event {
             type_: EventType::Warning,
-            reason: failure.code().into(),
+            reason: failure.reason().into(),
             note: note(format!(
                 "Mithril refused to {verb} {}: {}",
                 listed(&fids),
@@ -654,11 +628,14 @@ pub fn events(
         })
     {
         // Refusals were reported above, from the outcomes; these need the user.
-        let type_ = match synced.reason.as_str() {
-            "Suspended" => Some(EventType::Normal),
-            "InvalidSpec" | "Conflict" | "SpotInstance" | "InstanceNotFound" => {
-                Some(EventType::Warning)
-            }
+        let type_ = match Reason::parse(&synced.reason) {
+            Some(Reason::Suspended) => Some(EventType::Normal),
+            Some(
+                Reason::InvalidSpec
+                | Reason::Conflict
+                | Reason::SpotInstance
+                | Reason::InstanceNotFound,
+            ) => Some(EventType::Warning),
             _ => None,
         };
         if let Some(type_) = type_ {

@@ -1,6 +1,6 @@
 use super::*;
 use crate::controller::instance_schedule::conflicts::{Claim, Conflicts, ScheduleRef};
-use crate::controller::instance_schedule::plan::{PlanInput, plan};
+use crate::controller::instance_schedule::plan::{PlanInput, SpecError, plan};
 use crate::controller::instance_schedule::windows::ScheduleError;
 use crate::crd::status_changed;
 use jiff::Timestamp;
@@ -652,7 +652,7 @@ fn an_invalid_spec_is_reported_and_the_instances_kept_as_last_seen() {
     });
     let status = status(
         Some(&before),
-        Assessment::InvalidSpec(&error),
+        Assessment::InvalidSpec(&error.into()),
         Some(4),
         time(60),
     );
@@ -867,7 +867,7 @@ fn suspending_and_an_invalid_spec_are_announced_once() {
     };
     let invalid = status(
         Some(&suspended),
-        Assessment::InvalidSpec(&error),
+        Assessment::InvalidSpec(&error.into()),
         Some(4),
         time(60),
     );

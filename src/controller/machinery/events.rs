@@ -211,49 +211,14 @@ fn event_key(event: &Event, regarding: &ObjectReference) -> u64 {
     hasher.finish()
 }
 
-/// Publishes one event about `object`.
-pub async fn publish<K>(
-    recorder: &Recorder,
-    object: &K,
-    type_: EventType,
-    reason: &str,
-    action: &str,
-    note: String,
-) where
+/// Publishes an event a pure step prepared about `object`; one that cannot be written is logged.
+pub async fn publish_event<K>(recorder: &Recorder, object: &K, event: &Event)
+where
     K: Resource<DynamicType = ()>,
 {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: action.to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = recorder.publish(&event, &object.object_ref(&())).await {
-        tracing::warn!(object = %object.name_any(), %reason, %error, "could not publish an event");
+    if let Err(error) = recorder.publish(event, &object.object_ref(&())).await {
+        tracing::warn!(object = %object.name_any(), reason = %event.reason, %error, "could not publish an event");
     }
-}
-
-/// A `Normal` event.
-pub async fn normal<K: Resource<DynamicType = ()>>(
-    recorder: &Recorder,
-    object: &K,
-    reason: &str,
-    action: &str,
-    note: String,
-) {
-    publish(recorder, object, EventType::Normal, reason, action, note).await;
-}
-
-/// A `Warning` event.
-pub async fn warning<K: Resource<DynamicType = ()>>(
-    recorder: &Recorder,
-    object: &K,
-    reason: &str,
-    action: &str,
-    note: String,
-) {
-    publish(recorder, object, EventType::Warning, reason, action, note).await;
 }
 
 #[cfg(test)]

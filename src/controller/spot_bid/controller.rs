@@ -34,6 +34,7 @@ use crate::controller::machinery::triggers::{
 use crate::controller::machinery::worthy_changes::worthy_changes;
 use crate::controller::secret_wakeups::secret_wakeups;
 use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
+use crate::crd::Reason;
 use futures::{StreamExt, TryStreamExt};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
@@ -187,7 +188,7 @@ async fn sweep_orphans(
             match cancel_bid(observer.client(), Some(observer), &fid).await {
                 Ok(()) => {
                     sweeper.cancelled(&fid);
-                    shared.metrics.safety_cancel("OrphanBidCancelled");
+                    shared.metrics.safety_cancel(Reason::OrphanBidCancelled);
                     tracing::warn!(bid = %fid, name, project = observer.project(), "cancelled a bid whose SpotBid no longer exists");
                 }
                 Err(error) => {

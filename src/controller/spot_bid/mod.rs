@@ -6,6 +6,7 @@
 //! - [`tracking`]: pure: which bid the resource manages, which twins to cancel, when not to place.
 //! - [`sweep`]: pure: which bids this cluster placed have lost their resource.
 //! - [`report`]: pure `observed + outcome -> status` (phase, instances, prices, conditions).
+//! - [`decide`]: pure: when not to place yet, whether a refusal is final, the events to publish.
 //! - [`cancelling`]: cancelling a bid and recording it, for every path that cancels.
 //! - [`reconcile`]: the IO around them: observe from the shared observer, act, write status and events.
 //! - [`controller`]: the kube-runtime wiring (metadata-only watch, Mithril change triggers).
@@ -14,6 +15,7 @@
 
 pub mod cancelling;
 pub mod controller;
+pub mod decide;
 pub mod index;
 pub mod names;
 pub mod phases;

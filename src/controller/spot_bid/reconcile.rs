@@ -1,38 +1,38 @@
 //! The SpotBid reconcile: observe (memory first), plan (pure), act (one Mithril write), report.
 
 use super::cancelling::cancel_bid;
+use super::decide::{self, Failure, Placements};
 use super::index::BidIndex;
 use super::names::bid_name;
 use super::phases::PhaseTally;
 use super::plan::{
     Action as BidAction, DesiredBid, Intent, MarketDecision, MarketView, Plan, plan,
 };
-use super::pricing::{PriceReason, PricingPolicy, RaiseMemory};
+use super::pricing::{PricingPolicy, RaiseMemory};
 use super::regions::{RegionMarket, RegionPolicy};
 use super::report::{
     Observation, SyncOutcome, preemption_count, preemption_suspected, spend_increase, status,
 };
 use super::tracking::{
-    CREATE_REFUSED, Sightings, Tracking, adoption_conflict, create_refused_for_this_spec,
-    late_adoption, replacement_wait, track,
+    Sightings, Tracking, adoption_conflict, create_refused_for_this_spec, late_adoption, track,
 };
 use super::watched::{Watched, watched_ref};
-use crate::controller::error::mithril_reason;
+use crate::controller::error::{classify, mithril_reason};
 use crate::controller::machinery::events;
 use crate::controller::machinery::finalizer::with_finalizer;
 use crate::controller::machinery::trigger_gate::TriggerGate;
 use crate::controller::usage::User;
 use crate::controller::{Context, Error, Problem, status::apply_status};
-use crate::crd::{DeletionPolicy, SpotBid, Time, status_changed};
-use crate::observe::{MithrilObserver, ObserveError};
+use crate::crd::{DeletionPolicy, Reason, SpotBid, Time, status_changed};
+use crate::observe::MithrilObserver;
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
+use kube::runtime::events::Event;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use mithril_api::{
     ApiKey, Bid, BidEventType, BidStatus, LaunchSpecification, MithrilClient, MithrilError, Price,
-    UpdateBidRequest,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -168,7 +168,7 @@ pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Resul
     shared.metrics.reconciled(
         CONTROLLER,
         started.elapsed(),
-        result.as_ref().err().map(Error::reason),
+        result.as_ref().err().map(|error| error.reason().label()),
     );
     if result.is_ok() {
         shared.backoff.succeeded(&watched.uid().unwrap_or_default());
@@ -204,7 +204,7 @@ async fn reconcile_resource(
     );
     if annotated(&resource, RECONCILE_PAUSED_ANNOTATION) {
         let sync = SyncOutcome::failed(
-            "ReconcilePaused",
+            Reason::ReconcilePaused,
             format!(
                 "the {RECONCILE_PAUSED_ANNOTATION} annotation is set: the operator leaves this resource alone"
             ),
@@ -273,49 +273,49 @@ fn user_of(resource: &SpotBid) -> User {
     )
 }
 
-/// The resource's API key. `Ok(Err(problem))` for what only the user can fix.
-async fn resolve_key(
-    resource: &SpotBid,
-    ctx: &SpotBidContext,
-) -> Result<Result<ApiKey, Problem>, Error> {
+/// The resource's API key; [`Error::Problem`] for what only the user can fix.
+async fn resolve_key(resource: &SpotBid, ctx: &SpotBidContext) -> Result<ApiKey, Error> {
     let namespace = resource.namespace().unwrap_or_default();
     let reference = resource.spec.api_key_secret_ref.as_ref();
     ctx.shared.keys.named_by(&user_of(resource), reference);
-    Ok(ctx.shared.keys.key_for(&namespace, reference).await?)
+    ctx.shared.keys.key_for(&namespace, reference).await
 }
 
-/// Resolves key, project and instance type. `Ok(Err(problem))` for what only the user can fix.
-async fn resolve(
-    resource: &SpotBid,
-    ctx: &SpotBidContext,
-) -> Result<Result<Resolved, Problem>, Error> {
+/// The problem of a key Mithril rejected.
+fn rejected_key(message: String) -> Problem {
+    Problem::new(Reason::InvalidApiKey, message)
+}
+
+/// Resolves key, project and instance type; [`Error::Problem`] for what only the user can fix.
+async fn resolve(resource: &SpotBid, ctx: &SpotBidContext) -> Result<Resolved, Error> {
     let shared = &ctx.shared;
     let namespace = resource.namespace().unwrap_or_default();
     let spec = &resource.spec;
-    let key = match resolve_key(resource, ctx).await? {
-        Ok(key) => key,
-        Err(problem) => return Ok(Err(problem)),
-    };
-    let project_fid = match shared.registry.resolve_project(&key, &spec.project).await {
-        Ok(fid) => fid,
-        Err(error) => {
-            return classify(error, "ProjectNotFound", || {
-                format!("Mithril has no project {:?} for this API key", spec.project)
-            });
-        }
-    };
-    let instance_type_fid = match shared
+    let key = resolve_key(resource, ctx).await?;
+    let project_fid = shared
+        .registry
+        .resolve_project(&key, &spec.project)
+        .await
+        .map_err(|error| {
+            classify(error, rejected_key, || {
+                Problem::new(
+                    Reason::ProjectNotFound,
+                    format!("Mithril has no project {:?} for this API key", spec.project),
+                )
+            })
+        })?;
+    let instance_type_fid = shared
         .registry
         .resolve_instance_type(&key, &spec.instance_type)
         .await
-    {
-        Ok(fid) => fid,
-        Err(error) => {
-            return classify(error, "InstanceTypeNotFound", || {
-                format!("Mithril has no instance type {:?}", spec.instance_type)
-            });
-        }
-    };
+        .map_err(|error| {
+            classify(error, rejected_key, || {
+                Problem::new(
+                    Reason::InstanceTypeNotFound,
+                    format!("Mithril has no instance type {:?}", spec.instance_type),
+                )
+            })
+        })?;
     shared.uses(&user_of(resource), &key, &project_fid);
     let observer = shared.registry.observer(&key, &project_fid)?;
     let client = shared.registry.client(&key)?;
@@ -325,32 +325,13 @@ async fn resolve(
         &resource.name_any(),
         &resource.uid().unwrap_or_default(),
     );
-    Ok(Ok(Resolved {
+    Ok(Resolved {
         client,
         observer,
         project_fid,
         instance_type_fid,
         bid_name,
-    }))
-}
-
-/// A failed lookup: a rejected key or an unknown name is a problem for the user; anything else
-/// (Mithril down, rate limited) an error to retry.
-fn classify<T>(
-    error: ObserveError,
-    not_found_reason: &'static str,
-    not_found: impl FnOnce() -> String,
-) -> Result<Result<T, Problem>, Error> {
-    if error.is_auth() {
-        Ok(Err(Problem::new(
-            "InvalidApiKey",
-            format!("Mithril rejected the API key: {error}"),
-        )))
-    } else if error.is_not_found() {
-        Ok(Err(Problem::new(not_found_reason, not_found())))
-    } else {
-        Err(error.into())
-    }
+    })
 }
 
 /// The names the resource's bids may carry: today's, and the one the status remembers if it
@@ -555,9 +536,10 @@ async fn observe(
     resource: &SpotBid,
     ctx: &SpotBidContext,
 ) -> Result<Observed, Error> {
-    let resolved = match resolve(resource, ctx).await? {
+    let resolved = match resolve(resource, ctx).await {
         Ok(resolved) => resolved,
-        Err(problem) => {
+        Err(error) => {
+            let problem = error.into_problem()?;
             return Ok(Observed::Reported(
                 report_problem(api, resource, ctx, None, problem).await?,
             ));
@@ -643,7 +625,7 @@ fn unknown_region(observer: &MithrilObserver, regions: &RegionPolicy) -> Option<
     let (unknown, known) = observer.unknown_regions(&regions.regions)?;
     (!unknown.is_empty()).then(|| {
         Problem::new(
-            "RegionNotFound",
+            Reason::RegionNotFound,
             format!(
                 "Mithril runs no spot auction in {}; regions with auctions: {}",
                 unknown.join(", "),
@@ -660,13 +642,13 @@ fn policies(spec: &crate::crd::SpotBidSpec) -> Result<Policies, Problem> {
             super::pricing::PricingError::InvalidPrice {
                 field: "spec.limitPrice",
                 ..
-            } => "InvalidLimitPrice",
-            _ => "InvalidPricing",
+            } => Reason::InvalidLimitPrice,
+            _ => Reason::InvalidPricing,
         };
         Problem::new(reason, error.to_string())
     })?;
     let regions = RegionPolicy::from_spec(spec)
-        .map_err(|error| Problem::new("InvalidRegionChange", error.to_string()))?;
+        .map_err(|error| Problem::new(Reason::InvalidRegionChange, error.to_string()))?;
     Ok(Policies { pricing, regions })
 }
 
@@ -713,53 +695,27 @@ async fn apply(
         now,
     );
     let plan = plan(&Intent::Present(Box::new(desired)), observed.as_ref());
-    if !plan.drift.is_empty() {
-        let outcome = SyncOutcome::from_plan(&Plan {
-            action: None,
-            ..plan.clone()
-        });
-        events::warning(
-            &ctx.shared.recorder,
-            resource.as_ref(),
-            "ImmutableFieldChanged",
-            "Plan",
-            outcome.message,
-        )
-        .await;
-    }
-    // A blocker only a spec change can lift is the user's to fix: say so once, as for problems.
-    if plan.blocker.as_ref().is_some_and(|b| b.is_terminal()) {
-        let outcome = SyncOutcome::from_plan(&plan);
-        if synced_reason(&resource) != Some(outcome.reason.as_str()) {
-            events::warning(
-                &ctx.shared.recorder,
-                resource.as_ref(),
-                &outcome.reason,
-                "Plan",
-                outcome.message,
-            )
-            .await;
-        }
-    }
+    let synced = decide::synced_reason(resource.status.as_ref());
+    publish(ctx, &resource, decide::plan_events(&plan, synced)).await;
     if matches!(plan.action, Some(BidAction::Create(_))) {
         if let Some(problem) = create_refused_for_this_spec(&resource) {
             return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
         }
-        if let Some((sync, wait)) = placement_wait(&resource, ctx, &tracking) {
+        if let Some((sync, wait)) = decide::placement_wait(&tracking, &placements(&resource, ctx)) {
             report(api, &resource, ctx, report_of(sync)).await?;
             return Ok(Action::requeue(wait));
         }
     }
     let bid = match act(&resource, &resolved, ctx, &plan, observed.as_ref()).await {
         Ok(bid) => bid.or_else(|| observed.clone()),
-        Err(Acted::Problem(problem)) => {
+        Err(Failure::Problem(problem)) => {
             return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
         }
-        Err(Acted::Retry(problem)) => {
+        Err(Failure::Retry(problem)) => {
             report_problem(api, &resource, ctx, Some(&resolved), problem.clone()).await?;
             return Err(Error::Problem(problem));
         }
-        Err(Acted::Failed(error)) => {
+        Err(Failure::Failed(error)) => {
             let sync = SyncOutcome::failed(mithril_reason(&error), error.to_string(), false);
             // The decisions were not carried out: the status keeps remembering the old ones.
             report(api, &resource, ctx, report_of(sync)).await?;
@@ -767,7 +723,12 @@ async fn apply(
         }
     };
     if let Some(market) = &plan.market {
-        report_raise(&resource, ctx, market, observed.as_ref()).await;
+        publish(
+            ctx,
+            &resource,
+            decide::raise_events(market, observed.as_ref()),
+        )
+        .await;
     }
     let sync = SyncOutcome::from_plan(&Plan {
         action: None,
@@ -799,52 +760,32 @@ async fn preemptions_in_history(client: &MithrilClient, fid: &str) -> Result<i64
     Ok(i64::try_from(preempted).unwrap_or(i64::MAX))
 }
 
-/// Why a bid must not be placed now, and when to look again: a create that may still show up,
-/// or Mithril ending this resource's bids again and again.
-fn placement_wait(
-    resource: &SpotBid,
-    ctx: &SpotBidContext,
-    tracking: &Tracking,
-) -> Option<(SyncOutcome, Duration)> {
-    if tracking.hold {
-        let left = ctx.create_uncertain(resource).unwrap_or_default();
-        let sync = SyncOutcome::failed(
-            "CreateOutcomeUnknown",
-            format!(
-                "a bid placed for this resource may not show on Mithril yet; placing again only if none shows within {}s",
-                left.as_secs().max(1)
-            ),
-            false,
-        );
-        return Some((
-            sync,
-            left.clamp(Duration::from_millis(200), Duration::from_secs(5)),
-        ));
-    }
-    let ended = tracking.bid.as_ref()?;
+/// What this replica remembers of the resource's placements, for [`decide::placement_wait`].
+fn placements(resource: &SpotBid, ctx: &SpotBidContext) -> Placements {
     let config = &ctx.shared.config;
     let (endings, last_placed, relocated) = ctx
         .remember(&resource.uid().unwrap_or_default(), |r| {
             (r.endings, r.last_placed, r.relocated.clone())
         });
-    if relocated.as_deref() == Some(ended.fid.as_str()) {
-        return None;
+    Placements {
+        uncertain_left: ctx.create_uncertain(resource),
+        endings,
+        since_last_placed: last_placed.map(|placed| placed.elapsed()),
+        relocated,
+        backoff_base: config.backoff_base,
+        backoff_max: config.backoff_max,
     }
-    let wait = replacement_wait(endings + 1, config.backoff_base, config.backoff_max);
-    let left = wait.checked_sub(last_placed?.elapsed())?;
-    (!left.is_zero()).then(|| {
-        let sync = SyncOutcome::failed(
-            "BidEndedByMithril",
-            format!(
-                "Mithril ended bid {} ({} in a row); placing a new one in {}s",
-                ended.fid,
-                endings + 1,
-                left.as_secs().max(1)
-            ),
-            false,
-        );
-        (sync, left)
-    })
+}
+
+/// Publishes the events the pure steps decided on, in order.
+async fn publish(
+    ctx: &SpotBidContext,
+    resource: &SpotBid,
+    events: impl IntoIterator<Item = Event>,
+) {
+    for event in events {
+        events::publish_event(&ctx.shared.recorder, resource, &event).await;
+    }
 }
 
 /// Cancels a live twin of the managed bid (several bids under one resource's names).
@@ -855,96 +796,13 @@ async fn cancel_duplicate(
     twin: &str,
     kept: Option<&Bid>,
 ) -> Result<(), Error> {
-    match cancel_bid(&resolved.client, Some(&resolved.observer), twin).await {
-        Ok(()) => {
-            ctx.shared.metrics.safety_cancel("DuplicateBidCancelled");
-            let kept = kept.map_or("none", |bid| bid.fid.as_str());
-            events::warning(
-                &ctx.shared.recorder,
-                resource,
-                "DuplicateBidCancelled",
-                "Cancel",
-                format!("cancelled bid {twin}: a second live bid for this resource (kept {kept})"),
-            )
-            .await;
-            Ok(())
-        }
-        Err(error) => Err(error.into()),
-    }
+    cancel_bid(&resolved.client, Some(&resolved.observer), twin).await?;
+    ctx.shared
+        .metrics
+        .safety_cancel(Reason::DuplicateBidCancelled);
+    publish(ctx, resource, [decide::duplicate_cancelled(twin, kept)]).await;
+    Ok(())
 }
-
-/// A raise after a preemption is an event of its own: it changes what the bid may cost. So is
-/// dropping the raises when the user restates the price.
-async fn report_raise(
-    resource: &SpotBid,
-    ctx: &SpotBidContext,
-    market: &MarketDecision,
-    observed: Option<&Bid>,
-) {
-    let price = &market.price;
-    if let Some(dropped) = price.dropped_raise {
-        events::normal(
-            &ctx.shared.recorder,
-            resource,
-            "RaiseReset",
-            "Reprice",
-            format!(
-                "the price was restated ({}): the {dropped} raised after earlier preemptions no longer applies",
-                price.raised_on
-            ),
-        )
-        .await;
-    }
-    if price.raised_by.is_none() {
-        return;
-    }
-    let preemption = price.memory.raised_preemptions;
-    let before = observed
-        .filter(|bid| bid.status != BidStatus::Terminated)
-        .map(|bid| bid.limit_price);
-    let recorder = &ctx.shared.recorder;
-    match before {
-        // Nothing left to raise: say so, since the bid may stay outbid.
-        Some(before) if price.limit <= before => {
-            events::warning(
-                recorder,
-                resource,
-                "LimitAtMaxPrice",
-                "Reprice",
-                format!(
-                    "preemption {preemption}: the limit stays at {before}, the most spec.pricing.maxPrice allows"
-                ),
-            )
-            .await;
-        }
-        _ => {
-            let from = before.map_or_else(|| "none".to_owned(), |p| p.to_string());
-            let ceiling = if price.capped { " (maxPrice)" } else { "" };
-            events::normal(
-                recorder,
-                resource,
-                "LimitRaised",
-                "Reprice",
-                format!(
-                    "preemption {preemption}: raised the limit from {from} to {}{ceiling} to win the capacity back",
-                    price.limit
-                ),
-            )
-            .await;
-        }
-    }
-}
-
-/// How an action failed.
-enum Acted {
-    /// Mithril refused the request as such (422, 400): retrying the same request cannot help.
-    Problem(Problem),
-    /// Mithril refused it, and it is retried with backoff all the same (a resource must not be
-    /// left without the bid it had).
-    Retry(Problem),
-    Failed(MithrilError),
-}
-
 /// Carries out the plan's write; returns the bid Mithril answered with.
 async fn act(
     resource: &SpotBid,
@@ -952,8 +810,7 @@ async fn act(
     ctx: &SpotBidContext,
     plan: &Plan,
     observed: Option<&Bid>,
-) -> Result<Option<Bid>, Acted> {
-    let recorder = &ctx.shared.recorder;
+) -> Result<Option<Bid>, Failure> {
     let uid = resource.uid().unwrap_or_default();
     match &plan.action {
         None => Ok(None),
@@ -979,15 +836,8 @@ async fn act(
                         }
                         r.last_placed = Some(Instant::now());
                     });
-                    let note = format!(
-                        "placed bid {} for {} x {} in {} at a limit of {}",
-                        bid.fid,
-                        request.instance_quantity,
-                        resource.spec.instance_type,
-                        request.region,
-                        request.limit_price
-                    );
-                    events::normal(recorder, resource, "BidCreated", "Create", note).await;
+                    let created = decide::created(&bid, request, &resource.spec.instance_type);
+                    publish(ctx, resource, [created]).await;
                     Ok(Some(bid))
                 }
                 Err(error) => {
@@ -996,20 +846,8 @@ async fn act(
                     if error.is_ambiguous_write() {
                         ctx.remember(&uid, |r| r.uncertain_since = Some(Instant::now()));
                     }
-                    events::warning(
-                        recorder,
-                        resource,
-                        "CreateFailed",
-                        "Create",
-                        error.to_string(),
-                    )
-                    .await;
-                    // Refusing a replacement is not final: the resource had a bid, and must not be
-                    // left without one until its spec changes.
-                    match refusal_or_failure(error, CREATE_REFUSED) {
-                        Acted::Problem(problem) if observed.is_some() => Err(Acted::Retry(problem)),
-                        acted => Err(acted),
-                    }
+                    publish(ctx, resource, [decide::create_failed(&error)]).await;
+                    Err(decide::create_failure(error, observed.is_some()))
                 }
             }
         }
@@ -1018,37 +856,13 @@ async fn act(
                 Ok(bid) => {
                     // This reconcile reports the bid: no wake-up for it.
                     resolved.observer.record_own_bid(bid.clone());
-                    let why = match (&request.limit_price, &plan.market) {
-                        (Some(_), Some(market)) if market.price.reason != PriceReason::Fixed => {
-                            format!(" ({})", market.price.message())
-                        }
-                        _ => String::new(),
-                    };
-                    events::normal(
-                        recorder,
-                        resource,
-                        "BidUpdated",
-                        "Update",
-                        format!("updated bid {fid}: {}{why}", describe(request)),
-                    )
-                    .await;
+                    let updated = decide::updated(fid, request, plan.market.as_ref());
+                    publish(ctx, resource, [updated]).await;
                     Ok(Some(bid))
                 }
                 Err(error) => {
-                    events::warning(
-                        recorder,
-                        resource,
-                        "UpdateFailed",
-                        "Update",
-                        error.to_string(),
-                    )
-                    .await;
-                    let reason = if request.limit_price.is_some() {
-                        "PriceRejected"
-                    } else {
-                        "UpdateRejected"
-                    };
-                    Err(refusal_or_failure(error, reason))
+                    publish(ctx, resource, [decide::update_failed(&error)]).await;
+                    Err(decide::update_failure(error, request))
                 }
             }
         }
@@ -1061,73 +875,25 @@ async fn act(
         )
         .await
         .map(|()| None)
-        .map_err(Acted::Failed),
+        .map_err(Failure::Failed),
         Some(BidAction::Relocate { fid, from, to }) => {
             match resolved.client.cancel_bid(fid).await {
                 Ok(()) | Err(MithrilError::NotFound { .. }) => {
                     resolved.observer.record_cancelled(fid);
                     ctx.remember(&uid, |r| r.relocated = Some(fid.clone()));
-                    let why = plan
-                        .market
-                        .as_ref()
-                        .map(|market| market.region.message())
-                        .unwrap_or_default();
-                    events::normal(
-                        recorder,
-                        resource,
-                        "RegionChanged",
-                        "Relocate",
-                        format!("cancelled bid {fid} in {from} to place it in {to}: {why}"),
-                    )
-                    .await;
+                    let relocated = decide::relocated(fid, from, to, plan.market.as_ref());
+                    publish(ctx, resource, [relocated]).await;
                     Ok(resolved.observer.bid_by_fid(fid))
                 }
                 Err(error) => {
-                    events::warning(
-                        recorder,
-                        resource,
-                        "CancelFailed",
-                        "Relocate",
-                        format!("moving bid {fid} from {from} to {to}: {error}"),
-                    )
-                    .await;
-                    Err(Acted::Failed(error))
+                    let failed = decide::relocate_failed(fid, from, to, &error);
+                    publish(ctx, resource, [failed]).await;
+                    Err(Failure::Failed(error))
                 }
             }
         }
     }
 }
-
-fn refusal_or_failure(error: MithrilError, reason: &'static str) -> Acted {
-    match error.status() {
-        Some(400 | 422) if !error.is_ambiguous_write() => {
-            Acted::Problem(Problem::new(reason, error.to_string()))
-        }
-        _ => Acted::Failed(error),
-    }
-}
-
-fn describe(request: &UpdateBidRequest) -> String {
-    let mut changes = Vec::new();
-    if let Some(price) = &request.limit_price {
-        changes.push(format!("limit price {price}"));
-    }
-    if let Some(paused) = request.paused {
-        changes.push(if paused {
-            "paused".to_owned()
-        } else {
-            "resumed".to_owned()
-        });
-    }
-    if let Some(volumes) = &request.volumes {
-        changes.push(format!("volumes [{}]", volumes.join(", ")));
-    }
-    if let Some(memory) = request.memory_gb {
-        changes.push(format!("memory {memory} GB"));
-    }
-    changes.join(", ")
-}
-
 async fn cancel(
     resource: &SpotBid,
     client: &MithrilClient,
@@ -1135,26 +901,14 @@ async fn cancel(
     ctx: &SpotBidContext,
     fid: &str,
 ) -> Result<(), MithrilError> {
-    let recorder = &ctx.shared.recorder;
-    match cancel_bid(client, observer, fid).await {
-        Ok(()) => {
-            events::normal(
-                recorder,
-                resource,
-                "BidCancelled",
-                "Cancel",
-                format!("cancelled bid {fid}"),
-            )
-            .await;
-            Ok(())
-        }
-        Err(error) => {
-            events::warning(recorder, resource, "CancelFailed", "Cancel", format!("{error}; the resource stays until the bid is cancelled (set deletionPolicy: Orphan to let it go)")).await;
-            Err(error)
-        }
-    }
+    let result = cancel_bid(client, observer, fid).await;
+    let event = match &result {
+        Ok(()) => decide::cancelled(fid),
+        Err(error) => decide::cancel_failed(error),
+    };
+    publish(ctx, resource, [event]).await;
+    result
 }
-
 /// A deleted resource whose bid may be live and cannot be cancelled now: reported (what is wrong
 /// and how to let it go), kept, and retried with backoff.
 async fn hold_finalizer(
@@ -1163,19 +917,8 @@ async fn hold_finalizer(
     ctx: &SpotBidContext,
     problem: Problem,
 ) -> Error {
-    let fid = resource
-        .status
-        .as_ref()
-        .and_then(|s| s.bid_fid.as_deref())
-        .unwrap_or("(a create in doubt)");
-    let problem = Problem::new(
-        problem.reason,
-        format!(
-            "{}; bid {fid} may still be live, so the resource keeps its finalizer {FINALIZER} until it is cancelled: \
-             fix the key, or set spec.deletionPolicy: Orphan to leave the bid on Mithril",
-            problem.message
-        ),
-    );
+    let fid = resource.status.as_ref().and_then(|s| s.bid_fid.as_deref());
+    let problem = decide::finalizer_held(problem, fid, FINALIZER);
     match report_problem(api, resource, ctx, None, problem.clone()).await {
         Ok(_) => Error::Problem(problem),
         Err(error) => error,
@@ -1195,31 +938,29 @@ async fn cleanup(
 ) -> Result<Option<Action>, Error> {
     let known_fid = resource.status.as_ref().and_then(|s| s.bid_fid.clone());
     if resource.spec.deletion_policy == DeletionPolicy::Orphan {
-        let fid = known_fid.unwrap_or_else(|| "(none placed)".into());
-        events::normal(
-            &ctx.shared.recorder,
-            resource,
-            "BidOrphaned",
-            "Delete",
-            format!("left bid {fid} on Mithril (deletionPolicy: Orphan)"),
-        )
-        .await;
+        publish(ctx, resource, [decide::orphaned(known_fid.as_deref())]).await;
         return Ok(None);
     }
     let uncertain = ctx.create_uncertain(resource);
     let placed_something = known_fid.is_some() || uncertain.is_some();
-    let key = match resolve_key(resource, ctx).await? {
+    let key = match resolve_key(resource, ctx).await {
         Ok(key) => key,
-        Err(_) if !placed_something => return Ok(None),
-        Err(problem) => return Err(hold_finalizer(api, resource, ctx, problem).await),
+        Err(Error::Problem(_)) if !placed_something => return Ok(None),
+        Err(Error::Problem(problem)) => {
+            return Err(hold_finalizer(api, resource, ctx, problem).await);
+        }
+        Err(error) => return Err(error),
     };
     let client = ctx.shared.registry.client(&key)?;
     // The project resolves the observer (its cache and the names); a project Mithril no longer
     // shows by that name leaves the FID as the only way to the bid.
-    let resolved = match resolve(resource, ctx).await? {
+    let resolved = match resolve(resource, ctx).await {
         Ok(resolved) => Some(resolved),
-        Err(problem) if problem.reason.ends_with("NotFound") => None,
-        Err(problem) => return Err(hold_finalizer(api, resource, ctx, problem).await),
+        Err(Error::Problem(problem)) if problem.reason.is_not_found() => None,
+        Err(Error::Problem(problem)) => {
+            return Err(hold_finalizer(api, resource, ctx, problem).await);
+        }
+        Err(error) => return Err(error),
     };
     let observer = resolved.as_ref().map(|r| &r.observer);
     let cancelled = async {
@@ -1245,10 +986,7 @@ async fn cleanup(
         Ok(true) => return Ok(Some(Action::requeue(Duration::ZERO))),
         Ok(false) => {}
         Err(Error::Mithril(error)) if error.is_auth() => {
-            let problem = Problem::new(
-                "InvalidApiKey",
-                format!("Mithril rejected the API key: {error}"),
-            );
+            let problem = rejected_key(format!("Mithril rejected the API key: {error}"));
             return Err(hold_finalizer(api, resource, ctx, problem).await);
         }
         Err(error) => return Err(error),
@@ -1290,21 +1028,7 @@ async fn observe_only(
         (ctx.shared.clock)(),
     );
     let plan = plan(&Intent::Present(Box::new(desired)), observed);
-    let would = match (tracking.duplicates.first(), &plan.action) {
-        (Some(twin), _) => Some(format!(
-            "cancel bid {twin}, a second live bid for this resource"
-        )),
-        (None, Some(action)) => Some(summary(action)),
-        (None, None) => None,
-    };
-    let sync = match would {
-        Some(would) => SyncOutcome::failed(
-            "ObserveOnly",
-            format!("observe-only: the operator would {would}"),
-            false,
-        ),
-        None => SyncOutcome::from_plan(&plan),
-    };
+    let sync = decide::observe_only_outcome(&tracking, &plan);
     // Nothing was carried out: the status keeps remembering what it did.
     let report_now = Report {
         resolved: Some(&resolved),
@@ -1318,17 +1042,6 @@ async fn observe_only(
     Ok(Action::await_change())
 }
 
-fn summary(action: &BidAction) -> String {
-    match action {
-        BidAction::Create(request) => format!("place bid {:?}", request.name),
-        BidAction::Update { fid, request } => format!("update bid {fid}: {}", describe(request)),
-        BidAction::Cancel { fid } => format!("cancel bid {fid}"),
-        BidAction::Relocate { fid, from, to } => {
-            format!("move bid {fid} from {from} to {to}")
-        }
-    }
-}
-
 async fn remove_finalizer(api: &Api<SpotBid>, resource: &SpotBid) -> Result<(), Error> {
     let Some(position) = resource.finalizers().iter().position(|f| f == FINALIZER) else {
         return Ok(());
@@ -1338,7 +1051,7 @@ async fn remove_finalizer(api: &Api<SpotBid>, resource: &SpotBid) -> Result<(), 
         { "op": "test", "path": path, "value": FINALIZER },
         { "op": "remove", "path": path },
     ]))
-    .map_err(|error| Error::Problem(Problem::new("Internal", error.to_string())))?;
+    .map_err(|error| Error::Problem(Problem::new(Reason::Internal, error.to_string())))?;
     api.patch(
         &resource.name_any(),
         &kube::api::PatchParams::default(),
@@ -1348,16 +1061,7 @@ async fn remove_finalizer(api: &Api<SpotBid>, resource: &SpotBid) -> Result<(), 
     Ok(())
 }
 
-/// Reports a problem only the user can fix, and looks again later.
-/// The reason of the `Synced` condition the resource was last reported with.
-fn synced_reason(resource: &SpotBid) -> Option<&str> {
-    resource
-        .status
-        .as_ref()
-        .and_then(|s| crate::crd::find_condition(&s.conditions, crate::crd::SYNCED))
-        .map(|c| c.reason.as_str())
-}
-
+/// Reports a problem only the user can fix (said once as an event), and looks again later.
 async fn report_problem(
     api: &Api<SpotBid>,
     resource: &SpotBid,
@@ -1365,16 +1069,8 @@ async fn report_problem(
     resolved: Option<&Resolved>,
     problem: Problem,
 ) -> Result<Action, Error> {
-    if synced_reason(resource) != Some(problem.reason) {
-        events::warning(
-            &ctx.shared.recorder,
-            resource,
-            problem.reason,
-            "Reconcile",
-            problem.message.clone(),
-        )
-        .await;
-    }
+    let synced = decide::synced_reason(resource.status.as_ref());
+    publish(ctx, resource, decide::problem_event(synced, &problem)).await;
     let sync = SyncOutcome::failed(problem.reason, problem.message, true);
     let bid = match resolved {
         Some(resolved) => resource
@@ -1491,9 +1187,6 @@ async fn report(
     }
     ctx.phases
         .record(&resource.uid().unwrap_or_default(), new.phase);
-    if new.preemption_count > previous.map_or(0, |s| s.preemption_count) {
-        let fid = new.bid_fid.clone().unwrap_or_default();
-        events::warning(&ctx.shared.recorder, resource, "Preempted", "Observe", format!("the auction price rose above the limit of bid {fid}; Mithril is reclaiming its instances and the bid returns to Open")).await;
-    }
+    publish(ctx, resource, decide::preempted(previous, &new)).await;
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::plan::{Blocker, MarketDecision, Plan};
 use crate::crd::spot_bid::PricingStatus;
 use crate::crd::spot_bid::{BidTransition, Spend};
 use crate::crd::{
-    Condition, ConditionStatus, READY, SYNCED, SpotBidInstance, SpotBidPhase, SpotBidSpec,
+    Condition, ConditionStatus, READY, Reason, SYNCED, SpotBidInstance, SpotBidPhase, SpotBidSpec,
     SpotBidStatus, Time, set_condition,
 };
 use mithril_api::{Bid, BidHistoryEvent, BidStatus, Instance, InstanceStatus, Price};
@@ -38,8 +38,8 @@ pub struct Observation<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncOutcome {
     pub synced: bool,
-    /// UpperCamelCase reason, e.g. `InvalidApiKey`.
-    pub reason: String,
+    /// The condition reason, e.g. [`Reason::InvalidApiKey`].
+    pub reason: Reason,
     pub message: String,
     /// Nothing will change until the spec or its Secret does (no bid: phase `Failed`).
     pub terminal: bool,
@@ -50,17 +50,17 @@ impl SyncOutcome {
     pub fn in_sync() -> Self {
         Self {
             synced: true,
-            reason: "Synced".into(),
+            reason: Reason::Synced,
             message: "Mithril matches the spec".into(),
             terminal: false,
         }
     }
 
     /// Syncing failed; `terminal` when retrying cannot help before the spec or Secret changes.
-    pub fn failed(reason: impl Into<String>, message: impl Into<String>, terminal: bool) -> Self {
+    pub fn failed(reason: Reason, message: impl Into<String>, terminal: bool) -> Self {
         Self {
             synced: false,
-            reason: reason.into(),
+            reason,
             message: message.into(),
             terminal,
         }
@@ -71,24 +71,24 @@ impl SyncOutcome {
         if let Some(blocker) = &plan.blocker {
             return match blocker {
                 Blocker::AdoptedBidNotFound { fid } => Self::failed(
-                    "AdoptedBidNotFound",
+                    Reason::AdoptedBidNotFound,
                     format!("spec.bidFid {fid} is not a bid this API key can see"),
                     true,
                 ),
                 Blocker::AdoptedBidTerminated { fid } => Self::failed(
-                    "AdoptedBidTerminated",
+                    Reason::AdoptedBidTerminated,
                     format!(
                         "the adopted bid {fid} has ended; remove spec.bidFid from a new SpotBid to place a fresh bid"
                     ),
                     true,
                 ),
                 Blocker::MarketNotObserved => Self::failed(
-                    "WaitingForMarketData",
+                    Reason::WaitingForMarketData,
                     "the bid's price or region follows the market, which has not been read yet",
                     false,
                 ),
                 Blocker::NoAuction { region } => Self::failed(
-                    "NoAuction",
+                    Reason::NoAuction,
                     format!(
                         "Mithril shows no auction for the instance type in {region}: the pricing strategy has no price to follow"
                     ),
@@ -108,7 +108,7 @@ impl SyncOutcome {
                 })
                 .collect();
             return Self::failed(
-                "ImmutableFieldChanged",
+                Reason::ImmutableFieldChanged,
                 format!(
                     "Mithril cannot change these on a live bid: {}; create a new SpotBid instead",
                     fields.join("; ")
@@ -215,7 +215,7 @@ pub fn status(
         Condition::new(
             SYNCED,
             synced,
-            sync.reason.clone(),
+            sync.reason,
             sync.message.clone(),
             generation,
             now,
@@ -369,17 +369,17 @@ fn readiness(
     ready: i32,
     wanted: i32,
     sync: &SyncOutcome,
-) -> (ConditionStatus, &'static str, String) {
+) -> (ConditionStatus, Reason, String) {
     use ConditionStatus::{False, True};
     match phase {
         SpotBidPhase::Allocated if ready >= wanted => (
             True,
-            "Running",
+            Reason::Running,
             format!("all {wanted} instances are running"),
         ),
         SpotBidPhase::Allocated => (
             False,
-            "InstancesStarting",
+            Reason::InstancesStarting,
             format!("{ready}/{wanted} instances running"),
         ),
         SpotBidPhase::Open => {
@@ -388,7 +388,7 @@ fn readiness(
                 .unwrap_or_default();
             (
                 False,
-                "WaitingForCapacity",
+                Reason::WaitingForCapacity,
                 format!(
                     "the bid is open at a limit of {limit} and waits for the auction to allocate it"
                 ),
@@ -396,26 +396,32 @@ fn readiness(
         }
         SpotBidPhase::Preempting => (
             False,
-            "Preempting",
+            Reason::Preempting,
             "the auction price rose above the limit; Mithril is reclaiming the instances".into(),
         ),
         SpotBidPhase::Paused => (
             False,
-            "Paused",
+            Reason::Paused,
             "the bid is paused and holds no instances".into(),
         ),
-        SpotBidPhase::Terminated => (False, "Terminated", "the bid has ended on Mithril".into()),
+        SpotBidPhase::Terminated => (
+            False,
+            Reason::Terminated,
+            "the bid has ended on Mithril".into(),
+        ),
         SpotBidPhase::Relocating => (
             False,
-            "Relocating",
+            Reason::Relocating,
             "Mithril is moving the instances".into(),
         ),
         SpotBidPhase::Pending | SpotBidPhase::Failed if !sync.synced => {
-            (False, "BidNotPlaced", sync.message.clone())
+            (False, Reason::BidNotPlaced, sync.message.clone())
         }
-        SpotBidPhase::Pending | SpotBidPhase::Failed => {
-            (False, "BidNotPlaced", "the bid is being placed".into())
-        }
+        SpotBidPhase::Pending | SpotBidPhase::Failed => (
+            False,
+            Reason::BidNotPlaced,
+            "the bid is being placed".into(),
+        ),
     }
 }
 

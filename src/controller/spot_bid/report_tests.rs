@@ -315,7 +315,11 @@ fn each_preemption_is_counted_once() {
 
 #[test]
 fn a_terminal_failure_without_a_bid_is_failed() {
-    let sync = SyncOutcome::failed("InvalidApiKey", "Mithril rejected the API key (401)", true);
+    let sync = SyncOutcome::failed(
+        Reason::InvalidApiKey,
+        "Mithril rejected the API key (401)",
+        true,
+    );
     let status = status(
         None,
         &spec(1),
@@ -359,7 +363,11 @@ fn a_failure_that_observes_no_bid_keeps_the_bid_fid() {
         at(0),
     );
     // The project became one the key cannot see: nothing is observed, the FID stays.
-    let sync = SyncOutcome::failed("ProjectNotFound", "Mithril has no project \"other\"", true);
+    let sync = SyncOutcome::failed(
+        Reason::ProjectNotFound,
+        "Mithril has no project \"other\"",
+        true,
+    );
     let failed = status(
         Some(&placed),
         &spec(2),
@@ -377,7 +385,7 @@ fn a_failure_that_observes_no_bid_keeps_the_bid_fid() {
 fn a_transient_failure_keeps_the_observed_phase() {
     let bid = bid(BidStatus::Allocated);
     let sync = SyncOutcome::failed(
-        "MithrilUnavailable",
+        Reason::MithrilUnavailable,
         "PATCH /v2/spot/bids/{bid_fid}: 503",
         false,
     );
@@ -574,7 +582,7 @@ mod market {
             Some(1),
             None,
             observed,
-            &SyncOutcome::failed("MithrilUnavailable", "503", false),
+            &SyncOutcome::failed(Reason::MithrilUnavailable, "503", false),
             at(5),
         );
         assert_eq!(status.region_candidate, remembered.region_candidate);

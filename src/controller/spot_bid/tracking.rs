@@ -6,7 +6,7 @@
 //! further placement until its bid shows up or its grace has passed.
 
 use crate::controller::Problem;
-use crate::crd::{ConditionStatus, SYNCED, SpotBid, find_condition};
+use crate::crd::{ConditionStatus, Reason, SYNCED, SpotBid, find_condition};
 use mithril_api::{Bid, BidStatus};
 use std::time::Duration;
 
@@ -116,7 +116,7 @@ pub fn late_adoption(resource: &SpotBid) -> Option<Problem> {
         .is_some_and(|name| super::names::parse_bid_name(name).is_some());
     (placed_here && own != adopt).then(|| {
         Problem::new(
-            "AdoptionRefused",
+            Reason::AdoptionRefused,
             format!(
                 "spec.bidFid {adopt} was set after this SpotBid placed bid {own}, which it keeps managing: \
                  remove spec.bidFid, and create a new SpotBid to adopt {adopt}"
@@ -155,7 +155,7 @@ pub fn adoption_conflict(resource: &SpotBid, claimants: &[SpotBid]) -> Option<Pr
         holder.metadata.name.as_deref().unwrap_or_default()
     );
     Some(Problem::new(
-        "AdoptionConflict",
+        Reason::AdoptionConflict,
         format!(
             "bid {fid} is held by SpotBid {holder}: a bid is managed by one SpotBid; delete this \
              one (the bid is left alone), or let {holder} go first"
@@ -164,7 +164,7 @@ pub fn adoption_conflict(resource: &SpotBid, claimants: &[SpotBid]) -> Option<Pr
 }
 
 /// Why a create Mithril refused is reported (the condition reason).
-pub const CREATE_REFUSED: &str = "BidRejected";
+pub const CREATE_REFUSED: Reason = Reason::BidRejected;
 
 /// A create Mithril refused as such (400, 422) is final for the spec it was made from: the same
 /// request would be refused again, so nothing is sent until the spec changes. The refusal is

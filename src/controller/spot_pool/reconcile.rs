@@ -12,6 +12,7 @@
 use super::children::{child_view, in_place_patch, is_owned_by, new_child, template_hash};
 use super::plan::{Child, PoolInput, PoolPlan, Step, plan};
 use super::report::{Outcome, Report, events, status};
+use crate::controller::machinery::events::publish_event;
 use crate::controller::machinery::finalizer::with_finalizer;
 use crate::controller::{Context, Error, status::apply_status};
 use crate::crd::{POOL_LABEL, SpotBid, SpotPool, SpotPoolStatus, Time, status_changed};
@@ -39,7 +40,7 @@ pub async fn reconcile(pool: Arc<SpotPool>, ctx: Arc<Context>) -> Result<Action,
     ctx.metrics.reconciled(
         CONTROLLER,
         started.elapsed(),
-        result.as_ref().err().map(Error::reason),
+        result.as_ref().err().map(|error| error.reason().label()),
     );
     if result.is_ok() {
         ctx.backoff.succeeded(&pool.uid().unwrap_or_default());
@@ -209,11 +210,8 @@ async fn report(
     if status_changed(previous, &new) {
         apply_status(pools, pool, &new).await?;
     }
-    let reference = pool.object_ref(&());
     for event in events(previous, &new, outcome) {
-        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
-            tracing::warn!(reason = %event.reason, %error, "could not publish an event");
-        }
+        publish_event(&ctx.recorder, pool, &event).await;
     }
     Ok(())
 }

@@ -4,7 +4,8 @@ use super::plan::{Child, Hold, PoolPlan, Removal, Step};
 use crate::controller::machinery::events::{Event, EventType};
 use crate::crd::spot_bid::Spend;
 use crate::crd::{
-    Condition, ConditionStatus, POOL_LABEL, READY, SYNCED, SpotPoolStatus, Time, set_condition,
+    Condition, ConditionStatus, POOL_LABEL, READY, Reason, SYNCED, SpotPoolStatus, Time,
+    set_condition,
 };
 use mithril_api::Price;
 use std::collections::BTreeMap;
@@ -92,7 +93,11 @@ pub fn status(previous: Option<&SpotPoolStatus>, report: &Report) -> SpotPoolSta
     let wanted = report.replicas.max(0);
     let old = live.iter().any(|c| !c.current);
     let (ready_status, ready_reason, ready_message) = if replicas != wanted || updated != wanted {
-        let reason = if old { "Replacing" } else { "Scaling" };
+        let reason = if old {
+            Reason::Replacing
+        } else {
+            Reason::Scaling
+        };
         (
             ConditionStatus::False,
             reason,
@@ -103,13 +108,13 @@ pub fn status(previous: Option<&SpotPoolStatus>, report: &Report) -> SpotPoolSta
     } else if ready < wanted {
         (
             ConditionStatus::False,
-            "Starting",
+            Reason::Starting,
             format!("{ready} of {wanted} instances running"),
         )
     } else {
         (
             ConditionStatus::True,
-            "Running",
+            Reason::Running,
             format!("all {wanted} instances running"),
         )
     };
@@ -127,27 +132,27 @@ pub fn status(previous: Option<&SpotPoolStatus>, report: &Report) -> SpotPoolSta
     let (synced_status, synced_reason, synced_message) = match (report.outcome, &report.plan.hold) {
         (Outcome::Failed { step, error }, _) => (
             ConditionStatus::False,
-            "WriteFailed",
+            Reason::WriteFailed,
             format!("{}: {error}", describe(step)),
         ),
         (_, Some(Hold::Blocked { message })) => (
             ConditionStatus::False,
-            "ReplacementBlocked",
+            Reason::ReplacementBlocked,
             message.clone(),
         ),
         _ if !report.plan.steps.is_empty() => (
             ConditionStatus::False,
-            "Updating",
+            Reason::Updating,
             format!("{} SpotBid change(s) to make", report.plan.steps.len()),
         ),
         (_, Some(Hold::WaitingForInstances)) => (
             ConditionStatus::False,
-            "Replacing",
+            Reason::Replacing,
             "waiting for instances to run before replacing more SpotBids".to_owned(),
         ),
         _ => (
             ConditionStatus::True,
-            "Synced",
+            Reason::Synced,
             format!("{} SpotBid(s) ask for {replicas} instances", live.len()),
         ),
     };
@@ -186,11 +191,11 @@ pub fn events(
     new: &SpotPoolStatus,
     outcome: &Outcome,
 ) -> Vec<Event> {
-    let event = |type_, reason: &str, note: String| Event {
+    let event = |type_, reason: Reason, note: String| Event {
         type_,
-        reason: reason.to_owned(),
+        reason: reason.into(),
         note: Some(note),
-        action: reason.to_owned(),
+        action: reason.into(),
         secondary: None,
     };
     let mut events = Vec::new();
@@ -198,26 +203,30 @@ pub fn events(
         Outcome::Idle => {}
         Outcome::Done(step) => {
             let reason = match step {
-                Step::Create { .. } => "SpotBidCreated",
-                Step::Update { .. } => "SpotBidUpdated",
-                Step::Delete { .. } => "SpotBidDeleted",
+                Step::Create { .. } => Reason::SpotBidCreated,
+                Step::Update { .. } => Reason::SpotBidUpdated,
+                Step::Delete { .. } => Reason::SpotBidDeleted,
             };
             events.push(event(EventType::Normal, reason, describe(step)));
         }
         Outcome::Failed { step, error } => events.push(event(
             EventType::Warning,
-            "WriteFailed",
+            Reason::WriteFailed,
             format!("could not {}: {error}", describe(step)),
         )),
     }
     let blocked = |status: Option<&SpotPoolStatus>| {
         status
             .and_then(|s| crate::crd::find_condition(&s.conditions, SYNCED))
-            .filter(|c| c.reason == "ReplacementBlocked")
+            .filter(|c| c.reason == Reason::ReplacementBlocked)
             .map(|c| c.message.clone())
     };
     if let (None, Some(message)) = (blocked(previous), blocked(Some(new))) {
-        events.push(event(EventType::Warning, "ReplacementBlocked", message));
+        events.push(event(
+            EventType::Warning,
+            Reason::ReplacementBlocked,
+            message,
+        ));
     }
     events
 }
