@@ -208,23 +208,17 @@ impl Conflicts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::test_support::{reserved_instance, spot_instance};
     use crate::crd::InstanceFilter;
     use mithril_api::InstanceStatus;
 
     fn instance(fid: &str, reservation: Option<&str>, status: InstanceStatus) -> Instance {
-        Instance {
-            fid: fid.into(),
-            name: format!("{fid}-name"),
-            project: "proj_1".into(),
-            created_at: "2026-11-23T10:00:00Z".parse().unwrap(),
-            created_by: "user_1".into(),
-            instance_type: "it_h100".into(),
-            region: Some("us-central1-a".into()),
-            bid: reservation.is_none().then(|| "bid_1".into()),
-            reservation: reservation.map(Into::into),
-            ssh_destination: None,
-            private_ip: None,
-            status,
+        match reservation {
+            Some(reservation) => Instance {
+                reservation: Some(reservation.into()),
+                ..reserved_instance(fid, status)
+            },
+            None => spot_instance(fid, status),
         }
     }
 

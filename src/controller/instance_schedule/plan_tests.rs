@@ -1,34 +1,10 @@
 use super::*;
 use crate::controller::instance_schedule::windows::wanted_state;
+use crate::controller::test_support::{reserved_instance, spot_instance};
 use crate::crd::{InstanceAction, ScheduleWindow};
 
 fn at(second: i64) -> Timestamp {
     Timestamp::from_second(1_800_000_000 + second).unwrap()
-}
-
-fn reserved(fid: &str, status: InstanceStatus) -> Instance {
-    Instance {
-        fid: fid.into(),
-        name: format!("{fid}-name"),
-        project: "proj_1".into(),
-        created_at: "2026-11-23T10:00:00Z".parse().unwrap(),
-        created_by: "user_1".into(),
-        instance_type: "it_h100".into(),
-        region: Some("us-central1-a".into()),
-        bid: None,
-        reservation: Some("res_1".into()),
-        ssh_destination: None,
-        private_ip: None,
-        status,
-    }
-}
-
-fn spot(fid: &str, status: InstanceStatus) -> Instance {
-    Instance {
-        bid: Some("bid_1".into()),
-        reservation: None,
-        ..reserved(fid, status)
-    }
 }
 
 fn last_action(
@@ -147,7 +123,7 @@ fn every_status_is_read_as_the_table_says_for_both_wanted_states() {
         let instances: Vec<Instance> = ALL_STATUSES
             .iter()
             .enumerate()
-            .map(|(i, status)| reserved(&format!("inst_{i:02}"), status.clone()))
+            .map(|(i, status)| reserved_instance(&format!("inst_{i:02}"), status.clone()))
             .collect();
         let plan = Fixture::new(wanted, instances.clone()).plan();
         assert_eq!(plan.instances.len(), ALL_STATUSES.len());
@@ -164,7 +140,7 @@ fn every_status_is_read_as_the_table_says_for_both_wanted_states() {
 
 #[test]
 fn an_unknown_status_is_never_acted_on() {
-    let instances = vec![reserved(
+    let instances = vec![reserved_instance(
         "inst_a",
         InstanceStatus::Unknown("STATUS_HIBERNATING".into()),
     )];
@@ -183,11 +159,11 @@ fn pause_sends_only_running_reserved_instances_in_one_sorted_batch() {
     let plan = Fixture::new(
         WantedState::Paused,
         vec![
-            reserved("inst_c", InstanceStatus::Running),
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Paused),
-            reserved("inst_d", InstanceStatus::Stopping),
-            reserved("inst_e", InstanceStatus::Starting),
+            reserved_instance("inst_c", InstanceStatus::Running),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Paused),
+            reserved_instance("inst_d", InstanceStatus::Stopping),
+            reserved_instance("inst_e", InstanceStatus::Starting),
         ],
     )
     .plan();
@@ -205,10 +181,10 @@ fn resume_sends_only_paused_instances() {
     let plan = Fixture::new(
         WantedState::Running,
         vec![
-            reserved("inst_a", InstanceStatus::Paused),
-            reserved("inst_b", InstanceStatus::Running),
-            reserved("inst_c", InstanceStatus::Confirmed),
-            reserved("inst_d", InstanceStatus::Stopping),
+            reserved_instance("inst_a", InstanceStatus::Paused),
+            reserved_instance("inst_b", InstanceStatus::Running),
+            reserved_instance("inst_c", InstanceStatus::Confirmed),
+            reserved_instance("inst_d", InstanceStatus::Stopping),
         ],
     )
     .plan();
@@ -223,7 +199,7 @@ fn resume_sends_only_paused_instances() {
 #[test]
 fn large_sets_are_split_into_batches() {
     let instances: Vec<Instance> = (0..250)
-        .map(|i| reserved(&format!("inst_{i:03}"), InstanceStatus::Running))
+        .map(|i| reserved_instance(&format!("inst_{i:03}"), InstanceStatus::Running))
         .collect();
     let plan = Fixture::new(WantedState::Paused, instances).plan();
     let sizes: Vec<usize> = plan.actions.iter().map(|a| a.fids().len()).collect();
@@ -240,9 +216,9 @@ fn large_sets_are_split_into_batches() {
     let plan = Fixture::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Running),
-            reserved("inst_c", InstanceStatus::Running),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Running),
+            reserved_instance("inst_c", InstanceStatus::Running),
         ],
     )
     .plan_with(&small);
@@ -260,8 +236,8 @@ fn spot_instances_are_a_configuration_error_and_never_sent() {
     let plan = Fixture::new(
         WantedState::Paused,
         vec![
-            spot("inst_s", InstanceStatus::Running),
-            reserved("inst_r", InstanceStatus::Running),
+            spot_instance("inst_s", InstanceStatus::Running),
+            reserved_instance("inst_r", InstanceStatus::Running),
         ],
     )
     .plan();
@@ -281,7 +257,7 @@ fn an_instance_mithril_called_spot_is_not_asked_again() {
     // The listing did not say it was spot, but Mithril answered 501: no retry storm.
     let mut fixture = Fixture::new(
         WantedState::Paused,
-        vec![reserved("inst_a", InstanceStatus::Running)],
+        vec![reserved_instance("inst_a", InstanceStatus::Running)],
     );
     fixture.previous = vec![last_action(
         "inst_a",
@@ -301,7 +277,7 @@ fn an_instance_mithril_called_spot_is_not_asked_again() {
 fn a_501_that_named_no_single_instance_only_backs_the_batch_off() {
     let mut fixture = Fixture::new(
         WantedState::Paused,
-        vec![reserved("inst_a", InstanceStatus::Running)],
+        vec![reserved_instance("inst_a", InstanceStatus::Running)],
     );
     fixture.previous = vec![last_action(
         "inst_a",
@@ -334,8 +310,8 @@ fn instances_claimed_by_other_schedules_are_left_alone() {
     let mut fixture = Fixture::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Running),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Running),
         ],
     );
     let other = ScheduleRef::new("team-b", "weekends");
@@ -354,7 +330,7 @@ fn instances_claimed_by_other_schedules_are_left_alone() {
 fn named_instances_mithril_does_not_show_are_reported_not_found() {
     let mut fixture = Fixture::new(
         WantedState::Running,
-        vec![reserved("inst_b", InstanceStatus::Running)],
+        vec![reserved_instance("inst_b", InstanceStatus::Running)],
     );
     fixture.missing = fids(&["inst_a"]);
     fixture.previous = vec![ScheduledInstance {
@@ -386,9 +362,9 @@ fn suspend_sends_nothing_and_waits_for_the_next_transition_only() {
     let mut fixture = Fixture::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Stopping),
-            spot("inst_s", InstanceStatus::Running),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Stopping),
+            spot_instance("inst_s", InstanceStatus::Running),
         ],
     );
     fixture.suspend = true;
@@ -413,8 +389,8 @@ fn after_409_the_instance_backs_off_exponentially() {
     let mut fixture = Fixture::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Running),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Running),
         ],
     );
     fixture.previous = vec![last_action(
@@ -487,7 +463,7 @@ fn each_failure_kind_has_its_own_backoff() {
     ] {
         let mut fixture = Fixture::new(
             WantedState::Running,
-            vec![reserved("inst_a", InstanceStatus::Paused)],
+            vec![reserved_instance("inst_a", InstanceStatus::Paused)],
         );
         fixture.previous = vec![last_action(
             "inst_a",
@@ -517,7 +493,7 @@ fn each_failure_kind_has_its_own_backoff() {
 fn a_refusal_of_the_other_action_does_not_hold_this_one_back() {
     let mut fixture = Fixture::new(
         WantedState::Running,
-        vec![reserved("inst_a", InstanceStatus::Paused)],
+        vec![reserved_instance("inst_a", InstanceStatus::Paused)],
     );
     fixture.previous = vec![last_action(
         "inst_a",
@@ -536,7 +512,7 @@ fn a_refusal_of_the_other_action_does_not_hold_this_one_back() {
 fn an_accepted_request_newer_than_the_listing_is_not_sent_again() {
     let mut fixture = Fixture::new(
         WantedState::Paused,
-        vec![reserved("inst_a", InstanceStatus::Running)],
+        vec![reserved_instance("inst_a", InstanceStatus::Running)],
     );
     fixture.previous = vec![last_action(
         "inst_a",
@@ -562,13 +538,13 @@ fn an_accepted_request_newer_than_the_listing_is_not_sent_again() {
 fn requeue_is_the_next_transition_when_everything_is_settled() {
     let fixture = Fixture::new(
         WantedState::Paused,
-        vec![reserved("inst_a", InstanceStatus::Paused)],
+        vec![reserved_instance("inst_a", InstanceStatus::Paused)],
     );
     assert_eq!(fixture.plan().requeue_at, Some(at(3600)));
 
     let mut always_on = Fixture::new(
         WantedState::Running,
-        vec![reserved("inst_a", InstanceStatus::Running)],
+        vec![reserved_instance("inst_a", InstanceStatus::Running)],
     );
     always_on.next_transition = None;
     assert_eq!(always_on.plan().requeue_at, None);
@@ -578,7 +554,7 @@ fn requeue_is_the_next_transition_when_everything_is_settled() {
 fn instances_between_states_are_rechecked_but_never_past_the_transition() {
     let mut fixture = Fixture::new(
         WantedState::Running,
-        vec![reserved("inst_a", InstanceStatus::Stopping)],
+        vec![reserved_instance("inst_a", InstanceStatus::Stopping)],
     );
     assert_eq!(fixture.plan().requeue_at, Some(at(30)));
     fixture.next_transition = Some(at(20));
@@ -600,8 +576,8 @@ fn a_gap_shorter_than_the_minimum_pause_keeps_the_instances_running() {
     let mut fixture = Fixture::new(
         evaluation.wanted,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Paused),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Paused),
         ],
     );
     fixture.next_transition = evaluation.next_transition;

@@ -2,6 +2,7 @@ use super::*;
 use crate::controller::instance_schedule::conflicts::{Claim, Conflicts, ScheduleRef};
 use crate::controller::instance_schedule::plan::{PlanInput, SpecError, plan};
 use crate::controller::instance_schedule::windows::ScheduleError;
+use crate::controller::test_support::reserved_instance;
 use crate::crd::status_changed;
 use jiff::Timestamp;
 use mithril_api::endpoint::{LIST_INSTANCES, PATCH_INSTANCES};
@@ -13,23 +14,6 @@ fn at(second: i64) -> Timestamp {
 
 fn time(second: i64) -> Time {
     Time::new(at(second))
-}
-
-fn reserved(fid: &str, status: InstanceStatus) -> Instance {
-    Instance {
-        fid: fid.into(),
-        name: format!("{fid}-name"),
-        project: "proj_1".into(),
-        created_at: "2026-11-23T10:00:00Z".parse().unwrap(),
-        created_by: "user_1".into(),
-        instance_type: "it_h100".into(),
-        region: Some("us-central1-a".into()),
-        bid: None,
-        reservation: Some("res_1".into()),
-        ssh_destination: None,
-        private_ip: None,
-        status,
-    }
 }
 
 /// A schedule's view of the world for one reconcile.
@@ -151,8 +135,8 @@ fn a_prior_status_answered_unchanged_is_a_refusal_that_backs_off_and_grows() {
     let mut world = World::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Running),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Running),
         ],
     );
     let action = Action::Pause(vec!["inst_a".into(), "inst_b".into()]);
@@ -357,10 +341,10 @@ fn status_shows_the_schedule_the_instances_and_the_counts() {
     let world = World::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Paused),
-            reserved("inst_b", InstanceStatus::Paused),
-            reserved("inst_c", InstanceStatus::Paused),
-            reserved("inst_d", InstanceStatus::Stopping),
+            reserved_instance("inst_a", InstanceStatus::Paused),
+            reserved_instance("inst_b", InstanceStatus::Paused),
+            reserved_instance("inst_c", InstanceStatus::Paused),
+            reserved_instance("inst_d", InstanceStatus::Stopping),
         ],
     );
     let (_, status) = world.report(None, &PatchOutcomes::new());
@@ -391,8 +375,8 @@ fn a_sent_pause_is_read_back_and_followed_to_paused() {
     let mut world = World::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Paused),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Paused),
         ],
     );
     let outcomes = PatchOutcomes::from([(
@@ -440,8 +424,8 @@ fn consecutive_409s_count_up_and_back_the_instance_off() {
     let mut world = World::new(
         WantedState::Running,
         vec![
-            reserved("inst_a", InstanceStatus::Paused),
-            reserved("inst_b", InstanceStatus::Paused),
+            reserved_instance("inst_a", InstanceStatus::Paused),
+            reserved_instance("inst_b", InstanceStatus::Paused),
         ],
     );
     let not_ready = PatchOutcomes::from([(
@@ -510,9 +494,9 @@ fn not_found_spot_and_rejected_answers_are_reported() {
     let world = World::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Running),
-            reserved("inst_c", InstanceStatus::Running),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Running),
+            reserved_instance("inst_c", InstanceStatus::Running),
         ],
     );
     let outcomes = PatchOutcomes::from([
@@ -564,7 +548,7 @@ fn not_found_spot_and_rejected_answers_are_reported() {
 fn a_named_instance_that_does_not_exist_is_listed_but_not_counted() {
     let mut world = World::new(
         WantedState::Running,
-        vec![reserved("inst_a", InstanceStatus::Running)],
+        vec![reserved_instance("inst_a", InstanceStatus::Running)],
     );
     world.missing = vec!["inst_z".into()];
     let (_, status) = world.report(None, &PatchOutcomes::new());
@@ -579,8 +563,8 @@ fn a_named_instance_that_does_not_exist_is_listed_but_not_counted() {
 #[test]
 fn a_conflict_is_reported_on_both_schedules_and_neither_acts() {
     let instances = vec![
-        reserved("inst_a", InstanceStatus::Running),
-        reserved("inst_b", InstanceStatus::Running),
+        reserved_instance("inst_a", InstanceStatus::Running),
+        reserved_instance("inst_b", InstanceStatus::Running),
     ];
     let nights = ScheduleRef::new("team-a", "nights");
     let weekends = ScheduleRef::new("team-b", "weekends");
@@ -625,7 +609,7 @@ fn a_conflict_is_reported_on_both_schedules_and_neither_acts() {
 fn suspended_schedules_say_so() {
     let mut world = World::new(
         WantedState::Paused,
-        vec![reserved("inst_a", InstanceStatus::Running)],
+        vec![reserved_instance("inst_a", InstanceStatus::Running)],
     );
     world.suspend = true;
     let (plan, status) = world.report(None, &PatchOutcomes::new());
@@ -644,7 +628,7 @@ fn suspended_schedules_say_so() {
 fn an_invalid_spec_is_reported_and_the_instances_kept_as_last_seen() {
     let world = World::new(
         WantedState::Running,
-        vec![reserved("inst_a", InstanceStatus::Running)],
+        vec![reserved_instance("inst_a", InstanceStatus::Running)],
     );
     let (_, before) = world.report(None, &PatchOutcomes::new());
     let error = SpecError::from(ScheduleError::UnknownTimeZone {
@@ -679,8 +663,8 @@ fn when_mithril_cannot_be_listed_the_last_observation_stays() {
     let world = World::new(
         WantedState::Running,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Paused),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Paused),
         ],
     );
     let (_, before) = world.report(None, &PatchOutcomes::new());
@@ -728,8 +712,8 @@ fn an_unchanged_observation_rebuilds_an_equal_status() {
     let mut world = World::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Paused),
-            reserved("inst_b", InstanceStatus::Stopping),
+            reserved_instance("inst_a", InstanceStatus::Paused),
+            reserved_instance("inst_b", InstanceStatus::Stopping),
         ],
     );
     world.claimed_elsewhere = BTreeMap::from([(
@@ -753,9 +737,9 @@ fn events_tell_of_every_pause_and_resume_and_every_refusal() {
     let world = World::new(
         WantedState::Paused,
         vec![
-            reserved("inst_a", InstanceStatus::Running),
-            reserved("inst_b", InstanceStatus::Running),
-            reserved("inst_c", InstanceStatus::Running),
+            reserved_instance("inst_a", InstanceStatus::Running),
+            reserved_instance("inst_b", InstanceStatus::Running),
+            reserved_instance("inst_c", InstanceStatus::Running),
         ],
     );
     let outcomes = PatchOutcomes::from([
@@ -798,7 +782,7 @@ fn events_tell_of_every_pause_and_resume_and_every_refusal() {
 fn standing_problems_warn_once_and_reaching_the_state_is_announced() {
     let mut world = World::new(
         WantedState::Paused,
-        vec![reserved("inst_a", InstanceStatus::Paused)],
+        vec![reserved_instance("inst_a", InstanceStatus::Paused)],
     );
     world.missing = vec!["inst_z".into()];
     let none = PatchOutcomes::new();
@@ -847,7 +831,7 @@ fn long_event_notes_are_cut_to_what_kubernetes_accepts() {
 fn suspending_and_an_invalid_spec_are_announced_once() {
     let mut world = World::new(
         WantedState::Paused,
-        vec![reserved("inst_a", InstanceStatus::Running)],
+        vec![reserved_instance("inst_a", InstanceStatus::Running)],
     );
     let none = PatchOutcomes::new();
     let (_, active) = world.report(None, &none);
