@@ -1,18 +1,13 @@
 //! The SpotBid reconcile: observe (memory first), plan (pure), act (one Mithril write), report.
 
 use super::cancelling::cancel_bid;
-use super::decide::{self, Failure, Placements};
+use super::decide::{self, BidNames, Failure, MarketSeen, Placements, Policies, policies};
 use super::index::BidIndex;
 use super::names::bid_name;
 use super::phases::PhaseTally;
-use super::plan::{
-    Action as BidAction, DesiredBid, Intent, MarketDecision, MarketView, Plan, plan,
-};
-use super::pricing::{PricingPolicy, RaiseMemory};
+use super::plan::{Action as BidAction, DesiredBid, Intent, MarketDecision, Plan, plan};
 use super::regions::{RegionMarket, RegionPolicy};
-use super::report::{
-    Observation, SyncOutcome, preemption_count, preemption_suspected, spend_increase, status,
-};
+use super::report::{Observation, SyncOutcome, preemption_suspected, spend_increase, status};
 use super::tracking::{
     Sightings, Tracking, adoption_conflict, create_refused_for_this_spec, late_adoption, track,
 };
@@ -30,9 +25,7 @@ use kube::runtime::events::Event;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
-use mithril_api::{
-    ApiKey, Bid, BidEventType, BidStatus, LaunchSpecification, MithrilClient, MithrilError, Price,
-};
+use mithril_api::{ApiKey, Bid, BidEventType, BidStatus, MithrilClient, MithrilError, Price};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -443,12 +436,7 @@ async fn sight(
     Ok(tracking)
 }
 
-/// The spec's pricing and region rules, parsed once per reconcile.
-struct Policies {
-    pricing: PricingPolicy,
-    regions: RegionPolicy,
-}
-
+/// The bid the spec asks for, with the market as the observer's memory and the status show it.
 fn desired(
     resource: &SpotBid,
     resolved: &Resolved,
@@ -457,71 +445,31 @@ fn desired(
     history_preemptions: Option<i64>,
     now: Timestamp,
 ) -> DesiredBid {
-    let spec = &resource.spec;
-    let launch = &spec.launch_specification;
-    DesiredBid {
-        name: resolved.bid_name.clone(),
-        project_fid: resolved.project_fid.clone(),
-        instance_type_fid: resolved.instance_type_fid.clone(),
-        regions: policies.regions.clone(),
-        instance_quantity: i64::from(spec.instance_quantity),
-        pricing: policies.pricing,
-        paused: spec.paused,
-        launch_specification: LaunchSpecification {
-            volumes: launch.volumes.clone(),
-            ssh_keys: launch.ssh_keys.clone(),
-            startup_script: launch.startup_script.clone(),
-            kubernetes_cluster: launch.kubernetes_cluster.clone(),
-            image_version: launch.image_version.clone(),
-            memory_gb: launch.memory_gb,
-        },
-        adopt_fid: spec.bid_fid.clone(),
-        market: market_view(
-            resource,
-            resolved,
-            &policies.regions,
-            bid,
-            history_preemptions,
-            now,
-        ),
-    }
-}
-
-/// The auctions of the listed regions from the observer's memory, and what the status remembers.
-fn market_view(
-    resource: &SpotBid,
-    resolved: &Resolved,
-    regions: &RegionPolicy,
-    bid: Option<&Bid>,
-    history_preemptions: Option<i64>,
-    now: Timestamp,
-) -> MarketView {
     let observer = &resolved.observer;
-    let previous = resource.status.as_ref();
-    let auctions = regions
+    let auctions = policies
+        .regions
         .regions
         .iter()
         .filter_map(|region| observer.auction(region, &resolved.instance_type_fid))
         .map(|auction| RegionMarket::from(&auction))
         .collect();
-    let pricing = previous.and_then(|s| s.pricing.as_ref());
-    MarketView {
-        observed: observer.is_synced(),
-        auctions,
-        preemptions: preemption_count(previous, bid, history_preemptions).total,
-        raises: RaiseMemory {
-            total: pricing
-                .and_then(|p| p.preemption_raise.as_deref())
-                .and_then(|raise| raise.parse::<Price>().ok())
-                .unwrap_or(Price::ZERO),
-            raised_preemptions: pricing.map_or(0, |p| p.raised_preemptions),
+    let market = decide::market_view(
+        resource.status.as_ref(),
+        MarketSeen {
+            observed: observer.is_synced(),
+            auctions,
+            bid,
+            history_preemptions,
+            now,
         },
-        raised_on: pricing.and_then(|p| p.raised_on.clone()),
-        region_candidate: previous.and_then(|s| s.region_candidate.clone()),
-        now,
-    }
+    );
+    let names = BidNames {
+        name: resolved.bid_name.clone(),
+        project_fid: resolved.project_fid.clone(),
+        instance_type_fid: resolved.instance_type_fid.clone(),
+    };
+    decide::desired(&resource.spec, names, policies, market)
 }
-
 /// What observing led to: the reconcile goes on with what it found, or it is over (a problem
 /// was reported).
 enum Observed {
@@ -632,23 +580,6 @@ fn unknown_region(observer: &MithrilObserver, regions: &RegionPolicy) -> Option<
             ),
         )
     })
-}
-
-fn policies(spec: &crate::crd::SpotBidSpec) -> Result<Policies, Problem> {
-    let pricing = PricingPolicy::from_spec(spec).map_err(|error| {
-        let reason = match error {
-            // The reason a bad fixed price has always had.
-            super::pricing::PricingError::InvalidPrice {
-                field: "spec.limitPrice",
-                ..
-            } => Reason::InvalidLimitPrice,
-            _ => Reason::InvalidPricing,
-        };
-        Problem::new(reason, error.to_string())
-    })?;
-    let regions = RegionPolicy::from_spec(spec)
-        .map_err(|error| Problem::new(Reason::InvalidRegionChange, error.to_string()))?;
-    Ok(Policies { pricing, regions })
 }
 
 async fn apply(
