@@ -208,6 +208,7 @@ async fn reconcile_resource(
             market: None,
             history_preemptions: None,
             sync,
+            events: Vec::new(),
         };
         report(api, &resource, ctx, paused).await?;
         return Ok(Action::await_change());
@@ -488,23 +489,26 @@ async fn observe(
         Err(error) => {
             let problem = error.into_problem()?;
             return Ok(Observed::Reported(
-                report_problem(api, resource, ctx, None, problem).await?,
+                report_problem(api, resource, ctx, None, problem, Vec::new()).await?,
             ));
         }
     };
     let policies = match policies(&resource.spec) {
         Ok(policies) => policies,
         Err(problem) => {
-            let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+            let action =
+                report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
             return Ok(Observed::Reported(action));
         }
     };
     if let Some(problem) = late_adoption(resource) {
-        let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+        let action =
+            report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
         return Ok(Observed::Reported(action));
     }
     if let Some(problem) = claimed_elsewhere(resource, ctx).await? {
-        let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+        let action =
+            report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
         return Ok(Observed::Reported(action));
     }
     let tracking = sight(resource, &resolved, ctx).await?;
@@ -518,7 +522,8 @@ async fn observe(
             .as_ref()
             .is_none_or(|b| b.status == BidStatus::Terminated);
     if to_place && let Some(problem) = unknown_region(&resolved.observer, &policies.regions) {
-        let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+        let action =
+            report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
         return Ok(Observed::Reported(action));
     }
     Ok(Observed::Found(Box::new((resolved, tracking, policies))))
@@ -598,21 +603,22 @@ async fn apply(
         }
         _ => None,
     };
-    let base = Report {
+    let report_of = |sync| Report {
         resolved: Some(&resolved),
         bid: observed.as_ref(),
         market: None,
         history_preemptions,
-        sync: SyncOutcome::in_sync(),
-    };
-    let report_of = |sync| Report {
         sync,
-        ..base.clone()
+        events: Vec::new(),
     };
     // Money first: a twin of the managed bid is cancelled before anything else is done.
     if let Some(twin) = tracking.duplicates.first() {
-        cancel_duplicate(&resource, &resolved, ctx, twin, observed.as_ref()).await?;
-        report(api, &resource, ctx, report_of(SyncOutcome::in_sync())).await?;
+        let cancelled = cancel_duplicate(&resolved, ctx, twin, observed.as_ref()).await?;
+        let report_now = Report {
+            events: vec![cancelled],
+            ..report_of(SyncOutcome::in_sync())
+        };
+        report(api, &resource, ctx, report_now).await?;
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let now = (ctx.shared.clock)();
@@ -626,39 +632,45 @@ async fn apply(
     );
     let plan = plan(&Intent::Present(Box::new(desired)), observed.as_ref());
     let synced = decide::synced_reason(resource.status.as_ref());
-    publish(ctx, &resource, decide::plan_events(&plan, synced)).await;
+    let mut events = decide::plan_events(&plan, synced);
     if matches!(plan.action, Some(BidAction::Create(_))) {
         if let Some(problem) = create_refused_for_this_spec(&resource) {
-            return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
+            return report_problem(api, &resource, ctx, Some(&resolved), problem, events).await;
         }
         if let Some((sync, wait)) = decide::placement_wait(&tracking, &placements(&resource, ctx)) {
-            report(api, &resource, ctx, report_of(sync)).await?;
+            let report_now = Report {
+                events,
+                ..report_of(sync)
+            };
+            report(api, &resource, ctx, report_now).await?;
             return Ok(Action::requeue(wait));
         }
     }
-    let bid = match act(&resource, &resolved, ctx, &plan, observed.as_ref()).await {
+    let (acted, done) = act(&resource, &resolved, ctx, &plan, observed.as_ref()).await;
+    events.extend(done);
+    let bid = match acted {
         Ok(bid) => bid.or_else(|| observed.clone()),
         Err(Failure::Problem(problem)) => {
-            return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
+            return report_problem(api, &resource, ctx, Some(&resolved), problem, events).await;
         }
         Err(Failure::Retry(problem)) => {
-            report_problem(api, &resource, ctx, Some(&resolved), problem.clone()).await?;
+            let retried = problem.clone();
+            report_problem(api, &resource, ctx, Some(&resolved), retried, events).await?;
             return Err(Error::Problem(problem));
         }
         Err(Failure::Failed(error)) => {
             let sync = SyncOutcome::failed(mithril_reason(&error), error.to_string(), false);
             // The decisions were not carried out: the status keeps remembering the old ones.
-            report(api, &resource, ctx, report_of(sync)).await?;
+            let report_now = Report {
+                events,
+                ..report_of(sync)
+            };
+            report(api, &resource, ctx, report_now).await?;
             return Err(error.into());
         }
     };
     if let Some(market) = &plan.market {
-        publish(
-            ctx,
-            &resource,
-            decide::raise_events(market, observed.as_ref()),
-        )
-        .await;
+        events.extend(decide::raise_events(market, observed.as_ref()));
     }
     let sync = SyncOutcome::from_plan(&Plan {
         action: None,
@@ -671,6 +683,7 @@ async fn apply(
         Report {
             bid: bid.as_ref(),
             market: plan.market.as_ref(),
+            events,
             ..report_of(sync)
         },
     )
@@ -718,32 +731,32 @@ async fn publish(
     }
 }
 
-/// Cancels a live twin of the managed bid (several bids under one resource's names).
+/// Cancels a live twin of the managed bid (several bids under one resource's names); returns the
+/// event that says so.
 async fn cancel_duplicate(
-    resource: &SpotBid,
     resolved: &Resolved,
     ctx: &SpotBidContext,
     twin: &str,
     kept: Option<&Bid>,
-) -> Result<(), Error> {
+) -> Result<Event, Error> {
     cancel_bid(&resolved.client, Some(&resolved.observer), twin).await?;
     ctx.shared
         .metrics
         .safety_cancel(Reason::DuplicateBidCancelled);
-    publish(ctx, resource, [decide::duplicate_cancelled(twin, kept)]).await;
-    Ok(())
+    Ok(decide::duplicate_cancelled(twin, kept))
 }
-/// Carries out the plan's write; returns the bid Mithril answered with.
+/// Carries out the plan's write; returns the bid Mithril answered with, and the event that says
+/// what was done or what failed.
 async fn act(
     resource: &SpotBid,
     resolved: &Resolved,
     ctx: &SpotBidContext,
     plan: &Plan,
     observed: Option<&Bid>,
-) -> Result<Option<Bid>, Failure> {
+) -> (Result<Option<Bid>, Failure>, Option<Event>) {
     let uid = resource.uid().unwrap_or_default();
     match &plan.action {
-        None => Ok(None),
+        None => (Ok(None), None),
         Some(BidAction::Create(request)) => {
             // The idempotency key is the deterministic name (a retried POST is the same request),
             // qualified by the bid it replaces, if any: placing anew after a move or an outside
@@ -767,8 +780,7 @@ async fn act(
                         r.last_placed = Some(Instant::now());
                     });
                     let created = decide::created(&bid, request, &resource.spec.instance_type);
-                    publish(ctx, resource, [created]).await;
-                    Ok(Some(bid))
+                    (Ok(Some(bid)), Some(created))
                 }
                 Err(error) => {
                     // A lost answer: the bid may exist, or appear later. No POST until it
@@ -776,8 +788,11 @@ async fn act(
                     if error.is_ambiguous_write() {
                         ctx.remember(&uid, |r| r.uncertain_since = Some(Instant::now()));
                     }
-                    publish(ctx, resource, [decide::create_failed(&error)]).await;
-                    Err(decide::create_failure(error, observed.is_some()))
+                    let failed = decide::create_failed(&error);
+                    (
+                        Err(decide::create_failure(error, observed.is_some())),
+                        Some(failed),
+                    )
                 }
             }
         }
@@ -787,55 +802,57 @@ async fn act(
                     // This reconcile reports the bid: no wake-up for it.
                     resolved.observer.record_own_bid(bid.clone());
                     let updated = decide::updated(fid, request, plan.market.as_ref());
-                    publish(ctx, resource, [updated]).await;
-                    Ok(Some(bid))
+                    (Ok(Some(bid)), Some(updated))
                 }
                 Err(error) => {
-                    publish(ctx, resource, [decide::update_failed(&error)]).await;
-                    Err(decide::update_failure(error, request))
+                    let failed = decide::update_failed(&error);
+                    (Err(decide::update_failure(error, request)), Some(failed))
                 }
             }
         }
-        Some(BidAction::Cancel { fid }) => cancel(
-            resource,
-            &resolved.client,
-            Some(&resolved.observer),
-            ctx,
-            fid,
-        )
-        .await
-        .map(|()| None)
-        .map_err(Failure::Failed),
+        Some(BidAction::Cancel { fid }) => {
+            let (result, event) = cancel(&resolved.client, Some(&resolved.observer), fid).await;
+            (result.map(|()| None).map_err(Failure::Failed), Some(event))
+        }
         Some(BidAction::Relocate { fid, from, to }) => {
             match resolved.client.cancel_bid(fid).await {
                 Ok(()) | Err(MithrilError::NotFound { .. }) => {
                     resolved.observer.record_cancelled(fid);
                     ctx.remember(&uid, |r| r.relocated = Some(fid.clone()));
                     let relocated = decide::relocated(fid, from, to, plan.market.as_ref());
-                    publish(ctx, resource, [relocated]).await;
-                    Ok(resolved.observer.bid_by_fid(fid))
+                    (Ok(resolved.observer.bid_by_fid(fid)), Some(relocated))
                 }
                 Err(error) => {
                     let failed = decide::relocate_failed(fid, from, to, &error);
-                    publish(ctx, resource, [failed]).await;
-                    Err(Failure::Failed(error))
+                    (Err(Failure::Failed(error)), Some(failed))
                 }
             }
         }
     }
 }
+/// Cancels a bid; returns the outcome and the event that says it.
 async fn cancel(
+    client: &MithrilClient,
+    observer: Option<&MithrilObserver>,
+    fid: &str,
+) -> (Result<(), MithrilError>, Event) {
+    let result = cancel_bid(client, observer, fid).await;
+    let event = match &result {
+        Ok(()) => decide::cancelled(fid),
+        Err(error) => decide::cancel_failed(error),
+    };
+    (result, event)
+}
+
+/// Cancels a bid of a resource being deleted, and says so at once (no status follows).
+async fn cancel_now(
     resource: &SpotBid,
     client: &MithrilClient,
     observer: Option<&MithrilObserver>,
     ctx: &SpotBidContext,
     fid: &str,
 ) -> Result<(), MithrilError> {
-    let result = cancel_bid(client, observer, fid).await;
-    let event = match &result {
-        Ok(()) => decide::cancelled(fid),
-        Err(error) => decide::cancel_failed(error),
-    };
+    let (result, event) = cancel(client, observer, fid).await;
     publish(ctx, resource, [event]).await;
     result
 }
@@ -849,7 +866,7 @@ async fn hold_finalizer(
 ) -> Error {
     let fid = resource.status.as_ref().and_then(|s| s.bid_fid.as_deref());
     let problem = decide::finalizer_held(problem, fid, FINALIZER);
-    match report_problem(api, resource, ctx, None, problem.clone()).await {
+    match report_problem(api, resource, ctx, None, problem.clone(), Vec::new()).await {
         Ok(_) => Error::Problem(problem),
         Err(error) => error,
     }
@@ -898,14 +915,14 @@ async fn cleanup(
             && let Some(bid) = confirmed_bid(&client, observer, fid).await?
             && bid.status != BidStatus::Terminated
         {
-            cancel(resource, &client, observer, ctx, fid).await?;
+            cancel_now(resource, &client, observer, ctx, fid).await?;
             return Ok(true);
         }
         if let Some(resolved) = &resolved {
             // Asked of Mithril itself: a twin the cache has not listed yet must not be left.
             let named = named_bids(resource, resolved, true).await?;
             if let Some(live) = named.iter().find(|bid| bid.status != BidStatus::Terminated) {
-                cancel(resource, &client, observer, ctx, &live.fid).await?;
+                cancel_now(resource, &client, observer, ctx, &live.fid).await?;
                 return Ok(true);
             }
         }
@@ -966,6 +983,7 @@ async fn observe_only(
         market: None,
         history_preemptions: None,
         sync,
+        events: Vec::new(),
     };
     report(api, &resource, ctx, report_now).await?;
     // Revisited by the controller's paced resync, not by a pending requeue per resource.
@@ -998,9 +1016,10 @@ async fn report_problem(
     ctx: &SpotBidContext,
     resolved: Option<&Resolved>,
     problem: Problem,
+    mut events: Vec<Event>,
 ) -> Result<Action, Error> {
     let synced = decide::synced_reason(resource.status.as_ref());
-    publish(ctx, resource, decide::problem_event(synced, &problem)).await;
+    events.extend(decide::problem_event(synced, &problem));
     let sync = SyncOutcome::failed(problem.reason, problem.message, true);
     let bid = match resolved {
         Some(resolved) => resource
@@ -1016,13 +1035,13 @@ async fn report_problem(
         market: None,
         history_preemptions: None,
         sync,
+        events,
     };
     report(api, resource, ctx, problem_report).await?;
     Ok(Action::requeue(ctx.shared.config.problem_recheck))
 }
 
 /// What a reconcile reports: what it observed and decided, and how syncing went.
-#[derive(Clone)]
 struct Report<'a> {
     resolved: Option<&'a Resolved>,
     bid: Option<&'a Bid>,
@@ -1030,6 +1049,8 @@ struct Report<'a> {
     market: Option<&'a MarketDecision>,
     history_preemptions: Option<i64>,
     sync: SyncOutcome,
+    /// What the reconcile decided to say, published before the status says it.
+    events: Vec<Event>,
 }
 
 /// The `kind` a bid's spend is counted under: the pool's when a SpotPool controls the SpotBid.
@@ -1043,7 +1064,8 @@ fn spend_kind(resource: &SpotBid) -> &'static str {
     if pooled { "spotpool" } else { "spotbid" }
 }
 
-/// Writes the status when it changed; a new preemption is also an event.
+/// Publishes the events decided, then writes the status when it changed; a new preemption is
+/// also an event.
 async fn report(
     api: &Api<SpotBid>,
     resource: &SpotBid,
@@ -1056,7 +1078,9 @@ async fn report(
         market,
         history_preemptions,
         sync,
+        events: decided,
     } = what;
+    publish(ctx, resource, decided).await;
     let instances = match (resolved, bid) {
         (Some(resolved), Some(bid)) => resolved.observer.instances_of_bid(&bid.fid),
         _ => Vec::new(),
