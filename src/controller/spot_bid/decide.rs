@@ -1,18 +1,116 @@
-//! What a SpotBid reconcile decides beyond the plan: when not to place yet, whether a refusal is
-//! final, and the events to publish, with their texts.
+//! What a SpotBid reconcile decides around the plan: the bid the spec asks for, when not to
+//! place yet, whether a refusal is final, and the events to publish, with their texts.
 //!
 //! Pure: the reconcile passes what it read and what Mithril answered; these return data (sync
 //! outcomes, failures, events) and the reconcile carries them out.
 
-use super::plan::{Action, Blocker, MarketDecision, Plan};
-use super::pricing::PriceReason;
-use super::report::SyncOutcome;
+use super::plan::{Action, Blocker, DesiredBid, MarketDecision, MarketView, Plan};
+use super::pricing::{PriceReason, PricingError, PricingPolicy, RaiseMemory};
+use super::regions::{RegionMarket, RegionPolicy};
+use super::report::{SyncOutcome, preemption_count};
 use super::tracking::{CREATE_REFUSED, Tracking, replacement_wait};
 use crate::controller::Problem;
-use crate::crd::{Reason, SYNCED, SpotBidStatus, find_condition};
+use crate::crd::{Reason, SYNCED, SpotBidSpec, SpotBidStatus, find_condition};
+use jiff::Timestamp;
 use kube::runtime::events::{Event, EventType};
-use mithril_api::{Bid, BidStatus, CreateBidRequest, MithrilError, UpdateBidRequest};
+use mithril_api::{
+    Bid, BidStatus, CreateBidRequest, LaunchSpecification, MithrilError, Price, UpdateBidRequest,
+};
 use std::time::Duration;
+
+/// The spec's pricing and region rules, parsed once per reconcile.
+pub struct Policies {
+    pub pricing: PricingPolicy,
+    pub regions: RegionPolicy,
+}
+
+/// The spec's pricing and region rules, or the user's problem with them.
+pub fn policies(spec: &SpotBidSpec) -> Result<Policies, Problem> {
+    let pricing = PricingPolicy::from_spec(spec).map_err(|error| {
+        let reason = match error {
+            // The reason a bad fixed price has always had.
+            PricingError::InvalidPrice {
+                field: "spec.limitPrice",
+                ..
+            } => Reason::InvalidLimitPrice,
+            _ => Reason::InvalidPricing,
+        };
+        Problem::new(reason, error.to_string())
+    })?;
+    let regions = RegionPolicy::from_spec(spec)
+        .map_err(|error| Problem::new(Reason::InvalidRegionChange, error.to_string()))?;
+    Ok(Policies { pricing, regions })
+}
+
+/// What the resource's names resolved to on Mithril.
+pub struct BidNames {
+    /// The deterministic bid name.
+    pub name: String,
+    pub project_fid: String,
+    pub instance_type_fid: String,
+}
+
+/// What the reconcile saw of the market and the bid.
+pub struct MarketSeen<'a> {
+    /// Whether the observer has read the market yet.
+    pub observed: bool,
+    /// The auctions of the listed regions.
+    pub auctions: Vec<RegionMarket>,
+    /// The bid the resource manages.
+    pub bid: Option<&'a Bid>,
+    /// Preemptions of `bid` as its history counts them, when it was read.
+    pub history_preemptions: Option<i64>,
+    pub now: Timestamp,
+}
+
+/// The market as the planner sees it: the auctions seen, and what the status remembers.
+pub fn market_view(previous: Option<&SpotBidStatus>, seen: MarketSeen<'_>) -> MarketView {
+    let pricing = previous.and_then(|s| s.pricing.as_ref());
+    MarketView {
+        observed: seen.observed,
+        auctions: seen.auctions,
+        preemptions: preemption_count(previous, seen.bid, seen.history_preemptions).total,
+        raises: RaiseMemory {
+            total: pricing
+                .and_then(|p| p.preemption_raise.as_deref())
+                .and_then(|raise| raise.parse::<Price>().ok())
+                .unwrap_or(Price::ZERO),
+            raised_preemptions: pricing.map_or(0, |p| p.raised_preemptions),
+        },
+        raised_on: pricing.and_then(|p| p.raised_on.clone()),
+        region_candidate: previous.and_then(|s| s.region_candidate.clone()),
+        now: seen.now,
+    }
+}
+
+/// The bid the spec asks for, under its resolved names, in the market as seen.
+pub fn desired(
+    spec: &SpotBidSpec,
+    names: BidNames,
+    policies: &Policies,
+    market: MarketView,
+) -> DesiredBid {
+    let launch = &spec.launch_specification;
+    DesiredBid {
+        name: names.name,
+        project_fid: names.project_fid,
+        instance_type_fid: names.instance_type_fid,
+        regions: policies.regions.clone(),
+        instance_quantity: i64::from(spec.instance_quantity),
+        pricing: policies.pricing,
+        paused: spec.paused,
+        launch_specification: LaunchSpecification {
+            volumes: launch.volumes.clone(),
+            ssh_keys: launch.ssh_keys.clone(),
+            startup_script: launch.startup_script.clone(),
+            kubernetes_cluster: launch.kubernetes_cluster.clone(),
+            image_version: launch.image_version.clone(),
+            memory_gb: launch.memory_gb,
+        },
+        adopt_fid: spec.bid_fid.clone(),
+        market,
+    }
+}
 
 /// An event about the resource.
 fn event(type_: EventType, reason: Reason, action: &str, note: String) -> Event {

@@ -1,5 +1,6 @@
 use super::*;
-use crate::controller::spot_bid::test_fixtures::bid_at;
+use crate::controller::spot_bid::test_fixtures::{bid_at, minute, spec};
+use crate::crd::spot_bid::PricingStatus;
 use crate::crd::{Condition, ConditionStatus, Time};
 use mithril_api::endpoint::{CREATE_BID, UPDATE_BID};
 use mithril_api::{ErrorDetail, Price};
@@ -29,7 +30,7 @@ fn tracking(bid: Option<Bid>, hold: bool) -> Tracking {
 }
 
 fn synced(reason: Reason) -> SpotBidStatus {
-    let now = Time::new(super::super::test_fixtures::minute(0));
+    let now = Time::new(minute(0));
     SpotBidStatus {
         conditions: vec![Condition::new(
             SYNCED,
@@ -202,4 +203,69 @@ fn event_texts_name_the_bids() {
     );
     assert_eq!(cancelled("bid_1").reason, "BidCancelled");
     assert_eq!(cancel_failed(&unavailable()).type_, EventType::Warning);
+}
+
+#[test]
+fn the_desired_bid_follows_the_spec_under_its_resolved_names() {
+    let spec = spec(2);
+    let policies = policies(&spec).expect("a valid spec");
+    let names = BidNames {
+        name: "k8s-c1.team-a.train.3f2b8c1e".into(),
+        project_fid: "proj_0123456789abcdef".into(),
+        instance_type_fid: "it_0123456789abcdef".into(),
+    };
+    let market = market_view(
+        None,
+        MarketSeen {
+            observed: false,
+            auctions: Vec::new(),
+            bid: None,
+            history_preemptions: None,
+            now: minute(0),
+        },
+    );
+    let desired = desired(&spec, names, &policies, market);
+    assert_eq!(desired.instance_quantity, 2);
+    assert_eq!(desired.instance_type_fid, "it_0123456789abcdef");
+    assert_eq!(desired.adopt_fid, None);
+    assert!(!desired.market.observed);
+}
+
+#[test]
+fn a_bad_limit_price_keeps_its_reason() {
+    let bad = SpotBidSpec {
+        limit_price: "twelve".into(),
+        ..spec(1)
+    };
+    let problem = policies(&bad).err().expect("a problem");
+    assert_eq!(problem.reason, Reason::InvalidLimitPrice);
+}
+
+#[test]
+fn the_market_view_remembers_the_raises_of_the_status() {
+    let previous = SpotBidStatus {
+        preemption_count: 3,
+        pricing: Some(Box::new(PricingStatus {
+            preemption_raise: Some("$1.50".into()),
+            raised_preemptions: 2,
+            raised_on: Some("fixed".into()),
+            ..PricingStatus::default()
+        })),
+        ..SpotBidStatus::default()
+    };
+    let view = market_view(
+        Some(&previous),
+        MarketSeen {
+            observed: true,
+            auctions: Vec::new(),
+            bid: None,
+            history_preemptions: None,
+            now: minute(5),
+        },
+    );
+    assert_eq!(view.preemptions, 3);
+    assert_eq!(view.raises.total, Price::from_cents(150));
+    assert_eq!(view.raises.raised_preemptions, 2);
+    assert_eq!(view.raised_on.as_deref(), Some("fixed"));
+    assert_eq!(view.now, minute(5));
 }

@@ -1,18 +1,13 @@
 //! The SpotBid reconcile: observe (memory first), plan (pure), act (one Mithril write), report.
 
 use super::cancelling::cancel_bid;
-use super::decide::{self, Failure, Placements};
+use super::decide::{self, BidNames, Failure, MarketSeen, Placements, Policies, policies};
 use super::index::BidIndex;
 use super::names::bid_name;
 use super::phases::PhaseTally;
-use super::plan::{
-    Action as BidAction, DesiredBid, Intent, MarketDecision, MarketView, Plan, plan,
-};
-use super::pricing::{PricingPolicy, RaiseMemory};
+use super::plan::{Action as BidAction, DesiredBid, Intent, MarketDecision, Plan, plan};
 use super::regions::{RegionMarket, RegionPolicy};
-use super::report::{
-    Observation, SyncOutcome, preemption_count, preemption_suspected, spend_increase, status,
-};
+use super::report::{Observation, SyncOutcome, preemption_suspected, spend_increase, status};
 use super::tracking::{
     Sightings, Tracking, adoption_conflict, create_refused_for_this_spec, late_adoption, track,
 };
@@ -31,9 +26,7 @@ use kube::runtime::events::Event;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
-use mithril_api::{
-    ApiKey, Bid, BidEventType, BidStatus, LaunchSpecification, MithrilClient, MithrilError, Price,
-};
+use mithril_api::{ApiKey, Bid, BidEventType, BidStatus, MithrilClient, MithrilError, Price};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -216,6 +209,7 @@ async fn reconcile_resource(
             market: None,
             history_preemptions: None,
             sync,
+            events: Vec::new(),
         };
         report(api, &resource, ctx, paused).await?;
         return Ok(Action::await_change());
@@ -444,12 +438,7 @@ async fn sight(
     Ok(tracking)
 }
 
-/// The spec's pricing and region rules, parsed once per reconcile.
-struct Policies {
-    pricing: PricingPolicy,
-    regions: RegionPolicy,
-}
-
+/// The bid the spec asks for, with the market as the observer's memory and the status show it.
 fn desired(
     resource: &SpotBid,
     resolved: &Resolved,
@@ -458,71 +447,31 @@ fn desired(
     history_preemptions: Option<i64>,
     now: Timestamp,
 ) -> DesiredBid {
-    let spec = &resource.spec;
-    let launch = &spec.launch_specification;
-    DesiredBid {
-        name: resolved.bid_name.clone(),
-        project_fid: resolved.project_fid.clone(),
-        instance_type_fid: resolved.instance_type_fid.clone(),
-        regions: policies.regions.clone(),
-        instance_quantity: i64::from(spec.instance_quantity),
-        pricing: policies.pricing,
-        paused: spec.paused,
-        launch_specification: LaunchSpecification {
-            volumes: launch.volumes.clone(),
-            ssh_keys: launch.ssh_keys.clone(),
-            startup_script: launch.startup_script.clone(),
-            kubernetes_cluster: launch.kubernetes_cluster.clone(),
-            image_version: launch.image_version.clone(),
-            memory_gb: launch.memory_gb,
-        },
-        adopt_fid: spec.bid_fid.clone(),
-        market: market_view(
-            resource,
-            resolved,
-            &policies.regions,
-            bid,
-            history_preemptions,
-            now,
-        ),
-    }
-}
-
-/// The auctions of the listed regions from the observer's memory, and what the status remembers.
-fn market_view(
-    resource: &SpotBid,
-    resolved: &Resolved,
-    regions: &RegionPolicy,
-    bid: Option<&Bid>,
-    history_preemptions: Option<i64>,
-    now: Timestamp,
-) -> MarketView {
     let observer = &resolved.observer;
-    let previous = resource.status.as_ref();
-    let auctions = regions
+    let auctions = policies
+        .regions
         .regions
         .iter()
         .filter_map(|region| observer.auction(region, &resolved.instance_type_fid))
         .map(|auction| RegionMarket::from(&auction))
         .collect();
-    let pricing = previous.and_then(|s| s.pricing.as_ref());
-    MarketView {
-        observed: observer.is_synced(),
-        auctions,
-        preemptions: preemption_count(previous, bid, history_preemptions).total,
-        raises: RaiseMemory {
-            total: pricing
-                .and_then(|p| p.preemption_raise.as_deref())
-                .and_then(|raise| raise.parse::<Price>().ok())
-                .unwrap_or(Price::ZERO),
-            raised_preemptions: pricing.map_or(0, |p| p.raised_preemptions),
+    let market = decide::market_view(
+        resource.status.as_ref(),
+        MarketSeen {
+            observed: observer.is_synced(),
+            auctions,
+            bid,
+            history_preemptions,
+            now,
         },
-        raised_on: pricing.and_then(|p| p.raised_on.clone()),
-        region_candidate: previous.and_then(|s| s.region_candidate.clone()),
-        now,
-    }
+    );
+    let names = BidNames {
+        name: resolved.bid_name.clone(),
+        project_fid: resolved.project_fid.clone(),
+        instance_type_fid: resolved.instance_type_fid.clone(),
+    };
+    decide::desired(&resource.spec, names, policies, market)
 }
-
 /// What observing led to: the reconcile goes on with what it found, or it is over (a problem
 /// was reported).
 enum Observed {
@@ -541,23 +490,26 @@ async fn observe(
         Err(error) => {
             let problem = error.into_problem()?;
             return Ok(Observed::Reported(
-                report_problem(api, resource, ctx, None, problem).await?,
+                report_problem(api, resource, ctx, None, problem, Vec::new()).await?,
             ));
         }
     };
     let policies = match policies(&resource.spec) {
         Ok(policies) => policies,
         Err(problem) => {
-            let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+            let action =
+                report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
             return Ok(Observed::Reported(action));
         }
     };
     if let Some(problem) = late_adoption(resource) {
-        let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+        let action =
+            report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
         return Ok(Observed::Reported(action));
     }
     if let Some(problem) = claimed_elsewhere(resource, ctx).await? {
-        let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+        let action =
+            report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
         return Ok(Observed::Reported(action));
     }
     let tracking = sight(resource, &resolved, ctx).await?;
@@ -571,7 +523,8 @@ async fn observe(
             .as_ref()
             .is_none_or(|b| b.status == BidStatus::Terminated);
     if to_place && let Some(problem) = unknown_region(&resolved.observer, &policies.regions) {
-        let action = report_problem(api, resource, ctx, Some(&resolved), problem).await?;
+        let action =
+            report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
         return Ok(Observed::Reported(action));
     }
     Ok(Observed::Found(Box::new((resolved, tracking, policies))))
@@ -635,23 +588,6 @@ fn unknown_region(observer: &MithrilObserver, regions: &RegionPolicy) -> Option<
     })
 }
 
-fn policies(spec: &crate::crd::SpotBidSpec) -> Result<Policies, Problem> {
-    let pricing = PricingPolicy::from_spec(spec).map_err(|error| {
-        let reason = match error {
-            // The reason a bad fixed price has always had.
-            super::pricing::PricingError::InvalidPrice {
-                field: "spec.limitPrice",
-                ..
-            } => Reason::InvalidLimitPrice,
-            _ => Reason::InvalidPricing,
-        };
-        Problem::new(reason, error.to_string())
-    })?;
-    let regions = RegionPolicy::from_spec(spec)
-        .map_err(|error| Problem::new(Reason::InvalidRegionChange, error.to_string()))?;
-    Ok(Policies { pricing, regions })
-}
-
 async fn apply(
     api: &Api<SpotBid>,
     resource: Arc<SpotBid>,
@@ -668,21 +604,22 @@ async fn apply(
         }
         _ => None,
     };
-    let base = Report {
+    let report_of = |sync| Report {
         resolved: Some(&resolved),
         bid: observed.as_ref(),
         market: None,
         history_preemptions,
-        sync: SyncOutcome::in_sync(),
-    };
-    let report_of = |sync| Report {
         sync,
-        ..base.clone()
+        events: Vec::new(),
     };
     // Money first: a twin of the managed bid is cancelled before anything else is done.
     if let Some(twin) = tracking.duplicates.first() {
-        cancel_duplicate(&resource, &resolved, ctx, twin, observed.as_ref()).await?;
-        report(api, &resource, ctx, report_of(SyncOutcome::in_sync())).await?;
+        let cancelled = cancel_duplicate(&resolved, ctx, twin, observed.as_ref()).await?;
+        let report_now = Report {
+            events: vec![cancelled],
+            ..report_of(SyncOutcome::in_sync())
+        };
+        report(api, &resource, ctx, report_now).await?;
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let now = (ctx.shared.clock)();
@@ -696,39 +633,45 @@ async fn apply(
     );
     let plan = plan(&Intent::Present(Box::new(desired)), observed.as_ref());
     let synced = decide::synced_reason(resource.status.as_ref());
-    publish(ctx, &resource, decide::plan_events(&plan, synced)).await;
+    let mut events = decide::plan_events(&plan, synced);
     if matches!(plan.action, Some(BidAction::Create(_))) {
         if let Some(problem) = create_refused_for_this_spec(&resource) {
-            return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
+            return report_problem(api, &resource, ctx, Some(&resolved), problem, events).await;
         }
         if let Some((sync, wait)) = decide::placement_wait(&tracking, &placements(&resource, ctx)) {
-            report(api, &resource, ctx, report_of(sync)).await?;
+            let report_now = Report {
+                events,
+                ..report_of(sync)
+            };
+            report(api, &resource, ctx, report_now).await?;
             return Ok(Action::requeue(wait));
         }
     }
-    let bid = match act(&resource, &resolved, ctx, &plan, observed.as_ref()).await {
+    let (acted, done) = act(&resource, &resolved, ctx, &plan, observed.as_ref()).await;
+    events.extend(done);
+    let bid = match acted {
         Ok(bid) => bid.or_else(|| observed.clone()),
         Err(Failure::Problem(problem)) => {
-            return report_problem(api, &resource, ctx, Some(&resolved), problem).await;
+            return report_problem(api, &resource, ctx, Some(&resolved), problem, events).await;
         }
         Err(Failure::Retry(problem)) => {
-            report_problem(api, &resource, ctx, Some(&resolved), problem.clone()).await?;
+            let retried = problem.clone();
+            report_problem(api, &resource, ctx, Some(&resolved), retried, events).await?;
             return Err(Error::Problem(problem));
         }
         Err(Failure::Failed(error)) => {
             let sync = SyncOutcome::failed(mithril_reason(&error), error.to_string(), false);
             // The decisions were not carried out: the status keeps remembering the old ones.
-            report(api, &resource, ctx, report_of(sync)).await?;
+            let report_now = Report {
+                events,
+                ..report_of(sync)
+            };
+            report(api, &resource, ctx, report_now).await?;
             return Err(error.into());
         }
     };
     if let Some(market) = &plan.market {
-        publish(
-            ctx,
-            &resource,
-            decide::raise_events(market, observed.as_ref()),
-        )
-        .await;
+        events.extend(decide::raise_events(market, observed.as_ref()));
     }
     let sync = SyncOutcome::from_plan(&Plan {
         action: None,
@@ -741,6 +684,7 @@ async fn apply(
         Report {
             bid: bid.as_ref(),
             market: plan.market.as_ref(),
+            events,
             ..report_of(sync)
         },
     )
@@ -788,32 +732,32 @@ async fn publish(
     }
 }
 
-/// Cancels a live twin of the managed bid (several bids under one resource's names).
+/// Cancels a live twin of the managed bid (several bids under one resource's names); returns the
+/// event that says so.
 async fn cancel_duplicate(
-    resource: &SpotBid,
     resolved: &Resolved,
     ctx: &SpotBidContext,
     twin: &str,
     kept: Option<&Bid>,
-) -> Result<(), Error> {
+) -> Result<Event, Error> {
     cancel_bid(&resolved.client, Some(&resolved.observer), twin).await?;
     ctx.shared
         .metrics
         .safety_cancel(Reason::DuplicateBidCancelled);
-    publish(ctx, resource, [decide::duplicate_cancelled(twin, kept)]).await;
-    Ok(())
+    Ok(decide::duplicate_cancelled(twin, kept))
 }
-/// Carries out the plan's write; returns the bid Mithril answered with.
+/// Carries out the plan's write; returns the bid Mithril answered with, and the event that says
+/// what was done or what failed.
 async fn act(
     resource: &SpotBid,
     resolved: &Resolved,
     ctx: &SpotBidContext,
     plan: &Plan,
     observed: Option<&Bid>,
-) -> Result<Option<Bid>, Failure> {
+) -> (Result<Option<Bid>, Failure>, Option<Event>) {
     let uid = resource.uid().unwrap_or_default();
     match &plan.action {
-        None => Ok(None),
+        None => (Ok(None), None),
         Some(BidAction::Create(request)) => {
             // The idempotency key is the deterministic name (a retried POST is the same request),
             // qualified by the bid it replaces, if any: placing anew after a move or an outside
@@ -837,8 +781,7 @@ async fn act(
                         r.last_placed = Some(Instant::now());
                     });
                     let created = decide::created(&bid, request, &resource.spec.instance_type);
-                    publish(ctx, resource, [created]).await;
-                    Ok(Some(bid))
+                    (Ok(Some(bid)), Some(created))
                 }
                 Err(error) => {
                     // A lost answer: the bid may exist, or appear later. No POST until it
@@ -846,8 +789,11 @@ async fn act(
                     if error.is_ambiguous_write() {
                         ctx.remember(&uid, |r| r.uncertain_since = Some(Instant::now()));
                     }
-                    publish(ctx, resource, [decide::create_failed(&error)]).await;
-                    Err(decide::create_failure(error, observed.is_some()))
+                    let failed = decide::create_failed(&error);
+                    (
+                        Err(decide::create_failure(error, observed.is_some())),
+                        Some(failed),
+                    )
                 }
             }
         }
@@ -857,55 +803,57 @@ async fn act(
                     // This reconcile reports the bid: no wake-up for it.
                     resolved.observer.record_own_bid(bid.clone());
                     let updated = decide::updated(fid, request, plan.market.as_ref());
-                    publish(ctx, resource, [updated]).await;
-                    Ok(Some(bid))
+                    (Ok(Some(bid)), Some(updated))
                 }
                 Err(error) => {
-                    publish(ctx, resource, [decide::update_failed(&error)]).await;
-                    Err(decide::update_failure(error, request))
+                    let failed = decide::update_failed(&error);
+                    (Err(decide::update_failure(error, request)), Some(failed))
                 }
             }
         }
-        Some(BidAction::Cancel { fid }) => cancel(
-            resource,
-            &resolved.client,
-            Some(&resolved.observer),
-            ctx,
-            fid,
-        )
-        .await
-        .map(|()| None)
-        .map_err(Failure::Failed),
+        Some(BidAction::Cancel { fid }) => {
+            let (result, event) = cancel(&resolved.client, Some(&resolved.observer), fid).await;
+            (result.map(|()| None).map_err(Failure::Failed), Some(event))
+        }
         Some(BidAction::Relocate { fid, from, to }) => {
             match resolved.client.cancel_bid(fid).await {
                 Ok(()) | Err(MithrilError::NotFound { .. }) => {
                     resolved.observer.record_cancelled(fid);
                     ctx.remember(&uid, |r| r.relocated = Some(fid.clone()));
                     let relocated = decide::relocated(fid, from, to, plan.market.as_ref());
-                    publish(ctx, resource, [relocated]).await;
-                    Ok(resolved.observer.bid_by_fid(fid))
+                    (Ok(resolved.observer.bid_by_fid(fid)), Some(relocated))
                 }
                 Err(error) => {
                     let failed = decide::relocate_failed(fid, from, to, &error);
-                    publish(ctx, resource, [failed]).await;
-                    Err(Failure::Failed(error))
+                    (Err(Failure::Failed(error)), Some(failed))
                 }
             }
         }
     }
 }
+/// Cancels a bid; returns the outcome and the event that says it.
 async fn cancel(
+    client: &MithrilClient,
+    observer: Option<&MithrilObserver>,
+    fid: &str,
+) -> (Result<(), MithrilError>, Event) {
+    let result = cancel_bid(client, observer, fid).await;
+    let event = match &result {
+        Ok(()) => decide::cancelled(fid),
+        Err(error) => decide::cancel_failed(error),
+    };
+    (result, event)
+}
+
+/// Cancels a bid of a resource being deleted, and says so at once (no status follows).
+async fn cancel_now(
     resource: &SpotBid,
     client: &MithrilClient,
     observer: Option<&MithrilObserver>,
     ctx: &SpotBidContext,
     fid: &str,
 ) -> Result<(), MithrilError> {
-    let result = cancel_bid(client, observer, fid).await;
-    let event = match &result {
-        Ok(()) => decide::cancelled(fid),
-        Err(error) => decide::cancel_failed(error),
-    };
+    let (result, event) = cancel(client, observer, fid).await;
     publish(ctx, resource, [event]).await;
     result
 }
@@ -919,7 +867,7 @@ async fn hold_finalizer(
 ) -> Error {
     let fid = resource.status.as_ref().and_then(|s| s.bid_fid.as_deref());
     let problem = decide::finalizer_held(problem, fid, FINALIZER);
-    match report_problem(api, resource, ctx, None, problem.clone()).await {
+    match report_problem(api, resource, ctx, None, problem.clone(), Vec::new()).await {
         Ok(_) => Error::Problem(problem),
         Err(error) => error,
     }
@@ -968,14 +916,14 @@ async fn cleanup(
             && let Some(bid) = confirmed_bid(&client, observer, fid).await?
             && bid.status != BidStatus::Terminated
         {
-            cancel(resource, &client, observer, ctx, fid).await?;
+            cancel_now(resource, &client, observer, ctx, fid).await?;
             return Ok(true);
         }
         if let Some(resolved) = &resolved {
             // Asked of Mithril itself: a twin the cache has not listed yet must not be left.
             let named = named_bids(resource, resolved, true).await?;
             if let Some(live) = named.iter().find(|bid| bid.status != BidStatus::Terminated) {
-                cancel(resource, &client, observer, ctx, &live.fid).await?;
+                cancel_now(resource, &client, observer, ctx, &live.fid).await?;
                 return Ok(true);
             }
         }
@@ -1036,6 +984,7 @@ async fn observe_only(
         market: None,
         history_preemptions: None,
         sync,
+        events: Vec::new(),
     };
     report(api, &resource, ctx, report_now).await?;
     // Revisited by the controller's paced resync, not by a pending requeue per resource.
@@ -1068,9 +1017,10 @@ async fn report_problem(
     ctx: &SpotBidContext,
     resolved: Option<&Resolved>,
     problem: Problem,
+    mut events: Vec<Event>,
 ) -> Result<Action, Error> {
     let synced = decide::synced_reason(resource.status.as_ref());
-    publish(ctx, resource, decide::problem_event(synced, &problem)).await;
+    events.extend(decide::problem_event(synced, &problem));
     let sync = SyncOutcome::failed(problem.reason, problem.message, true);
     let bid = match resolved {
         Some(resolved) => resource
@@ -1086,13 +1036,13 @@ async fn report_problem(
         market: None,
         history_preemptions: None,
         sync,
+        events,
     };
     report(api, resource, ctx, problem_report).await?;
     Ok(Action::requeue(ctx.shared.config.problem_recheck))
 }
 
 /// What a reconcile reports: what it observed and decided, and how syncing went.
-#[derive(Clone)]
 struct Report<'a> {
     resolved: Option<&'a Resolved>,
     bid: Option<&'a Bid>,
@@ -1100,6 +1050,8 @@ struct Report<'a> {
     market: Option<&'a MarketDecision>,
     history_preemptions: Option<i64>,
     sync: SyncOutcome,
+    /// What the reconcile decided to say, published before the status says it.
+    events: Vec<Event>,
 }
 
 /// The `kind` a bid's spend is counted under: the pool's when a SpotPool controls the SpotBid.
@@ -1113,7 +1065,8 @@ fn spend_kind(resource: &SpotBid) -> &'static str {
     if pooled { "spotpool" } else { "spotbid" }
 }
 
-/// Writes the status when it changed; a new preemption is also an event.
+/// Publishes the events decided, then writes the status when it changed; a new preemption is
+/// also an event.
 async fn report(
     api: &Api<SpotBid>,
     resource: &SpotBid,
@@ -1126,7 +1079,9 @@ async fn report(
         market,
         history_preemptions,
         sync,
+        events: decided,
     } = what;
+    publish(ctx, resource, decided).await;
     let instances = match (resolved, bid) {
         (Some(resolved), Some(bid)) => resolved.observer.instances_of_bid(&bid.fid),
         _ => Vec::new(),

@@ -2,30 +2,13 @@ use super::*;
 use crate::controller::spot_bid::plan::{DesiredBid, ImmutableDrift, Intent, MarketView, plan};
 use crate::controller::spot_bid::pricing::PricingPolicy;
 use crate::controller::spot_bid::regions::RegionPolicy;
+use crate::controller::spot_bid::test_fixtures::spec;
+use crate::crd::find_condition;
 use crate::crd::spot_bid::Spend;
-use crate::crd::{DeletionPolicy, LaunchSpecification as SpecLaunch, find_condition};
 use mithril_api::LaunchSpecification;
 
 fn at(minute: i64) -> Time {
     Time::new(jiff::Timestamp::from_second(1_795_000_000 + minute * 60).unwrap())
-}
-
-fn spec(quantity: i32) -> SpotBidSpec {
-    SpotBidSpec {
-        project: "demo".into(),
-        region: "us-central1-a".into(),
-        regions: Vec::new(),
-        region_change: None,
-        instance_type: "h100-80gb.sxm.8x".into(),
-        instance_quantity: quantity,
-        limit_price: "$12.50".into(),
-        pricing: None,
-        paused: false,
-        launch_specification: SpecLaunch::default(),
-        deletion_policy: DeletionPolicy::Delete,
-        bid_fid: None,
-        api_key_secret_ref: None,
-    }
 }
 
 fn bid(status: BidStatus) -> Bid {

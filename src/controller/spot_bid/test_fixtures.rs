@@ -1,5 +1,6 @@
 //! Shared fixtures of the SpotBid unit tests.
 
+use crate::crd::{DeletionPolicy, LaunchSpecification as SpecLaunch, SpotBidSpec};
 use jiff::Timestamp;
 use mithril_api::{Bid, BidStatus, LaunchSpecification, Price};
 
@@ -24,5 +25,24 @@ pub fn bid_at(fid: &str, status: BidStatus, created: i64) -> Bid {
         instances: Vec::new(),
         launch_specification: LaunchSpecification::default(),
         status,
+    }
+}
+
+/// The tests' resource spec: `quantity` instances at a fixed limit of $12.50 in one region.
+pub fn spec(quantity: i32) -> SpotBidSpec {
+    SpotBidSpec {
+        project: "demo".into(),
+        region: "us-central1-a".into(),
+        regions: Vec::new(),
+        region_change: None,
+        instance_type: "h100-80gb.sxm.8x".into(),
+        instance_quantity: quantity,
+        limit_price: "$12.50".into(),
+        pricing: None,
+        paused: false,
+        launch_specification: SpecLaunch::default(),
+        deletion_policy: DeletionPolicy::Delete,
+        bid_fid: None,
+        api_key_secret_ref: None,
     }
 }
