@@ -149,20 +149,7 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         }
     );
     println!("operator: {}", settings.binary.display());
-    let mut sizes = Vec::new();
-    for &resources in &args.resources {
-        let mut runs = Vec::new();
-        for run in 1..=args.runs {
-            eprintln!("measuring N = {resources}, run {run} of {} ...", args.runs);
-            let figures = measure::run(&settings, resources).await?;
-            println!();
-            println!("Run {run} of {}:", args.runs);
-            println!("{}", figures::endpoint_table(&figures));
-            println!("{}", figures::trigger_table(&figures));
-            runs.push(figures);
-        }
-        sizes.push(runs);
-    }
+    let sizes = measure_sizes(&settings, &args.resources, args.runs).await?;
     println!("{}", figures::summary_table(&sizes));
     if !args.default_resync.is_zero() {
         // The operator's default resync is too long to wait several of: convergence only.
@@ -171,25 +158,7 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
             steady_resyncs: 0,
             ..settings
         };
-        let mut sizes = Vec::new();
-        for &resources in &args.resources {
-            let mut runs = Vec::new();
-            for run in 1..=args.runs {
-                eprintln!(
-                    "measuring N = {resources} at resync {:?}, run {run} of {} ...",
-                    args.default_resync, args.runs
-                );
-                let figures = measure::run(&settings, resources).await?;
-                println!();
-                println!(
-                    "At resync {:?}, run {run} of {}:",
-                    args.default_resync, args.runs
-                );
-                println!("{}", figures::trigger_table(&figures));
-                runs.push(figures);
-            }
-            sizes.push(runs);
-        }
+        let sizes = measure_sizes(&settings, &args.resources, args.runs).await?;
         println!(
             "Converging at resync {:?} (the operator's default)\n",
             args.default_resync
@@ -197,6 +166,36 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         println!("{}", figures::convergence_table(&sizes));
     }
     Ok(())
+}
+
+/// Measures every size `runs` times, printing each run's tables (its endpoint table only when it
+/// had a steady window); the figures by size.
+async fn measure_sizes(
+    settings: &RunSettings,
+    resources: &[usize],
+    runs: u32,
+) -> Result<Vec<Vec<Figures>>, BenchError> {
+    let mut sizes = Vec::new();
+    for &size in resources {
+        let mut figures_of_size = Vec::new();
+        for run in 1..=runs {
+            let at = format!(
+                "N = {size} at resync {:?}, run {run} of {runs}",
+                settings.resync_interval
+            );
+            eprintln!("measuring {at} ...");
+            let figures = measure::run(settings, size).await?;
+            println!();
+            println!("{at}:");
+            if settings.steady_resyncs > 0 {
+                println!("{}", figures::endpoint_table(&figures));
+            }
+            println!("{}", figures::trigger_table(&figures));
+            figures_of_size.push(figures);
+        }
+        sizes.push(figures_of_size);
+    }
+    Ok(sizes)
 }
 
 /// A duration, or `0` for none.
