@@ -12,7 +12,8 @@ local terminal = {
   UpdateRejected = true, RejectedByMithril = true, ImmutableFieldChanged = true,
   AdoptedBidNotFound = true, AdoptedBidTerminated = true, InvalidSpec = true,
   InvalidLimitPrice = true, InvalidPricing = true, InvalidRegionChange = true, Conflict = true,
-  SpotInstance = true, InstanceNotFound = true,
+  SpotInstance = true, InstanceNotFound = true, ApiKeyNotAllowed = true, AdoptionRefused = true,
+  AdoptionConflict = true, ReplacementBlocked = true,
 }
 -- Reasons for which the operator holds back on purpose (an annotation, spec.suspend, spec.paused).
 local held = { ObserveOnly = true, ReconcilePaused = true, Suspended = true, Paused = true }

@@ -2,7 +2,7 @@
 //! these scripts in gopher-lua, a Lua 5.1) on SpotBids and InstanceSchedules in every state.
 //!
 //! Needs `lua5.1` (Debian: `apt-get install lua5.1`) or the interpreter named by `MITHRIL_LUA`;
-//! without one, each test prints why it is skipped and passes.
+//! without one, each test says why it is skipped and passes (fails if `MITHRIL_REQUIRE_TOOLS` names lua).
 
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -116,7 +116,10 @@ fn the_configmap_patch_holds_the_script_for_both_kinds() {
 #[test]
 fn health_follows_the_conditions_and_the_observed_generation() {
     let Some(lua) = lua() else {
-        println!("skipped: no Lua 5.1 interpreter (apt-get install lua5.1, or set MITHRIL_LUA)");
+        crate::skip_without_tool(
+            "lua",
+            "no Lua 5.1 interpreter (apt-get install lua5.1, or set MITHRIL_LUA)",
+        );
         return;
     };
     let ready = condition("Ready", "True", "Running", "2/2 instances running");
@@ -282,4 +285,37 @@ fn health_follows_the_conditions_and_the_observed_generation() {
             "{case}"
         );
     }
+}
+
+/// The Lua table of reasons that retrying cannot fix holds every reason the operator classes as
+/// the user's to fix (a new one would otherwise show as Progressing for good), and only known ones.
+#[test]
+fn every_reason_only_a_user_can_fix_is_degraded() {
+    use mithril_operator::crd::{Category, Reason};
+    let script = script();
+    let start = script
+        .find("local terminal = {")
+        .expect("the terminal table");
+    let end = start + script[start..].find('}').expect("its end");
+    let listed: Vec<&str> = script[start..end]
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '=' || c == ' '))
+        .filter_map(|entry| entry.trim().strip_suffix("= true"))
+        .map(str::trim)
+        .collect();
+    for name in &listed {
+        assert!(
+            Reason::parse(name).is_some(),
+            "{name} is no reason of the operator"
+        );
+    }
+    let missing: Vec<&str> = Reason::ALL
+        .iter()
+        .filter(|reason| reason.category() == Category::User)
+        .map(|reason| reason.as_str())
+        .filter(|name| !listed.contains(name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "health.lua's terminal table lacks {missing:?}"
+    );
 }

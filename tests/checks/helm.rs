@@ -3,7 +3,7 @@
 //! it renders.
 //!
 //! Needs helm (`MITHRIL_HELM`, else `helm` on the PATH; tools/helm/build.sh builds one); without
-//! it each test prints why it is skipped and passes.
+//! it each test says why it is skipped and passes (fails if `MITHRIL_REQUIRE_TOOLS` names helm).
 
 use crate::support::cli::Cluster;
 use crate::support::cli::manifests::{documents, object, render};
@@ -20,8 +20,11 @@ fn helm() -> Option<String> {
     match std::process::Command::new(&helm).arg("version").output() {
         Ok(output) if output.status.success() => Some(helm),
         _ => {
-            println!(
-                "skipped: no helm ({helm:?} does not run); set MITHRIL_HELM to the path tools/helm/build.sh prints"
+            crate::skip_without_tool(
+                "helm",
+                &format!(
+                    "no helm ({helm:?} does not run); set MITHRIL_HELM to the path tools/helm/build.sh prints"
+                ),
             );
             None
         }

@@ -12,3 +12,15 @@ mod helm;
 mod manifests;
 mod module_graph;
 mod rbac;
+
+/// A test without `tool` says why it skipped (on stderr, past the output capture), or fails when
+/// `MITHRIL_REQUIRE_TOOLS` (a comma-separated list, set by `.ci/run`) names the tool.
+fn skip_without_tool(tool: &str, why: &str) {
+    let required = std::env::var("MITHRIL_REQUIRE_TOOLS").unwrap_or_default();
+    assert!(
+        !required.split(',').any(|name| name.trim() == tool),
+        "{tool} is required here (MITHRIL_REQUIRE_TOOLS={required}): {why}"
+    );
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+}

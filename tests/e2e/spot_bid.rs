@@ -899,3 +899,58 @@ async fn a_bid_cancelled_outside_the_operator_is_placed_again() {
         Some(live[0].fid.as_str())
     );
 }
+
+/// On a real API server the operator under test holds only what `deploy/base` grants it: what
+/// the RBAC leaves out is a real 403 (so a permission the operator needs and lacks fails the
+/// suites above the same way). The emulator has no authorization: nothing to check there.
+#[tokio::test]
+async fn the_operators_identity_is_refused_what_deploy_does_not_grant() {
+    use crate::support::harness::real;
+    use k8s_openapi::api::core::v1::{Pod, Secret};
+    use mithril_operator::crd::InstanceSchedule;
+    let Some(kubeconfig) = real::kubeconfig() else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped on the emulator: the_operators_identity_is_refused_what_deploy_does_not_grant: \
+             it has no authorization"
+        );
+        return;
+    };
+    let cluster = real::RealCluster::connect(kubeconfig).await;
+    let namespace = cluster.namespace.as_str();
+    // What it is granted answers.
+    Api::<SpotBid>::namespaced(cluster.operator.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .expect("the operator lists SpotBids");
+    let forbidden = |result: Result<_, kube::Error>, what: &str| match result {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{what}: {status:?}"),
+        other => panic!("{what}: expected a 403, got {:?}", other.map(|_| ())),
+    };
+    forbidden(
+        Api::<Pod>::namespaced(cluster.operator.clone(), namespace)
+            .list(&ListParams::default())
+            .await
+            .map(|_| ()),
+        "list pods",
+    );
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "planted"}, "stringData": {"token": "x"},
+    }))
+    .unwrap();
+    forbidden(
+        Api::<Secret>::namespaced(cluster.operator.clone(), namespace)
+            .create(&PostParams::default(), &secret)
+            .await
+            .map(|_| ()),
+        "create a secret",
+    );
+    forbidden(
+        Api::<InstanceSchedule>::namespaced(cluster.operator.clone(), namespace)
+            .delete("any", &DeleteParams::default())
+            .await
+            .map(|_| ()),
+        "delete an InstanceSchedule",
+    );
+}

@@ -161,8 +161,10 @@ fn kubeconfig_through(
 /// over once the Lease expires. The old leader must send no Mithril write from then on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partitioned_leader_writes_nothing_after_the_standby_takes_over() {
-    if real::kubeconfig().is_some() {
-        println!("SKIPPED on the real API server: the relay cuts an emulator connection");
+    if real::skip_on_real_server(
+        "a_partitioned_leader_writes_nothing_after_the_standby_takes_over",
+        "the relay cuts an emulator connection",
+    ) {
         return;
     }
     the_old_leader_writes_nothing_after_the_takeover(Isolation::Partition, seed(4)).await;
@@ -289,11 +291,11 @@ async fn wait_placing(tap: &MithrilTap) {
 /// lost the Lease before it tries to renew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_resuming_after_a_pause_writes_nothing_after_the_takeover() {
-    if real::kubeconfig().is_some() {
-        println!(
-            "SKIPPED on the real API server: the scenarios share namespace default there, and the \
-             takeover on a real Lease is the_standby_takes_over_when_the_leader_is_killed"
-        );
+    if real::skip_on_real_server(
+        "a_leader_resuming_after_a_pause_writes_nothing_after_the_takeover",
+        "the scenarios share namespace default there, and the takeover on a real Lease is \
+         the_standby_takes_over_when_the_leader_is_killed",
+    ) {
         return;
     }
     the_old_leader_writes_nothing_after_the_takeover(Isolation::Pause, seed(5)).await;
