@@ -8,6 +8,7 @@ use crate::support::harness::schedule::ScheduleHarness;
 use jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use mithril_api::{InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
+use mithril_operator::controller::ControllerConfig;
 use mithril_operator::crd::{
     ConditionStatus, InstanceSchedule, InstanceScheduleStatus, READY, SYNCED, ScheduleAction,
     ScheduledInstance, SpotBid, WantedState, find_condition,
@@ -628,6 +629,42 @@ async fn an_invalid_schedule_is_reported_and_nothing_is_sent() {
     }
     h.advance(MINUTE).await;
     assert_eq!(h.patches(), 0);
+}
+
+/// The operator's own key is only for the namespaces `--default-key-namespaces` lists: a schedule
+/// elsewhere naming no key of its own is refused with `ApiKeyNotAllowed` and sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_own_key_is_only_for_the_namespaces_allowed() {
+    let h = ScheduleHarness::start_with(
+        None,
+        ControllerConfig {
+            default_key_namespaces: Some(["platform".to_owned()].into()),
+            ..ControllerConfig::default()
+        },
+    )
+    .await;
+    let before = h.sim.counters().grand_total();
+    let selector = json!({"filter": {"region": "us-central1-a"}});
+    h.create(h.ns(), manifest("freeloader", office_hours(selector)))
+        .await;
+    let status = h
+        .wait_status(h.ns(), "freeloader", "ApiKeyNotAllowed", |s| {
+            condition_is(s, SYNCED, ConditionStatus::False, "ApiKeyNotAllowed")
+        })
+        .await;
+    let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
+    assert!(message.contains("apiKeySecretRef"), "{message}");
+    h.wait_for_event(h.ns(), "freeloader", "ApiKeyNotAllowed")
+        .await;
+    // The clock moves without the harness's own observation (its requests would count).
+    h.advance_unobserved(MINUTE);
+    h.announce_clock_moved();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        h.sim.counters().grand_total(),
+        before,
+        "no Mithril request with the operator's key"
+    );
 }
 
 /// Creates a namespace for another team.

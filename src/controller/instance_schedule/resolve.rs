@@ -4,7 +4,7 @@
 use super::plan::SpecError;
 use crate::controller::error::classify;
 use crate::controller::{Context, Error, Problem};
-use crate::crd::InstanceSchedule;
+use crate::crd::{InstanceSchedule, Reason};
 use crate::observe::MithrilObserver;
 use kube::ResourceExt;
 use mithril_api::{ApiKey, MithrilClient};
@@ -23,7 +23,8 @@ pub struct Resolved {
 /// Resolves a schedule's key, project and instance type.
 ///
 /// [`Error::Problem`] for what only the user can fix (a missing Secret, a rejected key, an
-/// unknown project or type: `InvalidSpec`); any other error for what retrying may fix (Mithril or
+/// unknown project or type: `InvalidSpec`; the operator's own key where the policy keeps it from
+/// this namespace: `ApiKeyNotAllowed`); any other error for what retrying may fix (Mithril or
 /// the API server unreachable).
 pub async fn resolve(schedule: &InstanceSchedule, shared: &Context) -> Result<Resolved, Error> {
     let spec = &schedule.spec;
@@ -37,6 +38,10 @@ pub async fn resolve(schedule: &InstanceSchedule, shared: &Context) -> Result<Re
         .key_for(&namespace, spec.api_key_secret_ref.as_ref())
         .await
         .map_err(|error| match error {
+            // The operator's policy, not a mistake in the spec: said as the SpotBids say it.
+            Error::Problem(problem) if problem.reason == Reason::ApiKeyNotAllowed => {
+                Error::Problem(problem)
+            }
             Error::Problem(problem) => Error::Problem(unresolved(key_field, problem.message)),
             error => error,
         })?;

@@ -47,6 +47,11 @@ impl ScheduleHarness {
     /// The default world with only its reservation `demo-reserved` (two RUNNING a100s in
     /// us-central1-a), its simulated time starting at `start` (default 2025-01-01T00:00:00Z).
     pub async fn start(start: Option<jiff::Timestamp>) -> Self {
+        Self::start_with(start, ControllerConfig::default()).await
+    }
+
+    /// As [`Self::start`], with the operator's settings from `config` (its backoff kept short).
+    pub async fn start_with(start: Option<jiff::Timestamp>, config: ControllerConfig) -> Self {
         let mut world = WorldSpec {
             start_time: start,
             ..WorldSpec::default()
@@ -87,7 +92,7 @@ impl ScheduleHarness {
         let config = side.scoped(ControllerConfig {
             backoff_base: Duration::from_millis(50),
             backoff_max: Duration::from_secs(1),
-            ..ControllerConfig::default()
+            ..config
         });
         let clock = {
             let sim = sim.clone();
