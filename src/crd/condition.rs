@@ -1,6 +1,7 @@
 //! Status conditions (`type`, `status`, `reason`, `message`, `lastTransitionTime`,
 //! `observedGeneration`) and the pure helpers that keep them honest.
 
+use super::reason::Reason;
 use super::time::Time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -46,7 +47,7 @@ impl Condition {
     pub fn new(
         type_: impl Into<String>,
         status: ConditionStatus,
-        reason: impl Into<String>,
+        reason: Reason,
         message: impl Into<String>,
         observed_generation: Option<i64>,
         now: Time,
@@ -54,7 +55,7 @@ impl Condition {
         Self {
             type_: type_.into(),
             status,
-            reason: reason.into(),
+            reason: reason.as_str().to_owned(),
             message: message.into(),
             last_transition_time: now,
             observed_generation,
@@ -124,7 +125,7 @@ mod tests {
         Time::new(jiff::Timestamp::from_second(1_800_000_000 + second).unwrap())
     }
 
-    fn ready(status: ConditionStatus, reason: &str, generation: i64, now: Time) -> Condition {
+    fn ready(status: ConditionStatus, reason: Reason, generation: i64, now: Time) -> Condition {
         Condition::new(
             READY,
             status,
@@ -140,7 +141,7 @@ mod tests {
         let mut conditions = Vec::new();
         assert!(set_condition(
             &mut conditions,
-            ready(ConditionStatus::False, "Pending", 1, at(0))
+            ready(ConditionStatus::False, Reason::BidNotPlaced, 1, at(0))
         ));
         assert_eq!(conditions.len(), 1);
         assert_eq!(conditions[0].last_transition_time, at(0));
@@ -148,33 +149,48 @@ mod tests {
 
     #[test]
     fn same_status_keeps_transition_time_but_updates_reason_and_generation() {
-        let mut conditions = vec![ready(ConditionStatus::False, "Pending", 1, at(0))];
+        let mut conditions = vec![ready(
+            ConditionStatus::False,
+            Reason::BidNotPlaced,
+            1,
+            at(0),
+        )];
         assert!(set_condition(
             &mut conditions,
-            ready(ConditionStatus::False, "Open", 2, at(60))
+            ready(
+                ConditionStatus::False,
+                Reason::WaitingForCapacity,
+                2,
+                at(60)
+            )
         ));
         let stored = find_condition(&conditions, READY).unwrap();
-        assert_eq!(stored.reason, "Open");
+        assert_eq!(stored.reason, "WaitingForCapacity");
         assert_eq!(stored.observed_generation, Some(2));
         assert_eq!(stored.last_transition_time, at(0));
     }
 
     #[test]
     fn identical_condition_is_no_change() {
-        let mut conditions = vec![ready(ConditionStatus::True, "Allocated", 3, at(0))];
+        let mut conditions = vec![ready(ConditionStatus::True, Reason::Running, 3, at(0))];
         assert!(!set_condition(
             &mut conditions,
-            ready(ConditionStatus::True, "Allocated", 3, at(90))
+            ready(ConditionStatus::True, Reason::Running, 3, at(90))
         ));
         assert_eq!(conditions[0].last_transition_time, at(0));
     }
 
     #[test]
     fn status_change_moves_transition_time() {
-        let mut conditions = vec![ready(ConditionStatus::False, "Open", 1, at(0))];
+        let mut conditions = vec![ready(
+            ConditionStatus::False,
+            Reason::WaitingForCapacity,
+            1,
+            at(0),
+        )];
         assert!(set_condition(
             &mut conditions,
-            ready(ConditionStatus::True, "Allocated", 1, at(120))
+            ready(ConditionStatus::True, Reason::Running, 1, at(120))
         ));
         assert_eq!(conditions[0].last_transition_time, at(120));
         assert!(is_condition_true(&conditions, READY));
@@ -186,7 +202,7 @@ mod tests {
         let synced = Condition::new(
             SYNCED,
             ConditionStatus::True,
-            "Synced",
+            Reason::Synced,
             "ok",
             Some(1),
             at(0),
@@ -194,7 +210,7 @@ mod tests {
         let mut conditions = vec![synced.clone()];
         set_condition(
             &mut conditions,
-            ready(ConditionStatus::Unknown, "Pending", 1, at(5)),
+            ready(ConditionStatus::Unknown, Reason::BidNotPlaced, 1, at(5)),
         );
         assert_eq!(conditions.len(), 2);
         assert_eq!(find_condition(&conditions, SYNCED), Some(&synced));
@@ -202,32 +218,32 @@ mod tests {
 
     #[test]
     fn status_changed_compares_whole_status() {
-        let stored = vec![ready(ConditionStatus::True, "Allocated", 1, at(0))];
+        let stored = vec![ready(ConditionStatus::True, Reason::Running, 1, at(0))];
         let mut desired = stored.clone();
         set_condition(
             &mut desired,
-            ready(ConditionStatus::True, "Allocated", 1, at(300)),
+            ready(ConditionStatus::True, Reason::Running, 1, at(300)),
         );
         assert!(!status_changed(Some(&stored), &desired));
         assert!(status_changed(None, &desired));
         set_condition(
             &mut desired,
-            ready(ConditionStatus::False, "Preempted", 1, at(300)),
+            ready(ConditionStatus::False, Reason::Preempted, 1, at(300)),
         );
         assert!(status_changed(Some(&stored), &desired));
     }
 
     #[test]
     fn serializes_like_metav1_condition() {
-        let condition = ready(ConditionStatus::True, "Allocated", 4, at(0));
+        let condition = ready(ConditionStatus::True, Reason::Running, 4, at(0));
         let value = serde_json::to_value(&condition).unwrap();
         assert_eq!(
             value,
             serde_json::json!({
                 "type": "Ready",
                 "status": "True",
-                "reason": "Allocated",
-                "message": "Allocated message",
+                "reason": "Running",
+                "message": "Running message",
                 "lastTransitionTime": "2027-01-15T08:00:00Z",
                 "observedGeneration": 4
             })

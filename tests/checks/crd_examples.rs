@@ -405,7 +405,7 @@ fn full_statuses_pass_the_schema() {
     let ready = Condition::new(
         READY,
         ConditionStatus::True,
-        "Allocated",
+        mithril_operator::crd::Reason::Running,
         "2 of 2 running",
         Some(3),
         at("2026-11-23T10:00:00Z"),
@@ -413,7 +413,7 @@ fn full_statuses_pass_the_schema() {
     let synced = Condition::new(
         SYNCED,
         ConditionStatus::True,
-        "Synced",
+        mithril_operator::crd::Reason::Synced,
         "Mithril matches the spec",
         Some(3),
         at("2026-11-23T10:00:00Z"),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::controller::spot_bid::test_fixtures::{bid_at, minute, spec};
+use crate::controller::test_support::{bid_at, minute, spec};
 use crate::crd::spot_bid::PricingStatus;
 use crate::crd::{Condition, ConditionStatus, Time};
 use mithril_api::endpoint::{CREATE_BID, UPDATE_BID};

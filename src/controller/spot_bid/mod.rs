@@ -25,8 +25,6 @@ pub mod reconcile;
 pub mod regions;
 pub mod report;
 pub mod sweep;
-#[cfg(test)]
-mod test_fixtures;
 pub mod tracking;
 pub mod watched;
 

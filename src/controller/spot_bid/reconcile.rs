@@ -7,7 +7,9 @@ use super::names::bid_name;
 use super::phases::PhaseTally;
 use super::plan::{Action as BidAction, DesiredBid, Intent, MarketDecision, Plan, plan};
 use super::regions::{RegionMarket, RegionPolicy};
-use super::report::{Observation, SyncOutcome, preemption_suspected, spend_increase, status};
+use super::report::{
+    Observation, StatusInputs, SyncOutcome, preemption_suspected, spend_increase, status,
+};
 use super::tracking::{
     Sightings, Tracking, adoption_conflict, create_refused_for_this_spec, late_adoption, track,
 };
@@ -1119,15 +1121,15 @@ async fn report(
     };
     let previous = resource.status.as_ref();
     let bid_name = resolved.map(|resolved| resolved.bid_name.as_str());
-    let new = status(
+    let new = status(StatusInputs {
         previous,
-        &resource.spec,
-        resource.metadata.generation,
+        spec: &resource.spec,
+        generation: resource.metadata.generation,
         bid_name,
-        observation,
-        &sync,
-        Time::new(now),
-    );
+        observed: observation,
+        sync: &sync,
+        now: Time::new(now),
+    });
     if !status_changed(previous, &new) {
         return Ok(());
     }

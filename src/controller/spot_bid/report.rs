@@ -120,16 +120,29 @@ impl SyncOutcome {
     }
 }
 
+/// What a SpotBid's status is made from: the resource's previous status, spec and generation,
+/// the bid's name, what was observed on Mithril and the outcome of this reconcile's sync.
+pub struct StatusInputs<'a> {
+    pub previous: Option<&'a SpotBidStatus>,
+    pub spec: &'a SpotBidSpec,
+    pub generation: Option<i64>,
+    pub bid_name: Option<&'a str>,
+    pub observed: Observation<'a>,
+    pub sync: &'a SyncOutcome,
+    pub now: Time,
+}
+
 /// The status to store for `spec` at `generation`, given the previous status and observations.
-pub fn status(
-    previous: Option<&SpotBidStatus>,
-    spec: &SpotBidSpec,
-    generation: Option<i64>,
-    bid_name: Option<&str>,
-    observed: Observation<'_>,
-    sync: &SyncOutcome,
-    now: Time,
-) -> SpotBidStatus {
+pub fn status(inputs: StatusInputs<'_>) -> SpotBidStatus {
+    let StatusInputs {
+        previous,
+        spec,
+        generation,
+        bid_name,
+        observed,
+        sync,
+        now,
+    } = inputs;
     let mut status = previous.cloned().unwrap_or_default();
     let relocating = observed
         .market

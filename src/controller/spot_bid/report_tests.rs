@@ -2,7 +2,7 @@ use super::*;
 use crate::controller::spot_bid::plan::{DesiredBid, ImmutableDrift, Intent, MarketView, plan};
 use crate::controller::spot_bid::pricing::PricingPolicy;
 use crate::controller::spot_bid::regions::RegionPolicy;
-use crate::controller::spot_bid::test_fixtures::spec;
+use crate::controller::test_support::spec;
 use crate::crd::find_condition;
 use crate::crd::spot_bid::Spend;
 use mithril_api::LaunchSpecification;
@@ -53,15 +53,15 @@ fn condition<'a>(status: &'a SpotBidStatus, type_: &str) -> &'a Condition {
 
 #[test]
 fn before_the_bid_exists_the_phase_is_pending() {
-    let status = status(
-        None,
-        &spec(2),
-        Some(1),
-        Some("k8s.default.train.3f2b8c1e"),
-        Observation::default(),
-        &SyncOutcome::in_sync(),
-        at(0),
-    );
+    let status = status(StatusInputs {
+        previous: None,
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: Some("k8s.default.train.3f2b8c1e"),
+        observed: Observation::default(),
+        sync: &SyncOutcome::in_sync(),
+        now: at(0),
+    });
     assert_eq!(status.phase, Some(SpotBidPhase::Pending));
     assert_eq!(status.bid_fid, None);
     assert_eq!(
@@ -86,15 +86,15 @@ fn an_open_bid_waits_for_capacity_and_pays_nothing() {
         cost_so_far: None,
         events: &[],
     };
-    let status = status(
-        None,
-        &spec(2),
-        Some(1),
-        None,
+    let status = status(StatusInputs {
+        previous: None,
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
         observed,
-        &SyncOutcome::in_sync(),
-        at(0),
-    );
+        sync: &SyncOutcome::in_sync(),
+        now: at(0),
+    });
     assert_eq!(status.phase, Some(SpotBidPhase::Open));
     assert_eq!(status.bid_fid.as_deref(), Some("bid_0123456789abcdef"));
     assert_eq!(status.limit_price.as_deref(), Some("$12.50"));
@@ -119,15 +119,15 @@ fn ready_only_when_allocated_and_every_instance_runs() {
         cost_so_far: None,
         events: &[],
     };
-    let first = status(
-        None,
-        &spec(2),
-        Some(1),
-        None,
+    let first = status(StatusInputs {
+        previous: None,
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
         observed,
-        &SyncOutcome::in_sync(),
-        at(0),
-    );
+        sync: &SyncOutcome::in_sync(),
+        now: at(0),
+    });
     assert_eq!(first.phase, Some(SpotBidPhase::Allocated));
     assert_eq!(
         first.current_price.as_deref(),
@@ -151,15 +151,15 @@ fn ready_only_when_allocated_and_every_instance_runs() {
         instances: &running,
         ..observed
     };
-    let second = status(
-        Some(&first),
-        &spec(2),
-        Some(1),
-        None,
+    let second = status(StatusInputs {
+        previous: Some(&first),
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
         observed,
-        &SyncOutcome::in_sync(),
-        at(3),
-    );
+        sync: &SyncOutcome::in_sync(),
+        now: at(3),
+    });
     assert!(condition(&second, READY).is_true());
     assert_eq!(condition(&second, READY).last_transition_time, at(3));
     assert_eq!(second.ready_instances, 2);
@@ -185,24 +185,24 @@ fn an_unchanged_observation_rebuilds_an_equal_status() {
         cost_so_far: None,
         events: &[],
     };
-    let first = status(
-        None,
-        &spec(2),
-        Some(4),
-        None,
+    let first = status(StatusInputs {
+        previous: None,
+        spec: &spec(2),
+        generation: Some(4),
+        bid_name: None,
         observed,
-        &SyncOutcome::in_sync(),
-        at(0),
-    );
-    let again = status(
-        Some(&first),
-        &spec(2),
-        Some(4),
-        None,
+        sync: &SyncOutcome::in_sync(),
+        now: at(0),
+    });
+    let again = status(StatusInputs {
+        previous: Some(&first),
+        spec: &spec(2),
+        generation: Some(4),
+        bid_name: None,
         observed,
-        &SyncOutcome::in_sync(),
-        at(10),
-    );
+        sync: &SyncOutcome::in_sync(),
+        now: at(10),
+    });
     assert_eq!(first, again, "no status write when nothing changed");
 }
 
@@ -222,42 +222,42 @@ fn each_preemption_is_counted_once() {
     };
     let in_sync = SyncOutcome::in_sync();
 
-    let s1 = status(
-        None,
-        &spec(2),
-        Some(1),
-        None,
-        observe(&allocated),
-        &in_sync,
-        at(0),
-    );
-    let s2 = status(
-        Some(&s1),
-        &spec(2),
-        Some(1),
-        None,
-        observe(&preempting),
-        &in_sync,
-        at(2),
-    );
-    let s3 = status(
-        Some(&s2),
-        &spec(2),
-        Some(1),
-        None,
-        observe(&preempting),
-        &in_sync,
-        at(4),
-    );
-    let s4 = status(
-        Some(&s3),
-        &spec(2),
-        Some(1),
-        None,
-        observe(&open),
-        &in_sync,
-        at(7),
-    );
+    let s1 = status(StatusInputs {
+        previous: None,
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: observe(&allocated),
+        sync: &in_sync,
+        now: at(0),
+    });
+    let s2 = status(StatusInputs {
+        previous: Some(&s1),
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: observe(&preempting),
+        sync: &in_sync,
+        now: at(2),
+    });
+    let s3 = status(StatusInputs {
+        previous: Some(&s2),
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: observe(&preempting),
+        sync: &in_sync,
+        now: at(4),
+    });
+    let s4 = status(StatusInputs {
+        previous: Some(&s3),
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: observe(&open),
+        sync: &in_sync,
+        now: at(7),
+    });
     assert_eq!(
         (
             s2.preemption_count,
@@ -274,24 +274,24 @@ fn each_preemption_is_counted_once() {
         "a preempted bid returns to Open"
     );
 
-    let s5 = status(
-        Some(&s4),
-        &spec(2),
-        Some(1),
-        None,
-        observe(&allocated),
-        &in_sync,
-        at(9),
-    );
-    let s6 = status(
-        Some(&s5),
-        &spec(2),
-        Some(1),
-        None,
-        observe(&preempting),
-        &in_sync,
-        at(12),
-    );
+    let s5 = status(StatusInputs {
+        previous: Some(&s4),
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: observe(&allocated),
+        sync: &in_sync,
+        now: at(9),
+    });
+    let s6 = status(StatusInputs {
+        previous: Some(&s5),
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: observe(&preempting),
+        sync: &in_sync,
+        now: at(12),
+    });
     assert_eq!(s6.preemption_count, 2);
     assert_eq!(s6.last_preemption_time, Some(at(12)));
 }
@@ -303,15 +303,15 @@ fn a_terminal_failure_without_a_bid_is_failed() {
         "Mithril rejected the API key (401)",
         true,
     );
-    let status = status(
-        None,
-        &spec(1),
-        Some(2),
-        None,
-        Observation::default(),
-        &sync,
-        at(0),
-    );
+    let status = status(StatusInputs {
+        previous: None,
+        spec: &spec(1),
+        generation: Some(2),
+        bid_name: None,
+        observed: Observation::default(),
+        sync: &sync,
+        now: at(0),
+    });
     assert_eq!(status.phase, Some(SpotBidPhase::Failed));
     let synced = condition(&status, SYNCED);
     assert_eq!(
@@ -336,30 +336,30 @@ fn a_failure_that_observes_no_bid_keeps_the_bid_fid() {
         cost_so_far: None,
         events: &[],
     };
-    let placed = status(
-        None,
-        &spec(2),
-        Some(1),
-        None,
+    let placed = status(StatusInputs {
+        previous: None,
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
         observed,
-        &SyncOutcome::in_sync(),
-        at(0),
-    );
+        sync: &SyncOutcome::in_sync(),
+        now: at(0),
+    });
     // The project became one the key cannot see: nothing is observed, the FID stays.
     let sync = SyncOutcome::failed(
         Reason::ProjectNotFound,
         "Mithril has no project \"other\"",
         true,
     );
-    let failed = status(
-        Some(&placed),
-        &spec(2),
-        Some(2),
-        None,
-        Observation::default(),
-        &sync,
-        at(1),
-    );
+    let failed = status(StatusInputs {
+        previous: Some(&placed),
+        spec: &spec(2),
+        generation: Some(2),
+        bid_name: None,
+        observed: Observation::default(),
+        sync: &sync,
+        now: at(1),
+    });
     assert_eq!(failed.bid_fid.as_deref(), Some("bid_0123456789abcdef"));
     assert_eq!(condition(&failed, SYNCED).reason, "ProjectNotFound");
 }
@@ -381,7 +381,15 @@ fn a_transient_failure_keeps_the_observed_phase() {
         cost_so_far: None,
         events: &[],
     };
-    let status = status(None, &spec(2), Some(3), None, observed, &sync, at(0));
+    let status = status(StatusInputs {
+        previous: None,
+        spec: &spec(2),
+        generation: Some(3),
+        bid_name: None,
+        observed,
+        sync: &sync,
+        now: at(0),
+    });
     assert_eq!(status.phase, Some(SpotBidPhase::Allocated));
     assert_eq!(condition(&status, SYNCED).reason, "MithrilUnavailable");
     assert_eq!(condition(&status, SYNCED).observed_generation, Some(3));
@@ -507,15 +515,15 @@ mod market {
             market: plan.market.as_ref(),
             ..Observation::default()
         };
-        let status = status(
-            None,
-            &spec(2),
-            Some(1),
-            None,
+        let status = status(StatusInputs {
+            previous: None,
+            spec: &spec(2),
+            generation: Some(1),
+            bid_name: None,
             observed,
-            &SyncOutcome::in_sync(),
-            at(0),
-        );
+            sync: &SyncOutcome::in_sync(),
+            now: at(0),
+        });
         let pricing = status.pricing.as_ref().unwrap();
         assert_eq!(pricing.basis, "ClearingPrice");
         assert_eq!(pricing.market_price.as_deref(), Some("$8.00"));
@@ -559,15 +567,15 @@ mod market {
             bid: Some(&bid),
             ..Observation::default()
         };
-        let status = status(
-            Some(&remembered),
-            &spec(2),
-            Some(1),
-            None,
+        let status = status(StatusInputs {
+            previous: Some(&remembered),
+            spec: &spec(2),
+            generation: Some(1),
+            bid_name: None,
             observed,
-            &SyncOutcome::failed(Reason::MithrilUnavailable, "503", false),
-            at(5),
-        );
+            sync: &SyncOutcome::failed(Reason::MithrilUnavailable, "503", false),
+            now: at(5),
+        });
         assert_eq!(status.region_candidate, remembered.region_candidate);
         assert_eq!(status.region.as_deref(), Some("us-central1-a"));
     }
@@ -602,15 +610,15 @@ mod market {
             market: plan.market.as_ref(),
             ..Observation::default()
         };
-        let status = status(
-            None,
-            &spec(2),
-            Some(1),
-            None,
+        let status = status(StatusInputs {
+            previous: None,
+            spec: &spec(2),
+            generation: Some(1),
+            bid_name: None,
             observed,
-            &SyncOutcome::in_sync(),
-            at(30),
-        );
+            sync: &SyncOutcome::in_sync(),
+            now: at(30),
+        });
         assert_eq!(status.phase, Some(SpotBidPhase::Relocating));
         assert_eq!(status.region.as_deref(), Some("us-central1-b"));
         assert_eq!(status.region_candidate, None);
@@ -728,15 +736,15 @@ fn spend_and_history_are_shown_once_read_and_kept_until_read_again() {
         clearing_price: Some("$9.75".parse().unwrap()),
         ..Observation::default()
     };
-    let first = status(
-        None,
-        &spec(2),
-        Some(1),
-        None,
-        unread,
-        &SyncOutcome::in_sync(),
-        at(0),
-    );
+    let first = status(StatusInputs {
+        previous: None,
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: unread,
+        sync: &SyncOutcome::in_sync(),
+        now: at(0),
+    });
     assert_eq!(first.spend, None, "no cost is shown before it is read");
     assert!(first.history.is_empty());
 
@@ -745,15 +753,15 @@ fn spend_and_history_are_shown_once_read_and_kept_until_read_again() {
         events: &events,
         ..unread
     };
-    let second = status(
-        Some(&first),
-        &spec(2),
-        Some(1),
-        None,
-        read,
-        &SyncOutcome::in_sync(),
-        at(1),
-    );
+    let second = status(StatusInputs {
+        previous: Some(&first),
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: read,
+        sync: &SyncOutcome::in_sync(),
+        now: at(1),
+    });
     let spend = second.spend.clone().expect("spend");
     assert_eq!(spend.cost_so_far, "$3.25");
     assert_eq!(
@@ -768,15 +776,15 @@ fn spend_and_history_are_shown_once_read_and_kept_until_read_again() {
     assert_eq!(shown, [("Placed", Some("$12.50")), ("Allocated", None)]);
 
     // A reconcile with nothing new read keeps both.
-    let third = status(
-        Some(&second),
-        &spec(2),
-        Some(1),
-        None,
-        unread,
-        &SyncOutcome::in_sync(),
-        at(2),
-    );
+    let third = status(StatusInputs {
+        previous: Some(&second),
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: unread,
+        sync: &SyncOutcome::in_sync(),
+        now: at(2),
+    });
     assert_eq!(third.spend, second.spend);
     assert_eq!(third.history, second.history);
 
@@ -787,15 +795,15 @@ fn spend_and_history_are_shown_once_read_and_kept_until_read_again() {
         bid: Some(&other),
         ..unread
     };
-    let fourth = status(
-        Some(&third),
-        &spec(2),
-        Some(1),
-        None,
-        replaced,
-        &SyncOutcome::in_sync(),
-        at(3),
-    );
+    let fourth = status(StatusInputs {
+        previous: Some(&third),
+        spec: &spec(2),
+        generation: Some(1),
+        bid_name: None,
+        observed: replaced,
+        sync: &SyncOutcome::in_sync(),
+        now: at(3),
+    });
     assert_eq!(fourth.spend, None);
     assert!(fourth.history.is_empty());
 }

@@ -184,7 +184,7 @@ pub fn create_refused_for_this_spec(resource: &SpotBid) -> Option<Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::spot_bid::test_fixtures::bid_at;
+    use crate::controller::test_support::bid_at;
 
     fn fids(tracking: &Tracking) -> (Option<&str>, Vec<&str>) {
         (
@@ -315,7 +315,7 @@ mod tests {
             CREATE_REFUSED,
             "Mithril refused the bid",
             Some(3),
-            Time::new(super::super::test_fixtures::minute(0)),
+            Time::new(crate::controller::test_support::minute(0)),
         );
         resource.status = Some(SpotBidStatus {
             conditions: vec![refused],
@@ -378,9 +378,8 @@ mod tests {
         let mut resource = SpotBid::new(name, spec);
         resource.metadata.namespace = Some("team-a".into());
         resource.metadata.uid = Some(format!("uid-{name}"));
-        resource.metadata.creation_timestamp = Some(Time(
-            crate::controller::spot_bid::test_fixtures::minute(created),
-        ));
+        resource.metadata.creation_timestamp =
+            Some(Time(crate::controller::test_support::minute(created)));
         resource.status = status_fid.map(|fid| SpotBidStatus {
             bid_fid: Some(fid.into()),
             ..SpotBidStatus::default()
