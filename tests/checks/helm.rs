@@ -317,6 +317,16 @@ fn optional_objects_and_flags_follow_the_values() {
             "deployment.priorityClassName=system-cluster-critical",
             "--set",
             "deployment.nodeSelector.pool=system",
+            "--set",
+            "deployment.tolerations[0].key=dedicated",
+            "--set",
+            "deployment.tolerations[0].operator=Exists",
+            "--set",
+            "deployment.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=pool",
+            "--set",
+            "deployment.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
+            "--set",
+            "resources.limits.memory=512Mi",
         ],
     ));
     let deployment = object(&all, "Deployment", "mithril-operator");
@@ -335,6 +345,22 @@ fn optional_objects_and_flags_follow_the_values() {
     let pod = &deployment["spec"]["template"]["spec"];
     assert_eq!(pod["priorityClassName"], "system-cluster-critical");
     assert_eq!(pod["nodeSelector"], json!({"pool": "system"}));
+    assert_eq!(
+        pod["tolerations"],
+        json!([{"key": "dedicated", "operator": "Exists"}])
+    );
+    assert_eq!(
+        pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+            [0]["matchExpressions"],
+        json!([{"key": "pool", "operator": "Exists"}])
+    );
+    assert_eq!(
+        pod["containers"][0]["resources"],
+        json!({
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        })
+    );
     assert!(
         all.iter().all(|o| o["kind"] != "PodDisruptionBudget"
             && o["metadata"]["name"] != "mithril-operator-leader-election"),
