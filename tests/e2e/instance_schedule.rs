@@ -712,6 +712,18 @@ async fn only_a_schedule_of_the_same_account_and_project_conflicts_across_namesp
         condition_is(s, SYNCED, ConditionStatus::False, "InvalidSpec")
     })
     .await;
+    // The same account naming a project that does not resolve claims nothing either.
+    h.create_key_secret("team-b", "same-account", crate::support::harness::API_KEY)
+        .await;
+    let mut spec = office_hours(selector.clone());
+    spec["suspend"] = json!(true);
+    spec["project"] = json!("no-such-project");
+    spec["apiKeySecretRef"] = json!({"name": "same-account"});
+    h.create("team-b", manifest("elsewhere", spec)).await;
+    h.wait_status("team-b", "elsewhere", "invalid", |s| {
+        condition_is(s, SYNCED, ConditionStatus::False, "InvalidSpec")
+    })
+    .await;
 
     // The team's own schedule, on the operator's key, is not frozen by them: it pauses.
     let created = h.sim.now();
@@ -734,8 +746,6 @@ async fn only_a_schedule_of_the_same_account_and_project_conflicts_across_namesp
     .await;
 
     // A schedule of another team acting with the same account is a conflict, on both.
-    h.create_key_secret("team-b", "same-account", crate::support::harness::API_KEY)
-        .await;
     let mut spec = office_hours(selector);
     spec["apiKeySecretRef"] = json!({"name": "same-account"});
     h.create("team-b", manifest("same-account", spec)).await;
@@ -750,7 +760,12 @@ async fn only_a_schedule_of_the_same_account_and_project_conflicts_across_namesp
             .await;
         let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
         assert!(message.contains(other), "{message}");
-        assert!(!message.contains("no-key") && !message.contains("other-account"));
+        assert!(
+            !message.contains("no-key")
+                && !message.contains("other-account")
+                && !message.contains("elsewhere"),
+            "{message}"
+        );
     }
 }
 
