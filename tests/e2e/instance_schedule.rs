@@ -656,6 +656,11 @@ async fn the_operators_own_key_is_only_for_the_namespaces_allowed() {
     assert!(message.contains("apiKeySecretRef"), "{message}");
     h.wait_for_event(h.ns(), "freeloader", "ApiKeyNotAllowed")
         .await;
+    assert_eq!(
+        h.event_types(h.ns(), "freeloader", "ApiKeyNotAllowed")
+            .await,
+        ["Warning"]
+    );
     // The clock moves without the harness's own observation (its requests would count).
     h.advance_unobserved(MINUTE);
     h.announce_clock_moved();

@@ -322,6 +322,11 @@ async fn the_operators_own_key_is_only_for_the_namespaces_allowed() {
     h.wait_for_event(h.ns(), "freeloader", "ApiKeyNotAllowed")
         .await;
     assert_eq!(
+        h.event_types(h.ns(), "freeloader", "ApiKeyNotAllowed")
+            .await,
+        ["Warning"]
+    );
+    assert_eq!(
         h.sim.counters().grand_total(),
         before,
         "no Mithril request with the operator's key"
@@ -738,6 +743,10 @@ async fn adoption_is_exclusive() {
         let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
         assert!(message.contains(by), "{message}");
         h.wait_for_event(h.ns(), name, "AdoptionConflict").await;
+        assert_eq!(
+            h.event_types(h.ns(), name, "AdoptionConflict").await,
+            ["Warning"]
+        );
     }
     assert_eq!(writes(&h), before, "a refused adoption writes nothing");
 

@@ -367,6 +367,24 @@ impl Harness {
         );
     }
 
+    /// The types (`Normal`, `Warning`) of the `reason` events about `namespace/name` so far.
+    pub async fn event_types(&self, namespace: &str, name: &str, reason: &str) -> Vec<String> {
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.kube.clone(), namespace);
+        events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items
+            .into_iter()
+            .filter(|event| {
+                event.reason.as_deref() == Some(reason)
+                    && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+            })
+            .filter_map(|event| event.type_)
+            .collect()
+    }
+
     /// Creates a Secret holding `key` under `api-key`.
     pub async fn create_key_secret(&self, namespace: &str, name: &str, key: &str) {
         let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), namespace);
