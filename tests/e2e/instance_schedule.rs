@@ -656,10 +656,12 @@ async fn the_operators_own_key_is_only_for_the_namespaces_allowed() {
     assert!(message.contains("apiKeySecretRef"), "{message}");
     h.wait_for_event(h.ns(), "freeloader", "ApiKeyNotAllowed")
         .await;
-    assert_eq!(
-        h.event_types(h.ns(), "freeloader", "ApiKeyNotAllowed")
-            .await,
-        ["Warning"]
+    let types = h
+        .event_types(h.ns(), "freeloader", "ApiKeyNotAllowed")
+        .await;
+    assert!(
+        !types.is_empty() && types.iter().all(|t| t == "Warning"),
+        "{types:?}"
     );
     // The clock moves without the harness's own observation (its requests would count).
     h.advance_unobserved(MINUTE);

@@ -321,10 +321,12 @@ async fn the_operators_own_key_is_only_for_the_namespaces_allowed() {
     assert!(message.contains("apiKeySecretRef"), "{message}");
     h.wait_for_event(h.ns(), "freeloader", "ApiKeyNotAllowed")
         .await;
-    assert_eq!(
-        h.event_types(h.ns(), "freeloader", "ApiKeyNotAllowed")
-            .await,
-        ["Warning"]
+    let types = h
+        .event_types(h.ns(), "freeloader", "ApiKeyNotAllowed")
+        .await;
+    assert!(
+        !types.is_empty() && types.iter().all(|t| t == "Warning"),
+        "{types:?}"
     );
     assert_eq!(
         h.sim.counters().grand_total(),
@@ -743,9 +745,10 @@ async fn adoption_is_exclusive() {
         let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
         assert!(message.contains(by), "{message}");
         h.wait_for_event(h.ns(), name, "AdoptionConflict").await;
-        assert_eq!(
-            h.event_types(h.ns(), name, "AdoptionConflict").await,
-            ["Warning"]
+        let types = h.event_types(h.ns(), name, "AdoptionConflict").await;
+        assert!(
+            !types.is_empty() && types.iter().all(|t| t == "Warning"),
+            "{types:?}"
         );
     }
     assert_eq!(writes(&h), before, "a refused adoption writes nothing");
