@@ -291,7 +291,7 @@ fn health_follows_the_conditions_and_the_observed_generation() {
 /// the user's to fix (a new one would otherwise show as Progressing for good), and only known ones.
 #[test]
 fn every_reason_only_a_user_can_fix_is_degraded() {
-    use mithril_operator::crd::{Category, Reason};
+    use mithril_operator::crd::Reason;
     let script = script();
     let start = script
         .find("local terminal = {")
@@ -310,7 +310,7 @@ fn every_reason_only_a_user_can_fix_is_degraded() {
     }
     let missing: Vec<&str> = Reason::ALL
         .iter()
-        .filter(|reason| reason.category() == Category::User)
+        .filter(|reason| reason.is_users_problem())
         .map(|reason| reason.as_str())
         .filter(|name| !listed.contains(name))
         .collect();

@@ -14,8 +14,8 @@ use super::windows::Evaluation;
 use crate::controller::error::Problem;
 use crate::controller::machinery::events::cut_note;
 use crate::crd::{
-    Category, Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, Reason,
-    SYNCED, ScheduleAction, ScheduledInstance, Time, WantedState, find_condition, set_condition,
+    Condition, ConditionStatus, InstanceAction, InstanceScheduleStatus, READY, Reason, SYNCED,
+    ScheduleAction, ScheduledInstance, Time, WantedState, find_condition, set_condition,
 };
 use kube::runtime::events::{Event, EventType};
 use mithril_api::{InstanceStatus, MithrilError, PatchInstancesResponse};
@@ -630,9 +630,7 @@ pub fn events(
         // Refusals were reported above, from the outcomes; these need the user.
         let type_ = match Reason::parse(&synced.reason) {
             Some(Reason::Suspended) => Some(EventType::Normal),
-            Some(reason)
-                if reason.category() == Category::User || reason == Reason::InstanceNotFound =>
-            {
+            Some(reason) if reason.is_users_problem() || reason == Reason::InstanceNotFound => {
                 Some(EventType::Warning)
             }
             _ => None,

@@ -367,11 +367,13 @@ impl Harness {
         );
     }
 
-    /// The types (`Normal`, `Warning`) of the `reason` events about `namespace/name` so far.
-    pub async fn event_types(&self, namespace: &str, name: &str, reason: &str) -> Vec<String> {
+    /// Waits for a `reason` event about `namespace/name`, and checks every such event is a
+    /// Warning.
+    pub async fn wait_for_warning(&self, namespace: &str, name: &str, reason: &str) {
+        self.wait_for_event(namespace, name, reason).await;
         let events: Api<k8s_openapi::api::events::v1::Event> =
             Api::namespaced(self.kube.clone(), namespace);
-        events
+        let types: Vec<Option<String>> = events
             .list(&Default::default())
             .await
             .expect("events")
@@ -381,8 +383,12 @@ impl Harness {
                 event.reason.as_deref() == Some(reason)
                     && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
             })
-            .filter_map(|event| event.type_)
-            .collect()
+            .map(|event| event.type_)
+            .collect();
+        assert!(
+            types.iter().all(|t| t.as_deref() == Some("Warning")),
+            "{reason} events about {namespace}/{name}: {types:?}"
+        );
     }
 
     /// Creates a Secret holding `key` under `api-key`.
