@@ -17,6 +17,12 @@ struct Cli {
     command: DevCommand,
 }
 
+/// jemalloc, as the operator: the emulator and simulator clone and serialize many small values, and
+/// glibc's malloc was a quarter of this process's CPU in the benchmark (BENCHMARKS.md, round 10).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     exit_code("mithril-dev", Cli::parse().command.execute().await)

@@ -7,7 +7,7 @@ use super::patch::{PatchError, PatchType, apply_patch};
 use super::resources::{ResourceType, ScalePaths};
 use super::state::State;
 use super::status::ApiError;
-use super::writes::{self, WriteOptions};
+use super::writes::{self, WriteOptions, Writer};
 use serde_json::{Map, Value, json};
 
 fn read<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
@@ -133,7 +133,15 @@ pub fn serve(
         _ => return Err(ApiError::method_not_allowed()),
     };
     let updated = scaled(paths, name, &object, &wanted)?;
-    let outcome = writes::update(state, rt, namespace, name, None, updated, options)?;
+    let outcome = writes::update(
+        Writer::Locked(state),
+        rt,
+        namespace,
+        name,
+        None,
+        updated,
+        options,
+    )?;
     Ok(scale_of(paths, &rt.view.present(&outcome.object)))
 }
 

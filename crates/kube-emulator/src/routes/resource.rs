@@ -9,7 +9,9 @@ use super::super::scale_subresource;
 use super::super::selectors::{FieldLabels, FieldSelector, LabelSelector, Selectors};
 use super::super::status::ApiError;
 use super::super::watch::{self, WatchRequest};
-use super::super::writes::{self, DeleteOptions, FieldValidation, WriteOptions, WriteOutcome};
+use super::super::writes::{
+    self, DeleteOptions, FieldValidation, WriteOptions, WriteOutcome, Writer,
+};
 use super::{App, DEFAULT_WATCH_TIMEOUT, Target, header_str, json_response};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, header};
@@ -163,15 +165,20 @@ pub(super) async fn resource_request(
         }
         "create" => {
             let object = parse_body(headers, &body)?;
-            let outcome =
-                writes::create(&mut app.shared.lock(), &rt, ns, object, &write_options()?)?;
+            let outcome = writes::create(
+                Writer::Shared(&app.shared),
+                &rt,
+                ns,
+                object,
+                &write_options()?,
+            )?;
             Ok(write_response(&rt, outcome, form))
         }
         "update" => {
             let object = parse_body(headers, &body)?;
             let options = write_options()?;
             let outcome = writes::update(
-                &mut app.shared.lock(),
+                Writer::Shared(&app.shared),
                 &rt,
                 ns,
                 name.unwrap_or_default(),
@@ -191,7 +198,7 @@ pub(super) async fn resource_request(
             }
             let options = write_options()?;
             let outcome = writes::patch(
-                &mut app.shared.lock(),
+                Writer::Shared(&app.shared),
                 &rt,
                 ns,
                 name.unwrap_or_default(),

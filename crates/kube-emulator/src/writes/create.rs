@@ -6,16 +6,17 @@ use super::super::object::{
 use super::super::registry::established_status;
 use super::super::resources::ResourceType;
 use super::super::ssa::{self};
-use super::super::state::{CRDS, NAMESPACES, State};
+use super::super::state::{CRDS, NAMESPACES};
 use super::super::status::ApiError;
 use super::super::store::ObjectKey;
-use super::admit::{admit, after_commit, check_namespace, check_type, write_context};
+use super::admit::{admit, check_namespace, check_type, write_context};
+use super::commit::{Prepared, Snapshot, Writer};
 use super::{WriteOptions, WriteOutcome};
 use serde_json::{Value, json};
 
 /// POST to a collection.
 pub fn create(
-    state: &mut State,
+    writer: Writer<'_>,
     rt: &ResourceType,
     namespace: Option<&str>,
     mut body: Value,
@@ -24,27 +25,22 @@ pub fn create(
     check_type(rt, &body)?;
     let name = resolve_name(rt, &mut body)?;
     check_namespace(rt, namespace, &body, &name)?;
-    finish_create(
-        state,
-        rt,
-        namespace,
-        &name,
-        rt.view.store(body),
-        opts,
-        false,
-    )
+    let body = rt.view.store(body);
+    writer.write(rt, ObjectKey::new(namespace, &name), |read| {
+        prepare_create(read, rt, namespace, &name, body.clone(), opts, false)
+    })
 }
 
-/// The common end of create and of apply-creates.
-pub(super) fn finish_create(
-    state: &mut State,
+/// The common end of create and of apply-creates: the object to store, if `read` allows it.
+pub(super) fn prepare_create(
+    read: &Snapshot,
     rt: &ResourceType,
     namespace: Option<&str>,
     name: &str,
     mut object: Value,
     opts: &WriteOptions,
     applied: bool,
-) -> Result<WriteOutcome, ApiError> {
+) -> Result<Prepared, ApiError> {
     if let Some(message) = invalid_name(name, rt.storage_key() == NAMESPACES) {
         return Err(ApiError::invalid_field(
             rt,
@@ -56,12 +52,11 @@ pub(super) fn finish_create(
     }
     if rt.namespaced
         && let Some(ns) = namespace
-        && !state.namespace_exists(ns)
+        && !read.namespace_exists
     {
         return Err(ApiError::namespace_not_found(ns));
     }
-    let key = ObjectKey::new(namespace, name);
-    if state.store.get(&rt.storage_key(), &key).is_some() {
+    if read.current.is_some() {
         return Err(ApiError::already_exists(rt, name));
     }
     let now = now_rfc3339();
@@ -109,16 +104,14 @@ pub(super) fn finish_create(
         ssa::record_update(None, &mut object, &ctx);
     }
     if opts.dry_run {
-        return Ok(WriteOutcome {
+        return Ok(Prepared::Answer(WriteOutcome {
             object,
             created: true,
             warnings,
-        });
+        }));
     }
-    let stored = state.store.put(&rt.storage_key(), key, object);
-    after_commit(state, rt, &stored);
-    Ok(WriteOutcome {
-        object: (*stored).clone(),
+    Ok(Prepared::Put {
+        object,
         created: true,
         warnings,
     })

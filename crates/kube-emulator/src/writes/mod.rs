@@ -3,10 +3,12 @@
 //! deletion, schema pruning/defaulting/validation, field management, dry runs.
 
 mod admit;
+mod commit;
 mod create;
 mod delete;
 mod update;
 
+pub use commit::Writer;
 pub use create::create;
 pub use delete::{delete, delete_collection};
 pub use update::{patch, update};

@@ -9,19 +9,18 @@ use super::super::patch::{PatchError, PatchType, apply_patch};
 use super::super::resources::ResourceType;
 use super::super::schema::Cause;
 use super::super::ssa::{self, ApplyError, WriteContext};
-use super::super::state::State;
 use super::super::status::ApiError;
 use super::super::store::ObjectKey;
-use super::admit::{admit, after_commit, check_namespace, check_type, write_context};
-use super::create::finish_create;
-use super::delete::remove;
-use super::{WriteOptions, WriteOutcome, get};
+use super::admit::{admit, check_namespace, check_type, write_context};
+use super::commit::{Prepared, Snapshot, Writer};
+use super::create::prepare_create;
+use super::{WriteOptions, WriteOutcome};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// PUT to an object or its status.
 pub fn update(
-    state: &mut State,
+    writer: Writer<'_>,
     rt: &ResourceType,
     namespace: Option<&str>,
     name: &str,
@@ -37,32 +36,33 @@ pub fn update(
         )));
     }
     check_namespace(rt, namespace, &body, name)?;
-    let old = get(state, rt, namespace, name)?;
-    if rt.custom && meta_str(&body, "resourceVersion").is_none_or(str::is_empty) {
-        return Err(ApiError::invalid_field(
-            rt,
-            name,
-            "FieldValueInvalid",
-            "metadata.resourceVersion",
-            "Invalid value: 0x0: must be specified for an update",
-        ));
-    }
-    finish_update(
-        state,
-        rt,
-        namespace,
-        old,
-        rt.view.store(body),
-        subresource,
-        opts,
-        false,
-    )
+    let body = rt.view.store(body);
+    writer.write(rt, ObjectKey::new(namespace, name), |read| {
+        let old = stored(read, rt, name)?;
+        if rt.custom && meta_str(&body, "resourceVersion").is_none_or(str::is_empty) {
+            return Err(ApiError::invalid_field(
+                rt,
+                name,
+                "FieldValueInvalid",
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update",
+            ));
+        }
+        prepare_update(rt, old, body.clone(), subresource, opts, false)
+    })
+}
+
+/// The object `read` found, or NotFound.
+fn stored(read: &Snapshot, rt: &ResourceType, name: &str) -> Result<Arc<Value>, ApiError> {
+    read.current
+        .clone()
+        .ok_or_else(|| ApiError::not_found(rt, name))
 }
 
 /// PATCH of any type; apply patches create the object when absent.
 #[allow(clippy::too_many_arguments)]
 pub fn patch(
-    state: &mut State,
+    writer: Writer<'_>,
     rt: &ResourceType,
     namespace: Option<&str>,
     name: &str,
@@ -72,34 +72,28 @@ pub fn patch(
     opts: &WriteOptions,
 ) -> Result<WriteOutcome, ApiError> {
     if patch_type == PatchType::Apply {
-        return server_side_apply(state, rt, namespace, name, subresource, body, opts);
+        return server_side_apply(writer, rt, namespace, name, subresource, body, opts);
     }
     if opts.force {
         return Err(ApiError::unprocessable(
             "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
         ));
     }
-    let old = get(state, rt, namespace, name)?;
-    let candidate = apply_patch(&rt.view.present(&old), &rt.kind, patch_type, body).map_err(
-        |error| match error {
-            PatchError::Malformed(message) => ApiError::bad_request(message),
-            PatchError::DoesNotApply(message) => ApiError::patch_does_not_apply(message),
-        },
-    )?;
-    finish_update(
-        state,
-        rt,
-        namespace,
-        old,
-        candidate,
-        subresource,
-        opts,
-        false,
-    )
+    writer.write(rt, ObjectKey::new(namespace, name), |read| {
+        let old = stored(read, rt, name)?;
+        let candidate =
+            apply_patch(&rt.view.present(&old), &rt.kind, patch_type, body).map_err(|error| {
+                match error {
+                    PatchError::Malformed(message) => ApiError::bad_request(message),
+                    PatchError::DoesNotApply(message) => ApiError::patch_does_not_apply(message),
+                }
+            })?;
+        prepare_update(rt, old, candidate, subresource, opts, false)
+    })
 }
 
 pub(super) fn server_side_apply(
-    state: &mut State,
+    writer: Writer<'_>,
     rt: &ResourceType,
     namespace: Option<&str>,
     name: &str,
@@ -112,8 +106,12 @@ pub(super) fn server_side_apply(
             "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
         ));
     }
-    let applied: Value = serde_saphyr::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    // Clients send JSON (which is YAML) as a rule: read as such first, as YAML only if it is not.
+    let applied: Value = match serde_json::from_slice(body) {
+        Ok(applied) => applied,
+        Err(_) => serde_saphyr::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
+    };
     if !applied.is_object() {
         return Err(ApiError::bad_request(
             "the applied configuration must be an object",
@@ -164,28 +162,26 @@ pub(super) fn server_side_apply(
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
     check_namespace(rt, namespace, &applied, name)?;
-    let live = state
-        .store
-        .get(&rt.storage_key(), &ObjectKey::new(namespace, name));
-    if live.is_none() && subresource.is_some() {
-        return Err(ApiError::not_found(rt, name));
-    }
-    if let (Some(live), Some(wanted)) = (&live, meta_str(&applied, "resourceVersion"))
-        && meta_str(live, "resourceVersion") != Some(wanted)
-    {
-        return Err(ApiError::conflict(rt, name));
-    }
-    let now = now_rfc3339();
-    let ctx = WriteContext {
-        manager: &opts.manager,
-        subresource,
-        status_subresource: rt.status_subresource,
-        schema: rt.schema.as_deref(),
-        now: &now,
-    };
-    let live_view = live.as_deref().map(|live| rt.view.present(live));
-    let result =
-        ssa::apply(live_view.as_ref(), &applied, &ctx, opts.force).map_err(
+    writer.write(rt, ObjectKey::new(namespace, name), |read| {
+        let live = read.current.clone();
+        if live.is_none() && subresource.is_some() {
+            return Err(ApiError::not_found(rt, name));
+        }
+        if let (Some(live), Some(wanted)) = (&live, meta_str(&applied, "resourceVersion"))
+            && meta_str(live, "resourceVersion") != Some(wanted)
+        {
+            return Err(ApiError::conflict(rt, name));
+        }
+        let now = now_rfc3339();
+        let ctx = WriteContext {
+            manager: &opts.manager,
+            subresource,
+            status_subresource: rt.status_subresource,
+            schema: rt.schema.as_deref(),
+            now: &now,
+        };
+        let live_view = live.as_deref().map(|live| rt.view.present(live));
+        let result = ssa::apply(live_view.as_ref(), &applied, &ctx, opts.force).map_err(
             |error| match error {
                 ApplyError::Conflicts(conflicts) => {
                     let causes: Vec<(String, String)> = conflicts
@@ -199,27 +195,25 @@ pub(super) fn server_side_apply(
                 }
             },
         )?;
-    let mut result = rt.view.store(result);
-    // The resourceVersion precondition was checked above.
-    meta_mut(&mut result).remove("resourceVersion");
-    match live {
-        None => finish_create(state, rt, namespace, name, result, opts, true),
-        Some(old) => finish_update(state, rt, namespace, old, result, subresource, opts, true),
-    }
+        let mut result = rt.view.store(result);
+        // The resourceVersion precondition was checked above.
+        meta_mut(&mut result).remove("resourceVersion");
+        match live {
+            None => prepare_create(read, rt, namespace, name, result, opts, true),
+            Some(old) => prepare_update(rt, old, result, subresource, opts, true),
+        }
+    })
 }
 
-/// The common end of update, patch and apply on an existing object.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn finish_update(
-    state: &mut State,
+/// The common end of update, patch and apply on an existing object: what to store.
+fn prepare_update(
     rt: &ResourceType,
-    namespace: Option<&str>,
     old: Arc<Value>,
     mut candidate: Value,
     subresource: Option<&str>,
     opts: &WriteOptions,
     applied: bool,
-) -> Result<WriteOutcome, ApiError> {
+) -> Result<Prepared, ApiError> {
     let name = super::super::object::name(&old).to_string();
     if let Some(wanted) = meta_str(&candidate, "resourceVersion").filter(|rv| !rv.is_empty())
         && meta_str(&old, "resourceVersion") != Some(wanted)
@@ -302,11 +296,11 @@ pub(super) fn finish_update(
         old["metadata"]["resourceVersion"].clone(),
     );
     if unchanged(&old, &new) {
-        return Ok(WriteOutcome {
+        return Ok(Prepared::Answer(WriteOutcome {
             object: (*old).clone(),
             created: false,
             warnings,
-        });
+        }));
     }
     if rt.has_generation {
         let ignore_status = rt.status_subresource;
@@ -321,33 +315,21 @@ pub(super) fn finish_update(
         ssa::record_update(Some(&old), &mut new, &ctx);
         normalize_metadata(&mut new);
     }
-    let key = ObjectKey::new(namespace, &name);
-    if is_deleting(&new) && finalizers(&new).is_empty() {
-        if opts.dry_run {
-            return Ok(WriteOutcome {
-                object: new,
-                created: false,
-                warnings,
-            });
-        }
-        let last = remove(state, rt, &key, new);
-        return Ok(WriteOutcome {
-            object: last,
-            created: false,
-            warnings,
-        });
-    }
     if opts.dry_run {
-        return Ok(WriteOutcome {
+        return Ok(Prepared::Answer(WriteOutcome {
             object: new,
             created: false,
             warnings,
+        }));
+    }
+    if is_deleting(&new) && finalizers(&new).is_empty() {
+        return Ok(Prepared::Remove {
+            last: new,
+            warnings,
         });
     }
-    let stored = state.store.put(&rt.storage_key(), key, new);
-    after_commit(state, rt, &stored);
-    Ok(WriteOutcome {
-        object: (*stored).clone(),
+    Ok(Prepared::Put {
+        object: new,
         created: false,
         warnings,
     })
