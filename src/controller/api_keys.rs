@@ -78,6 +78,17 @@ impl ApiKeys {
         self.named_by(user, None);
     }
 
+    /// The resources of `kind` that name a key Secret.
+    pub fn naming(&self, kind: &str) -> Vec<User> {
+        self.named
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .filter(|user| user.kind == kind)
+            .cloned()
+            .collect()
+    }
+
     /// A Secret was created, changed or deleted: its keys are read again next time, and the
     /// resources naming it are returned (to be woken).
     pub fn secret_changed(&self, namespace: &str, name: &str) -> Vec<User> {

@@ -134,6 +134,13 @@ impl Context {
         self.let_go(self.usage.forget(user));
     }
 
+    /// The resources of `kind` that act with a key or name a key Secret.
+    pub fn users_of(&self, kind: &str) -> BTreeSet<User> {
+        let mut users: BTreeSet<User> = self.usage.users_of(kind).into_iter().collect();
+        users.extend(self.keys.naming(kind));
+        users
+    }
+
     fn let_go(&self, unused: Unused) {
         if let Some(key) = &unused.key {
             // Its observers, client and cached names all go with it.

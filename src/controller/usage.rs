@@ -86,6 +86,15 @@ impl Usage {
         }
     }
 
+    /// The resources of `kind` that act with a key.
+    pub fn users_of(&self, kind: &str) -> Vec<User> {
+        self.lock()
+            .keys()
+            .filter(|user| user.kind == kind)
+            .cloned()
+            .collect()
+    }
+
     /// How many resources use a key.
     pub fn len(&self) -> usize {
         self.lock().len()

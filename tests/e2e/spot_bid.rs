@@ -808,6 +808,42 @@ async fn observe_only_reports_and_never_writes() {
     }
 }
 
+/// A SpotBid deleted while no controller watched (an outage, a restart) is never reported by a
+/// watch event: the relist that follows shows it gone, and its key is let go of then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spot_bid_deleted_unseen_lets_go_of_its_key_at_the_relist() {
+    let mut h = Harness::start().await;
+    h.create_key_secret(h.ns(), "own-key", "fkey_teambteambteambteamb0000000")
+        .await;
+    let mut watcher = spot_bid("watcher", json!({"apiKeySecretRef": {"name": "own-key"}}));
+    // Observe-only: no finalizer, so nothing holds its deletion while no controller runs.
+    watcher.metadata.annotations =
+        Some([("mithril.ai/observe-only".to_owned(), "true".to_owned())].into());
+    let before = h.registry.observers().len();
+    create(&h, &watcher).await;
+    h.wait_for::<SpotBid>(h.ns(), "watcher", "observed", |r| {
+        condition_is(r, SYNCED, ConditionStatus::False, "ObserveOnly")
+    })
+    .await;
+    h.wait_until("the team's key has its observer", || {
+        h.registry.observers().len() == before + 1
+    })
+    .await;
+
+    h.kill_controller().await;
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), h.ns());
+    api.delete("watcher", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone::<SpotBid>(h.ns(), "watcher").await;
+    h.start_controller();
+    h.wait_until("the observer of the key nothing uses stopped", || {
+        h.registry.observers().len() == before
+    })
+    .await;
+    assert_eq!(h.ctx.usage.len(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pause_annotation_stops_reconciling_and_says_so() {
     let h = Harness::start().await;

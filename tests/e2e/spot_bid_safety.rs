@@ -345,3 +345,60 @@ async fn a_spot_bid_that_placed_nothing_is_deleted_without_its_key() {
     h.wait_gone::<SpotBid>(NS, "keyless").await;
     assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), 0);
 }
+
+/// A SpotBid whose bid is live and whose key is gone keeps its finalizer on deletion (nothing
+/// else could cancel the bid), says why and how to let it go, and goes with
+/// `deletionPolicy: Orphan`, leaving the bid on Mithril.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placed_spot_bid_without_its_key_is_held_until_orphaned() {
+    let h = Harness::start().await;
+    h.create_key_secret(NS, "team-key", "fkey_teambteambteambteamb0000000")
+        .await;
+    create_with(
+        &h,
+        "keyed",
+        json!({"apiKeySecretRef": {"name": "team-key"}}),
+    )
+    .await;
+    let placed = h
+        .wait_for::<SpotBid>(NS, "keyed", "placed", |r| {
+            r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+        })
+        .await;
+    let fid = placed.status.unwrap().bid_fid.unwrap();
+
+    let secrets = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(h.kube.clone(), NS);
+    secrets
+        .delete("team-key", &DeleteParams::default())
+        .await
+        .unwrap();
+    let api = Api::<SpotBid>::namespaced(h.kube.clone(), NS);
+    api.delete("keyed", &DeleteParams::default()).await.unwrap();
+    let held = h
+        .wait_for::<SpotBid>(NS, "keyed", "held with a reason", |r| {
+            synced_reason(r).as_deref() == Some("ApiKeySecretNotFound")
+        })
+        .await;
+    let message = find_condition(&held.status.unwrap().conditions, SYNCED)
+        .unwrap()
+        .message
+        .clone();
+    assert!(message.contains(&fid), "{message}");
+    assert!(message.contains("deletionPolicy: Orphan"), "{message}");
+    assert_ne!(bid(&h, &fid).await.status, BidStatus::Terminated);
+
+    let orphan = json!({"spec": {"deletionPolicy": "Orphan"}});
+    api.patch(
+        "keyed",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(orphan),
+    )
+    .await
+    .unwrap();
+    h.wait_gone::<SpotBid>(NS, "keyed").await;
+    assert_ne!(
+        bid(&h, &fid).await.status,
+        BidStatus::Terminated,
+        "left on Mithril"
+    );
+}

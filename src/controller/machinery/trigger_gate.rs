@@ -1,10 +1,13 @@
-//! Triggers waiting outside kube-runtime's scheduler until the controller is ready for them.
+//! Triggers waiting outside kube-runtime's scheduler until the controller is ready for them, in
+//! arrival order.
 //!
 //! kube-runtime's controller holds every trigger in its scheduler (strings per reference) from
 //! its arrival until its reconcile starts; while thousands of resources converge that is nearly
-//! all of them at once. The gate keeps a waiting trigger as a shared pointer and a digest, hands
-//! the controller a few times its concurrency at a time, and lets the next ones through as
-//! reconciles start (BENCHMARKS.md, round 6).
+//! all of them at once, and its queue hands out the latest arrivals first, so the first ones can
+//! wait for as long as new ones keep coming. The gate keeps a waiting trigger as a shared pointer,
+//! a digest and its name, and hands one over, oldest first, only when a reconcile can take it at
+//! once (fewer running and handed over than the controller's concurrency), so the controller's
+//! queue stays near empty and never picks among many (BENCHMARKS.md, rounds 6 and 10).
 //!
 //! A reconcile that starts takes its resource out of the gate whatever woke it: it reads the
 //! observers' cache as it is then, which already holds every change that queued the resource.
@@ -38,12 +41,14 @@ pub struct TriggerGate<K: Resource> {
 }
 
 struct GateState<K: Resource> {
-    /// In arrival order; an entry whose key left `waiting_keys` was taken by a reconcile that
-    /// started, and is skipped.
-    waiting: VecDeque<Arc<ObjectRef<K>>>,
+    /// In arrival order, with the trigger's name; an entry whose key left `waiting_keys` was
+    /// taken by a reconcile that started, and is skipped.
+    waiting: VecDeque<(Arc<ObjectRef<K>>, &'static str)>,
     waiting_keys: HashSet<u64>,
     /// Handed to the controller, reconcile not started yet: key -> (resource, when handed).
     issued: HashMap<u64, (Arc<ObjectRef<K>>, Instant)>,
+    /// Reconciles running, whatever woke them.
+    running: usize,
 }
 
 /// A resource's key in the gate: what kube-runtime's scheduler compares, its namespace and name.
@@ -59,13 +64,15 @@ impl<K> TriggerGate<K>
 where
     K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
 {
-    /// A gate handing over at most `limit` (at least 1) triggers not yet started.
+    /// A gate handing over triggers while fewer than `limit` (at least 1) are handed over or
+    /// running.
     pub fn new(limit: usize) -> Self {
         TriggerGate {
             state: Mutex::new(GateState {
                 waiting: VecDeque::new(),
                 waiting_keys: HashSet::new(),
                 issued: HashMap::new(),
+                running: 0,
             }),
             wake: Notify::new(),
             limit: limit.max(1),
@@ -95,33 +102,40 @@ where
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a reconcile of `resource`, unless one is already waiting or handed over and not
-    /// started (that one will read what this trigger is about).
-    pub fn push(&self, resource: Arc<ObjectRef<K>>) {
+    /// Queues a reconcile of `resource` for `reason`, unless one is already waiting (that one
+    /// will read what this trigger is about, and keeps its name). One handed over and not started
+    /// does not count: it may never start (its resource was deleted meanwhile, and may come back
+    /// under the same name), and if it does, its start takes this one with it.
+    pub fn push(&self, resource: Arc<ObjectRef<K>>, reason: &'static str) {
         let key = key_of(&resource);
         let mut state = self.lock();
-        if state.issued.contains_key(&key) || !state.waiting_keys.insert(key) {
+        if !state.waiting_keys.insert(key) {
             return;
         }
         self.waiting_gauge.inc();
-        state.waiting.push_back(resource);
+        state.waiting.push_back((resource, reason));
         drop(state);
         self.wake.notify_one();
     }
 
-    /// Notes that the reconcile of the resource `name` in `namespace` started.
-    pub fn started(&self, namespace: Option<&str>, name: &str) {
+    /// Notes that the reconcile of the resource `name` in `namespace` started; it runs until the
+    /// returned guard is dropped.
+    pub fn started(self: &Arc<Self>, namespace: Option<&str>, name: &str) -> Running<K> {
         let key = key(namespace, name);
         let mut state = self.lock();
-        let was_issued = state.issued.remove(&key).is_some();
-        let was_waiting = state.waiting_keys.remove(&key);
-        if was_waiting {
+        state.issued.remove(&key);
+        if state.waiting_keys.remove(&key) {
             self.waiting_gauge.dec();
         }
+        state.running += 1;
+        Running(self.clone())
+    }
+
+    fn finished(&self) {
+        let mut state = self.lock();
+        state.running = state.running.saturating_sub(1);
         drop(state);
-        if was_issued || was_waiting {
-            self.wake.notify_one();
-        }
+        self.wake.notify_one();
     }
 
     /// Triggers waiting, issued and not started (for tests and diagnostics).
@@ -132,22 +146,23 @@ where
 
     /// The triggers to hand over now: as many waiting ones as the limit allows, after forgetting
     /// issued ones that are stale or whose resource left `store`.
-    fn take(&self, store: &Store<K>, now: Instant) -> Vec<ObjectRef<K>> {
+    fn take(&self, store: &Store<K>, now: Instant) -> Vec<(ObjectRef<K>, &'static str)> {
         let mut state = self.lock();
-        if state.issued.len() >= self.limit {
+        if state.issued.len() + state.running >= self.limit {
             state.issued.retain(|_, (resource, at)| {
                 now.duration_since(*at) < ISSUED_FOR && store.get(resource).is_some()
             });
         }
         let before = state.waiting_keys.len();
         let mut batch = Vec::new();
-        while state.issued.len() < self.limit {
-            let Some(resource) = state.waiting.pop_front() else {
+        while state.issued.len() + state.running < self.limit {
+            let Some((resource, reason)) = state.waiting.pop_front() else {
                 break;
             };
             let key = key_of(&resource);
-            if state.waiting_keys.remove(&key) {
-                batch.push(ObjectRef::clone(&resource));
+            // A resource that left the cache has nothing to reconcile (kube-runtime would skip it).
+            if state.waiting_keys.remove(&key) && store.get(&resource).is_some() {
+                batch.push((ObjectRef::clone(&resource), reason));
                 state.issued.insert(key, (resource, now));
             }
         }
@@ -160,8 +175,11 @@ where
         batch
     }
 
-    /// The triggers, as the controller can take them; never ends.
-    pub fn triggers(self: Arc<Self>, store: Store<K>) -> impl Stream<Item = ObjectRef<K>> {
+    /// The triggers with their names, as the controller can take them; never ends.
+    pub fn triggers(
+        self: Arc<Self>,
+        store: Store<K>,
+    ) -> impl Stream<Item = (ObjectRef<K>, &'static str)> {
         stream::unfold((self, store), |(gate, store)| async move {
             let batch = loop {
                 let notified = gate.wake.notified();
@@ -183,6 +201,17 @@ where
     }
 }
 
+/// A reconcile running: the gate lets another trigger through when it is dropped.
+pub struct Running<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static>(
+    Arc<TriggerGate<K>>,
+);
+
+impl<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static> Drop for Running<K> {
+    fn drop(&mut self) {
+        self.0.finished();
+    }
+}
+
 impl<K: Resource> Drop for TriggerGate<K> {
     fn drop(&mut self) {
         // A gate that goes (its controller stopped) takes its waiting triggers off the gauge.
@@ -200,12 +229,14 @@ mod tests {
     use kube::runtime::reflector;
     use kube::runtime::watcher::Event;
 
+    const CHANGE: &str = "change";
+
     fn reference(name: &str) -> Arc<ObjectRef<ConfigMap>> {
         Arc::new(ObjectRef::new(name).within("team"))
     }
 
-    fn names(batch: &[ObjectRef<ConfigMap>]) -> Vec<&str> {
-        batch.iter().map(|r| r.name.as_str()).collect()
+    fn names<'a>(batch: &'a [(ObjectRef<ConfigMap>, &'static str)]) -> Vec<&'a str> {
+        batch.iter().map(|(r, _)| r.name.as_str()).collect()
     }
 
     fn store_of(names: &[&str]) -> Store<ConfigMap> {
@@ -217,30 +248,56 @@ mod tests {
     }
 
     #[test]
-    fn hands_over_at_most_the_limit_and_more_as_reconciles_start() {
-        let gate = TriggerGate::new(2);
+    fn hands_over_at_most_the_limit_and_more_as_reconciles_finish() {
+        let gate = Arc::new(TriggerGate::new(2));
         let store = store_of(&["a", "b", "c"]);
         let now = Instant::now();
         for name in ["a", "b", "a", "c"] {
-            gate.push(reference(name));
+            gate.push(reference(name), CHANGE);
         }
         assert_eq!(gate.pending(), (3, 0), "a repeat waits once");
         assert_eq!(names(&gate.take(&store, now)), ["a", "b"]);
         assert!(gate.take(&store, now).is_empty(), "two not started yet");
-        // A trigger for a resource handed over and not started adds nothing.
-        gate.push(reference("a"));
-        gate.started(Some("team"), "a");
+        // A trigger for a resource handed over waits, and the reconcile that starts takes it.
+        gate.push(reference("a"), CHANGE);
+        let running = gate.started(Some("team"), "a");
+        assert!(
+            gate.take(&store, now).is_empty(),
+            "one running, one handed over"
+        );
+        drop(running);
         assert_eq!(names(&gate.take(&store, now)), ["c"]);
         assert_eq!(gate.pending(), (0, 2));
     }
 
     #[test]
+    fn the_oldest_trigger_goes_first_under_its_first_name() {
+        let gate = Arc::new(TriggerGate::new(2));
+        let store = store_of(&["a", "b", "c"]);
+        let now = Instant::now();
+        gate.push(reference("a"), "first");
+        gate.push(reference("b"), "first");
+        gate.push(reference("c"), "later");
+        gate.push(reference("a"), "later");
+        let batch = gate.take(&store, now);
+        assert_eq!(
+            batch
+                .iter()
+                .map(|(r, reason)| (r.name.as_str(), *reason))
+                .collect::<Vec<_>>(),
+            [("a", "first"), ("b", "first")]
+        );
+        gate.started(Some("team"), "a");
+        assert_eq!(names(&gate.take(&store, now)), ["c"]);
+    }
+
+    #[test]
     fn a_started_reconcile_takes_its_waiting_trigger_with_it() {
-        let gate = TriggerGate::new(1);
+        let gate = Arc::new(TriggerGate::new(1));
         let store = store_of(&["a", "b"]);
         let now = Instant::now();
-        gate.push(reference("a"));
-        gate.push(reference("b"));
+        gate.push(reference("a"), CHANGE);
+        gate.push(reference("b"), CHANGE);
         // Woken by its own watch event meanwhile: it reads the change "b" waited for.
         gate.started(Some("team"), "b");
         assert_eq!(names(&gate.take(&store, now)), ["a"]);
@@ -251,18 +308,38 @@ mod tests {
 
     #[test]
     fn triggers_never_started_stop_counting_when_stale_or_gone() {
-        let gate = TriggerGate::new(1);
-        let store = store_of(&["a", "c"]);
+        let gate = Arc::new(TriggerGate::new(1));
+        let (store, mut writer) = reflector::store();
+        for name in ["a", "b", "c"] {
+            writer.apply_watcher_event(&Event::Apply(config_map(name)));
+        }
         let now = Instant::now();
-        gate.push(reference("gone"));
-        gate.push(reference("a"));
-        gate.push(reference("c"));
-        // "gone" left the cache before its reconcile: the controller never starts it.
-        assert_eq!(names(&gate.take(&store, now)), ["gone"]);
+        for name in ["gone", "a", "b", "c"] {
+            gate.push(reference(name), CHANGE);
+        }
+        // "gone" is not in the cache: nothing to hand over.
         assert_eq!(names(&gate.take(&store, now)), ["a"]);
-        // "a" is in the cache but its reconcile never started (or is very late).
+        // "a" left the cache once handed over: the controller never starts it.
+        writer.apply_watcher_event(&Event::Delete(config_map("a")));
+        assert_eq!(names(&gate.take(&store, now)), ["b"]);
+        // "b" is in the cache but its reconcile never started (or is very late).
         assert!(gate.take(&store, now + ISSUED_FOR / 2).is_empty());
         assert_eq!(names(&gate.take(&store, now + ISSUED_FOR)), ["c"]);
+    }
+
+    #[test]
+    fn a_resource_back_under_its_name_is_handed_over_again() {
+        let gate = Arc::new(TriggerGate::new(2));
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&Event::Apply(config_map("a")));
+        let now = Instant::now();
+        gate.push(reference("a"), CHANGE);
+        assert_eq!(names(&gate.take(&store, now)), ["a"]);
+        // Deleted before its reconcile started, then created again: the new one's trigger waits.
+        writer.apply_watcher_event(&Event::Delete(config_map("a")));
+        writer.apply_watcher_event(&Event::Apply(config_map("a")));
+        gate.push(reference("a"), CHANGE);
+        assert_eq!(names(&gate.take(&store, now)), ["a"]);
     }
 
     #[tokio::test]
@@ -273,11 +350,11 @@ mod tests {
             let gate = gate.clone();
             tokio::spawn(async move {
                 tokio::task::yield_now().await;
-                gate.push(reference("a"));
+                gate.push(reference("a"), CHANGE);
             })
         };
-        let first = triggers.next().await.expect("a trigger");
-        assert_eq!(first.name, "a");
+        let (first, reason) = triggers.next().await.expect("a trigger");
+        assert_eq!((first.name.as_str(), reason), ("a", CHANGE));
         pusher.await.expect("pushed");
     }
 
@@ -286,12 +363,12 @@ mod tests {
         let gauge = Gauge::default();
         let store = store_of(&["a", "b", "c"]);
         let now = Instant::now();
-        let gate = TriggerGate::new(1).with_waiting_gauge(gauge.clone());
+        let gate = Arc::new(TriggerGate::new(1).with_waiting_gauge(gauge.clone()));
         let other = TriggerGate::new(1).with_waiting_gauge(gauge.clone());
         for name in ["a", "b", "a", "c"] {
-            gate.push(reference(name));
+            gate.push(reference(name), CHANGE);
         }
-        other.push(reference("a"));
+        other.push(reference("a"), CHANGE);
         assert_eq!(
             gauge.get(),
             4,

@@ -16,6 +16,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 use tracing::Instrument;
 
+/// The resource's own watch event (kube-runtime's `object updated`), when it waits in a gate.
+pub const OBJECT_UPDATED: &str = "object updated";
 /// Changes seen on Mithril by the observers (through the trigger gate for SpotBids).
 pub const MITHRIL_CHANGE: &str = "mithril change";
 /// The periodic revisit of every resource ([`super::resync`]).
@@ -56,12 +58,20 @@ where
 
     /// Reconciles of the resources `trigger` names, counted as `reason`.
     pub fn named(
-        mut self,
+        self,
         reason: &'static str,
         trigger: impl Stream<Item = ObjectRef<K>> + Send + 'static,
     ) -> Self {
+        self.each_named(trigger.map(move |obj_ref| (obj_ref, reason)))
+    }
+
+    /// Reconciles of the resources `trigger` names, each counted as the reason it comes with.
+    pub fn each_named(
+        mut self,
+        trigger: impl Stream<Item = (ObjectRef<K>, &'static str)> + Send + 'static,
+    ) -> Self {
         let queue = trigger
-            .map(move |obj_ref| {
+            .map(|(obj_ref, reason)| {
                 Ok(ReconcileRequest {
                     obj_ref,
                     reason: ReconcileReason::Custom {

@@ -29,13 +29,16 @@ use crate::controller::Context;
 use crate::controller::machinery::digest::digest;
 use crate::controller::machinery::resync::paced_resync;
 use crate::controller::machinery::triggers::{
-    MITHRIL_CHANGE, PACED_RESYNC, SECRET_CHANGED, Triggers,
+    MITHRIL_CHANGE, OBJECT_UPDATED, PACED_RESYNC, SECRET_CHANGED, Triggers,
 };
 use crate::controller::machinery::worthy_changes::worthy_changes;
 use crate::controller::secret_wakeups::secret_wakeups;
-use crate::controller::wiring::{export_phase_counts, scoped_api, trim_cached_metadata};
+use crate::controller::wiring::{
+    export_phase_counts, scheduling_ref, scoped_api, trim_cached_metadata,
+};
 use crate::crd::Reason;
-use futures::{StreamExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt, future};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 use std::collections::HashSet;
@@ -57,21 +60,45 @@ pub async fn run(
     // The store's own readiness wakes a single waiter (the controller's), so the sweeper is told
     // here that the first list is in.
     let (listed, first_list) = tokio::sync::watch::channel(false);
+    let ctx = Arc::new(SpotBidContext::new(shared.clone()));
+    let forget = (ctx.clone(), store.clone(), namespace.map(str::to_owned));
     let resources = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .modify(|resource: &mut Watched| trim_cached_metadata(&mut resource.metadata))
         .reflect(writer)
-        .inspect_ok(move |event| {
-            if matches!(event, watcher::Event::InitDone) {
+        .inspect_ok(move |event| match event {
+            // A deleted resource is never reconciled again (kube-runtime skips what left the
+            // cache): what it used is let go of here.
+            watcher::Event::Delete(resource) => {
+                let reference = ObjectRef::from_obj(resource);
+                forget
+                    .0
+                    .forget(&reference, resource.metadata.uid.as_deref());
+            }
+            // A relist shows no deletion made while the watch was down: what it no longer
+            // lists is gone.
+            watcher::Event::InitDone => {
+                forget.0.forget_vanished(&forget.1, forget.2.as_deref());
                 listed.send_replace(true);
             }
+            _ => {}
         });
-    // The store above keeps every version; only changes a reconcile acts on wake one.
-    let resources = worthy_changes(resources, reconcile_worthy);
-
-    let ctx = Arc::new(SpotBidContext::new(shared.clone()));
+    // The store above keeps every version; only changes a reconcile acts on wake one, and they
+    // wait in the gate with the rest (oldest first), the watch yielding only its errors.
+    let resources = {
+        let gate = ctx.gate.clone();
+        worthy_changes(resources, reconcile_worthy).filter_map(move |event| {
+            future::ready(match event {
+                Ok(resource) => {
+                    gate.push(Arc::new(scheduling_ref(&resource)), OBJECT_UPDATED);
+                    None
+                }
+                Err(error) => Some(Err(error)),
+            })
+        })
+    };
     // Mithril-side changes are read as they come (a subscriber that falls behind gets a resync
-    // of everything) and wait in the gate until the controller is ready for them.
+    // of everything), and the paced resync comes due: both wait in the gate.
     // Every task beside the controller ends with it, also when its future is dropped mid-flight.
     let forward_task = {
         let (ctx, store) = (ctx.clone(), store.clone());
@@ -79,8 +106,18 @@ pub async fn run(
         AbortOnDropHandle::new(tokio::spawn(async move {
             while let Some(change) = changes.next().await {
                 for resource in ctx.index.resources_for(&change, &store) {
-                    ctx.gate.push(resource);
+                    ctx.gate.push(resource, MITHRIL_CHANGE);
                 }
+            }
+        }))
+    };
+    let resync_task = {
+        let gate = ctx.gate.clone();
+        let due = paced_resync(store.clone(), shared.config.resync);
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            let mut due = std::pin::pin!(due);
+            while let Some(resource) = due.next().await {
+                gate.push(Arc::new(resource), PACED_RESYNC);
             }
         }))
     };
@@ -106,11 +143,7 @@ pub async fn run(
     };
 
     Triggers::watch(resources)
-        .named(MITHRIL_CHANGE, ctx.gate.clone().triggers(store.clone()))
-        .named(
-            PACED_RESYNC,
-            paced_resync(store.clone(), shared.config.resync),
-        )
+        .each_named(ctx.gate.clone().triggers(store.clone()))
         .named(
             SECRET_CHANGED,
             secret_wakeups(shared.clone(), namespace, CONTROLLER_KIND),
@@ -124,7 +157,7 @@ pub async fn run(
             ctx,
         )
         .await;
-    drop((metrics_task, forward_task));
+    drop((metrics_task, forward_task, resync_task));
 }
 
 /// Cancels the live bids this cluster placed whose SpotBid is gone ([`Sweeper`]), looking every

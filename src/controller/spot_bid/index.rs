@@ -72,6 +72,20 @@ impl BidIndex {
             .retain(|_, r| **r != *resource);
     }
 
+    /// Every resource recorded.
+    pub fn resources(&self) -> Vec<Arc<ObjectRef<Watched>>> {
+        let mut resources: Vec<Arc<ObjectRef<Watched>>> = self
+            .by_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        resources.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        resources.dedup();
+        resources
+    }
+
     /// The resources to reconcile for `change`: the one concerned, or all of them on a resync.
     pub fn resources_for(
         &self,

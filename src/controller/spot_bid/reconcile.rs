@@ -26,10 +26,10 @@ use jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Event;
 use kube::runtime::finalizer::Event as FinalizerEvent;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 use mithril_api::{ApiKey, Bid, BidEventType, BidStatus, MithrilClient, MithrilError, Price};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -73,9 +73,8 @@ struct Remembered {
 
 impl SpotBidContext {
     pub fn new(shared: Arc<Context>) -> Self {
-        // A few reconciles' worth per worker keeps every worker busy, and the rest waits in
-        // the gate at a pointer and a digest each.
-        let gate_limit = usize::from(shared.config.concurrency).saturating_mul(4);
+        // One trigger per worker: the rest waits in the gate at a pointer and a digest each.
+        let gate_limit = usize::from(shared.config.concurrency);
         let gate = TriggerGate::new(gate_limit)
             .with_waiting_gauge(shared.metrics.gate_waiting(CONTROLLER));
         Self {
@@ -94,7 +93,7 @@ impl SpotBidContext {
     }
 
     /// Forgets a resource that is gone: its index entries, what it used, what was remembered.
-    fn forget(&self, reference: &ObjectRef<Watched>, uid: Option<&str>) {
+    pub(super) fn forget(&self, reference: &ObjectRef<Watched>, uid: Option<&str>) {
         self.index.forget(reference);
         let namespace = reference.namespace.clone().unwrap_or_default();
         let user = User::new(CONTROLLER_KIND, namespace, reference.name.clone());
@@ -105,6 +104,32 @@ impl SpotBidContext {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(uid);
         }
+    }
+
+    /// Forgets every resource of `namespace` (all: `None`) that `store` no longer holds: after a
+    /// relist, those deleted while the watch was down, whose deletion no watch event reports.
+    /// (The controllers of other namespaces share the context, not the store.)
+    pub(super) fn forget_vanished(&self, store: &Store<Watched>, namespace: Option<&str>) {
+        let users = self
+            .shared
+            .users_of(CONTROLLER_KIND)
+            .into_iter()
+            .filter(|user| namespace.is_none_or(|ns| user.namespace == ns))
+            .map(|user| Arc::new(ObjectRef::<Watched>::new(&user.name).within(&user.namespace)));
+        for reference in self.index.resources().into_iter().chain(users) {
+            if store.get(&reference).is_none() {
+                self.forget(&reference, None);
+            }
+        }
+        let live: HashSet<String> = store
+            .state()
+            .iter()
+            .filter_map(|resource| resource.metadata.uid.clone())
+            .collect();
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|uid, _| live.contains(uid));
     }
 
     /// How much longer placement must wait for a create that may still show up: one whose
@@ -140,7 +165,9 @@ pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Resul
     let started = Instant::now();
     let namespace = watched.namespace().unwrap_or_default();
     let name = watched.name_any();
-    ctx.gate
+    // Held to the end: the gate lets the next trigger through when this reconcile is over.
+    let _running = ctx
+        .gate
         .started(watched.metadata.namespace.as_deref(), &name);
     let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = %namespace, name = %name);
     let result = tracing::Instrument::instrument(
