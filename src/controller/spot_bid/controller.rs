@@ -1,5 +1,5 @@
 //! Wiring the SpotBid controller: a metadata-only watch (unread metadata trimmed), Mithril change
-//! triggers, run.
+//! triggers and the paced resync through the trigger gate, run.
 //!
 //! The controller caches each SpotBid's metadata only, and every reconcile reads the whole
 //! resource from the API server first. At 10,000 resources the cached objects were the largest
@@ -12,10 +12,10 @@
 //! reconcile, the finalizer it adds before placing a bid) come back through the watch; at 10,000
 //! resources reconciling again for each would double or triple the work while converging, and
 //! each such reconcile reads a status the reconcile before it has just written. Mithril-side
-//! changes arrive through the observers' change stream instead (waiting in a trigger gate,
-//! [`crate::controller::machinery::trigger_gate`], until the controller is ready for them), and every
-//! resource is revisited once each resync interval as a safety net, paced over the interval
-//! ([`crate::controller::machinery::resync`]).
+//! changes arrive through the observers' change stream instead, and every resource is revisited
+//! once each resync interval as a safety net, paced over the interval
+//! ([`crate::controller::machinery::resync`]). All three wait in one trigger gate
+//! ([`crate::controller::machinery::trigger_gate`]), oldest first, until a worker is free.
 
 use super::cancelling::cancel_bid;
 use super::names::{parse_bid_name, uid_tag};
