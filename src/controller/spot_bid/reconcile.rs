@@ -175,12 +175,9 @@ pub async fn reconcile(watched: Arc<Watched>, ctx: Arc<SpotBidContext>) -> Resul
             let api: Api<SpotBid> = Api::namespaced(ctx.shared.kube.clone(), &namespace);
             match api.get_opt(&name).await? {
                 Some(resource) => reconcile_resource(&api, Arc::new(resource), &ctx).await,
-                // Deleted since the watch saw it: nothing of ours is left to act on.
-                None => {
-                    let reference = ObjectRef::from_obj(watched.as_ref());
-                    ctx.forget(&reference, watched.metadata.uid.as_deref());
-                    Ok(Action::await_change())
-                }
+                // Deleted since the watch saw it: nothing of ours is left to act on (the watch's
+                // deletion, or the next relist, forgets it).
+                None => Ok(Action::await_change()),
             }
         },
         span,
@@ -252,9 +249,9 @@ async fn reconcile_resource(
         }
         return match cleanup(api, &resource, ctx).await? {
             Some(wait) => Ok(wait),
+            // Forgotten when the watch sees it gone.
             None => {
                 remove_finalizer(api, &resource).await?;
-                ctx.forget(&watched_ref(&resource), resource.metadata.uid.as_deref());
                 Ok(Action::await_change())
             }
         };

@@ -14,7 +14,7 @@ use super::super::store::ObjectKey;
 use super::admit::{admit, check_namespace, check_type, write_context};
 use super::commit::{Prepared, Snapshot, Writer};
 use super::create::prepare_create;
-use super::{WriteOptions, WriteOutcome};
+use super::{WriteOptions, WriteOutcome, from_yaml};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -106,12 +106,8 @@ pub(super) fn server_side_apply(
             "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
         ));
     }
-    // Clients send JSON (which is YAML) as a rule: read as such first, as YAML only if it is not.
-    let applied: Value = match serde_json::from_slice(body) {
-        Ok(applied) => applied,
-        Err(_) => serde_saphyr::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
-    };
+    let applied =
+        from_yaml(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !applied.is_object() {
         return Err(ApiError::bad_request(
             "the applied configuration must be an object",
