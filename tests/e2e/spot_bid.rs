@@ -991,3 +991,75 @@ async fn the_operators_identity_is_refused_what_deploy_does_not_grant() {
         "delete an InstanceSchedule",
     );
 }
+
+/// Adoption is exclusive across namespaces: a bid another team's SpotBid placed is refused here,
+/// and deleting the refused SpotBid, even one whose status shows that bid (restored from a
+/// backup, written by hand), cancels nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adoption_is_exclusive_across_namespaces_and_deletion_cancels_only_what_it_holds() {
+    if skip_on_real_server(
+        "adoption_is_exclusive_across_namespaces_and_deletion_cancels_only_what_it_holds",
+        "needs a second namespace the operator watches",
+    ) {
+        return;
+    }
+    let h = Harness::start().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(h.kube.clone());
+    let team_b = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"},
+    }))
+    .unwrap();
+    namespaces
+        .create(&PostParams::default(), &team_b)
+        .await
+        .expect("namespace");
+    let theirs: Api<SpotBid> = Api::namespaced(h.kube.clone(), "team-b");
+    theirs
+        .create(&PostParams::default(), &spot_bid("holder", json!({})))
+        .await
+        .expect("SpotBid is accepted");
+    let holder = h
+        .wait_for::<SpotBid>("team-b", "holder", "placed", |r| {
+            r.status.as_ref().is_some_and(|s| s.bid_fid.is_some())
+        })
+        .await;
+    let fid = holder.status.unwrap().bid_fid.unwrap();
+
+    for name in ["adopter", "restored"] {
+        create(&h, &spot_bid(name, json!({"bidFid": fid}))).await;
+        let refused = h
+            .wait_for::<SpotBid>(h.ns(), name, "AdoptionConflict", |r| {
+                condition_is(r, SYNCED, ConditionStatus::False, "AdoptionConflict")
+            })
+            .await;
+        let status = refused.status.unwrap();
+        let message = &find_condition(&status.conditions, SYNCED).unwrap().message;
+        assert!(message.contains("team-b/holder"), "{message}");
+    }
+    // A status showing the bid, as a restore from a backup would write it.
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), h.ns());
+    api.patch_status(
+        "restored",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"bidFid": fid}})),
+    )
+    .await
+    .expect("status patch");
+    h.wait_for::<SpotBid>(h.ns(), "restored", "still refused", |r| {
+        r.status.as_ref().and_then(|s| s.bid_fid.as_deref()) == Some(fid.as_str())
+            && condition_is(r, SYNCED, ConditionStatus::False, "AdoptionConflict")
+    })
+    .await;
+    h.sim.reset_counters();
+    for name in ["adopter", "restored"] {
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+        h.wait_gone::<SpotBid>(h.ns(), name).await;
+    }
+    assert_eq!(
+        h.requests("DELETE", "/v2/spot/bids/{bid_fid}"),
+        0,
+        "nothing cancelled"
+    );
+    let kept = h.mithril.get_bid(&fid).await.unwrap();
+    assert_ne!(kept.status, BidStatus::Terminated, "team-b keeps its bid");
+}

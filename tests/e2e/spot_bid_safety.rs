@@ -402,3 +402,132 @@ async fn a_placed_spot_bid_without_its_key_is_held_until_orphaned() {
         "left on Mithril"
     );
 }
+
+/// Even just after a restart, when a create of the previous leader could still show up: with no
+/// key nothing could be seen or cancelled anyway, and no FID says anything was placed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spot_bid_that_placed_nothing_is_deleted_without_its_key_just_after_a_restart() {
+    let mut h = Harness::start().await;
+    let missing = json!({"apiKeySecretRef": {"name": "no-such-secret"}});
+    create_with(&h, "keyless", missing).await;
+    h.wait_for::<SpotBid>(NS, "keyless", "reported", |r| {
+        synced_reason(r).as_deref() == Some("ApiKeySecretNotFound")
+    })
+    .await;
+    // The new leader's grace for its predecessor's creates outlasts the test.
+    h.restart_operator_with(ControllerConfig {
+        create_grace: Duration::from_secs(600),
+        ..test_config()
+    })
+    .await;
+    Api::<SpotBid>::namespaced(h.kube.clone(), NS)
+        .delete("keyless", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone::<SpotBid>(NS, "keyless").await;
+    assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), 0);
+}
+
+/// `spec.bidFid` set while the SpotBid's own create is in doubt, on an API server without CEL (the
+/// CRD's transition rule removed): refused, so the bid that lands late stays this resource's and is
+/// cancelled with it; the bid named in `spec.bidFid` is never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bid_fid_set_while_the_create_is_in_doubt_is_refused_without_cel() {
+    if crate::support::harness::real::skip_on_real_server(
+        "a_bid_fid_set_while_the_create_is_in_doubt_is_refused_without_cel",
+        "replaces the shared SpotBid CRD",
+    ) {
+        return;
+    }
+    let h = Harness::start().await;
+    drop_transition_rules(&h).await;
+    let theirs = h.bid_by_hand("theirs", "$11.00").await;
+    h.sim.reset_counters();
+    h.sim.faults().set_route(
+        POST_BIDS.0,
+        POST_BIDS.1,
+        FaultSpec {
+            late_commit: 1.0,
+            late_commit_delay: Duration::from_millis(1500),
+            ..FaultSpec::default()
+        },
+    );
+    let name = created_bid_name(&create(&h, "doubt").await);
+    h.wait_for::<SpotBid>(NS, "doubt", "in doubt", |r| {
+        synced_reason(r).as_deref() == Some("CreateOutcomeUnknown")
+    })
+    .await;
+    let api = Api::<SpotBid>::namespaced(h.kube.clone(), NS);
+    api.patch(
+        "doubt",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"bidFid": theirs.fid}})),
+    )
+    .await
+    .expect("no CEL: the edit goes through");
+    h.wait_for::<SpotBid>(NS, "doubt", "refused", |r| {
+        synced_reason(r).as_deref() == Some("AdoptionRefused")
+    })
+    .await;
+    h.wait_until("the late bid landed", || {
+        h.sim
+            .bids_as_held()
+            .iter()
+            .any(|(_, held, _)| *held == name)
+    })
+    .await;
+    // Past the grace: still refused, never the other bid.
+    for _ in 0..6 {
+        h.poll().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let refused = api.get("doubt").await.unwrap();
+    assert_eq!(
+        synced_reason(&refused).as_deref(),
+        Some("AdoptionRefused"),
+        "{refused:#?}"
+    );
+    assert_ne!(
+        refused.status.unwrap().bid_fid.as_deref(),
+        Some(theirs.fid.as_str())
+    );
+    assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), 1);
+    h.sim.faults().clear();
+    let ours = h.bids_named(&name).await;
+    assert_eq!(live(&ours).len(), 1, "{ours:?}");
+
+    api.delete("doubt", &DeleteParams::default()).await.unwrap();
+    h.wait_gone::<SpotBid>(NS, "doubt").await;
+    let ours = h.bids_named(&name).await;
+    assert!(
+        live(&ours).is_empty(),
+        "the late bid is cancelled: {ours:?}"
+    );
+    let kept = bid(&h, &theirs.fid).await;
+    assert_ne!(kept.status, BidStatus::Terminated, "theirs is left alone");
+    assert_eq!(kept.limit_price, theirs.limit_price, "and never changed");
+}
+
+/// Replaces the SpotBid CRD with one without its transition rules (`oldSelf`), as an API server
+/// without CEL would leave them unchecked.
+async fn drop_transition_rules(h: &Harness) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds = Api::<CustomResourceDefinition>::all(h.kube.clone());
+    let crd = crds.get("spotbids.mithril.ai").await.unwrap();
+    let mut value = serde_json::to_value(&crd).unwrap();
+    for version in value["spec"]["versions"].as_array_mut().unwrap() {
+        let rules = &mut version["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"];
+        if let Some(rules) = rules.as_array_mut() {
+            rules.retain(|rule| {
+                !rule["rule"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("oldSelf")
+            });
+        }
+    }
+    let stripped: CustomResourceDefinition = serde_json::from_value(value).unwrap();
+    crds.replace("spotbids.mithril.ai", &PostParams::default(), &stripped)
+        .await
+        .unwrap();
+}

@@ -11,7 +11,8 @@ use super::report::{
     Observation, StatusInputs, SyncOutcome, preemption_suspected, spend_increase, status,
 };
 use super::tracking::{
-    Sightings, Tracking, adoption_conflict, create_refused_for_this_spec, late_adoption, track,
+    OwnBid, Sightings, Tracking, adoption_conflict, create_refused_for_this_spec, late_adoption,
+    left_to_holder, track,
 };
 use super::watched::{Watched, watched_ref};
 use crate::controller::error::{classify, mithril_reason};
@@ -62,6 +63,8 @@ pub struct SpotBidContext {
 struct Remembered {
     /// A create whose answer was lost, and when it was sent.
     uncertain_since: Option<Instant>,
+    /// A create was sent (whatever its answer): `spec.bidFid` can no longer be taken up.
+    create_sent: bool,
     /// Bids Mithril ended on its own in a row, and when the last replacement was placed.
     endings: u32,
     last_placed: Option<Instant>,
@@ -130,6 +133,13 @@ impl SpotBidContext {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|uid, _| live.contains(uid));
+    }
+
+    /// A create whose answer this replica lost may still show up (within the grace).
+    fn create_lost_here(&self, resource: &SpotBid) -> bool {
+        let grace = self.shared.config.create_grace;
+        self.remember(&resource.uid().unwrap_or_default(), |r| r.uncertain_since)
+            .is_some_and(|since| since.elapsed() < grace)
     }
 
     /// How much longer placement must wait for a create that may still show up: one whose
@@ -528,12 +538,12 @@ async fn observe(
             return Ok(Observed::Reported(action));
         }
     };
-    if let Some(problem) = late_adoption(resource) {
+    if let Some(problem) = late_adoption_of(resource, &resolved, ctx) {
         let action =
             report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
         return Ok(Observed::Reported(action));
     }
-    if let Some(problem) = claimed_elsewhere(resource, ctx).await? {
+    if let Some(problem) = claimed_elsewhere(resource, &resolved.observer, ctx).await? {
         let action =
             report_problem(api, resource, ctx, Some(&resolved), problem, Vec::new()).await?;
         return Ok(Observed::Reported(action));
@@ -556,12 +566,39 @@ async fn observe(
     Ok(Observed::Found(Box::new((resolved, tracking, policies))))
 }
 
+/// [`late_adoption`] with what the cache shows under the resource's own names and what this
+/// replica sent.
+fn late_adoption_of(
+    resource: &SpotBid,
+    resolved: &Resolved,
+    ctx: &SpotBidContext,
+) -> Option<Problem> {
+    let adopt = resource.spec.bid_fid.as_deref()?;
+    let named: Vec<Bid> = bid_names(resource, resolved)
+        .iter()
+        .flat_map(|name| resolved.observer.bids_by_name(name))
+        .collect();
+    let live_named = named
+        .iter()
+        .find(|bid| bid.status != BidStatus::Terminated && bid.fid != adopt)
+        .map(|bid| bid.fid.as_str());
+    let create_sent = ctx.remember(&resource.uid().unwrap_or_default(), |r| r.create_sent);
+    late_adoption(
+        resource,
+        OwnBid {
+            live_named,
+            create_sent,
+        },
+    )
+}
+
 /// For an adopting SpotBid: whether another SpotBid holds the bid ([`adoption_conflict`]). The
 /// other SpotBids of every watched namespace are read while this one does not show the bid in
 /// its status yet, or when another resource is known to manage it. Observe-only SpotBids write
 /// nothing: they neither hold a bid nor are refused one.
 async fn claimed_elsewhere(
     resource: &SpotBid,
+    observer: &MithrilObserver,
     ctx: &SpotBidContext,
 ) -> Result<Option<Problem>, Error> {
     let Some(fid) = resource.spec.bid_fid.as_deref() else {
@@ -578,6 +615,17 @@ async fn claimed_elsewhere(
     if holds && !managed_elsewhere {
         return Ok(None);
     }
+    let bid = observer.bid_by_fid(fid);
+    Ok(adoption_conflict(
+        resource,
+        bid.as_ref(),
+        &claimants(fid, ctx).await?,
+    ))
+}
+
+/// Every SpotBid of the watched namespaces that claims the bid of FID `fid` (shows it in status
+/// or names it in `spec.bidFid`), observe-only ones aside.
+async fn claimants(fid: &str, ctx: &SpotBidContext) -> Result<Vec<SpotBid>, Error> {
     let kube = &ctx.shared.kube;
     let scopes: Vec<Api<SpotBid>> = match ctx.shared.config.namespaces.as_slice() {
         [] => vec![Api::all(kube.clone())],
@@ -595,7 +643,27 @@ async fn claimed_elsewhere(
                     || other.status.as_ref().and_then(|s| s.bid_fid.as_deref()) == Some(fid))
         }));
     }
-    Ok(adoption_conflict(resource, &claimants))
+    Ok(claimants)
+}
+
+/// For a deleted resource: whether another SpotBid holds the bid its status shows
+/// ([`left_to_holder`]). Asked of the API server when the resource adopted the bid or another
+/// resource is known to manage it.
+async fn held_elsewhere(
+    resource: &SpotBid,
+    bid: &Bid,
+    ctx: &SpotBidContext,
+) -> Result<Option<Problem>, Error> {
+    let fid = bid.fid.as_str();
+    let adopted = resource.spec.bid_fid.as_deref() == Some(fid);
+    let managed_elsewhere = ctx
+        .index
+        .holder_of(fid)
+        .is_some_and(|holder| *holder != watched_ref(resource));
+    if !adopted && !managed_elsewhere {
+        return Ok(None);
+    }
+    Ok(left_to_holder(resource, bid, &claimants(fid, ctx).await?))
 }
 
 /// A listed region the spot market does not know, caught before a create Mithril would refuse.
@@ -785,6 +853,7 @@ async fn act(
     match &plan.action {
         None => (Ok(None), None),
         Some(BidAction::Create(request)) => {
+            ctx.remember(&uid, |r| r.create_sent = true);
             // The idempotency key is the deterministic name (a retried POST is the same request),
             // qualified by the bid it replaces, if any: placing anew after a move or an outside
             // cancellation is a different request from the first placement.
@@ -916,7 +985,9 @@ async fn cleanup(
         return Ok(None);
     }
     let uncertain = ctx.create_uncertain(resource);
-    let placed_something = known_fid.is_some() || uncertain.is_some();
+    // Without a key nothing can be looked up: only a FID or a create this replica lost says
+    // something was placed (a previous leader's possible create does not hold the resource).
+    let placed_something = known_fid.is_some() || ctx.create_lost_here(resource);
     let key = match resolve_key(resource, ctx).await {
         Ok(key) => key,
         Err(Error::Problem(_)) if !placed_something => return Ok(None),
@@ -942,8 +1013,13 @@ async fn cleanup(
             && let Some(bid) = confirmed_bid(&client, observer, fid).await?
             && bid.status != BidStatus::Terminated
         {
-            cancel_now(resource, &client, observer, ctx, fid).await?;
-            return Ok(true);
+            // A status restored from a backup or written by hand may show another's bid.
+            if let Some(problem) = held_elsewhere(resource, &bid, ctx).await? {
+                publish(ctx, resource, decide::problem_event(None, &problem)).await;
+            } else {
+                cancel_now(resource, &client, observer, ctx, fid).await?;
+                return Ok(true);
+            }
         }
         if let Some(resolved) = &resolved {
             // Asked of Mithril itself: a twin the cache has not listed yet must not be left.

@@ -104,37 +104,83 @@ pub fn replacement_wait(endings: u32, base: Duration, max: Duration) -> Duration
     }
 }
 
-/// `spec.bidFid` set on a SpotBid that had already placed its own bid (an API server without CEL
-/// let the edit through): refused, so the own bid stays managed and is cancelled on deletion.
-pub fn late_adoption(resource: &SpotBid) -> Option<Problem> {
-    let adopt = resource.spec.bid_fid.as_deref()?;
-    let status = resource.status.as_ref()?;
-    let own = status.bid_fid.as_deref()?;
-    let placed_here = status
-        .bid_name
-        .as_deref()
-        .is_some_and(|name| super::names::parse_bid_name(name).is_some());
-    (placed_here && own != adopt).then(|| {
-        Problem::new(
-            Reason::AdoptionRefused,
-            format!(
-                "spec.bidFid {adopt} was set after this SpotBid placed bid {own}, which it keeps managing: \
-                 remove spec.bidFid, and create a new SpotBid to adopt {adopt}"
-            ),
-        )
-    })
+/// What may be the resource's own bid, for [`late_adoption`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnBid<'a> {
+    /// A live bid under the resource's own names other than the one `spec.bidFid` names.
+    pub live_named: Option<&'a str>,
+    /// This replica sent a create for the resource (its answer may have been lost).
+    pub create_sent: bool,
 }
 
-/// Which SpotBid holds the bid `resource` adopts, when it is another one: among those claiming
-/// the FID, one showing it in status before one only naming it in `spec.bidFid`, then the
-/// oldest (then the lowest uid), so two adopting at once agree on the winner. `claimants` may
-/// include `resource` itself.
-pub fn adoption_conflict(resource: &SpotBid, claimants: &[SpotBid]) -> Option<Problem> {
-    let fid = resource.spec.bid_fid.as_deref()?;
+/// `spec.bidFid` set on a SpotBid that had already placed its own bid, or sent a create that may
+/// still land (an API server without CEL let the edit through): refused, so the own bid stays the
+/// resource's and is cancelled on deletion.
+pub fn late_adoption(resource: &SpotBid, own: OwnBid<'_>) -> Option<Problem> {
+    let adopt = resource.spec.bid_fid.as_deref()?;
+    let status = resource.status.as_ref();
+    let placed_here = status
+        .and_then(|status| status.bid_name.as_deref())
+        .is_some_and(|name| super::names::parse_bid_name(name).is_some());
+    let own_fid = status
+        .and_then(|status| status.bid_fid.as_deref())
+        .filter(|own| placed_here && *own != adopt)
+        .or(own.live_named);
+    let message = match own_fid {
+        Some(own) => format!(
+            "spec.bidFid {adopt} was set after this SpotBid placed bid {own}, which it keeps managing: \
+             remove spec.bidFid, and create a new SpotBid to adopt {adopt}"
+        ),
+        None if own.create_sent => format!(
+            "spec.bidFid {adopt} was set after this SpotBid sent a create whose bid may still show up, \
+             and stays this SpotBid's: remove spec.bidFid, and create a new SpotBid to adopt {adopt}"
+        ),
+        None => return None,
+    };
+    Some(Problem::new(Reason::AdoptionRefused, message))
+}
+
+/// The bid of FID `fid` and, when its name is an operator's ([`super::names::parse_bid_name`]),
+/// the uid tag of the resource that placed it.
+#[derive(Debug, Clone, Copy)]
+pub struct Claimed<'a> {
+    pub fid: &'a str,
+    pub placer: Option<&'a str>,
+}
+
+impl<'a> Claimed<'a> {
+    /// `fid`, with its placer read from the bid's name when the bid is known.
+    pub fn new(fid: &'a str, bid: Option<&'a Bid>) -> Self {
+        let placer = bid
+            .and_then(|bid| super::names::parse_bid_name(&bid.name))
+            .map(|name| name.uid);
+        Self { fid, placer }
+    }
+}
+
+/// Which other SpotBid holds the claimed bid: among those claiming it, the one that placed it
+/// (by the bid's name), then one showing it in status before one only naming it in
+/// `spec.bidFid`, then the oldest (then the lowest uid), so two claiming at once agree on the
+/// holder. `None` when `resource` ranks first or claims nothing. `claimants` may include
+/// `resource` itself.
+pub fn held_by_another<'a>(
+    resource: &SpotBid,
+    bid: Claimed<'_>,
+    claimants: &'a [SpotBid],
+) -> Option<&'a SpotBid> {
+    let fid = bid.fid;
     let claim = |claimant: &SpotBid| {
         let shown = claimant.status.as_ref().and_then(|s| s.bid_fid.as_deref()) == Some(fid);
+        let placed = bid.placer.is_some_and(|placer| {
+            claimant
+                .metadata
+                .uid
+                .as_deref()
+                .is_some_and(|uid| super::names::uid_tag(uid) == placer)
+        });
         (shown || claimant.spec.bid_fid.as_deref() == Some(fid)).then(|| {
             (
+                !placed,
                 !shown,
                 claimant.metadata.creation_timestamp.clone().map(|t| t.0),
                 claimant.metadata.uid.clone(),
@@ -142,24 +188,57 @@ pub fn adoption_conflict(resource: &SpotBid, claimants: &[SpotBid]) -> Option<Pr
         })
     };
     let own = claim(resource)?;
-    let holder = claimants
+    claimants
         .iter()
         .filter(|c| c.metadata.uid != resource.metadata.uid)
         .filter_map(|c| claim(c).map(|rank| (rank, c)))
         .min_by(|(a, _), (b, _)| a.cmp(b))
-        .filter(|(rank, _)| *rank < own)?
-        .1;
-    let holder = format!(
+        .filter(|(rank, _)| *rank < own)
+        .map(|(_, holder)| holder)
+}
+
+/// `namespace/name` of a SpotBid.
+fn named(resource: &SpotBid) -> String {
+    format!(
         "{}/{}",
-        holder.metadata.namespace.as_deref().unwrap_or_default(),
-        holder.metadata.name.as_deref().unwrap_or_default()
-    );
+        resource.metadata.namespace.as_deref().unwrap_or_default(),
+        resource.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// The bid `resource` adopts is held by another SpotBid ([`held_by_another`]): refused.
+pub fn adoption_conflict(
+    resource: &SpotBid,
+    bid: Option<&Bid>,
+    claimants: &[SpotBid],
+) -> Option<Problem> {
+    let fid = resource.spec.bid_fid.as_deref()?;
+    let holder = named(held_by_another(
+        resource,
+        Claimed::new(fid, bid),
+        claimants,
+    )?);
     Some(Problem::new(
         Reason::AdoptionConflict,
         format!(
             "bid {fid} is held by SpotBid {holder}: a bid is managed by one SpotBid; delete this \
              one (the bid is left alone), or let {holder} go first"
         ),
+    ))
+}
+
+/// A deleted SpotBid's status shows a bid another SpotBid holds (a status restored from a backup
+/// or written by hand): the bid is left to its holder, not cancelled.
+pub fn left_to_holder(resource: &SpotBid, bid: &Bid, claimants: &[SpotBid]) -> Option<Problem> {
+    let fid = &bid.fid;
+    let holder = named(held_by_another(
+        resource,
+        Claimed::new(fid, Some(bid)),
+        claimants,
+    )?);
+    Some(Problem::new(
+        Reason::AdoptionConflict,
+        format!("bid {fid} is held by SpotBid {holder}: left alone, not cancelled with this one"),
     ))
 }
 
@@ -344,13 +423,30 @@ mod tests {
         }))
         .unwrap();
         let mut resource = SpotBid::new("train", spec);
-        assert!(late_adoption(&resource).is_none(), "no status yet");
+        let nothing = OwnBid::default();
+        assert!(late_adoption(&resource, nothing).is_none(), "no status yet");
+        let sent = OwnBid {
+            create_sent: true,
+            ..nothing
+        };
+        let refused = late_adoption(&resource, sent).expect("a create in doubt");
+        assert_eq!(refused.reason, "AdoptionRefused");
+        let landed = OwnBid {
+            live_named: Some("bid_landed"),
+            ..nothing
+        };
+        let refused = late_adoption(&resource, landed).expect("a bid under its own name");
+        assert!(
+            refused.message.contains("bid_landed"),
+            "{}",
+            refused.message
+        );
         resource.status = Some(SpotBidStatus {
             bid_fid: Some("bid_mine".into()),
             bid_name: Some("k8s-c1.team-a.train.3f2b8c1e".into()),
             ..SpotBidStatus::default()
         });
-        let refused = late_adoption(&resource).expect("refused");
+        let refused = late_adoption(&resource, nothing).expect("refused");
         assert_eq!(refused.reason, "AdoptionRefused");
         assert!(refused.message.contains("bid_mine"), "{}", refused.message);
         // Managing the adopted bid itself, whatever its name.
@@ -359,7 +455,7 @@ mod tests {
             bid_name: Some("their-training".into()),
             ..SpotBidStatus::default()
         });
-        assert!(late_adoption(&resource).is_none());
+        assert!(late_adoption(&resource, nothing).is_none());
     }
 
     fn claimant(
@@ -391,7 +487,8 @@ mod tests {
     fn a_bid_shown_in_another_status_is_not_adopted() {
         let placer = claimant("placer", 5, None, Some("bid_1"));
         let adopter = claimant("adopter", 1, Some("bid_1"), None);
-        let refused = adoption_conflict(&adopter, &[placer.clone(), adopter.clone()]).unwrap();
+        let refused =
+            adoption_conflict(&adopter, None, &[placer.clone(), adopter.clone()]).unwrap();
         assert_eq!(refused.reason, "AdoptionConflict");
         assert!(
             refused.message.contains("team-a/placer"),
@@ -400,7 +497,8 @@ mod tests {
         );
         // Older, but only naming it: the status holder wins.
         assert!(
-            adoption_conflict(&adopter, &[claimant("other", 9, None, Some("bid_2"))]).is_none()
+            adoption_conflict(&adopter, None, &[claimant("other", 9, None, Some("bid_2"))])
+                .is_none()
         );
     }
 
@@ -409,12 +507,43 @@ mod tests {
         let older = claimant("older", 1, Some("bid_1"), None);
         let newer = claimant("newer", 2, Some("bid_1"), None);
         let all = [older.clone(), newer.clone()];
-        assert!(adoption_conflict(&older, &all).is_none());
-        assert!(adoption_conflict(&newer, &all).is_some());
+        assert!(adoption_conflict(&older, None, &all).is_none());
+        assert!(adoption_conflict(&newer, None, &all).is_some());
         // Once the newer shows the bid in its status (it adopted first), it holds it.
         let holding = claimant("newer", 2, Some("bid_1"), Some("bid_1"));
-        assert!(adoption_conflict(&older, &[holding.clone(), older.clone()]).is_some());
-        assert!(adoption_conflict(&holding, &[holding.clone(), older]).is_none());
+        assert!(adoption_conflict(&older, None, &[holding.clone(), older.clone()]).is_some());
+        assert!(adoption_conflict(&holding, None, &[holding.clone(), older]).is_none());
+    }
+
+    fn bid(fid: &str, name: &str) -> Bid {
+        Bid {
+            name: name.into(),
+            ..crate::controller::test_support::bid_at(fid, BidStatus::Open, 0)
+        }
+    }
+
+    #[test]
+    fn a_bid_another_placed_is_left_to_it_on_deletion() {
+        // Created in the same second as the holder, with a lower uid: the bid's name decides.
+        let mut holder = claimant("holder", 1, None, Some("bid_1"));
+        holder.metadata.uid = Some("b0b0b0b0-0000-4000-8000-000000000000".into());
+        let mut restored = claimant("restored", 1, Some("bid_1"), Some("bid_1"));
+        restored.metadata.uid = Some("a0a0a0a0-0000-4000-8000-000000000000".into());
+        let placed_name = crate::controller::spot_bid::names::bid_name(
+            "c1",
+            "team-a",
+            "holder",
+            holder.metadata.uid.as_deref().unwrap(),
+        );
+        let placed = bid("bid_1", &placed_name);
+        let all = [holder.clone(), restored.clone()];
+        let left = left_to_holder(&restored, &placed, &all).expect("left to the placer");
+        assert!(left.message.contains("team-a/holder"), "{}", left.message);
+        assert!(left_to_holder(&holder, &placed, &all).is_none());
+        // Placed by hand: no placer in the name, the same second, the lower uid holds it.
+        let by_hand = bid("bid_1", "their-training");
+        assert!(left_to_holder(&restored, &by_hand, &all).is_none());
+        assert!(left_to_holder(&holder, &by_hand, &all).is_some());
     }
 
     #[test]

@@ -59,6 +59,12 @@ impl ScheduleHarness {
         world
             .reservations
             .retain(|reservation| reservation.name == "demo-reserved");
+        // A second project every key sees, for schedules of the same account elsewhere.
+        world.projects.push(mithril_sim::world_spec::ProjectSpec {
+            name: "research".into(),
+            fid: None,
+        });
+        world.any_key_projects.push("research".into());
         let sim = Sim::new(SimConfig {
             world,
             ..SimConfig::default()
