@@ -54,6 +54,7 @@ impl Operator {
             RegistryConfig {
                 observer: ObserverConfig {
                     resync: settings.mithril_poll_interval,
+                    settle_interval: settings.mithril_settle_interval,
                     list_lag: settings.bid_safety.list_lag,
                     ..ObserverConfig::default()
                 },

@@ -84,6 +84,11 @@ pub struct RunArgs {
     /// Time between two observations of each Mithril project (bids, instances, prices).
     #[arg(long, env = "MITHRIL_OPERATOR_MITHRIL_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub mithril_poll_interval: Duration,
+    /// Between observations, while a project's instances are booting (at most 100), how often
+    /// their list is read, so a resource is Ready within this of its instances running (0s: only
+    /// at each observation).
+    #[arg(long, env = "MITHRIL_OPERATOR_MITHRIL_SETTLE_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub mithril_settle_interval: Duration,
     /// Sustained Mithril requests per second, per API key.
     #[arg(
         long,
@@ -168,6 +173,7 @@ impl RunArgs {
             concurrency: self.concurrency,
             resync: self.resync_interval,
             mithril_poll_interval: self.mithril_poll_interval,
+            mithril_settle_interval: self.mithril_settle_interval,
             rate_limit: RateLimit {
                 per_second: self.mithril_rate_limit,
                 burst: self.mithril_burst,

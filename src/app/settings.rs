@@ -86,6 +86,8 @@ pub struct Settings {
     pub resync: Duration,
     /// Time between two observations of a Mithril project.
     pub mithril_poll_interval: Duration,
+    /// Between observations, how often booting instances are read (zero: never).
+    pub mithril_settle_interval: Duration,
     /// Client-side limit on Mithril requests, per API key.
     pub rate_limit: RateLimit,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.

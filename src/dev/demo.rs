@@ -156,6 +156,8 @@ pub async fn demo(args: DemoArgs) -> Result<(), DemoError> {
         concurrency: 16,
         resync: Duration::from_secs(300),
         mithril_poll_interval: args.mithril_poll_interval,
+        // Booting instances followed four times a cycle.
+        mithril_settle_interval: args.mithril_poll_interval / 4,
         rate_limit: RateLimit::default(),
         metrics_addr: args.metrics_addr,
         leader_election: None,

@@ -36,6 +36,10 @@ pub struct ObserverConfig {
     /// Reads of bids' pricing and event histories per cycle, at most (0: none); a bid is read
     /// again only once what it pays or its status changed.
     pub spend_reads_per_cycle: u32,
+    /// Between cycles, while instances are booting and fit in one list page, their list is read
+    /// this often (zero: never), so one that settles is seen within it rather than at the next
+    /// cycle: one request each time, plus the instances of the bids whose instances settled.
+    pub settle_interval: Duration,
 }
 
 impl Default for ObserverConfig {
@@ -49,6 +53,7 @@ impl Default for ObserverConfig {
             clock: Arc::new(TokioClock::new()),
             list_lag: Duration::from_secs(60),
             spend_reads_per_cycle: 10,
+            settle_interval: Duration::from_secs(5),
         }
     }
 }

@@ -3,16 +3,17 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use mithril_api::{Auction, Bid, Instance, InstanceStatusResponse, MithrilError};
+use mithril_api::{Auction, Bid, BidStatus, Instance, InstanceStatusResponse, MithrilError};
 
 use super::change::Change;
 use super::error::ObserveError;
 use super::fetch::Fetcher;
-use super::health::PollReport;
+use super::health::{PollReport, Settling};
 use super::observer::{CycleCursor, MithrilObserver};
 use super::pages::{Listing, Pages};
 use super::settled::{is_final, is_settled};
 use super::snapshot::Snapshot;
+use super::state::State;
 
 /// What a cycle read, before it is merged.
 struct Observation {
@@ -107,6 +108,70 @@ impl MithrilObserver {
         }
     }
 
+    /// Between cycles: reads the list of booting instances and, when none belongs to a bid the
+    /// cache holds as Open, merges it (with the instances of the bids whose instances
+    /// settled since) into the cache; bids and the market are left to the next cycle. Only once
+    /// synced, while the cache holds booting instances (fewer than a page) or bids waiting to be
+    /// allocated.
+    pub async fn poll_settling(&self) -> Result<Settling, ObserveError> {
+        let (booting, waiting) = self.settling_state();
+        if !self.is_synced() || booting > 100 || (booting == 0 && !waiting) {
+            return Ok(Settling::Skipped);
+        }
+        // Never beside a cycle: each merges what it read since its own start.
+        let _cursor = self.inner.cycle.lock().await;
+        let start_epoch = self.read().write_epoch;
+        let mut fetch = Fetcher::new(&self.inner.client, &self.inner.project);
+        let unsettled = fetch
+            .unsettled_instances()
+            .await
+            .map_err(ObserveError::from)?;
+        let allocated = {
+            let state = self.read();
+            unsettled.iter().any(|instance| {
+                instance.bid.as_deref().is_some_and(|fid| {
+                    state
+                        .snapshot
+                        .bid(fid)
+                        .is_some_and(|bid| bid.status == BidStatus::Open)
+                })
+            })
+        };
+        if allocated {
+            return Ok(Settling::CycleDue {
+                requests: fetch.requests,
+            });
+        }
+        let instances = self
+            .settled_since(&mut fetch, unsettled)
+            .await
+            .map_err(ObserveError::from)?;
+        let mut guard = self.write();
+        let state = &mut *guard;
+        merge_instances(state, instances, start_epoch);
+        let changes = state.diff_all();
+        drop(guard);
+        self.emit(changes);
+        Ok(Settling::Read {
+            requests: fetch.requests,
+        })
+    }
+
+    /// Instances the cache holds as booting, and whether it holds an Open bid.
+    fn settling_state(&self) -> (usize, bool) {
+        let state = self.read();
+        let booting = state
+            .snapshot
+            .instances()
+            .filter(|instance| is_unsettled(instance))
+            .count();
+        let waiting = state
+            .snapshot
+            .bids()
+            .any(|bid| bid.status == BidStatus::Open);
+        (booting, waiting)
+    }
+
     async fn observe(
         &self,
         cursor: &mut CycleCursor,
@@ -172,25 +237,61 @@ impl MithrilObserver {
         bids: impl IntoIterator<Item = &'a Bid>,
         stale_bids: &[String],
     ) -> Result<InstancesSeen, MithrilError> {
-        let (mut listed, seen) = if full {
-            let listing = fetch
-                .open_instances(|page| {
-                    let state = self.read();
-                    page.retain(|instance| !state.snapshot.holds_unchanged_instance(instance));
-                })
-                .await?;
-            (listing.changed, listing.seen)
-        } else {
+        if !full {
             let unsettled = fetch.unsettled_instances().await?;
-            let seen = unsettled.iter().map(|i| i.fid.clone()).collect();
-            (unsettled, seen)
-        };
-        let shown: fn(&Instance) -> bool = if full {
-            shown_in_full_lists
-        } else {
-            is_unsettled
-        };
-        let targets = targets(&self.read().snapshot, bids, &seen, shown, stale_bids);
+            return self
+                .owners_looked_up(fetch, unsettled, bids, stale_bids)
+                .await;
+        }
+        let listing = fetch
+            .open_instances(|page| {
+                let state = self.read();
+                page.retain(|instance| !state.snapshot.holds_unchanged_instance(instance));
+            })
+            .await?;
+        let (listed, seen) = (listing.changed, listing.seen);
+        let targets = targets(
+            &self.read().snapshot,
+            bids,
+            &seen,
+            shown_in_full_lists,
+            stale_bids,
+        );
+        self.look_up(fetch, listed, targets).await
+    }
+
+    /// The booting instances listed, with the instances of the bids whose instances settled.
+    async fn settled_since(
+        &self,
+        fetch: &mut Fetcher<'_>,
+        unsettled: Pages<Instance>,
+    ) -> Result<InstancesSeen, MithrilError> {
+        self.owners_looked_up(fetch, unsettled, std::iter::empty(), &[])
+            .await
+    }
+
+    /// A partial cycle's instances: the unsettled list, plus the instances of the owners
+    /// [`targets`] names.
+    async fn owners_looked_up<'a>(
+        &self,
+        fetch: &mut Fetcher<'_>,
+        unsettled: Pages<Instance>,
+        bids: impl IntoIterator<Item = &'a Bid>,
+        stale_bids: &[String],
+    ) -> Result<InstancesSeen, MithrilError> {
+        let seen = unsettled.iter().map(|i| i.fid.clone()).collect();
+        let targets = targets(&self.read().snapshot, bids, &seen, is_unsettled, stale_bids);
+        self.look_up(fetch, unsettled, targets).await
+    }
+
+    /// `listed` plus the instances of the bids and reservations `targets` names, those of its
+    /// instances read one by one, and those found gone.
+    async fn look_up(
+        &self,
+        fetch: &mut Fetcher<'_>,
+        mut listed: Pages<Instance>,
+        targets: Targets,
+    ) -> Result<InstancesSeen, MithrilError> {
         let batch = self.inner.config.targeted_batch;
         let by_bid: Vec<String> = targets.bids.into_iter().collect();
         listed.append(fetch.instances_of_bids(&by_bid, batch).await?);
@@ -229,41 +330,17 @@ impl MithrilObserver {
         let start = observation.start_epoch;
         let state = &mut *guard;
         let written_bids = &state.written_bids;
-        let written_instances = &state.written_instances;
         let bid_written = |fid: &str| written_bids.get(fid).is_some_and(|epoch| *epoch > start);
-        let instance_written = |fid: &str| {
-            written_instances
-                .get(fid)
-                .is_some_and(|epoch| *epoch > start)
-        };
         let lag = self.inner.config.list_lag;
         let recent = &state.recent_bids;
         let behind = |fid: &str, listed: Option<&Bid>| {
             bid_written(fid) || super::state::superseded_lately(recent, fid, listed, lag)
         };
-        let snapshot = &mut state.snapshot;
-        snapshot.replace_bids(observation.bids, observation.looked_up, behind);
-        let InstancesSeen {
-            listed,
-            statuses,
-            gone,
-        } = observation.instances;
-        snapshot.put_instances(
-            listed
-                .into_iter()
-                .filter(|instance| !instance_written(&instance.fid)),
-        );
-        for status in statuses {
-            if !instance_written(&status.fid) {
-                snapshot.set_instance_status(&status.fid, status.status);
-            }
-        }
-        for fid in gone {
-            if !instance_written(&fid) {
-                snapshot.remove_instance(&fid);
-            }
-        }
-        snapshot.replace_auctions(&observation.auctions);
+        state
+            .snapshot
+            .replace_bids(observation.bids, observation.looked_up, behind);
+        merge_instances(state, observation.instances, start);
+        state.snapshot.replace_auctions(&observation.auctions);
         state.written_bids.retain(|_, epoch| *epoch > start);
         state.written_instances.retain(|_, epoch| *epoch > start);
         state.stale_bids.retain(|_, epoch| *epoch > start);
@@ -287,6 +364,37 @@ impl MithrilObserver {
         drop(guard);
         self.emit(changes);
         (found, bids, instances)
+    }
+}
+
+/// Merges the instances a read since write epoch `start` saw, never over a newer write-through.
+fn merge_instances(state: &mut State, seen: InstancesSeen, start: u64) {
+    let written_instances = &state.written_instances;
+    let instance_written = |fid: &str| {
+        written_instances
+            .get(fid)
+            .is_some_and(|epoch| *epoch > start)
+    };
+    let InstancesSeen {
+        listed,
+        statuses,
+        gone,
+    } = seen;
+    let snapshot = &mut state.snapshot;
+    snapshot.put_instances(
+        listed
+            .into_iter()
+            .filter(|instance| !instance_written(&instance.fid)),
+    );
+    for status in statuses {
+        if !instance_written(&status.fid) {
+            snapshot.set_instance_status(&status.fid, status.status);
+        }
+    }
+    for fid in gone {
+        if !instance_written(&fid) {
+            snapshot.remove_instance(&fid);
+        }
     }
 }
 

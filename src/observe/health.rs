@@ -110,6 +110,18 @@ impl ObserverHealth {
     }
 }
 
+/// What a read between cycles did ([`super::MithrilObserver::poll_settling`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settling {
+    /// Nothing to follow, or too much (a cycle reads it).
+    Skipped,
+    /// Booting instances read into the cache.
+    Read { requests: u32 },
+    /// An instance of a bid the cache holds as Open: it was allocated, and only a cycle reads the
+    /// bids; nothing was merged.
+    CycleDue { requests: u32 },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! a polling loop, read by controllers without touching the network.
 
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::broadcast;
@@ -12,7 +13,7 @@ use mithril_api::{Auction, Bid, BidStatus, Instance, MithrilClient};
 use super::auctions::AuctionFeed;
 use super::change::{Change, ChangeStream, change_stream};
 use super::config::ObserverConfig;
-use super::health::{ObserverHealth, PollReport};
+use super::health::{ObserverHealth, PollReport, Settling};
 use super::snapshot::InstanceFilter;
 use super::state::State;
 
@@ -124,34 +125,83 @@ impl MithrilObserver {
         shutdown: CancellationToken,
         completed: impl Fn(&PollReport, Timestamp) + Send + Sync,
     ) {
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            () = self.cycles(completed) => {}
+        }
+    }
+
+    /// Cycles every interval with spend reads after each, settle reads between them, and at most
+    /// one extra cycle an interval when a settle read shows an allocation (the next cycle keeps
+    /// its time).
+    async fn cycles(&self, completed: impl Fn(&PollReport, Timestamp) + Send + Sync) {
+        let clock = &self.inner.config.clock;
         loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                result = self.poll_once() => {
-                    if let Ok(report) = result {
-                        if let Some(at) = self.health().last_success {
-                            completed(&report, at);
-                        }
-                        tracing::debug!(
-                            project = %self.inner.project,
-                            requests = report.requests,
-                            bids = report.bids,
-                            instances = report.instances,
-                            changed = report.changed,
-                            full = report.full_instance_refresh,
-                            "Mithril observation cycle"
-                        );
-                        match self.refresh_spend().await {
-                            Ok(spend) => tracing::debug!(project = %self.inner.project, requests = spend.requests, changed = spend.changed, pending = spend.pending, "Mithril spend reads"),
-                            Err(error) => tracing::debug!(project = %self.inner.project, %error, "Mithril spend reads failed; due again next cycle"),
-                        }
+            if self.cycle(&completed).await {
+                match self.refresh_spend().await {
+                    Ok(spend) => {
+                        tracing::debug!(project = %self.inner.project, requests = spend.requests, changed = spend.changed, pending = spend.pending, "Mithril spend reads")
+                    }
+                    Err(error) => {
+                        tracing::debug!(project = %self.inner.project, %error, "Mithril spend reads failed; due again next cycle")
                     }
                 }
             }
-            let wait = self.inner.config.next_wait();
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.inner.config.clock.sleep(wait) => {}
+            let due = clock.now() + self.inner.config.next_wait();
+            if self.settle_until(due, true).await {
+                self.cycle(&completed).await;
+                self.settle_until(due, false).await;
+            }
+        }
+    }
+
+    /// One cycle, reported; whether it succeeded.
+    async fn cycle(&self, completed: &(impl Fn(&PollReport, Timestamp) + Send + Sync)) -> bool {
+        let Ok(report) = self.poll_once().await else {
+            return false;
+        };
+        if let Some(at) = self.health().last_success {
+            completed(&report, at);
+        }
+        tracing::debug!(
+            project = %self.inner.project,
+            requests = report.requests,
+            bids = report.bids,
+            instances = report.instances,
+            changed = report.changed,
+            full = report.full_instance_refresh,
+            "Mithril observation cycle"
+        );
+        true
+    }
+
+    /// Waits until `due` (the observer clock's time), following booting instances every settle
+    /// interval meanwhile ([`Self::poll_settling`]). With `early`, returns as soon as a settle
+    /// read shows an allocation; returns whether it did.
+    async fn settle_until(&self, due: Duration, early: bool) -> bool {
+        let clock = &self.inner.config.clock;
+        let settle = self.inner.config.settle_interval;
+        loop {
+            let left = due.saturating_sub(clock.now());
+            if settle.is_zero() || left <= settle {
+                clock.sleep(left).await;
+                return false;
+            }
+            clock.sleep(settle).await;
+            match self.poll_settling().await {
+                Ok(Settling::Skipped) => {}
+                Ok(Settling::Read { requests }) => {
+                    tracing::debug!(project = %self.inner.project, requests, "Mithril settle read");
+                }
+                Ok(Settling::CycleDue { requests }) => {
+                    tracing::debug!(project = %self.inner.project, requests, "Mithril settle read: bids allocated");
+                    if early {
+                        return true;
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(project = %self.inner.project, %error, "Mithril settle read failed; the next cycle reads again");
+                }
             }
         }
     }

@@ -90,6 +90,7 @@ async fn the_cluster_role_allows_exactly_what_the_operator_does() {
         concurrency: 4,
         resync: Duration::from_secs(300),
         mithril_poll_interval: Duration::from_millis(300),
+        mithril_settle_interval: Duration::from_secs(5),
         rate_limit: RateLimit::default(),
         metrics_addr: "127.0.0.1:0".parse().unwrap(),
         leader_election: Some(LeaderElection {

@@ -3,7 +3,7 @@
 
 use crate::support::observe::*;
 use mithril_api::*;
-use mithril_operator::observe::{Change, InstanceFilter};
+use mithril_operator::observe::{Change, InstanceFilter, Settling};
 
 const BIDS: &str = "/v2/spot/bids";
 const INSTANCES: &str = "/v2/instances";
@@ -109,6 +109,84 @@ async fn periodic_full_refresh_lists_every_instance() {
     h.sim.reset_counters();
     observer.poll_once().await.unwrap();
     assert_eq!(h.gets(INSTANCES), 1);
+}
+
+/// Between cycles, booting instances are followed with one list (plus the instances of the bids
+/// whose instances settled); an allocation the cache has not seen calls for a cycle; nothing is
+/// read once nothing boots or waits, or while more than a page boots.
+#[tokio::test]
+async fn settle_reads_follow_booting_instances_for_a_request_or_two() {
+    let h = harness().await;
+    let observer = h.observer();
+    assert_eq!(
+        observer.poll_settling().await.unwrap(),
+        Settling::Skipped,
+        "not synced yet"
+    );
+    observer.poll_once().await.unwrap();
+    assert_eq!(observer.poll_settling().await.unwrap(), Settling::Skipped);
+    let placed = h.place_many(3).await;
+    observer.poll_once().await.unwrap();
+    let mut changes = observer.subscribe();
+    h.sim.reset_counters();
+    assert_eq!(
+        observer.poll_settling().await.unwrap(),
+        Settling::Read { requests: 1 },
+        "Open bids: the (empty) booting list"
+    );
+
+    h.advance(TICK_SECONDS);
+    h.sim.reset_counters();
+    assert_eq!(
+        observer.poll_settling().await.unwrap(),
+        Settling::CycleDue { requests: 1 },
+        "their instances show: the bids were allocated"
+    );
+    assert_eq!(
+        observer.bid_by_fid(&placed[0].fid).unwrap().status,
+        BidStatus::Open,
+        "left to the cycle"
+    );
+    observer.poll_once().await.unwrap();
+    drain(&mut changes);
+    h.sim.reset_counters();
+    assert_eq!(
+        observer.poll_settling().await.unwrap(),
+        Settling::Read { requests: 1 },
+        "still booting"
+    );
+    assert!(drain(&mut changes).is_empty());
+
+    h.advance(BOOT_SECONDS);
+    h.sim.reset_counters();
+    assert_eq!(
+        observer.poll_settling().await.unwrap(),
+        Settling::Read { requests: 2 },
+        "the (now empty) booting list, then the instances of their 3 bids in one list"
+    );
+    assert_eq!(h.requests(), 2, "no bid list, no market read");
+    for bid in &placed {
+        let instances = observer.instances_of_bid(&bid.fid);
+        assert_eq!(instances.len(), 1);
+        assert_eq!(instances[0].status, InstanceStatus::Running, "{}", bid.fid);
+    }
+    let woken = changed_bids(&drain(&mut changes));
+    assert_eq!(woken, placed.iter().map(|bid| bid.fid.clone()).collect());
+    h.sim.reset_counters();
+    assert_eq!(
+        observer.poll_settling().await.unwrap(),
+        Settling::Skipped,
+        "nothing boots or waits"
+    );
+    assert_eq!(h.requests(), 0);
+
+    // More than a page booting: the cycles follow them.
+    h.place_many(101).await;
+    h.advance(TICK_SECONDS);
+    observer.poll_once().await.unwrap();
+    h.sim.reset_counters();
+    assert_eq!(observer.poll_settling().await.unwrap(), Settling::Skipped);
+    assert_eq!(h.requests(), 0);
 }
 
 #[tokio::test]

@@ -123,6 +123,9 @@ pub struct Figures {
     pub steady: RequestCounts,
     /// The steady window: this many Kubernetes resync intervals.
     pub steady_resyncs: u32,
+    /// Observation cycles the operator completed in the steady window (its metrics); 0 when not
+    /// read.
+    pub cycles_steady: u64,
     /// The operator's Mithril observation (poll) interval and Kubernetes resync interval.
     pub poll_interval: Duration,
     pub resync_interval: Duration,
@@ -144,8 +147,12 @@ impl Figures {
         self.ready.as_secs_f64() / self.floor.as_secs_f64().max(f64::EPSILON)
     }
 
-    /// Mithril observation cycles in the steady window (the window over the poll interval).
+    /// Mithril observation cycles in the steady window: as the operator counted them, else the
+    /// window over the poll interval (a cycle takes its own time beside the interval's wait).
     pub fn steady_cycles(&self) -> f64 {
+        if self.cycles_steady > 0 {
+            return self.cycles_steady as f64;
+        }
         let window = self.resync_interval.as_secs_f64() * f64::from(self.steady_resyncs.max(1));
         (window / self.poll_interval.as_secs_f64().max(f64::EPSILON)).max(1.0)
     }

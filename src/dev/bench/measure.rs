@@ -35,6 +35,8 @@ pub struct RunSettings {
     /// Simulated seconds per real second.
     pub time_scale: f64,
     pub poll_interval: Duration,
+    /// The operator's `--mithril-settle-interval`.
+    pub settle_interval: Duration,
     pub resync_interval: Duration,
     /// Resync intervals the steady-state window lasts; 0: convergence only (no steady window,
     /// no latency samples), for a resync too long to wait several of.
@@ -75,6 +77,7 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
     let mut spec = OperatorSpec::new(&settings.binary, BENCH_API_KEY);
     spec.concurrency = settings.concurrency;
     spec.mithril_poll_interval = settings.poll_interval;
+    spec.mithril_settle_interval = Some(settings.settle_interval);
     spec.resync_interval = settings.resync_interval;
     spec.rate_limit = settings.rate_limit;
     let mut operator = OperatorProcess::spawn(&rig, &spec)?;
@@ -101,8 +104,10 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
 
     // Steady state: nothing changes for several resyncs.
     rig.sim.reset_counters();
+    let cycles_before = cycles(&operator).await?;
     tokio::time::sleep(settings.resync_interval * settings.steady_resyncs).await;
     let steady = RequestCounts::from_counters(&rig.sim.counters());
+    let cycles_steady = cycles(&operator).await? - cycles_before;
     let reconciles_steady = reconciles(&operator).await? - reconciles_converged;
     let triggers_steady = triggers(&operator).await?.since(&triggers_converged);
 
@@ -131,6 +136,7 @@ pub async fn run(settings: &RunSettings, resources: usize) -> Result<Figures, Be
         reconciles_convergence: reconciles_converged - reconciles_before,
         steady,
         steady_resyncs: settings.steady_resyncs,
+        cycles_steady,
         poll_interval: settings.poll_interval,
         resync_interval: settings.resync_interval,
         reconciles_steady,
@@ -346,6 +352,12 @@ async fn wait_until(
 /// Reconciles the operator ran so far, summed over controllers, from its `/metrics`.
 async fn triggers(operator: &OperatorProcess) -> Result<TriggerCounts, BenchError> {
     Ok(TriggerCounts::from_exposition(&operator.metrics().await?))
+}
+
+/// Observation cycles the operator's observers completed so far, from its `/metrics`.
+async fn cycles(operator: &OperatorProcess) -> Result<u64, BenchError> {
+    let exposition = operator.metrics().await?;
+    Ok(super::figures::sum_metric(&exposition, "observer_cycle_duration_seconds_count") as u64)
 }
 
 async fn reconciles(operator: &OperatorProcess) -> Result<u64, BenchError> {

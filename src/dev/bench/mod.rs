@@ -61,6 +61,10 @@ pub struct BenchArgs {
     /// Mithril: paged lists of bids and instances) each (the floor polls as often).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
+    /// The operator's read of booting instances between observation cycles
+    /// (`--mithril-settle-interval`): its default 5 s in simulated time at the default time scale.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub settle_interval: Duration,
     /// The operator's Kubernetes resync interval (every resource requeued; served from the
     /// observers' cache, no Mithril request).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
@@ -123,6 +127,7 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         seed: args.seed,
         time_scale: args.time_scale,
         poll_interval: args.poll_interval,
+        settle_interval: args.settle_interval,
         resync_interval: args.resync_interval,
         steady_resyncs: args.steady_resyncs,
         latency_samples: args.latency_samples,
@@ -133,13 +138,14 @@ pub async fn bench(args: BenchArgs) -> Result<(), BenchError> {
         timeout: args.timeout,
     };
     println!(
-        "mithril-dev bench: {} runs per size, seed {}, history {} ended bids, concurrency {}, time x{}, poll {:?}, resync {:?}, rate limit {}/s burst {}{}",
+        "mithril-dev bench: {} runs per size, seed {}, history {} ended bids, concurrency {}, time x{}, poll {:?}, settle {:?}, resync {:?}, rate limit {}/s burst {}{}",
         args.runs,
         args.seed,
         args.history,
         args.concurrency,
         args.time_scale,
         args.poll_interval,
+        args.settle_interval,
         args.resync_interval,
         args.mithril_rate_limit,
         args.mithril_burst,

@@ -30,6 +30,8 @@ pub struct OperatorSpec {
     pub api_key: String,
     pub concurrency: u16,
     pub mithril_poll_interval: Duration,
+    /// `--mithril-settle-interval`; the operator's default when absent.
+    pub mithril_settle_interval: Option<Duration>,
     pub resync_interval: Duration,
     pub rate_limit: RateLimit,
     /// `None`: no leader election, the replica acts at once.
@@ -57,6 +59,7 @@ impl OperatorSpec {
             api_key: api_key.into(),
             concurrency: 16,
             mithril_poll_interval: Duration::from_secs(1),
+            mithril_settle_interval: None,
             resync_interval: Duration::from_secs(10),
             rate_limit: RateLimit {
                 per_second: 1_000.0,
@@ -130,6 +133,9 @@ impl OperatorProcess {
             .args(["--log-format", "json", "--log-level", &spec.log_level]);
         if let Some(namespace) = &spec.namespace {
             command.args(["--namespace", namespace]);
+        }
+        if let Some(settle) = spec.mithril_settle_interval {
+            command.args(["--mithril-settle-interval", &millis(settle)]);
         }
         match &spec.election {
             None => {
