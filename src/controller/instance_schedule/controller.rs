@@ -45,7 +45,7 @@ pub async fn run_with_clock_moves(
     let (wake, woken) = mpsc::unbounded_channel::<ScheduleKey>();
     let ctx = Arc::new(ScheduleContext::new(shared.clone(), store.clone(), wake));
 
-    let forget = ctx.clone();
+    let (forget, scope) = (ctx.clone(), namespace.map(str::to_owned));
     let schedules = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .modify(|schedule: &mut InstanceSchedule| trim_cached_metadata(&mut schedule.metadata))
@@ -56,7 +56,7 @@ pub async fn run_with_clock_moves(
             Ok(watcher::Event::Delete(schedule)) => forget.forget(&ObjectRef::from_obj(schedule)),
             // A relist (the store already holds it) shows no deletion made while the watch was
             // down: what it no longer lists is gone.
-            Ok(watcher::Event::InitDone) => forget.forget_vanished(),
+            Ok(watcher::Event::InitDone) => forget.forget_vanished(scope.as_deref()),
             _ => {}
         })
         .touched_objects();

@@ -15,7 +15,7 @@
 
 use super::claims::{other_claims, own_claim, schedule_ref};
 use super::conflicts::{Conflicts, select};
-use super::index::{ScheduleIndex, ScheduleKey, user_of};
+use super::index::{ScheduleIndex, ScheduleKey, USER_KIND, user_of};
 use super::latest::LatestStatus;
 use super::plan::{PlanInput, PlanSettings, SchedulePlan, SpecError, plan_with};
 use super::report::{Assessment, PatchOutcomes, batch_outcomes, events, status};
@@ -75,10 +75,19 @@ impl ScheduleContext {
         self.wake_all(self.index.forget(schedule));
     }
 
-    /// Forgets every schedule the store no longer holds: after a relist, those deleted while
-    /// the watch was down, whose deletion no watch event will ever report.
-    pub fn forget_vanished(&self) {
-        for schedule in self.index.schedules() {
+    /// Forgets every schedule of `namespace` (all: `None`) the store no longer holds: after a
+    /// relist, those deleted while the watch was down, whose deletion no watch event will ever
+    /// report. Those the index holds, and those that only got as far as using a key.
+    pub fn forget_vanished(&self, namespace: Option<&str>) {
+        let users = self
+            .shared
+            .users_of(USER_KIND)
+            .into_iter()
+            .filter(|user| namespace.is_none_or(|ns| user.namespace == ns))
+            .map(|user| ObjectRef::new(&user.name).within(&user.namespace));
+        let known: std::collections::HashSet<ScheduleKey> =
+            self.index.schedules().into_iter().chain(users).collect();
+        for schedule in known {
             if self.store.get(&schedule).is_none() {
                 self.forget(&schedule);
             }
@@ -423,11 +432,12 @@ mod tests {
             ControllerConfig::default(),
         ));
         let (store, mut writer) = reflector::store();
-        let (kept, gone) = (schedule("kept"), schedule("gone"));
+        let (kept, gone, unplanned) = (schedule("kept"), schedule("gone"), schedule("unplanned"));
         for event in [
             Event::Init,
             Event::InitApply(kept.clone()),
             Event::InitApply(gone.clone()),
+            Event::InitApply(unplanned.clone()),
             Event::InitDone,
         ] {
             writer.apply_watcher_event(&event);
@@ -448,13 +458,21 @@ mod tests {
             shared.uses(&user_of(schedule), &api_key, "proj_1");
             registry.observer(&api_key, "proj_1").unwrap();
         }
-        assert_eq!(registry.observers().len(), 2);
+        // One got as far as its key and project, never as far as the index.
+        let unplanned_key = ApiKey::new("fkey_unplannedunplanned").unwrap();
+        shared.uses(
+            &user_of(&ObjectRef::from_obj(&unplanned)),
+            &unplanned_key,
+            "proj_1",
+        );
+        registry.observer(&unplanned_key, "proj_1").unwrap();
+        assert_eq!(registry.observers().len(), 3);
 
         // Deleted while the watch was down: the relist no longer shows it, no Delete comes.
         for event in [Event::Init, Event::InitApply(kept.clone()), Event::InitDone] {
             writer.apply_watcher_event(&event);
         }
-        ctx.forget_vanished();
+        ctx.forget_vanished(Some("team"));
         assert_eq!(ctx.index.schedules(), std::slice::from_ref(&kept_key));
         assert_eq!(
             ctx.index.due(Timestamp::UNIX_EPOCH),

@@ -171,9 +171,11 @@ impl Figures {
 
     /// The steady-state goal per observation cycle: the pages of the live bids plus two requests,
     /// plus three for listing each of the four live statuses on its own (every bid is Allocated:
-    /// the other three lists are one empty page each). Ended bids add nothing.
+    /// the other three lists are one empty page each), plus the spend reads' budget a cycle.
+    /// Ended bids add nothing.
     pub fn steady_goal(&self) -> u64 {
-        self.resources.div_ceil(100) as u64 + 2 + 3
+        let spend = crate::observe::ObserverConfig::default().spend_reads_per_cycle;
+        self.resources.div_ceil(100) as u64 + 2 + 3 + u64::from(spend)
     }
 }
 
@@ -230,7 +232,7 @@ fn spread(runs: &[Figures], decimals: usize, figure: impl Fn(&Figures) -> f64) -
 /// size's runs.
 pub fn summary_table(sizes: &[Vec<Figures>]) -> String {
     let mut out = String::new();
-    out.push_str("| N | Runs | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / observation cycle (goal) | Mithril req. / Kubernetes resync | Reconciles converging / steady | Peak RSS (MiB) | RSS at end: anon / file (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) | Ended bids in the project |\n");
+    out.push_str("| N | Runs | Ready (s) | Floor (s) | Ratio (goal <= 1.5) | Mithril req. converging | Mithril req. / observation cycle (goal, spend reads included) | Mithril req. / Kubernetes resync | Reconciles converging / steady | Peak RSS (MiB) | RSS at end: anon / file (MiB) | CPU (s) | Edit->PATCH p50 / p99 (ms) | Mithril change->status p50 / p99 (ms) | Ended bids in the project |\n");
     out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for runs in sizes {
         let Some(first) = runs.first() else {
