@@ -41,14 +41,15 @@ pub(crate) struct State {
 #[derive(Debug)]
 pub(crate) struct RecentBid {
     pub(crate) at: tokio::time::Instant,
-    /// Earlier states of the bid; `None` when it did not exist before.
-    pub(crate) superseded: Vec<Option<Bid>>,
+    /// Earlier states of the bid; `None` when it did not exist before. Boxed: a bid created
+    /// here (most entries) holds one `None`, and a vector of bids inline reserves four.
+    pub(crate) superseded: Vec<Option<Box<Bid>>>,
 }
 
 impl State {
     /// Notes that `fid` moves from what the cache holds now to `next`.
     pub(crate) fn supersede(&mut self, fid: &str, next: &Bid) {
-        let before = self.snapshot.bid(fid).cloned();
+        let before = self.snapshot.bid(fid).cloned().map(Box::new);
         let recent = self
             .recent_bids
             .entry(fid.to_owned())
@@ -57,12 +58,12 @@ impl State {
                 superseded: Vec::new(),
             });
         recent.at = tokio::time::Instant::now();
-        if before.as_ref() != Some(next) && !recent.superseded.contains(&before) {
+        if before.as_deref() != Some(next) && !recent.superseded.contains(&before) {
             recent.superseded.push(before);
         }
         recent
             .superseded
-            .retain(|state| state.as_ref() != Some(next));
+            .retain(|state| state.as_deref() != Some(next));
     }
 
     /// Bids cached as live (not Terminated) that the live lists just read did not name, except
@@ -191,7 +192,7 @@ pub(crate) fn superseded_lately(
 ) -> bool {
     recent
         .get(fid)
-        .is_some_and(|r| r.at.elapsed() < lag && r.superseded.iter().any(|s| s.as_ref() == seen))
+        .is_some_and(|r| r.at.elapsed() < lag && r.superseded.iter().any(|s| s.as_deref() == seen))
 }
 
 fn change_key(change: &Change) -> (u8, &str) {
