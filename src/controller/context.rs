@@ -134,10 +134,12 @@ impl Context {
         self.let_go(self.usage.forget(user));
     }
 
-    /// The resources of `kind` that act with a key or name a key Secret.
-    pub fn users_of(&self, kind: &str) -> BTreeSet<User> {
+    /// The resources of `kind` in `namespace` (all: `None`) that act with a key or name a key
+    /// Secret.
+    pub fn users_of(&self, kind: &str, namespace: Option<&str>) -> BTreeSet<User> {
         let mut users: BTreeSet<User> = self.usage.users_of(kind).into_iter().collect();
         users.extend(self.keys.naming(kind));
+        users.retain(|user| namespace.is_none_or(|ns| user.namespace == ns));
         users
     }
 

@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
+use mithril_api::models::common::MAX_PAGE_LIMIT;
 use mithril_api::{Auction, Bid, BidStatus, Instance, InstanceStatusResponse, MithrilError};
 
 use super::change::Change;
@@ -14,6 +15,9 @@ use super::pages::{Listing, Pages};
 use super::settled::{is_final, is_settled};
 use super::snapshot::Snapshot;
 use super::state::State;
+
+/// Booting instances a settle read follows at most: one page of their list.
+const ONE_PAGE: usize = MAX_PAGE_LIMIT as usize;
 
 /// What a cycle read, before it is merged.
 struct Observation {
@@ -114,8 +118,11 @@ impl MithrilObserver {
     /// synced, while the cache holds booting instances (fewer than a page) or bids waiting to be
     /// allocated.
     pub async fn poll_settling(&self) -> Result<Settling, ObserveError> {
+        if !self.is_synced() {
+            return Ok(Settling::Skipped);
+        }
         let (booting, waiting) = self.settling_state();
-        if !self.is_synced() || booting > 100 || (booting == 0 && !waiting) {
+        if booting > ONE_PAGE || (booting == 0 && !waiting) {
             return Ok(Settling::Skipped);
         }
         // Never beside a cycle: each merges what it read since its own start.
@@ -143,7 +150,7 @@ impl MithrilObserver {
             });
         }
         let instances = self
-            .settled_since(&mut fetch, unsettled)
+            .owners_looked_up(&mut fetch, unsettled, std::iter::empty(), &[])
             .await
             .map_err(ObserveError::from)?;
         let mut guard = self.write();
@@ -157,13 +164,15 @@ impl MithrilObserver {
         })
     }
 
-    /// Instances the cache holds as booting, and whether it holds an Open bid.
+    /// Instances the cache holds as booting (counted up to one more than a page), and whether it
+    /// holds an Open bid.
     fn settling_state(&self) -> (usize, bool) {
         let state = self.read();
         let booting = state
             .snapshot
             .instances()
             .filter(|instance| is_unsettled(instance))
+            .take(ONE_PAGE + 1)
             .count();
         let waiting = state
             .snapshot
@@ -258,16 +267,6 @@ impl MithrilObserver {
             stale_bids,
         );
         self.look_up(fetch, listed, targets).await
-    }
-
-    /// The booting instances listed, with the instances of the bids whose instances settled.
-    async fn settled_since(
-        &self,
-        fetch: &mut Fetcher<'_>,
-        unsettled: Pages<Instance>,
-    ) -> Result<InstancesSeen, MithrilError> {
-        self.owners_looked_up(fetch, unsettled, std::iter::empty(), &[])
-            .await
     }
 
     /// A partial cycle's instances: the unsettled list, plus the instances of the owners

@@ -323,14 +323,7 @@ async fn deletion_cancels_by_fid_when_the_project_no_longer_resolves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spot_bid_that_placed_nothing_is_deleted_without_its_key() {
     let h = Harness::start().await;
-    let missing = json!({"apiKeySecretRef": {"name": "no-such-secret"}});
-    create_with(&h, "keyless", missing).await;
-    let api = Api::<SpotBid>::namespaced(h.kube.clone(), NS);
-    let held = h
-        .wait_for::<SpotBid>(NS, "keyless", "reported", |r| {
-            synced_reason(r).as_deref() == Some("ApiKeySecretNotFound")
-        })
-        .await;
+    let held = keyless(&h).await;
     assert!(
         held.metadata
             .finalizers
@@ -339,10 +332,26 @@ async fn a_spot_bid_that_placed_nothing_is_deleted_without_its_key() {
             .any(|f| f == "mithril.ai/cancel-bid"),
         "the finalizer is on before anything could be placed"
     );
-    api.delete("keyless", &DeleteParams::default())
+    deleted_having_placed_nothing(&h, "keyless").await;
+}
+
+/// A SpotBid whose key Secret is missing, once it says so.
+async fn keyless(h: &Harness) -> SpotBid {
+    let missing = json!({"apiKeySecretRef": {"name": "no-such-secret"}});
+    create_with(h, "keyless", missing).await;
+    h.wait_for::<SpotBid>(NS, "keyless", "reported", |r| {
+        synced_reason(r).as_deref() == Some("ApiKeySecretNotFound")
+    })
+    .await
+}
+
+/// Deletes `name` and waits until it is gone, no bid ever placed.
+async fn deleted_having_placed_nothing(h: &Harness, name: &str) {
+    Api::<SpotBid>::namespaced(h.kube.clone(), NS)
+        .delete(name, &DeleteParams::default())
         .await
         .unwrap();
-    h.wait_gone::<SpotBid>(NS, "keyless").await;
+    h.wait_gone::<SpotBid>(NS, name).await;
     assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), 0);
 }
 
@@ -408,24 +417,14 @@ async fn a_placed_spot_bid_without_its_key_is_held_until_orphaned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spot_bid_that_placed_nothing_is_deleted_without_its_key_just_after_a_restart() {
     let mut h = Harness::start().await;
-    let missing = json!({"apiKeySecretRef": {"name": "no-such-secret"}});
-    create_with(&h, "keyless", missing).await;
-    h.wait_for::<SpotBid>(NS, "keyless", "reported", |r| {
-        synced_reason(r).as_deref() == Some("ApiKeySecretNotFound")
-    })
-    .await;
+    keyless(&h).await;
     // The new leader's grace for its predecessor's creates outlasts the test.
     h.restart_operator_with(ControllerConfig {
         create_grace: Duration::from_secs(600),
         ..test_config()
     })
     .await;
-    Api::<SpotBid>::namespaced(h.kube.clone(), NS)
-        .delete("keyless", &DeleteParams::default())
-        .await
-        .unwrap();
-    h.wait_gone::<SpotBid>(NS, "keyless").await;
-    assert_eq!(h.requests(POST_BIDS.0, POST_BIDS.1), 0);
+    deleted_having_placed_nothing(&h, "keyless").await;
 }
 
 /// `spec.bidFid` set while the SpotBid's own create is in doubt, on an API server without CEL (the

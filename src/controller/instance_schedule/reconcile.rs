@@ -81,9 +81,8 @@ impl ScheduleContext {
     pub fn forget_vanished(&self, namespace: Option<&str>) {
         let users = self
             .shared
-            .users_of(USER_KIND)
+            .users_of(USER_KIND, namespace)
             .into_iter()
-            .filter(|user| namespace.is_none_or(|ns| user.namespace == ns))
             .map(|user| ObjectRef::new(&user.name).within(&user.namespace));
         let known: std::collections::HashSet<ScheduleKey> =
             self.index.schedules().into_iter().chain(users).collect();

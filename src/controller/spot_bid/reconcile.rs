@@ -115,9 +115,8 @@ impl SpotBidContext {
     pub(super) fn forget_vanished(&self, store: &Store<Watched>, namespace: Option<&str>) {
         let users = self
             .shared
-            .users_of(CONTROLLER_KIND)
+            .users_of(CONTROLLER_KIND, namespace)
             .into_iter()
-            .filter(|user| namespace.is_none_or(|ns| user.namespace == ns))
             .map(|user| Arc::new(ObjectRef::<Watched>::new(&user.name).within(&user.namespace)));
         for reference in self.index.resources().into_iter().chain(users) {
             if store.get(&reference).is_none() {
@@ -574,19 +573,15 @@ fn late_adoption_of(
     ctx: &SpotBidContext,
 ) -> Option<Problem> {
     let adopt = resource.spec.bid_fid.as_deref()?;
-    let named: Vec<Bid> = bid_names(resource, resolved)
+    let live_named = bid_names(resource, resolved)
         .iter()
         .flat_map(|name| resolved.observer.bids_by_name(name))
-        .collect();
-    let live_named = named
-        .iter()
-        .find(|bid| bid.status != BidStatus::Terminated && bid.fid != adopt)
-        .map(|bid| bid.fid.as_str());
+        .find(|bid| bid.status != BidStatus::Terminated && bid.fid != adopt);
     let create_sent = ctx.remember(&resource.uid().unwrap_or_default(), |r| r.create_sent);
     late_adoption(
         resource,
         OwnBid {
-            live_named,
+            live_named: live_named.as_ref().map(|bid| bid.fid.as_str()),
             create_sent,
         },
     )
@@ -608,11 +603,7 @@ async fn claimed_elsewhere(
         return Ok(None);
     }
     let holds = resource.status.as_ref().and_then(|s| s.bid_fid.as_deref()) == Some(fid);
-    let managed_elsewhere = ctx
-        .index
-        .holder_of(fid)
-        .is_some_and(|holder| *holder != watched_ref(resource));
-    if holds && !managed_elsewhere {
+    if holds && !managed_elsewhere(resource, fid, ctx) {
         return Ok(None);
     }
     let bid = observer.bid_by_fid(fid);
@@ -656,14 +647,17 @@ async fn held_elsewhere(
 ) -> Result<Option<Problem>, Error> {
     let fid = bid.fid.as_str();
     let adopted = resource.spec.bid_fid.as_deref() == Some(fid);
-    let managed_elsewhere = ctx
-        .index
-        .holder_of(fid)
-        .is_some_and(|holder| *holder != watched_ref(resource));
-    if !adopted && !managed_elsewhere {
+    if !adopted && !managed_elsewhere(resource, fid, ctx) {
         return Ok(None);
     }
     Ok(left_to_holder(resource, bid, &claimants(fid, ctx).await?))
+}
+
+/// Whether the index records another resource as managing the bid of FID `fid`.
+fn managed_elsewhere(resource: &SpotBid, fid: &str, ctx: &SpotBidContext) -> bool {
+    ctx.index
+        .holder_of(fid)
+        .is_some_and(|holder| *holder != watched_ref(resource))
 }
 
 /// A listed region the spot market does not know, caught before a create Mithril would refuse.
