@@ -6,6 +6,7 @@
 //! turn by FID so that every bid is served.
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use jiff::Timestamp;
 
@@ -14,40 +15,38 @@ use mithril_api::{Bid, BidHistoryEvent, BidStatus, InstancePricingEvent, Price};
 /// Bid events kept per bid: the latest transitions, for `kubectl describe`.
 pub const HISTORY_EVENTS: usize = 5;
 
-/// What a bid's pricing history depends on: a read is stale once this differs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PricingKey {
-    status: BidStatus,
-    instances: Vec<String>,
-    /// The auction's clearing price while the bid holds instances; `None` otherwise.
-    clearing: Option<Price>,
-}
+/// What a bid's pricing history depends on (its status, its instances, and its auction's
+/// clearing price while it holds instances), as a digest: a read is stale once this differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PricingKey(u64);
 
-/// What a bid's own history depends on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HistoryKey {
-    status: BidStatus,
-    limit: Price,
+/// What a bid's own history depends on (its status and limit), as a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HistoryKey(u64);
+
+/// SipHash with fixed keys: the same fields give the same digest for the process's life. Only
+/// compared with the same bid's earlier key, so a collision at worst skips one re-read.
+fn digest(value: impl Hash) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl PricingKey {
     /// The key of `bid` now, `clearing` being its auction's clearing price.
     pub(crate) fn of(bid: &Bid, clearing: Option<Price>) -> Self {
         let paying = matches!(bid.status, BidStatus::Allocated | BidStatus::Preempting);
-        PricingKey {
-            status: bid.status.clone(),
-            instances: bid.instances.clone(),
-            clearing: clearing.filter(|_| paying),
-        }
+        PricingKey(digest((
+            &bid.status,
+            &bid.instances,
+            clearing.filter(|_| paying),
+        )))
     }
 }
 
 impl HistoryKey {
     pub(crate) fn of(bid: &Bid) -> Self {
-        HistoryKey {
-            status: bid.status.clone(),
-            limit: bid.limit_price,
-        }
+        HistoryKey(digest((&bid.status, bid.limit_price)))
     }
 }
 
@@ -86,34 +85,48 @@ impl Read {
     }
 }
 
-/// A bid as the cycle sees it: FID and the keys of its two reads.
-pub(crate) type Seen = (String, PricingKey, HistoryKey);
+/// A bid as the cycle sees it, borrowed from the cache: nothing of it is copied until a read
+/// is due.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen<'a> {
+    pub(crate) fid: &'a str,
+    pub(crate) holds_instances: bool,
+    pub(crate) pricing: PricingKey,
+    pub(crate) history: HistoryKey,
+}
+
+impl<'a> Seen<'a> {
+    pub(crate) fn of(bid: &'a Bid, clearing: Option<Price>) -> Self {
+        Seen {
+            fid: &bid.fid,
+            holds_instances: !bid.instances.is_empty(),
+            pricing: PricingKey::of(bid, clearing),
+            history: HistoryKey::of(bid),
+        }
+    }
+}
 
 impl SpendBook {
-    /// The reads due, at most `budget`, in FID order from after the last cycle's cursor. A bid
-    /// with no instance and no known period costs nothing: it needs no pricing read.
-    pub(crate) fn due(&self, seen: &[Seen], budget: usize) -> Vec<Read> {
-        let mut order: Vec<&Seen> = seen.iter().collect();
-        order.sort_by(|a, b| a.0.cmp(&b.0));
+    /// The reads due, at most `budget`, in FID order from after the last cycle's cursor.
+    /// `seen` is sorted by FID.
+    pub(crate) fn due(&self, seen: &[Seen<'_>], budget: usize) -> Vec<Read> {
         let start = self
             .cursor
-            .as_ref()
-            .map_or(0, |cursor| order.partition_point(|(fid, ..)| fid <= cursor));
+            .as_deref()
+            .map_or(0, |cursor| seen.partition_point(|bid| bid.fid <= cursor));
         let mut reads = Vec::new();
-        for (fid, pricing, history) in order[start..].iter().chain(&order[..start]) {
-            let ledger = self.ledgers.get(fid);
-            let periods = ledger.is_some_and(|l| !l.periods.is_empty());
-            let pricing_stale = ledger.and_then(|l| l.pricing_key.as_ref()) != Some(pricing);
-            if pricing_stale && (periods || !pricing.instances.is_empty()) {
+        for bid in seen[start..].iter().chain(&seen[..start]) {
+            let (pricing, history) = self.stale(bid);
+            if pricing {
                 reads.push(Read::Pricing {
-                    fid: fid.clone(),
-                    key: pricing.clone(),
+                    fid: bid.fid.to_owned(),
+                    key: bid.pricing,
                 });
             }
-            if ledger.and_then(|l| l.history_key.as_ref()) != Some(history) {
+            if history {
                 reads.push(Read::History {
-                    fid: fid.clone(),
-                    key: history.clone(),
+                    fid: bid.fid.to_owned(),
+                    key: bid.history,
                 });
             }
             if reads.len() >= budget {
@@ -124,16 +137,46 @@ impl SpendBook {
         reads
     }
 
+    /// How many reads are due, whatever the budget.
+    pub(crate) fn pending(&self, seen: &[Seen<'_>]) -> usize {
+        seen.iter()
+            .map(|bid| {
+                let (pricing, history) = self.stale(bid);
+                usize::from(pricing) + usize::from(history)
+            })
+            .sum()
+    }
+
+    /// Whether the bid's pricing and its history need a read. A bid with no instance and no
+    /// known period costs nothing: it needs no pricing read.
+    fn stale(&self, bid: &Seen<'_>) -> (bool, bool) {
+        let ledger = self.ledgers.get(bid.fid);
+        let periods = ledger.is_some_and(|l| !l.periods.is_empty());
+        let pricing = ledger.and_then(|l| l.pricing_key) != Some(bid.pricing)
+            && (periods || bid.holds_instances);
+        let history = ledger.and_then(|l| l.history_key) != Some(bid.history);
+        (pricing, history)
+    }
+
     /// Notes the keys of bids that need no read (no instance, no period), drops the ledgers of
-    /// bids no longer seen, and moves the cursor past the last read made.
-    pub(crate) fn settle(&mut self, seen: &[Seen], last_read: Option<&str>) {
-        let known: HashMap<&str, &Seen> = seen.iter().map(|s| (s.0.as_str(), s)).collect();
-        self.ledgers
-            .retain(|fid, _| known.contains_key(fid.as_str()));
-        for (fid, pricing, _) in seen {
-            let ledger = self.ledgers.entry(fid.clone()).or_default();
-            if ledger.periods.is_empty() && pricing.instances.is_empty() {
-                ledger.pricing_key = Some(pricing.clone());
+    /// bids no longer seen, and moves the cursor past the last read made. `seen` is sorted by
+    /// FID.
+    pub(crate) fn settle(&mut self, seen: &[Seen<'_>], last_read: Option<&str>) {
+        self.ledgers.retain(|fid, _| {
+            seen.binary_search_by(|bid| bid.fid.cmp(fid.as_str()))
+                .is_ok()
+        });
+        for bid in seen.iter().filter(|bid| !bid.holds_instances) {
+            match self.ledgers.get_mut(bid.fid) {
+                Some(ledger) if ledger.periods.is_empty() => ledger.pricing_key = Some(bid.pricing),
+                Some(_) => {}
+                None => {
+                    let ledger = Ledger {
+                        pricing_key: Some(bid.pricing),
+                        ..Ledger::default()
+                    };
+                    self.ledgers.insert(bid.fid.to_owned(), ledger);
+                }
             }
         }
         if let Some(fid) = last_read {
@@ -241,27 +284,36 @@ mod tests {
         }
     }
 
-    fn seen(fid: &str, status: BidStatus, instances: &[&str], clearing: u64) -> Seen {
-        let pricing = PricingKey {
-            status: status.clone(),
+    fn bid(fid: &str, status: BidStatus, instances: &[&str]) -> Bid {
+        Bid {
+            fid: fid.into(),
+            name: format!("name-{fid}"),
+            project: "proj_1".into(),
+            created_by: "user_1".into(),
+            created_at: at("2025-01-01T00:00:00Z"),
+            deactivated_at: None,
+            limit_price: Price::from_cents(1000),
+            instance_quantity: instances.len() as i64,
+            instance_type: "it_1".into(),
+            region: Some("us-central1-a".into()),
             instances: instances.iter().map(|i| (*i).to_owned()).collect(),
-            clearing: Some(Price::from_cents(clearing)),
-        };
-        let history = HistoryKey {
+            launch_specification: mithril_api::LaunchSpecification::default(),
             status,
-            limit: Price::from_cents(1000),
-        };
-        (fid.to_owned(), pricing, history)
+        }
+    }
+
+    fn seen(bid: &Bid, clearing: u64) -> Seen<'_> {
+        Seen::of(bid, Some(Price::from_cents(clearing)))
     }
 
     fn record_all(book: &mut SpendBook, reads: &[Read]) {
         for read in reads {
             match read {
                 Read::Pricing { fid, key } => {
-                    book.record_pricing(fid, key.clone(), Vec::new());
+                    book.record_pricing(fid, *key, Vec::new());
                 }
                 Read::History { fid, key } => {
-                    book.record_history(fid, key.clone(), Vec::new());
+                    book.record_history(fid, *key, Vec::new());
                 }
             }
         }
@@ -287,26 +339,42 @@ mod tests {
     #[test]
     fn a_steady_bid_is_read_once_then_never_again() {
         let mut book = SpendBook::default();
-        let bids = [seen("bid_a", BidStatus::Allocated, &["inst_1"], 800)];
+        let allocated = bid("bid_a", BidStatus::Allocated, &["inst_1"]);
+        let bids = [seen(&allocated, 800)];
         let reads = book.due(&bids, 10);
         assert_eq!(reads.len(), 2, "pricing and history: {reads:?}");
+        assert_eq!(book.pending(&bids), 2);
         record_all(&mut book, &reads);
         book.settle(&bids, reads.last().map(Read::fid));
         assert!(book.due(&bids, 10).is_empty());
+        assert_eq!(book.pending(&bids), 0);
 
         // A new clearing price changes what it pays: only its pricing is read again.
-        let repriced = [seen("bid_a", BidStatus::Allocated, &["inst_1"], 950)];
+        let repriced = [seen(&allocated, 950)];
         let reads = book.due(&repriced, 10);
         assert!(
             matches!(reads.as_slice(), [Read::Pricing { .. }]),
             "{reads:?}"
         );
+        // So does another instance; the limit changes only its history.
+        let moved = bid("bid_a", BidStatus::Allocated, &["inst_2"]);
+        assert!(matches!(
+            book.due(&[seen(&moved, 800)], 10).as_slice(),
+            [Read::Pricing { .. }]
+        ));
+        let mut raised = allocated.clone();
+        raised.limit_price = Price::from_cents(1200);
+        assert!(matches!(
+            book.due(&[seen(&raised, 800)], 10).as_slice(),
+            [Read::History { .. }]
+        ));
     }
 
     #[test]
     fn a_bid_that_never_held_an_instance_needs_no_pricing_read() {
         let mut book = SpendBook::default();
-        let bids = [seen("bid_open", BidStatus::Open, &[], 800)];
+        let open = bid("bid_open", BidStatus::Open, &[]);
+        let bids = [seen(&open, 800)];
         let reads = book.due(&bids, 10);
         assert!(
             matches!(reads.as_slice(), [Read::History { .. }]),
@@ -320,14 +388,26 @@ mod tests {
             Some(Cost::default())
         );
         assert!(book.due(&bids, 10).is_empty());
+
+        // Noted even before its history is read; an allocation makes its pricing due.
+        let mut fresh = SpendBook::default();
+        fresh.settle(&bids, None);
+        assert!(
+            fresh
+                .ledger("bid_open")
+                .is_some_and(|l| l.cost_so_far(at("2025-01-01T00:00:00Z")).is_some())
+        );
+        let won = bid("bid_open", BidStatus::Allocated, &["inst_1"]);
+        assert_eq!(fresh.pending(&[seen(&won, 800)]), 2);
     }
 
     #[test]
     fn the_budget_is_shared_in_turn_so_every_bid_is_served() {
         let mut book = SpendBook::default();
-        let bids: Vec<Seen> = (0..10)
-            .map(|i| seen(&format!("bid_{i:02}"), BidStatus::Allocated, &["inst"], 800))
+        let allocated: Vec<Bid> = (0..10)
+            .map(|i| bid(&format!("bid_{i:02}"), BidStatus::Allocated, &["inst"]))
             .collect();
+        let bids: Vec<Seen> = allocated.iter().map(|b| seen(b, 800)).collect();
         let mut served = Vec::new();
         for _ in 0..5 {
             let reads = book.due(&bids, 4);
@@ -341,24 +421,20 @@ mod tests {
         assert!(book.due(&bids, 4).is_empty());
 
         // Every bid changing at once: the next cycles start where the last stopped.
-        let moved: Vec<Seen> = (0..10)
-            .map(|i| seen(&format!("bid_{i:02}"), BidStatus::Allocated, &["inst"], 900))
-            .collect();
+        let moved: Vec<Seen> = allocated.iter().map(|b| seen(b, 900)).collect();
         let first = book.due(&moved, 3);
         record_all(&mut book, &first);
         book.settle(&moved, first.last().map(Read::fid));
         let second = book.due(&moved, 3);
         assert_eq!(first[0].fid(), "bid_00");
         assert_eq!(second[0].fid(), "bid_03", "{first:?} then {second:?}");
+        assert_eq!(book.pending(&moved), 7);
     }
 
     #[test]
     fn history_keeps_the_latest_events_and_ledgers_of_gone_bids_are_dropped() {
         let mut book = SpendBook::default();
-        let key = HistoryKey {
-            status: BidStatus::Allocated,
-            limit: Price::from_cents(1000),
-        };
+        let key = HistoryKey::of(&bid("bid_a", BidStatus::Allocated, &["inst_1"]));
         let events: Vec<BidHistoryEvent> = (0..8)
             .map(|hour| BidHistoryEvent {
                 timestamp: at(&format!("2025-01-01T0{hour}:00:00Z")),
@@ -373,12 +449,14 @@ mod tests {
                 persistent_disk_change: None,
             })
             .collect();
-        assert!(book.record_history("bid_a", key.clone(), events.clone()));
+        assert!(book.record_history("bid_a", key, events.clone()));
         let kept = book.ledger("bid_a").unwrap().events();
         assert_eq!(kept.len(), HISTORY_EVENTS);
         assert_eq!(kept.last(), events.last());
         assert!(!book.record_history("bid_a", key, events));
-        book.settle(&[], None);
+        let other = bid("bid_b", BidStatus::Open, &[]);
+        book.settle(&[seen(&other, 800)], None);
         assert!(book.ledger("bid_a").is_none());
+        assert!(book.ledger("bid_b").is_some());
     }
 }

@@ -9,6 +9,7 @@ use mithril_api::{
 
 use super::change::Change;
 use super::observer::MithrilObserver;
+use super::snapshot::Snapshot;
 use super::spend::{Cost, HistoryKey, PricingKey, Read, Seen};
 
 /// What a cycle's spend reads did.
@@ -29,26 +30,9 @@ impl MithrilObserver {
     pub async fn refresh_spend(&self) -> Result<SpendReport, MithrilError> {
         let _cycle = self.inner.cycle.lock().await;
         let budget = self.inner.config.spend_reads_per_cycle as usize;
-        let (seen, reads) = {
+        let reads = {
             let state = self.read();
-            let seen: Vec<Seen> = state
-                .snapshot
-                .bids()
-                .map(|bid| {
-                    let clearing = bid
-                        .region
-                        .as_deref()
-                        .and_then(|region| state.snapshot.auction(region, &bid.instance_type))
-                        .map(|auction| auction.last_instance_price);
-                    (
-                        bid.fid.clone(),
-                        PricingKey::of(bid, clearing),
-                        HistoryKey::of(bid),
-                    )
-                })
-                .collect();
-            let reads = state.spend.due(&seen, budget);
-            (seen, reads)
+            state.spend.due(&seen_bids(&state.snapshot), budget)
         };
         let mut report = SpendReport::default();
         let mut last = None;
@@ -75,9 +59,11 @@ impl MithrilObserver {
         changes.dedup();
         report.changed = changes.len();
         let changes: Vec<Change> = {
-            let mut state = self.write();
+            let mut guard = self.write();
+            let state = &mut *guard;
+            let seen = seen_bids(&state.snapshot);
             state.spend.settle(&seen, last.as_deref());
-            report.pending = state.spend.due(&seen, usize::MAX).len();
+            report.pending = state.spend.pending(&seen);
             changes
                 .into_iter()
                 .filter_map(|fid| {
@@ -102,7 +88,7 @@ impl MithrilObserver {
     ) -> Result<bool, MithrilError> {
         let (periods, pages) = periods_of(&self.inner.client, &self.inner.project, fid).await?;
         report.requests += pages;
-        let changed = self.write().spend.record_pricing(fid, key.clone(), periods);
+        let changed = self.write().spend.record_pricing(fid, *key, periods);
         Ok(changed)
     }
 
@@ -115,7 +101,7 @@ impl MithrilObserver {
     ) -> Result<bool, MithrilError> {
         report.requests += 1;
         let events = events_of(&self.inner.client, fid).await?;
-        let changed = self.write().spend.record_history(fid, key.clone(), events);
+        let changed = self.write().spend.record_history(fid, *key, events);
         Ok(changed)
     }
 
@@ -132,6 +118,23 @@ impl MithrilObserver {
             .map(|ledger| ledger.events().to_vec())
             .unwrap_or_default()
     }
+}
+
+/// The cached bids sorted by FID, each with the keys of its two reads.
+fn seen_bids(snapshot: &Snapshot) -> Vec<Seen<'_>> {
+    let mut seen: Vec<Seen> = snapshot
+        .bids()
+        .map(|bid| {
+            let clearing = bid
+                .region
+                .as_deref()
+                .and_then(|region| snapshot.auction(region, &bid.instance_type))
+                .map(|auction| auction.last_instance_price);
+            Seen::of(bid, clearing)
+        })
+        .collect();
+    seen.sort_unstable_by(|a, b| a.fid.cmp(b.fid));
+    seen
 }
 
 /// Every price period of every instance the bid ever had, and the pages it took.
