@@ -10,7 +10,7 @@
 
 use mithril_api::ApiKey;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// A resource that acts with a key: its kind, namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,25 +39,39 @@ pub struct Unused {
     pub key: Option<ApiKey>,
 }
 
+/// A key and a project FID some resources act with, shared by all of them.
+#[derive(Debug, PartialEq, Eq)]
+struct Used {
+    key: ApiKey,
+    project: String,
+}
+
 /// The key and project FID of every resource that resolved them.
 #[derive(Default)]
 pub struct Usage {
-    // Few keys and [`ApiKey`] offers no hash: keyed by user, scanned only when one lets go.
-    users: Mutex<HashMap<User, (ApiKey, String)>>,
+    inner: Mutex<Users>,
+}
+
+#[derive(Default)]
+struct Users {
+    /// Each resource's pair, shared: thousands of resources use a handful of pairs.
+    by_user: HashMap<User, Arc<Used>>,
+    /// Every pair in use, once ([`ApiKey`] offers no hash, and there are few).
+    pairs: Vec<Arc<Used>>,
 }
 
 impl std::fmt::Debug for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Usage")
-            .field("users", &self.lock().len())
+            .field("users", &self.lock().by_user.len())
             .finish()
     }
 }
 
 impl Usage {
-    fn lock(&self) -> MutexGuard<'_, HashMap<User, (ApiKey, String)>> {
-        // A plain map: a panic elsewhere cannot leave it half-updated.
-        self.users.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Users> {
+        // Plain maps: a panic elsewhere cannot leave them half-updated.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records that `user` acts with `key` on `project_fid`; returns what it used before that
@@ -65,13 +79,15 @@ impl Usage {
     pub fn record(&self, user: &User, key: &ApiKey, project_fid: &str) -> Unused {
         let mut users = self.lock();
         if users
+            .by_user
             .get(user)
-            .is_some_and(|(used, project)| used == key && project == project_fid)
+            .is_some_and(|used| used.key == *key && used.project == project_fid)
         {
             return Unused::default();
         }
-        match users.insert(user.clone(), (key.clone(), project_fid.to_owned())) {
-            Some((key, project)) => unused(&users, key, project),
+        let pair = users.pair(key, project_fid);
+        match users.by_user.insert(user.clone(), pair) {
+            Some(before) => users.let_go(before),
             None => Unused::default(),
         }
     }
@@ -80,8 +96,8 @@ impl Usage {
     /// uses any more.
     pub fn forget(&self, user: &User) -> Unused {
         let mut users = self.lock();
-        match users.remove(user) {
-            Some((key, project)) => unused(&users, key, project),
+        match users.by_user.remove(user) {
+            Some(before) => users.let_go(before),
             None => Unused::default(),
         }
     }
@@ -89,6 +105,7 @@ impl Usage {
     /// The resources of `kind` that act with a key.
     pub fn users_of(&self, kind: &str) -> Vec<User> {
         self.lock()
+            .by_user
             .keys()
             .filter(|user| user.kind == kind)
             .cloned()
@@ -97,7 +114,7 @@ impl Usage {
 
     /// How many resources use a key.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().by_user.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -105,15 +122,36 @@ impl Usage {
     }
 }
 
-/// What of (`key`, `project`) no one in `users` uses.
-fn unused(users: &HashMap<User, (ApiKey, String)>, key: ApiKey, project: String) -> Unused {
-    let key_used = users.values().any(|(used, _)| *used == key);
-    let observer_used = users
-        .values()
-        .any(|(used, used_project)| *used == key && *used_project == project);
-    Unused {
-        observer: (!observer_used).then(|| (key.clone(), project)),
-        key: (!key_used).then_some(key),
+impl Users {
+    /// The shared pair for (`key`, `project`), added if new.
+    fn pair(&mut self, key: &ApiKey, project: &str) -> Arc<Used> {
+        if let Some(pair) = self
+            .pairs
+            .iter()
+            .find(|pair| pair.key == *key && pair.project == project)
+        {
+            return Arc::clone(pair);
+        }
+        let pair = Arc::new(Used {
+            key: key.clone(),
+            project: project.to_owned(),
+        });
+        self.pairs.push(Arc::clone(&pair));
+        pair
+    }
+
+    /// What of `before`, which one resource just let go of, no resource uses any more.
+    fn let_go(&mut self, before: Arc<Used>) -> Unused {
+        // Held by `pairs` and `before` only: that resource was its last user.
+        if Arc::strong_count(&before) > 2 {
+            return Unused::default();
+        }
+        self.pairs.retain(|pair| !Arc::ptr_eq(pair, &before));
+        let key_used = self.pairs.iter().any(|pair| pair.key == before.key);
+        Unused {
+            observer: Some((before.key.clone(), before.project.clone())),
+            key: (!key_used).then(|| before.key.clone()),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! indexes the read API needs.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 
 use mithril_api::{Auction, Bid, BidStatus, Instance, InstanceStatus, Price};
 
@@ -15,8 +16,9 @@ use super::pages::Listing;
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
     bids: HashMap<String, Box<Bid>>,
-    /// Bid name → FIDs of every bid with that name (a name is reused once a bid is terminated).
-    names: HashMap<String, Vec<String>>,
+    /// Digest of a bid name → FIDs of every bid with that name (a name is reused once a bid is
+    /// terminated). A digest, not the name: one string fewer per bid; lookups compare the name.
+    names: HashMap<u64, Vec<String>>,
     instances: HashMap<String, Box<Instance>>,
     /// (region, instance type FID) → market.
     auctions: HashMap<(String, String), Auction>,
@@ -52,10 +54,11 @@ impl Snapshot {
     pub(crate) fn bids_named(&self, name: &str) -> Vec<&Bid> {
         let mut bids: Vec<&Bid> = self
             .names
-            .get(name)
+            .get(&name_key(name))
             .into_iter()
             .flatten()
             .filter_map(|fid| self.bid(fid))
+            .filter(|bid| bid.name == name)
             .collect();
         bids.sort_by(|a, b| {
             let a_dead = a.status == BidStatus::Terminated;
@@ -93,7 +96,7 @@ impl Snapshot {
             let (fid, old_name) = (old.fid.clone(), old.name.clone());
             self.unindex_name(&old_name, &fid);
         }
-        let fids = self.names.entry(bid.name.clone()).or_default();
+        let fids = self.names.entry(name_key(&bid.name)).or_default();
         if !fids.contains(&bid.fid) {
             fids.push(bid.fid.clone());
         }
@@ -244,13 +247,21 @@ impl Snapshot {
     }
 
     fn unindex_name(&mut self, name: &str, fid: &str) {
-        if let Some(fids) = self.names.get_mut(name) {
+        let key = name_key(name);
+        if let Some(fids) = self.names.get_mut(&key) {
             fids.retain(|known| known != fid);
             if fids.is_empty() {
-                self.names.remove(name);
+                self.names.remove(&key);
             }
         }
     }
+}
+
+/// SipHash with fixed keys: a name's key for the process's life.
+fn name_key(name: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    name.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Which instances [`crate::observe::MithrilObserver::instances_matching`] returns; every set

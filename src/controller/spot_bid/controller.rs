@@ -191,8 +191,12 @@ async fn sweep_orphans(
             namespace: namespace.as_deref(),
             uids: &uids,
         };
+        // Only the candidates are copied out of the cache: this cluster's bids whose uid no
+        // SpotBid has (the sweeper checks the namespace and the grace).
         let ours = |name: &str| {
-            parse_bid_name(name).is_some_and(|parsed| parsed.cluster == Some(cluster.as_str()))
+            parse_bid_name(name).is_some_and(|parsed| {
+                parsed.cluster == Some(cluster.as_str()) && !uids.contains(parsed.uid)
+            })
         };
         let observers: Vec<_> = shared
             .registry

@@ -16,6 +16,7 @@ use super::tracking::{
 };
 use super::watched::{Watched, watched_ref};
 use crate::controller::error::{classify, mithril_reason};
+use crate::controller::machinery::digest::digest;
 use crate::controller::machinery::events;
 use crate::controller::machinery::finalizer::with_finalizer;
 use crate::controller::machinery::trigger_gate::TriggerGate;
@@ -51,8 +52,8 @@ pub struct SpotBidContext {
     pub phases: PhaseTally,
     /// Mithril-side changes waiting for the controller ([`TriggerGate`]).
     pub gate: Arc<TriggerGate<Watched>>,
-    /// Per resource uid, what this replica remembers between reconciles.
-    memory: Mutex<HashMap<String, Remembered>>,
+    /// Per resource uid (its digest), what this replica remembers between reconciles.
+    memory: Mutex<HashMap<u64, Remembered>>,
     /// When this controller started (it runs only while leading): a resource created before
     /// then may have had a create of the previous leader in flight.
     started: (Instant, Timestamp),
@@ -92,7 +93,7 @@ impl SpotBidContext {
 
     fn remember<T>(&self, uid: &str, change: impl FnOnce(&mut Remembered) -> T) -> T {
         let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
-        change(memory.entry(uid.to_owned()).or_default())
+        change(memory.entry(digest(uid)).or_default())
     }
 
     /// Forgets a resource that is gone: its index entries, what it used, what was remembered.
@@ -105,7 +106,7 @@ impl SpotBidContext {
             self.memory
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .remove(uid);
+                .remove(&digest(uid));
         }
     }
 
@@ -123,10 +124,10 @@ impl SpotBidContext {
                 self.forget(&reference, None);
             }
         }
-        let live: HashSet<String> = store
+        let live: HashSet<u64> = store
             .state()
             .iter()
-            .filter_map(|resource| resource.metadata.uid.clone())
+            .filter_map(|resource| resource.metadata.uid.as_deref().map(digest))
             .collect();
         self.memory
             .lock()
