@@ -1,7 +1,7 @@
 //! [`MithrilObserver`]: one project's bids, instances and market prices in memory, kept fresh by
 //! a polling loop, read by controllers without touching the network.
 
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -42,7 +42,9 @@ pub(crate) struct Inner {
     pub(crate) config: ObserverConfig,
     pub(crate) auctions: Arc<AuctionFeed>,
     pub(crate) state: RwLock<State>,
-    pub(crate) changes: broadcast::Sender<Change>,
+    /// This observer's own channel, made by its first subscriber: the operator subscribes to the
+    /// registry's only, and a channel's slots are allocated whole when it is made.
+    pub(crate) changes: OnceLock<broadcast::Sender<Change>>,
     /// The registry-wide channel every change is also sent to, when the registry made this observer.
     pub(crate) forward: Option<broadcast::Sender<Change>>,
     /// Serializes cycles and holds what only a cycle needs.
@@ -88,7 +90,6 @@ impl MithrilObserver {
         forward: Option<broadcast::Sender<Change>>,
     ) -> Self {
         let config = config.normalized();
-        let (changes, _) = broadcast::channel(config.change_capacity);
         MithrilObserver {
             inner: Arc::new(Inner {
                 client,
@@ -96,7 +97,7 @@ impl MithrilObserver {
                 config,
                 auctions,
                 state: RwLock::new(State::default()),
-                changes,
+                changes: OnceLock::new(),
                 forward,
                 cycle: tokio::sync::Mutex::new(CycleCursor::default()),
             }),
@@ -208,7 +209,12 @@ impl MithrilObserver {
 
     /// The changes from now on. A subscriber that falls behind gets [`Change::Resync`].
     pub fn subscribe(&self) -> ChangeStream {
-        change_stream(self.inner.changes.subscribe())
+        let capacity = self.inner.config.change_capacity;
+        let changes = self
+            .inner
+            .changes
+            .get_or_init(|| broadcast::channel(capacity).0);
+        change_stream(changes.subscribe())
     }
 
     /// True once a first full cycle has completed.
@@ -338,12 +344,22 @@ impl MithrilObserver {
         } else {
             changes
         };
+        let own = self.inner.changes.get();
         for change in changes {
             // No subscriber is not an error: nobody is waiting for changes yet.
-            if let Some(forward) = &self.inner.forward {
-                let _ = forward.send(change.clone());
+            match (&self.inner.forward, own) {
+                (Some(forward), Some(own)) => {
+                    let _ = forward.send(change.clone());
+                    let _ = own.send(change);
+                }
+                (Some(forward), None) => {
+                    let _ = forward.send(change);
+                }
+                (None, Some(own)) => {
+                    let _ = own.send(change);
+                }
+                (None, None) => {}
             }
-            let _ = self.inner.changes.send(change);
         }
     }
 }
