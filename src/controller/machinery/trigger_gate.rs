@@ -11,13 +11,15 @@
 //!
 //! A reconcile that starts takes its resource out of the gate whatever woke it: it reads the
 //! observers' cache as it is then, which already holds every change that queued the resource.
+//! Safety-net revisits (the paced resync) wait in a second lane, handed over only when no other
+//! trigger waits, so an edit or a Mithril change never queues behind them.
 
 use crate::controller::machinery::digest::digest;
 use futures::{Stream, StreamExt, stream};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
 use prometheus_client::metrics::gauge::Gauge;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -40,11 +42,19 @@ pub struct TriggerGate<K: Resource> {
     waiting_gauge: Gauge,
 }
 
+/// Which lane a trigger waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Urgent,
+    Background,
+}
+
 struct GateState<K: Resource> {
-    /// In arrival order, with the trigger's name; an entry whose key left `waiting_keys` was
-    /// taken by a reconcile that started, and is skipped.
-    waiting: VecDeque<(Arc<ObjectRef<K>>, &'static str)>,
-    waiting_keys: HashSet<u64>,
+    /// Each lane in arrival order, with the trigger's name; an entry whose key left
+    /// `waiting_keys`, or waits there in the other lane, is skipped.
+    urgent: VecDeque<(Arc<ObjectRef<K>>, &'static str)>,
+    background: VecDeque<(Arc<ObjectRef<K>>, &'static str)>,
+    waiting_keys: HashMap<u64, Lane>,
     /// Handed to the controller, reconcile not started yet: key -> (resource, when handed).
     issued: HashMap<u64, (Arc<ObjectRef<K>>, Instant)>,
     /// Reconciles running, whatever woke them.
@@ -69,8 +79,9 @@ where
     pub fn new(limit: usize) -> Self {
         TriggerGate {
             state: Mutex::new(GateState {
-                waiting: VecDeque::new(),
-                waiting_keys: HashSet::new(),
+                urgent: VecDeque::new(),
+                background: VecDeque::new(),
+                waiting_keys: HashMap::new(),
                 issued: HashMap::new(),
                 running: 0,
             }),
@@ -106,14 +117,31 @@ where
     /// will read what this trigger is about, and keeps its name). One handed over and not started
     /// does not count: it may never start (its resource was deleted meanwhile, and may come back
     /// under the same name), and if it does, its start takes this one with it.
+    /// A trigger waiting as a safety-net revisit moves ahead under this name.
     pub fn push(&self, resource: Arc<ObjectRef<K>>, reason: &'static str) {
+        self.push_in(Lane::Urgent, resource, reason);
+    }
+
+    /// As [`Self::push`], for a safety-net revisit: handed over only when no other trigger waits.
+    pub fn push_background(&self, resource: Arc<ObjectRef<K>>, reason: &'static str) {
+        self.push_in(Lane::Background, resource, reason);
+    }
+
+    fn push_in(&self, lane: Lane, resource: Arc<ObjectRef<K>>, reason: &'static str) {
         let key = key_of(&resource);
         let mut state = self.lock();
-        if !state.waiting_keys.insert(key) {
-            return;
+        match state.waiting_keys.get(&key) {
+            None => {
+                self.waiting_gauge.inc();
+            }
+            Some(Lane::Background) if lane == Lane::Urgent => {}
+            Some(_) => return,
         }
-        self.waiting_gauge.inc();
-        state.waiting.push_back((resource, reason));
+        state.waiting_keys.insert(key, lane);
+        match lane {
+            Lane::Urgent => state.urgent.push_back((resource, reason)),
+            Lane::Background => state.background.push_back((resource, reason)),
+        }
         drop(state);
         self.wake.notify_one();
     }
@@ -124,7 +152,7 @@ where
         let key = key(namespace, name);
         let mut state = self.lock();
         state.issued.remove(&key);
-        if state.waiting_keys.remove(&key) {
+        if state.waiting_keys.remove(&key).is_some() {
             self.waiting_gauge.dec();
         }
         state.running += 1;
@@ -156,20 +184,30 @@ where
         let before = state.waiting_keys.len();
         let mut batch = Vec::new();
         while state.issued.len() + state.running < self.limit {
-            let Some((resource, reason)) = state.waiting.pop_front() else {
-                break;
+            let (lane, entry) = match state.urgent.pop_front() {
+                Some(entry) => (Lane::Urgent, entry),
+                None => match state.background.pop_front() {
+                    Some(entry) => (Lane::Background, entry),
+                    None => break,
+                },
             };
+            let (resource, reason) = entry;
             let key = key_of(&resource);
+            if state.waiting_keys.get(&key) != Some(&lane) {
+                continue;
+            }
+            state.waiting_keys.remove(&key);
             // A resource that left the cache has nothing to reconcile (kube-runtime would skip it).
-            if state.waiting_keys.remove(&key) && store.get(&resource).is_some() {
+            if store.get(&resource).is_some() {
                 batch.push((ObjectRef::clone(&resource), reason));
                 state.issued.insert(key, (resource, now));
             }
         }
         self.count_waiting(before, &state);
-        if state.waiting.is_empty() {
+        if state.urgent.is_empty() && state.background.is_empty() {
             // Shrunk after a burst: a deque keeps its largest size otherwise.
-            state.waiting.shrink_to(64);
+            state.urgent.shrink_to(64);
+            state.background.shrink_to(64);
             state.waiting_keys.shrink_to(64);
         }
         batch
@@ -289,6 +327,38 @@ mod tests {
         );
         gate.started(Some("team"), "a");
         assert_eq!(names(&gate.take(&store, now)), ["c"]);
+    }
+
+    #[test]
+    fn other_triggers_go_before_waiting_revisits_and_move_one_ahead() {
+        let gate = Arc::new(TriggerGate::new(1));
+        let store = store_of(&["a", "b", "c", "d"]);
+        let now = Instant::now();
+        for name in ["a", "b", "c"] {
+            gate.push_background(reference(name), "resync");
+        }
+        gate.push(reference("d"), CHANGE);
+        gate.push(reference("b"), CHANGE);
+        gate.push_background(reference("d"), "resync");
+        assert_eq!(gate.pending(), (4, 0), "each resource waits once");
+        let mut order = Vec::new();
+        for _ in 0..4 {
+            let batch = gate.take(&store, now);
+            let (resource, reason) = &batch[0];
+            order.push((resource.name.clone(), *reason));
+            gate.started(Some("team"), &resource.name);
+        }
+        let order: Vec<(&str, &str)> = order.iter().map(|(n, r)| (n.as_str(), *r)).collect();
+        assert_eq!(
+            order,
+            [
+                ("d", CHANGE),
+                ("b", CHANGE),
+                ("a", "resync"),
+                ("c", "resync")
+            ]
+        );
+        assert_eq!(gate.pending(), (0, 0));
     }
 
     #[test]

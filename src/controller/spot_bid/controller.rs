@@ -117,7 +117,7 @@ pub async fn run(
         AbortOnDropHandle::new(tokio::spawn(async move {
             let mut due = std::pin::pin!(due);
             while let Some(resource) = due.next().await {
-                gate.push(Arc::new(resource), PACED_RESYNC);
+                gate.push_background(Arc::new(resource), PACED_RESYNC);
             }
         }))
     };
