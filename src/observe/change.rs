@@ -42,20 +42,14 @@ pub(crate) fn change_stream(receiver: broadcast::Receiver<Change>) -> ChangeStre
 /// on every market move).
 ///
 /// One is kept per bid for the observer's life; a 64-bit digest instead of a copy of those fields
-/// keeps that to the bid's name and eight bytes (a collision would cost one missed wake-up, which
-/// the next resync makes up for).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// keeps that to eight bytes (a collision would cost one missed wake-up, which the next resync
+/// makes up for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BidFingerprint {
-    /// Never changes for a bid; kept so a vanished bid can still be named in its change.
-    name: String,
     digest: u64,
 }
 
 impl BidFingerprint {
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
     pub(crate) fn of(
         bid: &Bid,
         instance_status: impl Fn(&str) -> Option<InstanceStatus>,
@@ -83,7 +77,6 @@ impl BidFingerprint {
         )
             .hash(&mut hasher);
         BidFingerprint {
-            name: bid.name.clone(),
             digest: hasher.finish(),
         }
     }

@@ -763,10 +763,21 @@ mod tests {
                 InstanceStatus::Running,
             )],
         ));
+        let mut changes = observer.subscribe();
         let mut read = observation(0, vec![], vec![]);
         read.looked_up = vec![("bid_a".into(), None)];
         read.instances.gone = vec!["inst_r".into()];
         let (changed, bids, instances) = observer.merge(read);
         assert_eq!((changed, bids, instances), (2, 0, 0));
+        // The vanished bid's change still names it: a resource that never learned the FID
+        // finds its bid by name.
+        let first = futures::FutureExt::now_or_never(futures::StreamExt::next(&mut changes));
+        assert_eq!(
+            first.flatten(),
+            Some(Change::BidChanged {
+                fid: "bid_a".into(),
+                name: "name-bid_a".into()
+            })
+        );
     }
 }

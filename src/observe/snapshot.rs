@@ -20,6 +20,8 @@ pub(crate) struct Snapshot {
     /// terminated). A digest, not the name: one string fewer per bid; lookups compare the name.
     names: HashMap<u64, Vec<String>>,
     instances: HashMap<String, Box<Instance>>,
+    /// (FID, name) of the bids removed since [`Self::take_vanished`]: their changes name them.
+    vanished: Vec<(String, String)>,
     /// (region, instance type FID) → market.
     auctions: HashMap<(String, String), Auction>,
 }
@@ -134,6 +136,7 @@ impl Snapshot {
                 None if !keep_cached(&fid, None) => {
                     if let Some(bid) = self.bids.remove(&fid) {
                         self.unindex_name(&bid.name, &fid);
+                        self.vanished.push((fid, bid.name));
                     }
                 }
                 None => {}
@@ -221,6 +224,11 @@ impl Snapshot {
             |fid| self.instances.get(fid).map(|i| i.status.clone()),
             self.clearing_price(bid),
         )
+    }
+
+    /// The (FID, name) of every bid removed since the last call.
+    pub(crate) fn take_vanished(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.vanished)
     }
 
     /// Fingerprints of every bid.

@@ -142,17 +142,12 @@ impl State {
                 name: bid.name.clone(),
             });
         }
-        let snapshot = &self.snapshot;
-        self.fingerprints.retain(|fid, fingerprint| {
-            let present = snapshot.bid(fid).is_some();
-            if !present {
-                changes.push(Change::BidChanged {
-                    fid: fid.clone(),
-                    name: fingerprint.name().to_owned(),
-                });
+        // A bid leaves the cache only when its own read found nothing; its change still names it.
+        for (fid, name) in self.snapshot.take_vanished() {
+            if self.snapshot.bid(&fid).is_none() && self.fingerprints.remove(&fid).is_some() {
+                changes.push(Change::BidChanged { fid, name });
             }
-            present
-        });
+        }
         let reserved = self.snapshot.reserved_statuses();
         for (fid, current) in &reserved {
             if self.reserved.get(fid) != Some(current) {
@@ -177,6 +172,7 @@ impl State {
 
     /// Takes the current picture as reported without reporting anything (the first sync).
     pub(crate) fn baseline(&mut self) {
+        self.snapshot.take_vanished();
         self.fingerprints = self.snapshot.fingerprints();
         self.reserved = self.snapshot.reserved_statuses();
     }
