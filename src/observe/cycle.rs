@@ -464,7 +464,8 @@ fn targets<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mithril_api::{BidStatus, InstanceStatus, LaunchSpecification, Price};
+    use crate::observe::test_support::bid;
+    use mithril_api::{BidStatus, InstanceStatus, Price};
     use std::time::Duration;
 
     /// The observers' defaults the tests rely on.
@@ -473,24 +474,6 @@ mod tests {
     impl ObserverConfigDefaults {
         fn lag() -> Duration {
             crate::observe::ObserverConfig::default().list_lag
-        }
-    }
-
-    fn bid(fid: &str, status: BidStatus, instances: &[&str]) -> Bid {
-        Bid {
-            fid: fid.into(),
-            name: format!("name-{fid}"),
-            project: "proj_1".into(),
-            created_by: "user_1".into(),
-            created_at: "2025-01-01T00:00:00Z".parse().unwrap(),
-            deactivated_at: None,
-            limit_price: Price::from_cents(2000),
-            instance_quantity: instances.len() as i64,
-            instance_type: "it_1".into(),
-            region: Some("us-central1-a".into()),
-            instances: instances.iter().map(|fid| (*fid).to_owned()).collect(),
-            launch_specification: LaunchSpecification::default(),
-            status,
         }
     }
 

@@ -29,6 +29,8 @@ mod snapshot;
 mod spend;
 mod spend_cycle;
 mod state;
+#[cfg(test)]
+mod test_support;
 mod write_through;
 
 pub use change::{Change, ChangeStream};

@@ -270,6 +270,7 @@ pub fn cost_of(periods: &[InstancePricingEvent], now: Timestamp) -> Cost {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::test_support::bid;
     use mithril_api::BidEventType;
 
     fn at(text: &str) -> Timestamp {
@@ -281,24 +282,6 @@ mod tests {
             price: Price::from_cents(cents),
             start_time: at(start),
             end_time: end.map(at),
-        }
-    }
-
-    fn bid(fid: &str, status: BidStatus, instances: &[&str]) -> Bid {
-        Bid {
-            fid: fid.into(),
-            name: format!("name-{fid}"),
-            project: "proj_1".into(),
-            created_by: "user_1".into(),
-            created_at: at("2025-01-01T00:00:00Z"),
-            deactivated_at: None,
-            limit_price: Price::from_cents(1000),
-            instance_quantity: instances.len() as i64,
-            instance_type: "it_1".into(),
-            region: Some("us-central1-a".into()),
-            instances: instances.iter().map(|i| (*i).to_owned()).collect(),
-            launch_specification: mithril_api::LaunchSpecification::default(),
-            status,
         }
     }
 
