@@ -6,6 +6,7 @@
 //! - [`runtime`]: logs, metrics, health, leader election, shutdown.
 //! - [`controller`]: pure planners and thin reconcilers, one folder per kind.
 //! - [`app`]: the `mithril-operator` command (`run`, `crds`).
+//! - [`digest`]: 64-bit digests for values only compared (observers and controllers).
 //! - `dev` (feature `dev-tools`): the `mithril-dev` commands (demo, bench, sim, kube-emulator).
 //!
 //! Other crates of the workspace: `mithril-api` (the one typed client for the Mithril API),
@@ -17,6 +18,7 @@ pub mod controller;
 pub mod crd;
 #[cfg(feature = "dev-tools")]
 pub mod dev;
+pub mod digest;
 pub mod observe;
 pub mod runtime;
 

@@ -46,6 +46,12 @@ struct Used {
     project: String,
 }
 
+impl Used {
+    fn is(&self, key: &ApiKey, project: &str) -> bool {
+        self.key == *key && self.project == project
+    }
+}
+
 /// The key and project FID of every resource that resolved them.
 #[derive(Default)]
 pub struct Usage {
@@ -81,7 +87,7 @@ impl Usage {
         if users
             .by_user
             .get(user)
-            .is_some_and(|used| used.key == *key && used.project == project_fid)
+            .is_some_and(|used| used.is(key, project_fid))
         {
             return Unused::default();
         }
@@ -125,11 +131,7 @@ impl Usage {
 impl Users {
     /// The shared pair for (`key`, `project`), added if new.
     fn pair(&mut self, key: &ApiKey, project: &str) -> Arc<Used> {
-        if let Some(pair) = self
-            .pairs
-            .iter()
-            .find(|pair| pair.key == *key && pair.project == project)
-        {
+        if let Some(pair) = self.pairs.iter().find(|pair| pair.is(key, project)) {
             return Arc::clone(pair);
         }
         let pair = Arc::new(Used {

@@ -1,6 +1,5 @@
 //! What the observer tells controllers, and how it decides that something changed.
 
-use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
@@ -9,6 +8,8 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use mithril_api::{Bid, BidStatus, InstanceStatus, Price};
+
+use crate::digest::digest;
 
 /// One thing a controller may want to reconcile again.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -66,18 +67,14 @@ impl BidFingerprint {
         } else {
             clearing_price
         };
-        // SipHash with fixed keys: the same fields give the same digest for the process's life.
-        let mut hasher = std::hash::DefaultHasher::new();
-        (
-            &bid.status,
-            bid.limit_price,
-            bid.instance_quantity,
-            &instances,
-            clearing_price,
-        )
-            .hash(&mut hasher);
         BidFingerprint {
-            digest: hasher.finish(),
+            digest: digest(&(
+                &bid.status,
+                bid.limit_price,
+                bid.instance_quantity,
+                &instances,
+                clearing_price,
+            )),
         }
     }
 }

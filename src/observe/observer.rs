@@ -347,18 +347,11 @@ impl MithrilObserver {
         let own = self.inner.changes.get();
         for change in changes {
             // No subscriber is not an error: nobody is waiting for changes yet.
-            match (&self.inner.forward, own) {
-                (Some(forward), Some(own)) => {
-                    let _ = forward.send(change.clone());
-                    let _ = own.send(change);
-                }
-                (Some(forward), None) => {
-                    let _ = forward.send(change);
-                }
-                (None, Some(own)) => {
-                    let _ = own.send(change);
-                }
-                (None, None) => {}
+            if let Some(own) = own {
+                let _ = own.send(change.clone());
+            }
+            if let Some(forward) = &self.inner.forward {
+                let _ = forward.send(change);
             }
         }
     }

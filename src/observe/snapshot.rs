@@ -2,12 +2,12 @@
 //! indexes the read API needs.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{Hash, Hasher};
 
 use mithril_api::{Auction, Bid, BidStatus, Instance, InstanceStatus, Price};
 
 use super::change::BidFingerprint;
 use super::pages::Listing;
+use crate::digest::digest;
 
 /// Bids, instances and auctions as last observed (or written through).
 ///
@@ -56,7 +56,7 @@ impl Snapshot {
     pub(crate) fn bids_named(&self, name: &str) -> Vec<&Bid> {
         let mut bids: Vec<&Bid> = self
             .names
-            .get(&name_key(name))
+            .get(&digest(name))
             .into_iter()
             .flatten()
             .filter_map(|fid| self.bid(fid))
@@ -98,7 +98,7 @@ impl Snapshot {
             let (fid, old_name) = (old.fid.clone(), old.name.clone());
             self.unindex_name(&old_name, &fid);
         }
-        let fids = self.names.entry(name_key(&bid.name)).or_default();
+        let fids = self.names.entry(digest(&bid.name)).or_default();
         if !fids.contains(&bid.fid) {
             fids.push(bid.fid.clone());
         }
@@ -255,7 +255,7 @@ impl Snapshot {
     }
 
     fn unindex_name(&mut self, name: &str, fid: &str) {
-        let key = name_key(name);
+        let key = digest(name);
         if let Some(fids) = self.names.get_mut(&key) {
             fids.retain(|known| known != fid);
             if fids.is_empty() {
@@ -263,13 +263,6 @@ impl Snapshot {
             }
         }
     }
-}
-
-/// SipHash with fixed keys: a name's key for the process's life.
-fn name_key(name: &str) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    name.hash(&mut hasher);
-    hasher.finish()
 }
 
 /// Which instances [`crate::observe::MithrilObserver::instances_matching`] returns; every set

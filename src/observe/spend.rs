@@ -6,11 +6,12 @@
 //! turn by FID so that every bid is served.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use jiff::Timestamp;
 
 use mithril_api::{Bid, BidHistoryEvent, BidStatus, InstancePricingEvent, Price};
+
+use crate::digest::digest;
 
 /// Bid events kept per bid: the latest transitions, for `kubectl describe`.
 pub const HISTORY_EVENTS: usize = 5;
@@ -24,19 +25,12 @@ pub(crate) struct PricingKey(u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HistoryKey(u64);
 
-/// SipHash with fixed keys: the same fields give the same digest for the process's life. Only
-/// compared with the same bid's earlier key, so a collision at worst skips one re-read.
-fn digest(value: impl Hash) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    value.hash(&mut hasher);
-    hasher.finish()
-}
-
 impl PricingKey {
     /// The key of `bid` now, `clearing` being its auction's clearing price.
     pub(crate) fn of(bid: &Bid, clearing: Option<Price>) -> Self {
         let paying = matches!(bid.status, BidStatus::Allocated | BidStatus::Preempting);
-        PricingKey(digest((
+        // Compared only with the same bid's earlier key: a collision at worst skips one re-read.
+        PricingKey(digest(&(
             &bid.status,
             &bid.instances,
             clearing.filter(|_| paying),
@@ -46,7 +40,7 @@ impl PricingKey {
 
 impl HistoryKey {
     pub(crate) fn of(bid: &Bid) -> Self {
-        HistoryKey(digest((&bid.status, bid.limit_price)))
+        HistoryKey(digest(&(&bid.status, bid.limit_price)))
     }
 }
 

@@ -124,14 +124,7 @@ impl MithrilObserver {
 fn seen_bids(snapshot: &Snapshot) -> Vec<Seen<'_>> {
     let mut seen: Vec<Seen> = snapshot
         .bids()
-        .map(|bid| {
-            let clearing = bid
-                .region
-                .as_deref()
-                .and_then(|region| snapshot.auction(region, &bid.instance_type))
-                .map(|auction| auction.last_instance_price);
-            Seen::of(bid, clearing)
-        })
+        .map(|bid| Seen::of(bid, snapshot.clearing_price(bid)))
         .collect();
     seen.sort_unstable_by(|a, b| a.fid.cmp(b.fid));
     seen

@@ -11,10 +11,11 @@
 //! - [`finalizer`]: the finalizer is stored before any external write and removed only after
 //!   cleanup succeeded.
 //! - [`triggers`]: every reconcile is counted under the name of what woke it (never `unknown`).
-//! - [`digest`]: a value only compared is kept as a 64-bit digest; a collision costs a needless
-//!   reconcile or a wait for the next resync, never a wrong action (a reconcile reads the resource).
+//!
+//! Values only compared are kept as 64-bit digests ([`crate::digest`]); here a collision costs a
+//! needless reconcile or a wait for the next resync, never a wrong action (a reconcile reads the
+//! resource).
 
-pub mod digest;
 pub mod events;
 pub mod finalizer;
 pub mod resync;

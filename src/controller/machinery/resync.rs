@@ -6,8 +6,8 @@
 //! namespace and name, and at each slot's turn the store is read for that slot's resources.
 //! Nothing is kept between turns but the slot number (BENCHMARKS.md, round 3).
 
-use crate::controller::machinery::digest::digest;
 use crate::controller::wiring::scheduling_ref;
+use crate::digest::digest;
 use futures::{Stream, StreamExt, stream};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};

@@ -14,7 +14,7 @@
 //! Safety-net revisits (the paced resync) wait in a second lane, handed over only when no other
 //! trigger waits, so an edit or a Mithril change never queues behind them.
 
-use crate::controller::machinery::digest::digest;
+use crate::digest::digest;
 use futures::{Stream, StreamExt, stream};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -184,14 +184,13 @@ where
         let before = state.waiting_keys.len();
         let mut batch = Vec::new();
         while state.issued.len() + state.running < self.limit {
-            let (lane, entry) = match state.urgent.pop_front() {
+            let (lane, (resource, reason)) = match state.urgent.pop_front() {
                 Some(entry) => (Lane::Urgent, entry),
                 None => match state.background.pop_front() {
                     Some(entry) => (Lane::Background, entry),
                     None => break,
                 },
             };
-            let (resource, reason) = entry;
             let key = key_of(&resource);
             if state.waiting_keys.get(&key) != Some(&lane) {
                 continue;

@@ -6,7 +6,7 @@
 //! deletion is seen, and after a relist forgets those the relist no longer showed (BENCHMARKS.md,
 //! rounds 1 and 6).
 
-use crate::controller::machinery::digest::digest;
+use crate::digest::digest;
 use futures::{Stream, StreamExt, future};
 use kube::Resource;
 use kube::runtime::watcher::{self, Event};

@@ -26,7 +26,6 @@ use super::reconcile::{
 use super::sweep::{Scope, Sweeper};
 use super::watched::Watched;
 use crate::controller::Context;
-use crate::controller::machinery::digest::digest;
 use crate::controller::machinery::resync::paced_resync;
 use crate::controller::machinery::triggers::{
     MITHRIL_CHANGE, OBJECT_UPDATED, PACED_RESYNC, SECRET_CHANGED, Triggers,
@@ -37,6 +36,7 @@ use crate::controller::wiring::{
     export_phase_counts, scheduling_ref, scoped_api, trim_cached_metadata,
 };
 use crate::crd::Reason;
+use crate::digest::digest;
 use futures::{StreamExt, TryStreamExt, future};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, reflector, watcher};

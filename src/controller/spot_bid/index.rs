@@ -4,8 +4,8 @@
 //! Mithril-side change wakes exactly the resources it concerns.
 
 use super::watched::Watched;
-use crate::controller::machinery::digest::digest;
 use crate::controller::wiring::scheduling_ref;
+use crate::digest::digest;
 use crate::observe::Change;
 use kube::runtime::reflector::{ObjectRef, Store};
 use std::collections::HashMap;

@@ -4,9 +4,9 @@
 //! reconcile), so the phases are not in its cache: each reconcile notes the phase it read and
 //! the phase it reported, here, in eight bytes of key and one of phase per resource.
 
-use crate::controller::machinery::digest::digest as key;
 use crate::controller::wiring::UNKNOWN_PHASE;
 use crate::crd::SpotBidPhase;
+use crate::digest::digest as key;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 

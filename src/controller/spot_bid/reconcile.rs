@@ -16,13 +16,13 @@ use super::tracking::{
 };
 use super::watched::{Watched, watched_ref};
 use crate::controller::error::{classify, mithril_reason};
-use crate::controller::machinery::digest::digest;
 use crate::controller::machinery::events;
 use crate::controller::machinery::finalizer::with_finalizer;
 use crate::controller::machinery::trigger_gate::TriggerGate;
 use crate::controller::usage::User;
 use crate::controller::{Context, Error, Problem, status::apply_status};
 use crate::crd::{DeletionPolicy, Reason, SpotBid, Time, status_changed};
+use crate::digest::digest;
 use crate::observe::MithrilObserver;
 use jiff::Timestamp;
 use kube::runtime::controller::Action;

@@ -1,4 +1,6 @@
-//! 64-bit digests standing in for strings the controllers only compare: uids, names, FIDs.
+//! 64-bit digests standing in for values the operator only compares: uids, names, FIDs (the
+//! controllers' indexes and filters), and what the observers compare a bid with (fingerprints,
+//! the spend reads' keys, the bid cache's name index).
 //!
 //! A digest is eight bytes and no allocation, where a map keyed by strings spends more on its
 //! keys than on what it maps to (BENCHMARKS.md, round 6). SipHash with `DefaultHasher::new()`'s
