@@ -1063,3 +1063,51 @@ async fn adoption_is_exclusive_across_namespaces_and_deletion_cancels_only_what_
     let kept = h.mithril.get_bid(&fid).await.unwrap();
     assert_ne!(kept.status, BidStatus::Terminated, "team-b keeps its bid");
 }
+
+/// Resources that exist when the operator starts are all reconciled at once, not at their turn of
+/// the resync: more than one page of the watch's first list (500), so the cache is filled only
+/// at the list's end, after the first pages' resources were queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_resource_listed_at_start_is_reconciled_without_waiting_for_the_resync() {
+    const RESOURCES: usize = 600;
+    let mut h = Harness::start_stopped(Default::default()).await;
+    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), h.ns());
+    // Each names a missing key Secret: its reconcile reports that, with no Mithril request.
+    use futures::StreamExt;
+    futures::stream::iter(0..RESOURCES)
+        .for_each_concurrent(16, |index| {
+            let h = &h;
+            async move {
+                let name = format!("listed-{index:03}");
+                create(
+                    h,
+                    &spot_bid(&name, json!({"apiKeySecretRef": {"name": "absent"}})),
+                )
+                .await;
+            }
+        })
+        .await;
+    // Neither the resync nor a recheck of the problem comes within the test.
+    h.restart_operator_with(mithril_operator::controller::ControllerConfig {
+        resync: std::time::Duration::from_secs(3600),
+        problem_recheck: std::time::Duration::from_secs(3600),
+        ..crate::support::harness::test_config()
+    })
+    .await;
+    crate::support::wait_for(
+        "every listed SpotBid reports its missing Secret",
+        crate::support::harness::CONVERGE,
+        || async {
+            let listed = api.list(&ListParams::default()).await.ok()?;
+            let waiting = listed
+                .items
+                .iter()
+                .filter(|r| {
+                    !condition_is(r, SYNCED, ConditionStatus::False, "ApiKeySecretNotFound")
+                })
+                .count();
+            (waiting == 0).then_some(())
+        },
+    )
+    .await;
+}

@@ -13,6 +13,9 @@
 //! observers' cache as it is then, which already holds every change that queued the resource.
 //! Safety-net revisits (the paced resync) wait in a second lane, handed over only when no other
 //! trigger waits, so an edit or a Mithril change never queues behind them.
+//!
+//! While the watch lists, nothing is handed over: a list's resources reach the cache only at its
+//! end, and a trigger handed over for one not there yet would be dropped.
 
 use crate::digest::digest;
 use futures::{Stream, StreamExt, stream};
@@ -59,6 +62,8 @@ struct GateState<K: Resource> {
     issued: HashMap<u64, (Arc<ObjectRef<K>>, Instant)>,
     /// Reconciles running, whatever woke them.
     running: usize,
+    /// The watch is listing (between its `Init` and `InitDone`).
+    listing: bool,
 }
 
 /// A resource's key in the gate: what kube-runtime's scheduler compares, its namespace and name.
@@ -84,6 +89,7 @@ where
                 waiting_keys: HashMap::new(),
                 issued: HashMap::new(),
                 running: 0,
+                listing: false,
             }),
             wake: Notify::new(),
             limit: limit.max(1),
@@ -166,6 +172,17 @@ where
         self.wake.notify_one();
     }
 
+    /// The watch started a list (`Init`): triggers wait until it is done.
+    pub fn list_started(&self) {
+        self.lock().listing = true;
+    }
+
+    /// The watch's list is done (`InitDone`) and its resources are in the cache.
+    pub fn list_done(&self) {
+        self.lock().listing = false;
+        self.wake.notify_one();
+    }
+
     /// Triggers waiting, issued and not started (for tests and diagnostics).
     pub fn pending(&self) -> (usize, usize) {
         let state = self.lock();
@@ -176,6 +193,9 @@ where
     /// issued ones that are stale or whose resource left `store`.
     fn take(&self, store: &Store<K>, now: Instant) -> Vec<(ObjectRef<K>, &'static str)> {
         let mut state = self.lock();
+        if state.listing {
+            return Vec::new();
+        }
         if state.issued.len() + state.running >= self.limit {
             state.issued.retain(|_, (resource, at)| {
                 now.duration_since(*at) < ISSUED_FOR && store.get(resource).is_some()
@@ -394,6 +414,23 @@ mod tests {
         // "b" is in the cache but its reconcile never started (or is very late).
         assert!(gate.take(&store, now + ISSUED_FOR / 2).is_empty());
         assert_eq!(names(&gate.take(&store, now + ISSUED_FOR)), ["c"]);
+    }
+
+    #[test]
+    fn triggers_wait_while_the_watch_lists_and_go_when_the_list_is_in_the_cache() {
+        let gate = Arc::new(TriggerGate::new(2));
+        let (store, mut writer) = reflector::store();
+        let now = Instant::now();
+        writer.apply_watcher_event(&Event::Init);
+        gate.list_started();
+        // Listed, not yet in the cache (the reflector fills it at the list's end).
+        writer.apply_watcher_event(&Event::InitApply(config_map("a")));
+        gate.push(reference("a"), CHANGE);
+        assert!(gate.take(&store, now).is_empty());
+        assert_eq!(gate.pending(), (1, 0), "kept, not dropped");
+        writer.apply_watcher_event(&Event::InitDone);
+        gate.list_done();
+        assert_eq!(names(&gate.take(&store, now)), ["a"]);
     }
 
     #[test]

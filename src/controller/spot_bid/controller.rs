@@ -79,8 +79,11 @@ pub async fn run(
             // lists is gone.
             watcher::Event::InitDone => {
                 forget.0.forget_vanished(&forget.1, forget.2.as_deref());
+                forget.0.gate.list_done();
                 listed.send_replace(true);
             }
+            // The list's resources reach the cache at its end: triggers wait until then.
+            watcher::Event::Init => forget.0.gate.list_started(),
             _ => {}
         });
     // The store above keeps every version; only changes a reconcile acts on wake one, and they
