@@ -14,7 +14,7 @@ use super::observer::{CycleCursor, MithrilObserver};
 use super::pages::{Listing, Pages};
 use super::settled::{is_final, is_settled};
 use super::snapshot::Snapshot;
-use super::state::State;
+use super::state::{State, retain_shrinking};
 
 /// Booting instances a settle read follows at most: one page of their list.
 const ONE_PAGE: usize = MAX_PAGE_LIMIT as usize;
@@ -340,12 +340,13 @@ impl MithrilObserver {
             .replace_bids(observation.bids, observation.looked_up, behind);
         merge_instances(state, observation.instances, start);
         state.snapshot.replace_auctions(&observation.auctions);
-        state.written_bids.retain(|_, epoch| *epoch > start);
-        state.written_instances.retain(|_, epoch| *epoch > start);
-        state.stale_bids.retain(|_, epoch| *epoch > start);
-        state
-            .recent_bids
-            .retain(|_, recent| recent.at.elapsed() < lag);
+        let newer = |_: &String, epoch: &mut u64| *epoch > start;
+        retain_shrinking(&mut state.written_bids, newer);
+        retain_shrinking(&mut state.written_instances, newer);
+        retain_shrinking(&mut state.stale_bids, newer);
+        retain_shrinking(&mut state.recent_bids, |_, recent| {
+            recent.at.elapsed() < lag
+        });
 
         let first_sync = !state.health.synced;
         let key_accepted_again = state.health.succeeded(clock.wall_time());

@@ -178,6 +178,18 @@ impl State {
     }
 }
 
+/// Keeps the entries `keep` holds to; a table a burst of writes grew (thousands of creates while
+/// converging) gives its room back once the burst has passed.
+pub(crate) fn retain_shrinking<V>(
+    map: &mut HashMap<String, V>,
+    keep: impl FnMut(&String, &mut V) -> bool,
+) {
+    map.retain(keep);
+    if map.capacity() > 4 * map.len() + 64 {
+        map.shrink_to(2 * map.len());
+    }
+}
+
 /// True when `fid` was written here within `lag` and `seen` (`None`: absent) is one of the states
 /// that write superseded: a list showing it is older than the write.
 pub(crate) fn superseded_lately(
@@ -196,5 +208,19 @@ fn change_key(change: &Change) -> (u8, &str) {
         Change::BidChanged { fid, .. } => (0, fid),
         Change::InstanceChanged { fid, .. } => (1, fid),
         Change::Resync => (2, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_grown_by_a_burst_gives_its_room_back_once_it_has_passed() {
+        let mut written: HashMap<String, u64> =
+            (0..10_000).map(|i| (format!("bid_{i}"), i)).collect();
+        retain_shrinking(&mut written, |_, epoch| *epoch >= 9_990);
+        assert_eq!(written.len(), 10);
+        assert!(written.capacity() < 100, "{}", written.capacity());
     }
 }

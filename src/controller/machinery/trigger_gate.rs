@@ -22,7 +22,7 @@ use futures::{Stream, StreamExt, stream};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
 use prometheus_client::metrics::gauge::Gauge;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -144,9 +144,25 @@ where
             Some(_) => return,
         }
         state.waiting_keys.insert(key, lane);
-        match lane {
-            Lane::Urgent => state.urgent.push_back((resource, reason)),
-            Lane::Background => state.background.push_back((resource, reason)),
+        let GateState {
+            urgent,
+            background,
+            waiting_keys,
+            ..
+        } = &mut *state;
+        let queue = match lane {
+            Lane::Urgent => urgent,
+            Lane::Background => background,
+        };
+        queue.push_back((resource, reason));
+        // Entries left behind (their reconcile started, or they moved lanes) are dropped once
+        // they outnumber what waits, one entry kept per waiting resource.
+        if queue.len() > 2 * waiting_keys.len() + 64 {
+            let mut kept = HashSet::with_capacity(waiting_keys.len());
+            queue.retain(|(resource, _)| {
+                let key = key_of(resource);
+                waiting_keys.get(&key) == Some(&lane) && kept.insert(key)
+            });
         }
         drop(state);
         self.wake.notify_one();
@@ -431,6 +447,30 @@ mod tests {
         writer.apply_watcher_event(&Event::InitDone);
         gate.list_done();
         assert_eq!(names(&gate.take(&store, now)), ["a"]);
+    }
+
+    #[test]
+    fn a_lane_keeps_one_entry_per_waiting_resource_however_often_reconciles_start() {
+        let gate = Arc::new(TriggerGate::new(1));
+        let store = store_of(&["a", "b"]);
+        // Each push is taken by a reconcile that starts before the gate hands it over.
+        for _ in 0..1000 {
+            gate.push_background(reference("a"), "resync");
+            gate.started(Some("team"), "a");
+        }
+        gate.push_background(reference("a"), "resync");
+        gate.push(reference("b"), CHANGE);
+        assert!(
+            gate.lock().background.len() <= 2 + 64,
+            "left-behind entries dropped"
+        );
+        let now = Instant::now();
+        assert_eq!(names(&gate.take(&store, now)), ["b"]);
+        gate.started(Some("team"), "b");
+        assert_eq!(names(&gate.take(&store, now)), ["a"]);
+        gate.started(Some("team"), "a");
+        assert!(gate.take(&store, now).is_empty(), "nothing waits twice");
+        assert_eq!(gate.pending(), (0, 0));
     }
 
     #[test]
