@@ -14,7 +14,7 @@ use super::observer::{CycleCursor, MithrilObserver};
 use super::pages::{Listing, Pages};
 use super::settled::{is_final, is_settled};
 use super::snapshot::Snapshot;
-use super::state::{State, retain_shrinking};
+use super::state::{State, fid_key, retain_shrinking};
 
 /// Booting instances a settle read follows at most: one page of their list.
 const ONE_PAGE: usize = MAX_PAGE_LIMIT as usize;
@@ -329,7 +329,11 @@ impl MithrilObserver {
         let start = observation.start_epoch;
         let state = &mut *guard;
         let written_bids = &state.written_bids;
-        let bid_written = |fid: &str| written_bids.get(fid).is_some_and(|epoch| *epoch > start);
+        let bid_written = |fid: &str| {
+            written_bids
+                .get(&fid_key(fid))
+                .is_some_and(|epoch| *epoch > start)
+        };
         let lag = self.inner.config.list_lag;
         let recent = &state.recent_bids;
         let behind = |fid: &str, listed: Option<&Bid>| {
@@ -340,10 +344,9 @@ impl MithrilObserver {
             .replace_bids(observation.bids, observation.looked_up, behind);
         merge_instances(state, observation.instances, start);
         state.snapshot.replace_auctions(&observation.auctions);
-        let newer = |_: &String, epoch: &mut u64| *epoch > start;
-        retain_shrinking(&mut state.written_bids, newer);
-        retain_shrinking(&mut state.written_instances, newer);
-        retain_shrinking(&mut state.stale_bids, newer);
+        retain_shrinking(&mut state.written_bids, |_, epoch| *epoch > start);
+        retain_shrinking(&mut state.written_instances, |_, epoch| *epoch > start);
+        retain_shrinking(&mut state.stale_bids, |_, epoch| *epoch > start);
         retain_shrinking(&mut state.recent_bids, |_, recent| {
             recent.at.elapsed() < lag
         });
@@ -372,7 +375,7 @@ fn merge_instances(state: &mut State, seen: InstancesSeen, start: u64) {
     let written_instances = &state.written_instances;
     let instance_written = |fid: &str| {
         written_instances
-            .get(fid)
+            .get(&fid_key(fid))
             .is_some_and(|epoch| *epoch > start)
     };
     let InstancesSeen {

@@ -2,6 +2,7 @@
 //! the bookkeeping that keeps write-throughs from being undone by an older list.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::time::Duration;
 
 use mithril_api::{Bid, BidStatus, InstanceStatus};
@@ -10,6 +11,7 @@ use super::change::{BidFingerprint, Change};
 use super::health::{ObserverHealth, PollReport};
 use super::snapshot::Snapshot;
 use super::spend::SpendBook;
+use crate::digest::digest;
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -24,8 +26,9 @@ pub(crate) struct State {
     /// Bumped by every write-through. A cycle remembers the value it started with: an entry
     /// written after that is newer than what the cycle read and must not be overwritten by it.
     pub(crate) write_epoch: u64,
-    pub(crate) written_bids: HashMap<String, u64>,
-    pub(crate) written_instances: HashMap<String, u64>,
+    /// Write epochs by [`fid_key`]: thousands while converging, only ever looked up.
+    pub(crate) written_bids: HashMap<u64, u64>,
+    pub(crate) written_instances: HashMap<u64, u64>,
     /// Bids whose instances the next cycle must list, with the epoch they were marked at: their
     /// instances may have jumped between settled statuses (e.g. RUNNING → TERMINATED on cancel),
     /// which the unsettled list cannot show.
@@ -33,7 +36,8 @@ pub(crate) struct State {
     /// Bids this replica wrote (or read one by one) lately, with the states that superseded:
     /// Mithril's lists may lag behind its writes, so a list showing one of those states (or not
     /// yet showing a new bid) within the list lag is older than the write and takes nothing back.
-    pub(crate) recent_bids: HashMap<String, RecentBid>,
+    /// By [`fid_key`].
+    pub(crate) recent_bids: HashMap<u64, RecentBid>,
     /// What each bid has cost and its latest events.
     pub(crate) spend: SpendBook,
 }
@@ -52,7 +56,7 @@ impl State {
         let before = self.snapshot.bid(fid).cloned().map(Box::new);
         let recent = self
             .recent_bids
-            .entry(fid.to_owned())
+            .entry(fid_key(fid))
             .or_insert_with(|| RecentBid {
                 at: tokio::time::Instant::now(),
                 superseded: Vec::new(),
@@ -80,7 +84,7 @@ impl State {
             .filter(|bid| bid.status != BidStatus::Terminated && !listed.contains(&bid.fid))
             .filter(|bid| {
                 self.written_bids
-                    .get(&bid.fid)
+                    .get(&fid_key(&bid.fid))
                     .is_none_or(|epoch| *epoch <= start_epoch)
             })
             .map(|bid| bid.fid.clone())
@@ -180,9 +184,9 @@ impl State {
 
 /// Keeps the entries `keep` holds to; a table a burst of writes grew (thousands of creates while
 /// converging) gives its room back once the burst has passed.
-pub(crate) fn retain_shrinking<V>(
-    map: &mut HashMap<String, V>,
-    keep: impl FnMut(&String, &mut V) -> bool,
+pub(crate) fn retain_shrinking<K: Eq + Hash, V>(
+    map: &mut HashMap<K, V>,
+    keep: impl FnMut(&K, &mut V) -> bool,
 ) {
     map.retain(keep);
     if map.capacity() > 4 * map.len() + 64 {
@@ -190,16 +194,22 @@ pub(crate) fn retain_shrinking<V>(
     }
 }
 
+/// The key of a bid or instance in the records that are only looked up by FID: its digest (a
+/// String and 16 bytes less per entry; a collision would only keep a listed state out once).
+pub(crate) fn fid_key(fid: &str) -> u64 {
+    digest(fid)
+}
+
 /// True when `fid` was written here within `lag` and `seen` (`None`: absent) is one of the states
 /// that write superseded: a list showing it is older than the write.
 pub(crate) fn superseded_lately(
-    recent: &HashMap<String, RecentBid>,
+    recent: &HashMap<u64, RecentBid>,
     fid: &str,
     seen: Option<&Bid>,
     lag: Duration,
 ) -> bool {
     recent
-        .get(fid)
+        .get(&fid_key(fid))
         .is_some_and(|r| r.at.elapsed() < lag && r.superseded.iter().any(|s| s.as_deref() == seen))
 }
 
