@@ -14,7 +14,8 @@ use super::observer::{CycleCursor, MithrilObserver};
 use super::pages::{Listing, Pages};
 use super::settled::{is_final, is_settled};
 use super::snapshot::Snapshot;
-use super::state::{State, fid_key, retain_shrinking};
+use super::state::{State, retain_shrinking, superseded_lately};
+use crate::digest::digest;
 
 /// Booting instances a settle read follows at most: one page of their list.
 const ONE_PAGE: usize = MAX_PAGE_LIMIT as usize;
@@ -328,16 +329,12 @@ impl MithrilObserver {
         let mut guard = self.write();
         let start = observation.start_epoch;
         let state = &mut *guard;
-        let written_bids = &state.written_bids;
-        let bid_written = |fid: &str| {
-            written_bids
-                .get(&fid_key(fid))
-                .is_some_and(|epoch| *epoch > start)
-        };
         let lag = self.inner.config.list_lag;
-        let recent = &state.recent_bids;
+        let (written_bids, recent) = (&state.written_bids, &state.recent_bids);
         let behind = |fid: &str, listed: Option<&Bid>| {
-            bid_written(fid) || super::state::superseded_lately(recent, fid, listed, lag)
+            let key = digest(fid);
+            written_bids.get(&key).is_some_and(|epoch| *epoch > start)
+                || superseded_lately(recent, key, listed, lag)
         };
         state
             .snapshot
@@ -375,7 +372,7 @@ fn merge_instances(state: &mut State, seen: InstancesSeen, start: u64) {
     let written_instances = &state.written_instances;
     let instance_written = |fid: &str| {
         written_instances
-            .get(&fid_key(fid))
+            .get(&digest(fid))
             .is_some_and(|epoch| *epoch > start)
     };
     let InstancesSeen {

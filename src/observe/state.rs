@@ -26,7 +26,8 @@ pub(crate) struct State {
     /// Bumped by every write-through. A cycle remembers the value it started with: an entry
     /// written after that is newer than what the cycle read and must not be overwritten by it.
     pub(crate) write_epoch: u64,
-    /// Write epochs by [`fid_key`]: thousands while converging, only ever looked up.
+    /// Write epochs by the FID's digest: thousands while converging, only ever looked up (a
+    /// collision would only keep a listed state out once).
     pub(crate) written_bids: HashMap<u64, u64>,
     pub(crate) written_instances: HashMap<u64, u64>,
     /// Bids whose instances the next cycle must list, with the epoch they were marked at: their
@@ -36,7 +37,7 @@ pub(crate) struct State {
     /// Bids this replica wrote (or read one by one) lately, with the states that superseded:
     /// Mithril's lists may lag behind its writes, so a list showing one of those states (or not
     /// yet showing a new bid) within the list lag is older than the write and takes nothing back.
-    /// By [`fid_key`].
+    /// By the FID's digest, as `written_bids`.
     pub(crate) recent_bids: HashMap<u64, RecentBid>,
     /// What each bid has cost and its latest events.
     pub(crate) spend: SpendBook,
@@ -56,7 +57,7 @@ impl State {
         let before = self.snapshot.bid(fid).cloned().map(Box::new);
         let recent = self
             .recent_bids
-            .entry(fid_key(fid))
+            .entry(digest(fid))
             .or_insert_with(|| RecentBid {
                 at: tokio::time::Instant::now(),
                 superseded: Vec::new(),
@@ -84,7 +85,7 @@ impl State {
             .filter(|bid| bid.status != BidStatus::Terminated && !listed.contains(&bid.fid))
             .filter(|bid| {
                 self.written_bids
-                    .get(&fid_key(&bid.fid))
+                    .get(&digest(&bid.fid))
                     .is_none_or(|epoch| *epoch <= start_epoch)
             })
             .map(|bid| bid.fid.clone())
@@ -194,22 +195,17 @@ pub(crate) fn retain_shrinking<K: Eq + Hash, V>(
     }
 }
 
-/// The key of a bid or instance in the records that are only looked up by FID: its digest (a
-/// String and 16 bytes less per entry; a collision would only keep a listed state out once).
-pub(crate) fn fid_key(fid: &str) -> u64 {
-    digest(fid)
-}
-
-/// True when `fid` was written here within `lag` and `seen` (`None`: absent) is one of the states
-/// that write superseded: a list showing it is older than the write.
+/// True when the bid whose FID digests to `key` was written here within `lag` and `seen`
+/// (`None`: absent) is one of the states that write superseded: a list showing it is older than
+/// the write.
 pub(crate) fn superseded_lately(
     recent: &HashMap<u64, RecentBid>,
-    fid: &str,
+    key: u64,
     seen: Option<&Bid>,
     lag: Duration,
 ) -> bool {
     recent
-        .get(&fid_key(fid))
+        .get(&key)
         .is_some_and(|r| r.at.elapsed() < lag && r.superseded.iter().any(|s| s.as_deref() == seen))
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use mithril_api::{Bid, BidStatus, InstanceStatus};
 
 use super::observer::MithrilObserver;
-use super::state::fid_key;
+use crate::digest::digest;
 
 impl MithrilObserver {
     /// Records a bid as answered by a create or update. Emits [`super::Change::BidChanged`] when
@@ -31,7 +31,7 @@ impl MithrilObserver {
         let mut state = self.write();
         state.supersede(&fid, &bid);
         let epoch = state.next_write();
-        state.written_bids.insert(fid_key(&fid), epoch);
+        state.written_bids.insert(digest(&fid), epoch);
         state.snapshot.put_bid(bid);
         state.refresh_bid(&fid)
     }
@@ -51,7 +51,7 @@ impl MithrilObserver {
             };
             bid.status = BidStatus::Terminated;
             let epoch = state.next_write();
-            state.written_bids.insert(fid_key(fid), epoch);
+            state.written_bids.insert(digest(fid), epoch);
             state.stale_bids.insert(fid.to_owned(), epoch);
             state.refresh_bid(fid)
         };
@@ -72,7 +72,7 @@ impl MithrilObserver {
                 if !state.snapshot.set_instance_status(fid, status.clone()) {
                     continue;
                 }
-                state.written_instances.insert(fid_key(fid), epoch);
+                state.written_instances.insert(digest(fid), epoch);
                 let bid = state
                     .snapshot
                     .instance(fid)

@@ -4,6 +4,7 @@
 
 use crate::support::harness::real::skip_on_real_server;
 use crate::support::harness::{API_KEY, CLUSTER, Harness};
+use futures::StreamExt;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use mithril_api::BidStatus;
@@ -1073,7 +1074,6 @@ async fn every_resource_listed_at_start_is_reconciled_without_waiting_for_the_re
     let mut h = Harness::start_stopped(Default::default()).await;
     let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), h.ns());
     // Each names a missing key Secret: its reconcile reports that, with no Mithril request.
-    use futures::StreamExt;
     futures::stream::iter(0..RESOURCES)
         .for_each_concurrent(16, |index| {
             let h = &h;

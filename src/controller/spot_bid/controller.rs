@@ -62,6 +62,7 @@ pub async fn run(
     let (listed, first_list) = tokio::sync::watch::channel(false);
     let ctx = Arc::new(SpotBidContext::new(shared.clone()));
     let forget = (ctx.clone(), store.clone(), namespace.map(str::to_owned));
+    let gate = ctx.gate.clone();
     let resources = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .modify(|resource: &mut Watched| trim_cached_metadata(&mut resource.metadata))
@@ -79,11 +80,11 @@ pub async fn run(
             // lists is gone.
             watcher::Event::InitDone => {
                 forget.0.forget_vanished(&forget.1, forget.2.as_deref());
-                forget.0.gate.list_done();
+                gate.list_done();
                 listed.send_replace(true);
             }
             // The list's resources reach the cache at its end: triggers wait until then.
-            watcher::Event::Init => forget.0.gate.list_started(),
+            watcher::Event::Init => gate.list_started(),
             _ => {}
         });
     // The store above keeps every version; only changes a reconcile acts on wake one, and they
