@@ -7,7 +7,8 @@
 //! wait for as long as new ones keep coming. The gate keeps a waiting trigger as a shared pointer,
 //! a digest and its name, and hands one over, oldest first, only when a reconcile can take it at
 //! once (fewer running and handed over than the controller's concurrency), so the controller's
-//! queue stays near empty and never picks among many (BENCHMARKS.md, rounds 6 and 10).
+//! queue stays near empty and never picks among many (BENCHMARKS.md, rounds 6 and 10). A waiting
+//! resource's reference is held once, however many triggers queued it.
 //!
 //! A reconcile that starts takes its resource out of the gate whatever woke it: it reads the
 //! observers' cache as it is then, which already holds every change that queued the resource.
@@ -53,11 +54,12 @@ enum Lane {
 }
 
 struct GateState<K: Resource> {
-    /// Each lane in arrival order, with the trigger's name; an entry whose key left
-    /// `waiting_keys`, or waits there in the other lane, is skipped.
-    urgent: VecDeque<(Arc<ObjectRef<K>>, &'static str)>,
-    background: VecDeque<(Arc<ObjectRef<K>>, &'static str)>,
-    waiting_keys: HashMap<u64, Lane>,
+    /// Each lane in arrival order: a resource's key and the trigger's name; an entry whose key
+    /// left `waiting`, or waits there in the other lane, is skipped.
+    urgent: VecDeque<(u64, &'static str)>,
+    background: VecDeque<(u64, &'static str)>,
+    /// Each waiting resource once: key -> (its lane, the resource).
+    waiting: HashMap<u64, (Lane, Arc<ObjectRef<K>>)>,
     /// Handed to the controller, reconcile not started yet: key -> (resource, when handed).
     issued: HashMap<u64, (Arc<ObjectRef<K>>, Instant)>,
     /// Reconciles running, whatever woke them.
@@ -75,6 +77,14 @@ fn key_of<K: Resource>(resource: &ObjectRef<K>) -> u64 {
     key(resource.namespace.as_deref(), &resource.name)
 }
 
+/// The lane the resource of `key` waits in, if it waits.
+fn waits_in<K: Resource>(
+    waiting: &HashMap<u64, (Lane, Arc<ObjectRef<K>>)>,
+    key: u64,
+) -> Option<Lane> {
+    waiting.get(&key).map(|(lane, _)| *lane)
+}
+
 impl<K> TriggerGate<K>
 where
     K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
@@ -86,7 +96,7 @@ where
             state: Mutex::new(GateState {
                 urgent: VecDeque::new(),
                 background: VecDeque::new(),
-                waiting_keys: HashMap::new(),
+                waiting: HashMap::new(),
                 issued: HashMap::new(),
                 running: 0,
                 listing: false,
@@ -99,14 +109,14 @@ where
 
     /// The same gate, adding the triggers it holds waiting to `gauge`.
     pub fn with_waiting_gauge(mut self, gauge: Gauge) -> Self {
-        gauge.inc_by(i64::try_from(self.lock().waiting_keys.len()).unwrap_or(i64::MAX));
+        gauge.inc_by(i64::try_from(self.lock().waiting.len()).unwrap_or(i64::MAX));
         self.waiting_gauge = gauge;
         self
     }
 
     /// Moves the gauge by the change in waiting triggers, `before` to now.
     fn count_waiting(&self, before: usize, state: &GateState<K>) {
-        let after = state.waiting_keys.len();
+        let after = state.waiting.len();
         let delta =
             i64::try_from(after).unwrap_or(i64::MAX) - i64::try_from(before).unwrap_or(i64::MAX);
         if delta != 0 {
@@ -136,33 +146,32 @@ where
     fn push_in(&self, lane: Lane, resource: Arc<ObjectRef<K>>, reason: &'static str) {
         let key = key_of(&resource);
         let mut state = self.lock();
-        match state.waiting_keys.get(&key) {
+        match state.waiting.get_mut(&key) {
             None => {
                 self.waiting_gauge.inc();
+                state.waiting.insert(key, (lane, resource));
             }
-            Some(Lane::Background) if lane == Lane::Urgent => {}
+            Some((waits_in, _)) if *waits_in == Lane::Background && lane == Lane::Urgent => {
+                *waits_in = lane;
+            }
             Some(_) => return,
         }
-        state.waiting_keys.insert(key, lane);
         let GateState {
             urgent,
             background,
-            waiting_keys,
+            waiting,
             ..
         } = &mut *state;
         let queue = match lane {
             Lane::Urgent => urgent,
             Lane::Background => background,
         };
-        queue.push_back((resource, reason));
+        queue.push_back((key, reason));
         // Entries left behind (their reconcile started, or they moved lanes) are dropped once
         // they outnumber what waits, one entry kept per waiting resource.
-        if queue.len() > 2 * waiting_keys.len() + 64 {
-            let mut kept = HashSet::with_capacity(waiting_keys.len());
-            queue.retain(|(resource, _)| {
-                let key = key_of(resource);
-                waiting_keys.get(&key) == Some(&lane) && kept.insert(key)
-            });
+        if queue.len() > 2 * waiting.len() + 64 {
+            let mut kept = HashSet::with_capacity(waiting.len());
+            queue.retain(|(key, _)| waits_in(waiting, *key) == Some(lane) && kept.insert(*key));
         }
         drop(state);
         self.wake.notify_one();
@@ -174,7 +183,7 @@ where
         let key = key(namespace, name);
         let mut state = self.lock();
         state.issued.remove(&key);
-        if state.waiting_keys.remove(&key).is_some() {
+        if state.waiting.remove(&key).is_some() {
             self.waiting_gauge.dec();
         }
         state.running += 1;
@@ -202,7 +211,7 @@ where
     /// Triggers waiting, issued and not started (for tests and diagnostics).
     pub fn pending(&self) -> (usize, usize) {
         let state = self.lock();
-        (state.waiting_keys.len(), state.issued.len())
+        (state.waiting.len(), state.issued.len())
     }
 
     /// The triggers to hand over now: as many waiting ones as the limit allows, after forgetting
@@ -217,21 +226,22 @@ where
                 now.duration_since(*at) < ISSUED_FOR && store.get(resource).is_some()
             });
         }
-        let before = state.waiting_keys.len();
+        let before = state.waiting.len();
         let mut batch = Vec::new();
         while state.issued.len() + state.running < self.limit {
-            let (lane, (resource, reason)) = match state.urgent.pop_front() {
+            let (lane, (key, reason)) = match state.urgent.pop_front() {
                 Some(entry) => (Lane::Urgent, entry),
                 None => match state.background.pop_front() {
                     Some(entry) => (Lane::Background, entry),
                     None => break,
                 },
             };
-            let key = key_of(&resource);
-            if state.waiting_keys.get(&key) != Some(&lane) {
+            if waits_in(&state.waiting, key) != Some(lane) {
                 continue;
             }
-            state.waiting_keys.remove(&key);
+            let Some((_, resource)) = state.waiting.remove(&key) else {
+                continue;
+            };
             // A resource that left the cache has nothing to reconcile (kube-runtime would skip it).
             if store.get(&resource).is_some() {
                 batch.push((ObjectRef::clone(&resource), reason));
@@ -243,7 +253,7 @@ where
             // Shrunk after a burst: a deque keeps its largest size otherwise.
             state.urgent.shrink_to(64);
             state.background.shrink_to(64);
-            state.waiting_keys.shrink_to(64);
+            state.waiting.shrink_to(64);
         }
         batch
     }
@@ -290,7 +300,7 @@ impl<K: Resource> Drop for TriggerGate<K> {
         // A gate that goes (its controller stopped) takes its waiting triggers off the gauge.
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         self.waiting_gauge
-            .dec_by(i64::try_from(state.waiting_keys.len()).unwrap_or(i64::MAX));
+            .dec_by(i64::try_from(state.waiting.len()).unwrap_or(i64::MAX));
     }
 }
 
@@ -473,6 +483,22 @@ mod tests {
         assert_eq!(gate.pending(), (0, 0));
     }
 
+    #[test]
+    fn a_waiting_resource_is_held_once_and_let_go_when_its_reconcile_starts() {
+        let gate = Arc::new(TriggerGate::new(1));
+        let (first, again) = (reference("a"), reference("a"));
+        gate.push_background(first.clone(), "resync");
+        gate.push(again.clone(), CHANGE);
+        gate.push_background(again.clone(), "resync");
+        assert_eq!(Arc::strong_count(&first), 2, "the first reference waits");
+        assert_eq!(Arc::strong_count(&again), 1, "later triggers hold nothing");
+        gate.started(Some("team"), "a");
+        assert_eq!(
+            Arc::strong_count(&first),
+            1,
+            "the lanes' entries left behind hold no reference"
+        );
+    }
     #[test]
     fn a_resource_back_under_its_name_is_handed_over_again() {
         let gate = Arc::new(TriggerGate::new(2));
