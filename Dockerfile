@@ -16,6 +16,7 @@ FROM rust:1.89-bookworm AS builder
 ENV AWS_LC_SYS_CMAKE_BUILDER=0
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
 COPY src ./src
 # Every workspace member's manifest must be present; only crates/mithril-api is compiled.
 COPY crates ./crates

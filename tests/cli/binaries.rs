@@ -49,7 +49,8 @@ fn the_development_binary_adds_the_tools_to_the_operator_commands() {
 }
 
 /// The deployed binary's allocator is jemalloc (src/main.rs): asked through its run-time options
-/// to print its statistics at exit, it does.
+/// to print its statistics at exit, it does, with the options built into it
+/// (`.cargo/config.toml`): freed pages go back to the system at once.
 #[cfg(not(target_env = "msvc"))]
 #[test]
 fn the_deployed_binary_allocates_with_jemalloc() {
@@ -63,5 +64,9 @@ fn the_deployed_binary_allocates_with_jemalloc() {
     assert!(
         stderr.contains("Begin jemalloc statistics"),
         "no jemalloc statistics in:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("opt.dirty_decay_ms: 0 "),
+        "freed pages kept:\n{stderr}"
     );
 }
