@@ -17,7 +17,8 @@ struct Cli {
 
 /// jemalloc instead of the system allocator: the operator's memory is mostly small allocations
 /// (names, FIDs, prices of every cached resource and bid), which jemalloc keeps smaller
-/// (BENCHMARKS.md, round 4). Its options can be set at run time in `_RJEM_MALLOC_CONF`.
+/// (BENCHMARKS.md, round 4). Its built-in options are in `.cargo/config.toml`; `_RJEM_MALLOC_CONF`
+/// overrides them at run time.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
