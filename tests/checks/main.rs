@@ -1,4 +1,4 @@
-//! What the project ships, checked: CRDs (drift, examples), deploy/ and the chart, RBAC, the Argo CD health check, and the module graph.
+//! What the project ships, checked: CRDs (drift, examples), deploy/ and the chart, RBAC, the Argo CD health check, the module graph, and what the image build compiles.
 
 #![allow(clippy::unwrap_used)] // a test's panic is its failure report
 
@@ -8,6 +8,7 @@ mod support;
 mod argocd_health;
 mod crd_drift;
 mod crd_examples;
+mod dependencies;
 mod helm;
 mod manifests;
 mod module_graph;
