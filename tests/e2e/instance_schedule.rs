@@ -5,6 +5,7 @@
 
 use crate::support::harness::real::skip_on_real_server;
 use crate::support::harness::schedule::ScheduleHarness;
+use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use mithril_api::{InstanceStatus, InstanceTargetStatus, PatchInstancesRequest};
@@ -895,4 +896,86 @@ async fn the_observer_of_a_key_no_schedule_uses_any_more_stops() {
     })
     .await;
     assert_eq!(h.ctx.usage.len(), 0);
+}
+
+/// A schedule created while the watches were down is reconciled once they list again, not at its
+/// resync: kube-runtime's cache shows a relist's objects only at the list's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_created_during_a_watch_outage_is_reconciled_when_the_watch_lists_again() {
+    if skip_on_real_server(
+        "a_schedule_created_during_a_watch_outage_is_reconciled_when_the_watch_lists_again",
+        "holds the emulator's watches",
+    ) {
+        return;
+    }
+    // Neither the resync nor a recheck of the problem comes within the test.
+    let h = ScheduleHarness::start_with(
+        None,
+        ControllerConfig {
+            resync: Duration::from_secs(3600),
+            problem_recheck: Duration::from_secs(3600),
+            ..ControllerConfig::default()
+        },
+    )
+    .await;
+    // Each names a missing key Secret: its reconcile reports that, with no Mithril request.
+    let spec = || {
+        let mut spec = office_hours(json!({"filter": {"region": "us-central1-a"}}));
+        spec["apiKeySecretRef"] = json!({"name": "absent"});
+        spec
+    };
+    let reports_the_missing_secret = |status: &InstanceScheduleStatus| {
+        find_condition(&status.conditions, SYNCED).is_some_and(|synced| {
+            synced.status == ConditionStatus::False && synced.message.contains("does not exist")
+        })
+    };
+    // More than a page of the watch's list (500), so the list is not read at once.
+    const BEFORE: usize = 600;
+    futures::stream::iter(0..BEFORE)
+        .for_each_concurrent(16, |index| {
+            let (h, spec) = (&h, spec());
+            async move {
+                h.create(h.ns(), manifest(&format!("before-{index:03}"), spec))
+                    .await;
+            }
+        })
+        .await;
+    let api: Api<InstanceSchedule> = Api::namespaced(h.kube.clone(), h.ns());
+    crate::support::wait_for(
+        "every schedule reports its missing Secret",
+        crate::support::harness::CONVERGE,
+        || async {
+            let listed = api.list(&Default::default()).await.ok()?;
+            let reported = listed.items.iter().filter(|schedule| {
+                schedule
+                    .status
+                    .as_ref()
+                    .is_some_and(reports_the_missing_secret)
+            });
+            (reported.count() == BEFORE).then_some(())
+        },
+    )
+    .await;
+
+    let faults = h.emulator().faults();
+    // Each page of the list again takes a while, as on a busy API server.
+    faults.delay_lists(Duration::from_millis(300), Some("instanceschedules"));
+    faults.hold_watches();
+    faults.drop_all_watches();
+    crate::support::wait_for(
+        "the schedules' watch waits",
+        crate::support::harness::CONVERGE,
+        || async {
+            let held = faults.held_watches();
+            held.iter().any(|r| r == "instanceschedules").then_some(())
+        },
+    )
+    .await;
+    // First in the list's order, on its first page.
+    h.create(h.ns(), manifest("added-during", spec())).await;
+    faults.expire_held_watches();
+    h.wait_status(h.ns(), "added-during", "reports the missing Secret", |s| {
+        reports_the_missing_secret(s)
+    })
+    .await;
 }

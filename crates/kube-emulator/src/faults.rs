@@ -1,5 +1,6 @@
-//! Fault injection for tests: drop every open watch, make the next watch expire (410), fail or delay a
-//! deterministic share of writes, optionally for one resource only.
+//! Fault injection for tests: drop every open watch, make the next watch expire (410), hold new
+//! watches and then expire them, fail or delay a deterministic share of writes, delay lists,
+//! optionally for one resource only.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -55,8 +56,14 @@ pub struct WriteFault {
 pub struct Faults {
     watch_drops: watch::Sender<u64>,
     pending_expirations: AtomicU32,
+    /// True while new watches are held ([`Faults::hold_watches`]).
+    watch_hold: watch::Sender<bool>,
+    /// The resources (plural) of the watches held since then.
+    held: Mutex<Vec<String>>,
     failures: Mutex<Vec<FailRule>>,
     delays: Mutex<Vec<DelayRule>>,
+    /// Each list request (every page) of the resource (`None`: any) waits this long.
+    list_delays: Mutex<Vec<(Duration, Option<String>)>>,
 }
 
 impl Default for Faults {
@@ -64,8 +71,11 @@ impl Default for Faults {
         Self {
             watch_drops: watch::Sender::new(0),
             pending_expirations: AtomicU32::new(0),
+            watch_hold: watch::Sender::new(false),
+            held: Mutex::new(Vec::new()),
             failures: Mutex::new(Vec::new()),
             delays: Mutex::new(Vec::new()),
+            list_delays: Mutex::new(Vec::new()),
         }
     }
 }
@@ -80,6 +90,23 @@ impl Faults {
     /// The next watch request gets a 200 stream holding one ERROR event with a 410 Expired Status.
     pub fn expire_next_watch(&self) {
         self.pending_expirations.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Holds every new watch request, as an API server unreachable for watches while its writes
+    /// still go through: each is answered only at [`Self::expire_held_watches`].
+    pub fn hold_watches(&self) {
+        self.watch_hold.send_replace(true);
+    }
+
+    /// Answers every held watch with a 410 Expired (its client must list again) and holds no more.
+    pub fn expire_held_watches(&self) {
+        self.watch_hold.send_replace(false);
+        lock(&self.held).clear();
+    }
+
+    /// The resources (plural) whose watches are held now, one entry per watch.
+    pub fn held_watches(&self) -> Vec<String> {
+        lock(&self.held).clone()
     }
 
     /// Refuses `percent` % of writes (create, update, patch, delete) with `status`. `resource` limits
@@ -101,6 +128,26 @@ impl Faults {
         });
     }
 
+    /// Delays every list request (each page of a list) by `delay`, as a busy or distant API server
+    /// would; `resource` as for [`Self::fail_writes`].
+    pub fn delay_lists(&self, delay: Duration, resource: Option<&str>) {
+        lock(&self.list_delays).push((delay, resource.map(Into::into)));
+    }
+
+    /// Removes every list delay.
+    pub fn clear_lists(&self) {
+        lock(&self.list_delays).clear();
+    }
+
+    /// How long one list request of `plural` in `group` waits.
+    pub(crate) fn on_list(&self, group: &str, plural: &str) -> Option<Duration> {
+        lock(&self.list_delays)
+            .iter()
+            .filter(|(_, resource)| applies_to(resource, group, plural))
+            .map(|(delay, _)| *delay)
+            .reduce(|a, b| a + b)
+    }
+
     /// Removes every write failure and delay rule.
     pub fn clear_writes(&self) {
         lock(&self.failures).clear();
@@ -109,11 +156,7 @@ impl Faults {
 
     /// The faults for one write of `plural` in `group`.
     pub(crate) fn on_write(&self, group: &str, plural: &str) -> WriteFault {
-        let applies = |resource: &Option<String>| {
-            resource
-                .as_deref()
-                .is_none_or(|r| r == plural || r == format!("{plural}.{group}"))
-        };
+        let applies = |resource: &Option<String>| applies_to(resource, group, plural);
         let mut fault = WriteFault::default();
         for rule in lock(&self.delays).iter_mut() {
             if applies(&rule.resource) && rule.share.pick() {
@@ -135,9 +178,26 @@ impl Faults {
             .is_ok()
     }
 
+    /// While watches are held, records one of `plural` and returns what tells its release.
+    pub(crate) fn hold_watch(&self, plural: &str) -> Option<watch::Receiver<bool>> {
+        let released = self.watch_hold.subscribe();
+        if !*released.borrow() {
+            return None;
+        }
+        lock(&self.held).push(plural.to_owned());
+        Some(released)
+    }
+
     pub(crate) fn watch_drops(&self) -> watch::Receiver<u64> {
         self.watch_drops.subscribe()
     }
+}
+
+/// Whether a rule for `resource` (plural or plural.group; `None`: any) applies to `plural` in `group`.
+fn applies_to(resource: &Option<String>, group: &str, plural: &str) -> bool {
+    resource
+        .as_deref()
+        .is_none_or(|r| r == plural || r == format!("{plural}.{group}"))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -172,6 +232,37 @@ mod tests {
             faults.on_write("mithril.ai", "spotbids"),
             WriteFault::default()
         );
+    }
+
+    #[test]
+    fn list_delays_add_up_for_their_resource() {
+        let faults = Faults::default();
+        assert_eq!(faults.on_list("mithril.ai", "spotbids"), None);
+        faults.delay_lists(Duration::from_millis(100), Some("spotbids.mithril.ai"));
+        faults.delay_lists(Duration::from_millis(50), None);
+        assert_eq!(
+            faults.on_list("mithril.ai", "spotbids"),
+            Some(Duration::from_millis(150))
+        );
+        assert_eq!(
+            faults.on_list("", "secrets"),
+            Some(Duration::from_millis(50))
+        );
+        faults.clear_lists();
+        assert_eq!(faults.on_list("mithril.ai", "spotbids"), None);
+    }
+
+    #[test]
+    fn watches_are_held_until_expired() {
+        let faults = Faults::default();
+        assert!(faults.hold_watch("spotbids").is_none());
+        faults.hold_watches();
+        let mut released = faults.hold_watch("spotbids").expect("held");
+        assert_eq!(faults.held_watches(), ["spotbids"]);
+        faults.expire_held_watches();
+        assert!(!*released.borrow_and_update(), "released");
+        assert!(faults.held_watches().is_empty());
+        assert!(faults.hold_watch("spotbids").is_none());
     }
 
     #[test]

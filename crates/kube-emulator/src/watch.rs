@@ -1,6 +1,7 @@
 //! Watch streams: resumption from a resourceVersion (410 as an ERROR event when too old), synthetic
 //! ADDED events and streaming lists (`sendInitialEvents`), bookmarks, selectors (objects entering or
-//! leaving a selector are ADDED or DELETED), `timeoutSeconds`, and the watch-dropping faults.
+//! leaving a selector are ADDED or DELETED), `timeoutSeconds`, and the watch faults (dropped,
+//! expired, held).
 
 use super::output::{Form, bookmark_object, present_object};
 use super::reads::too_old_error;
@@ -47,7 +48,8 @@ pub fn open(
     cancel: CancellationToken,
 ) -> Result<Response, ApiError> {
     let resource = rt.storage_key();
-    let forced_expiry = shared.faults.take_watch_expiry();
+    let held = shared.faults.hold_watch(&rt.plural);
+    let forced_expiry = held.is_none() && shared.faults.take_watch_expiry();
     let (start, registration, start_rv) = {
         let mut state = shared.lock();
         let current = state.store.current_rv();
@@ -58,12 +60,15 @@ pub fn open(
                     .map_err(|_| ApiError::watch_resource_version_invalid(rv))?,
             ),
         };
-        if forced_expiry {
-            let requested = requested.unwrap_or(current);
-            return Ok(error_stream(too_old_error(TooOld {
-                requested,
+        if held.is_some() || forced_expiry {
+            let expired = too_old_error(TooOld {
+                requested: requested.unwrap_or(current),
                 oldest: current + 1,
-            })));
+            });
+            return Ok(match held {
+                Some(released) => held_error_stream(released, expired),
+                None => error_stream(expired),
+            });
         }
         let start = match (req.send_initial_events, requested) {
             (true, _) | (false, None) => {
@@ -124,6 +129,19 @@ fn stream_response(body: Body) -> Response {
 fn error_stream(error: ApiError) -> Response {
     let line = event_line("ERROR", error.to_status());
     stream_response(Body::from(line))
+}
+
+/// The ERROR event of `error`, sent once the watch is released (or the emulator is gone).
+fn held_error_stream(
+    mut released: tokio::sync::watch::Receiver<bool>,
+    error: ApiError,
+) -> Response {
+    let line = event_line("ERROR", error.to_status());
+    let body = futures::stream::once(async move {
+        let _ = released.wait_for(|held| !held).await;
+        Ok::<_, Infallible>(line)
+    });
+    stream_response(Body::from_stream(body))
 }
 
 fn event_line(type_: &str, object: Value) -> Bytes {

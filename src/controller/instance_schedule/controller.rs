@@ -5,6 +5,7 @@ use super::index::ScheduleKey;
 use super::index::USER_KIND;
 use super::reconcile::{CONTROLLER, ScheduleContext, error_policy, reconcile};
 use crate::controller::Context;
+use crate::controller::machinery::listed::touched_when_cached;
 use crate::controller::machinery::triggers::{
     CLAIMS_CHANGED, CLOCK_MOVED, MITHRIL_CHANGE, SECRET_CHANGED, Triggers,
 };
@@ -46,20 +47,24 @@ pub async fn run_with_clock_moves(
     let ctx = Arc::new(ScheduleContext::new(shared.clone(), store.clone(), wake));
 
     let (forget, scope) = (ctx.clone(), namespace.map(str::to_owned));
-    let schedules = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(|schedule: &mut InstanceSchedule| trim_cached_metadata(&mut schedule.metadata))
-        .reflect(writer)
-        .inspect(move |event| match event {
-            // A deleted schedule is never reconciled again; the schedules it conflicted with
-            // must hear that the instances are theirs now.
-            Ok(watcher::Event::Delete(schedule)) => forget.forget(&ObjectRef::from_obj(schedule)),
-            // A relist (the store already holds it) shows no deletion made while the watch was
-            // down: what it no longer lists is gone.
-            Ok(watcher::Event::InitDone) => forget.forget_vanished(scope.as_deref()),
-            _ => {}
-        })
-        .touched_objects();
+    // Each schedule reaches the controller once its cache shows it (a relist's at the list's end).
+    let schedules = touched_when_cached(
+        watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .modify(|schedule: &mut InstanceSchedule| trim_cached_metadata(&mut schedule.metadata))
+            .reflect(writer)
+            .inspect(move |event| match event {
+                // A deleted schedule is never reconciled again; the schedules it conflicted with
+                // must hear that the instances are theirs now.
+                Ok(watcher::Event::Delete(schedule)) => {
+                    forget.forget(&ObjectRef::from_obj(schedule))
+                }
+                // A relist (the store already holds it) shows no deletion made while the watch was
+                // down: what it no longer lists is gone.
+                Ok(watcher::Event::InitDone) => forget.forget_vanished(scope.as_deref()),
+                _ => {}
+            }),
+    );
 
     let changes = {
         let (ctx, store) = (ctx.clone(), store.clone());

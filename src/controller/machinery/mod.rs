@@ -1,5 +1,5 @@
 //! kube-runtime's pieces this operator replaces with its own, each kept for a gain BENCHMARKS.md
-//! measured, and the one invariant each keeps:
+//! measured or a defect of kube-runtime's it avoids, and the one invariant each keeps:
 //!
 //! - [`trigger_gate`]: a resource woken while it waits is reconciled once, after every change
 //!   that woke it.
@@ -11,6 +11,8 @@
 //! - [`finalizer`]: the finalizer is stored before any external write and removed only after
 //!   cleanup succeeded.
 //! - [`triggers`]: every reconcile is counted under the name of what woke it (never `unknown`).
+//! - [`listed`]: a watch event wakes a resource only once the cache shows it (kube-runtime's
+//!   `touched_objects()` hands a relist's objects over before its cache has them).
 //!
 //! Values only compared are kept as 64-bit digests ([`crate::digest`]); here a collision costs a
 //! needless reconcile or a wait for the next resync, never a wrong action (a reconcile reads the
@@ -18,6 +20,7 @@
 
 pub mod events;
 pub mod finalizer;
+pub mod listed;
 pub mod resync;
 pub mod trigger_gate;
 pub mod triggers;

@@ -3,6 +3,7 @@
 
 use super::reconcile::{CONTROLLER, error_policy, reconcile};
 use crate::controller::Context;
+use crate::controller::machinery::listed::touched_when_cached;
 use crate::controller::wiring::{count_by, export_phase_counts, scoped_api, trim_cached_metadata};
 use crate::crd::{POOL_LABEL, SpotBid, SpotPool};
 use futures::{StreamExt, future};
@@ -23,11 +24,13 @@ pub async fn run(
 ) {
     let api: Api<SpotPool> = scoped_api(shared.kube.clone(), namespace);
     let (store, writer) = reflector::store();
-    let pools = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(|pool: &mut SpotPool| trim_cached_metadata(&mut pool.metadata))
-        .reflect(writer)
-        .touched_objects();
+    // Each pool reaches the controller once its cache shows it (a relist's at the list's end).
+    let pools = touched_when_cached(
+        watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .modify(|pool: &mut SpotPool| trim_cached_metadata(&mut pool.metadata))
+            .reflect(writer),
+    );
     // Only SpotBids carrying the pool label; the owner reference says which pool.
     let spot_bids: Api<PartialObjectMeta<SpotBid>> = scoped_api(shared.kube.clone(), namespace);
     let children = watcher(

@@ -128,6 +128,9 @@ pub(super) async fn resource_request(
             Ok(json_response(present_object(&rt, &object, form)))
         }
         "list" => {
+            if let Some(delay) = app.shared.faults.on_list(&rt.group, &rt.plural) {
+                tokio::time::sleep(delay).await;
+            }
             let request = ListRequest {
                 limit: param("limit").and_then(|l| l.parse().ok()),
                 continue_token: param("continue").map(str::to_string),
