@@ -940,19 +940,15 @@ async fn a_schedule_created_during_a_watch_outage_is_reconciled_when_the_watch_l
             }
         })
         .await;
-    let api: Api<InstanceSchedule> = Api::namespaced(h.kube.clone(), h.ns());
-    crate::support::wait_for(
+    h.wait_for_count(
+        h.ns(),
+        BEFORE,
         "every schedule reports its missing Secret",
-        crate::support::harness::CONVERGE,
-        || async {
-            let listed = api.list(&Default::default()).await.ok()?;
-            let reported = listed.items.iter().filter(|schedule| {
-                schedule
-                    .status
-                    .as_ref()
-                    .is_some_and(reports_the_missing_secret)
-            });
-            (reported.count() == BEFORE).then_some(())
+        |schedule: &InstanceSchedule| {
+            schedule
+                .status
+                .as_ref()
+                .is_some_and(reports_the_missing_secret)
         },
     )
     .await;
@@ -962,14 +958,12 @@ async fn a_schedule_created_during_a_watch_outage_is_reconciled_when_the_watch_l
     faults.delay_lists(Duration::from_millis(300), Some("instanceschedules"));
     faults.hold_watches();
     faults.drop_all_watches();
-    crate::support::wait_for(
-        "the schedules' watch waits",
-        crate::support::harness::CONVERGE,
-        || async {
-            let held = faults.held_watches();
-            held.iter().any(|r| r == "instanceschedules").then_some(())
-        },
-    )
+    h.wait_until("the schedules' watch waits", || {
+        faults
+            .held_watches()
+            .iter()
+            .any(|r| r == "instanceschedules")
+    })
     .await;
     // First in the list's order, on its first page.
     h.create(h.ns(), manifest("added-during", spec())).await;

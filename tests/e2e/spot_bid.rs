@@ -1072,7 +1072,6 @@ async fn adoption_is_exclusive_across_namespaces_and_deletion_cancels_only_what_
 async fn every_resource_listed_at_start_is_reconciled_without_waiting_for_the_resync() {
     const RESOURCES: usize = 600;
     let mut h = Harness::start_stopped(Default::default()).await;
-    let api: Api<SpotBid> = Api::namespaced(h.kube.clone(), h.ns());
     // Each names a missing key Secret: its reconcile reports that, with no Mithril request.
     futures::stream::iter(0..RESOURCES)
         .for_each_concurrent(16, |index| {
@@ -1094,20 +1093,11 @@ async fn every_resource_listed_at_start_is_reconciled_without_waiting_for_the_re
         ..crate::support::harness::test_config()
     })
     .await;
-    crate::support::wait_for(
+    h.wait_for_count(
+        h.ns(),
+        RESOURCES,
         "every listed SpotBid reports its missing Secret",
-        crate::support::harness::CONVERGE,
-        || async {
-            let listed = api.list(&ListParams::default()).await.ok()?;
-            let waiting = listed
-                .items
-                .iter()
-                .filter(|r| {
-                    !condition_is(r, SYNCED, ConditionStatus::False, "ApiKeySecretNotFound")
-                })
-                .count();
-            (waiting == 0).then_some(())
-        },
+        |r: &SpotBid| condition_is(r, SYNCED, ConditionStatus::False, "ApiKeySecretNotFound"),
     )
     .await;
 }

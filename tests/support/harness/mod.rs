@@ -328,6 +328,26 @@ impl Harness {
         }
     }
 
+    /// Waits until `count` resources of kind `K` in `namespace` satisfy `condition` at once;
+    /// panics with `what` after [`CONVERGE`].
+    pub async fn wait_for_count<K>(
+        &self,
+        namespace: &str,
+        count: usize,
+        what: &str,
+        condition: impl Fn(&K) -> bool,
+    ) where
+        K: Namespaced,
+    {
+        let api: Api<K> = Api::namespaced(self.kube.clone(), namespace);
+        crate::support::wait_for(what, CONVERGE, || async {
+            let listed = api.list(&Default::default()).await.ok()?;
+            let satisfied = listed.items.iter().filter(|object| condition(object));
+            (satisfied.count() == count).then_some(())
+        })
+        .await;
+    }
+
     /// Waits until `name` no longer exists.
     pub async fn wait_gone<K>(&self, namespace: &str, name: &str)
     where
